@@ -1,0 +1,28 @@
+/* Seeded pseudo-random numbers (xoshiro256**, seeded through splitmix64).
+ * The state is a plain struct so checkpoints can save and restore it exactly.
+ * Every random choice in qtrain comes from a qt_rng that was seeded explicitly. */
+#ifndef QTRAIN_RNG_H
+#define QTRAIN_RNG_H
+
+#include <stdint.h>
+
+typedef struct qt_rng {
+    uint64_t s[4];
+} qt_rng;
+
+void qt_rng_seed(qt_rng *r, uint64_t seed);
+/* A stream derived from (seed, a, b): independent of how many numbers other streams drew,
+ * so work split across threads or resumed mid-epoch draws the same values. */
+void qt_rng_derive(qt_rng *r, uint64_t seed, uint64_t a, uint64_t b);
+uint64_t qt_rng_u64(qt_rng *r);
+uint32_t qt_rng_u32(qt_rng *r);
+/* Uniform in [0, 1) with 24 random bits (every value exactly representable as float). */
+float qt_rng_uniform(qt_rng *r);
+/* Uniform integer in [0, n), unbiased (n > 0). */
+uint32_t qt_rng_below(qt_rng *r, uint32_t n);
+/* Standard normal (Box-Muller; one value per call). */
+float qt_rng_normal(qt_rng *r);
+/* Fisher-Yates shuffle of idx[0..n). */
+void qt_rng_shuffle_u32(qt_rng *r, uint32_t *idx, uint32_t n);
+
+#endif
