@@ -1,0 +1,158 @@
+/* conv2d forward and backward against a naive direct 7-loop convolution on random shapes
+ * (odd sizes, strides 1-3, padding 0-2, groups). Tolerance 1e-4 relative to the magnitude of
+ * the sum (float32 sgemm reorders the additions). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "qtrain/ops.h"
+#include "qtrain/rng.h"
+#include "test_tensor.h"
+
+typedef struct {
+    int n, ci, h, w, co, k, s, p, g, bias;
+} shape_case;
+
+static int out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+
+/* y[n][o][oy][ox] = b[o] + sum_{c in group, i, j} w[o][c'][i][j] x[n][c][oy*s-p+i][ox*s-p+j] */
+static void naive_forward(const shape_case *q, const float *x, const float *w, const float *b, double *y)
+{
+    int oh = out_size(q->h, q->k, q->s, q->p), ow = out_size(q->w, q->k, q->s, q->p);
+    int cig = q->ci / q->g, cog = q->co / q->g;
+    for (int n = 0; n < q->n; n++)
+        for (int o = 0; o < q->co; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double acc = b ? b[o] : 0.0;
+                    for (int cc = 0; cc < cig; cc++)
+                        for (int i = 0; i < q->k; i++)
+                            for (int j = 0; j < q->k; j++) {
+                                int yy = oy * q->s - q->p + i, xx = ox * q->s - q->p + j;
+                                int c = (o / cog) * cig + cc;
+                                if (yy >= 0 && yy < q->h && xx >= 0 && xx < q->w)
+                                    acc += (double)w[((o * cig + cc) * q->k + i) * q->k + j] *
+                                           x[((n * q->ci + c) * q->h + yy) * q->w + xx];
+                            }
+                    y[((n * q->co + o) * oh + oy) * ow + ox] = acc;
+                }
+}
+
+/* The adjoint of the loops above: dx, dw, db from dy. */
+static void naive_backward(const shape_case *q, const float *x, const float *w, const float *dy,
+                           double *dx, double *dw, double *db)
+{
+    int oh = out_size(q->h, q->k, q->s, q->p), ow = out_size(q->w, q->k, q->s, q->p);
+    int cig = q->ci / q->g, cog = q->co / q->g;
+    for (int n = 0; n < q->n; n++)
+        for (int o = 0; o < q->co; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double g = dy[((n * q->co + o) * oh + oy) * ow + ox];
+                    db[o] += g;
+                    for (int cc = 0; cc < cig; cc++)
+                        for (int i = 0; i < q->k; i++)
+                            for (int j = 0; j < q->k; j++) {
+                                int yy = oy * q->s - q->p + i, xx = ox * q->s - q->p + j;
+                                int c = (o / cog) * cig + cc;
+                                if (yy < 0 || yy >= q->h || xx < 0 || xx >= q->w)
+                                    continue;
+                                size_t xi = ((size_t)(n * q->ci + c) * q->h + yy) * q->w + xx;
+                                size_t wi = ((size_t)(o * cig + cc) * q->k + i) * q->k + j;
+                                dw[wi] += g * x[xi];
+                                dx[xi] += g * w[wi];
+                            }
+                }
+}
+
+static void assert_close(const float *got, const double *want, size_t n, const char *what)
+{
+    double scale = 0.0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(want[i]));
+    for (size_t i = 0; i < n; i++)
+        if (fabs(got[i] - want[i]) > 1e-4 * (scale + 1.0))
+            fail_msg("%s[%zu]: got %g, want %g", what, i, (double)got[i], want[i]);
+}
+
+static void run_case(const shape_case *q, uint64_t seed)
+{
+    qt_tensor *x = tt_uniform(4, (int[]){q->n, q->ci, q->h, q->w}, -1, 1, seed, 1);
+    qt_tensor *w = tt_uniform(4, (int[]){q->co, q->ci / q->g, q->k, q->k}, -1, 1, seed + 1, 1);
+    qt_tensor *b = tt_uniform(1, (int[]){q->co}, -1, 1, seed + 2, 1);
+    x->grad = malloc(x->numel * sizeof(float));
+    w->grad = malloc(w->numel * sizeof(float));
+    b->grad = malloc(b->numel * sizeof(float));
+    qt_ctx c;
+    qt_ctx_init(&c);
+    qt_tensor *y = qt_conv2d(&c, x, w, q->bias ? b : NULL, (qt_conv_spec){q->s, q->p, q->g});
+    assert_non_null(y);
+    double *ref = calloc(y->numel, sizeof(double));
+    naive_forward(q, x->data, w->data, q->bias ? b->data : NULL, ref);
+    assert_close(y->data, ref, y->numel, "y");
+
+    float *dy = malloc(y->numel * sizeof(float));
+    qt_rng r;
+    qt_rng_seed(&r, seed + 3);
+    for (size_t i = 0; i < y->numel; i++)
+        dy[i] = qt_rng_uniform(&r) * 2 - 1;
+    qt_error err;
+    assert_int_equal(qt_backward_from(&c, y, dy, &err), QT_OK);
+    double *dx = calloc(x->numel, sizeof(double)), *dw = calloc(w->numel, sizeof(double));
+    double *db = calloc(b->numel, sizeof(double));
+    naive_backward(q, x->data, w->data, dy, dx, dw, db);
+    assert_close(x->grad, dx, x->numel, "dx");
+    assert_close(w->grad, dw, w->numel, "dw");
+    if (q->bias)
+        assert_close(b->grad, db, b->numel, "db");
+    free(ref), free(dy), free(dx), free(dw), free(db);
+    free(x->grad), free(w->grad), free(b->grad);
+    tt_free(x), tt_free(w), tt_free(b);
+    qt_ctx_free(&c);
+}
+
+static void test_fixed_shapes(void **state)
+{
+    const shape_case cases[] = {
+        {2, 3, 8, 8, 4, 3, 1, 1, 1, 1},   {3, 16, 9, 7, 8, 3, 2, 1, 1, 0},
+        {1, 5, 11, 13, 7, 5, 3, 2, 1, 1}, {2, 8, 6, 6, 8, 1, 1, 0, 1, 0},
+        {2, 6, 7, 7, 6, 3, 1, 1, 6, 1},   {2, 6, 9, 5, 4, 3, 2, 0, 2, 0},
+        {1, 3, 13, 13, 64, 7, 2, 3, 1, 0}, {4, 2, 1, 1, 3, 1, 1, 0, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        run_case(&cases[i], 100 + i * 10);
+}
+
+static void test_random_shapes(void **state)
+{
+    qt_rng r;
+    qt_rng_seed(&r, 2024);
+    for (int t = 0; t < 25; t++) {
+        shape_case q;
+        q.k = 1 + 2 * (int)qt_rng_below(&r, 3);
+        q.s = 1 + (int)qt_rng_below(&r, 3);
+        q.p = (int)qt_rng_below(&r, (uint32_t)(q.k / 2 + 2));
+        q.g = 1 + (int)qt_rng_below(&r, 3);
+        q.ci = q.g * (1 + (int)qt_rng_below(&r, 4));
+        q.co = q.g * (1 + (int)qt_rng_below(&r, 4));
+        q.n = 1 + (int)qt_rng_below(&r, 3);
+        q.h = q.k + (int)qt_rng_below(&r, 9);
+        q.w = q.k + (int)qt_rng_below(&r, 9);
+        q.bias = (int)qt_rng_below(&r, 2);
+        run_case(&q, 500 + (uint64_t)t);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixed_shapes),
+        cmocka_unit_test(test_random_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
