@@ -1,0 +1,52 @@
+/* Quantization grids and the rounding functions onto them.
+ *
+ * A grid is an ordered set of levels; level i has the int8 code code0 + i*code_step and the
+ * value code * unit:
+ *   binary     {-H, +H}            codes -1, +1            unit H
+ *   ternary    {-H, 0, +H}         codes -1, 0, 1          unit H
+ *   uniform    k bits, symmetric   codes -(2^(k-1)-1) .. 2^(k-1)-1 (2^k - 1 levels, zero
+ *              included, the narrow-range symmetric grid), unit Δ = H / (2^(k-1)-1)
+ *   unbounded  ΔZ, as far as int8 codes reach: -127 .. 127, unit Δ
+ * Rounding clips to the outermost levels first. */
+#ifndef QTRAIN_GRID_H
+#define QTRAIN_GRID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qtrain/error.h"
+#include "qtrain/rng.h"
+
+typedef enum { QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM, QT_GRID_UNBOUNDED } qt_grid_kind;
+
+typedef struct qt_grid {
+    qt_grid_kind kind;
+    int bits;                 /* uniform: 2..8 */
+    float unit;               /* value of code 1 */
+    int code0, code_step, levels;
+} qt_grid;
+
+/* scale: H (the largest level) for binary, ternary and uniform grids; Δ for unbounded. */
+int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error *err);
+const char *qt_grid_kind_name(qt_grid_kind kind);
+
+static inline float qt_grid_value(const qt_grid *g, int8_t code) { return (float)code * g->unit; }
+static inline float qt_grid_max(const qt_grid *g)
+{
+    return (float)(g->code0 + (g->levels - 1) * g->code_step) * g->unit;
+}
+/* Spacing between neighbouring levels (2H for binary). */
+static inline float qt_grid_spacing(const qt_grid *g) { return (float)g->code_step * g->unit; }
+
+/* Q_d: nearest level (ties away from the lower level: 0 maps to +H on the binary grid). */
+int8_t qt_round_det(const qt_grid *g, float w);
+/* Q_s: with w between levels a < b, b with probability (w - a)/(b - a), else a; E = w inside
+ * the grid's range. On the binary grid this is stochastic binarisation with
+ * p(+H) = hard_sigmoid(w / H) = clip((w/H + 1) / 2, 0, 1). */
+int8_t qt_round_stoch(const qt_grid *g, float w, qt_rng *r);
+
+void qt_round_det_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n);
+void qt_round_stoch_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n, qt_rng *r);
+void qt_grid_decode(const qt_grid *g, const int8_t *codes, float *w, size_t n);
+
+#endif

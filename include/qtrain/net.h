@@ -1,0 +1,89 @@
+/* Net: a network as a list of layers in evaluation order, each reading the outputs of
+ * earlier layers (or the input). Built once by a model builder; walked forward by
+ * qt_net_forward, which calls the ops (the autograd tape then handles backward). Tools that
+ * work layer by layer (post-training quantizers, FLOP counting, batchnorm calibration) walk
+ * the same list. */
+#ifndef QTRAIN_NET_H
+#define QTRAIN_NET_H
+
+#include "qtrain/error.h"
+#include "qtrain/ops.h"
+#include "qtrain/param.h"
+
+typedef enum {
+    QT_LAYER_CONV,
+    QT_LAYER_LINEAR,
+    QT_LAYER_BATCHNORM,
+    QT_LAYER_RELU,
+    QT_LAYER_HARDTANH,
+    QT_LAYER_MAXPOOL,
+    QT_LAYER_AVGPOOL,
+    QT_LAYER_GLOBAL_AVGPOOL,
+    QT_LAYER_FLATTEN,
+    QT_LAYER_DROPOUT,
+    QT_LAYER_ADD,
+    QT_LAYER_SHORTCUT_PAD,
+} qt_layer_kind;
+
+#define QT_NET_INPUT (-2) /* distinct from QT_ERR */
+
+typedef struct qt_layer {
+    qt_layer_kind kind;
+    char name[48];
+    int in[2];                /* producing layers (QT_NET_INPUT for the input); in[1] for add */
+    qt_param *weight, *bias;  /* conv/linear weight and bias; batchnorm gamma and beta */
+    qt_conv_spec conv;
+    qt_bn_stats bn;           /* running statistics, owned by the layer */
+    int k, stride, pad;       /* pooling window */
+    int channels;             /* shortcut: output channels */
+    float p;                  /* dropout probability */
+    int out_ndim;             /* 4 for (N, C, H, W) outputs, 2 for (N, F) */
+    int out_c, out_h, out_w;  /* per-image output shape (F, 1, 1 for vectors) */
+} qt_layer;
+
+typedef struct qt_net {
+    char name[64];
+    qt_layer *layers;
+    int nlayers, layers_cap;
+    qt_param **params;        /* every learnable tensor, in creation order */
+    int nparams, params_cap;
+    int in_c, in_h, in_w;
+    int num_classes;
+} qt_net;
+
+qt_net *qt_net_new(const char *name, int in_c, int in_h, int in_w, qt_error *err);
+void qt_net_free(qt_net *net);
+
+/* Layer constructors: each takes the producing layer (or QT_NET_INPUT), checks shapes, and
+ * returns the new layer's index, or QT_ERR with err filled. Parameters start at zero; see
+ * qt_net_init_params. */
+int qt_net_conv(qt_net *net, const char *name, int in, int out_c, int k, int stride, int pad,
+                int bias, qt_error *err);
+int qt_net_linear(qt_net *net, const char *name, int in, int out_f, int bias, qt_error *err);
+int qt_net_batchnorm(qt_net *net, const char *name, int in, float momentum, float eps,
+                     qt_error *err);
+int qt_net_relu(qt_net *net, int in, qt_error *err);
+int qt_net_hardtanh(qt_net *net, int in, qt_error *err);
+int qt_net_maxpool(qt_net *net, int in, int k, int stride, int pad, qt_error *err);
+int qt_net_avgpool(qt_net *net, int in, int k, int stride, int pad, qt_error *err);
+int qt_net_global_avgpool(qt_net *net, int in, qt_error *err);
+int qt_net_flatten(qt_net *net, int in, qt_error *err);
+int qt_net_dropout(qt_net *net, int in, float p, qt_error *err);
+int qt_net_add(qt_net *net, int a, int b, qt_error *err);
+int qt_net_shortcut_pad(qt_net *net, int in, int out_c, int stride, qt_error *err);
+
+/* He-normal weights (std sqrt(2 / fan_in)), zero biases, batchnorm gamma 1 and beta 0,
+ * running mean 0 and variance 1; all draws from a stream derived from seed. */
+void qt_net_init_params(qt_net *net, uint64_t seed);
+
+/* Runs layers [0, upto) on x (N, in_c, in_h, in_w); outs[i] receives layer i's output when
+ * outs is non-NULL. Returns the output of layer upto-1, or NULL with the context failed. */
+qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor **outs);
+/* The whole network: logits (N, num_classes). */
+qt_tensor *qt_net_forward(qt_ctx *c, qt_net *net, qt_tensor *x);
+
+/* Number of learnable scalars. */
+size_t qt_net_param_count(const qt_net *net);
+qt_param *qt_net_find_param(const qt_net *net, const char *name);
+
+#endif

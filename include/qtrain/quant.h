@@ -1,0 +1,89 @@
+/* Quantized weights: which parameters are quantized, their storage, the weights the forward
+ * pass sees, and the update rules of Li et al. 2017.
+ *
+ *   FP  w <- w + s                       (no quantizer attached)
+ *   BC  w_r <- clip(w_r + scale*s, -H, H); forward uses Q(w_r) (sign, or stochastic
+ *       binarisation); the gradient taken at Q(w_r) is applied to w_r unchanged
+ *   SR  w <- Q_s(w + s); only int8 grid codes are kept between steps
+ *   R   w <- Q_d(w + s)
+ * where s is the step the optimizer proposes (optimizer.h). Biases and batchnorm parameters
+ * always stay float. */
+#ifndef QTRAIN_QUANT_H
+#define QTRAIN_QUANT_H
+
+#include <stdint.h>
+
+#include "qtrain/autograd.h"
+#include "qtrain/grid.h"
+#include "qtrain/optimizer.h"
+
+typedef struct qt_net qt_net;
+
+typedef enum { QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R } qt_quant_mode;
+/* How H (or Δ on the unbounded grid) is set per layer, from the layer's initial weights. */
+typedef enum { QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD } qt_scale_rule;
+
+typedef struct qt_quant_config {
+    qt_quant_mode mode;
+    qt_grid_kind grid;
+    int bits;
+    qt_scale_rule scale;
+    float scale_value;        /* the constant, or the multiplier of mean|w| or of the init std */
+    int stochastic;           /* BC: stochastic binarisation (else deterministic sign) */
+    int glorot_lr_scale;      /* BC: BinaryConnect's per-layer step scale 1/sqrt(1.5/(fan_in+fan_out)) */
+    int quantize_first;       /* the first conv/linear layer */
+    int quantize_last;        /* the last linear layer */
+} qt_quant_config;
+
+struct qt_qstate {
+    qt_quant_mode mode;
+    qt_grid grid;
+    int stochastic;
+    float lr_scale;
+    int index;                /* position among the net's parameters: seeds its random streams */
+    float *w_real;            /* BC: the float buffer */
+    int8_t *codes;            /* SR/R: the weights; BC: the quantized copy last used by forward */
+    int8_t *snapshot;         /* signs at the last qt_quant_snapshot (flip counting) */
+};
+
+const char *qt_quant_mode_name(qt_quant_mode mode);
+
+/* Attaches quantizers to the net's conv/linear weights per cfg (a no-op for FP). Call after
+ * qt_net_init_params: H or Δ is derived from the initial weights, BC's buffer starts at the
+ * clipped initial weights, SR's and R's codes at Q_s / Q_d of them. */
+int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_error *err);
+void qt_quant_detach(qt_param *p);
+
+/* Which weights the forward pass sees. */
+typedef enum {
+    QT_VIEW_TRAIN,            /* BC: a fresh Q(w_r) (a new stochastic draw each step); SR/R: codes */
+    QT_VIEW_EVAL,             /* the quantized net: BC uses sign(w_r), even when trained stochastically */
+    QT_VIEW_FLOAT,            /* BC's float buffer (BinaryConnect's own test-time choice) */
+} qt_weights_view;
+
+/* Points every quantized parameter's t.data at its weights for this pass (decoded into the
+ * step arena) and clears every parameter's gradient. step and seed make stochastic draws
+ * reproducible. Call after qt_ctx_reset and before the forward pass. */
+int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step);
+
+/* One optimizer step on every parameter that received a gradient: the optimizer proposes,
+ * the parameter's rule applies. Call qt_optimizer_begin_step first. */
+void qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t seed, uint64_t step);
+
+/* Sign flips: snapshot the sign of every quantized weight (BC: of w_r), and later the fraction
+ * of quantized weights whose sign differs from the snapshot (0 when nothing is quantized). */
+void qt_quant_snapshot(qt_net *net);
+double qt_quant_flip_fraction(const qt_net *net);
+
+/* Bytes that hold the weights between steps: FP 4 per weight; BC 4 (w_r) + 1 (quantized
+ * codes) per weight + 4 per layer (H); SR/R 1 per weight + 4 per layer. Float parameters
+ * (biases, batchnorm, unquantized layers) count 4 per scalar. Optimizer state not included. */
+size_t qt_quant_param_bytes(const qt_net *net);
+/* Number of quantized weights. */
+size_t qt_quant_weight_count(const qt_net *net);
+
+/* The weight values as exported and evaluated: decoded codes (BC: sign(w_r) times H), or the
+ * float values for an unquantized parameter. out has p->t.numel floats. */
+void qt_quant_export_values(const qt_param *p, float *out);
+
+#endif

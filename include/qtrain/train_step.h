@@ -1,0 +1,34 @@
+/* One training step and one evaluation batch: the core of every training loop (qtrain, the
+ * benchmark, the tests). */
+#ifndef QTRAIN_TRAIN_STEP_H
+#define QTRAIN_TRAIN_STEP_H
+
+#include <stdint.h>
+
+#include "qtrain/net.h"
+#include "qtrain/optimizer.h"
+#include "qtrain/quant.h"
+
+typedef enum { QT_LOSS_CROSS_ENTROPY, QT_LOSS_SQUARED_HINGE } qt_loss_kind;
+
+typedef struct qt_batch_result {
+    double loss;              /* mean over the batch */
+    int correct;              /* top-1 */
+    int n;
+} qt_batch_result;
+
+qt_tensor *qt_loss(qt_ctx *c, qt_loss_kind kind, qt_tensor *logits, const int32_t *labels);
+
+/* Resets the context, prepares the weights (QT_VIEW_TRAIN), runs forward, loss and backward,
+ * and applies the optimizer and update rules with learning rate lr. x is (n, C, H, W) as the
+ * net expects. seed and step make every random draw of the step (stochastic binarisation,
+ * stochastic rounding, dropout) a function of (seed, step) alone. */
+int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_kind loss,
+                  float *x, const int32_t *y, int n, uint64_t seed, uint64_t step,
+                  qt_batch_result *out, qt_error *err);
+
+/* Forward only, grad off, batchnorm with running statistics, weights per view. */
+int qt_eval_batch(qt_ctx *c, qt_net *net, qt_weights_view view, qt_loss_kind loss, float *x,
+                  const int32_t *y, int n, qt_batch_result *out, qt_error *err);
+
+#endif

@@ -1,0 +1,378 @@
+/* Net construction (shape inference at build time) and the forward walk. */
+#include "qtrain/net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qtrain/im2col.h"
+#include "qtrain/quant.h"
+#include "qtrain/rng.h"
+
+qt_net *qt_net_new(const char *name, int in_c, int in_h, int in_w, qt_error *err)
+{
+    if (in_c < 1 || in_h < 1 || in_w < 1) {
+        qt_errorf(err, "%s: input shape %dx%dx%d", name, in_c, in_h, in_w);
+        return NULL;
+    }
+    qt_net *net = calloc(1, sizeof *net);
+    if (!net) {
+        qt_errorf(err, "out of memory");
+        return NULL;
+    }
+    snprintf(net->name, sizeof net->name, "%s", name);
+    net->in_c = in_c;
+    net->in_h = in_h;
+    net->in_w = in_w;
+    return net;
+}
+
+void qt_net_free(qt_net *net)
+{
+    if (!net)
+        return;
+    for (int i = 0; i < net->nparams; i++) {
+        qt_quant_detach(net->params[i]);
+        qt_param_free(net->params[i]);
+    }
+    for (int i = 0; i < net->nlayers; i++) {
+        free(net->layers[i].bn.running_mean);
+        free(net->layers[i].bn.running_var);
+    }
+    free(net->params);
+    free(net->layers);
+    free(net);
+}
+
+/* ---- construction ---- */
+
+typedef struct {
+    int ndim, c, h, w;
+} in_shape;
+
+static int input_shape(const qt_net *net, int in, in_shape *s, qt_error *err)
+{
+    if (in == QT_NET_INPUT) {
+        *s = (in_shape){4, net->in_c, net->in_h, net->in_w};
+        return QT_OK;
+    }
+    if (in < 0 || in >= net->nlayers)
+        return qt_errorf(err, "%s: layer %d reads layer %d, which does not exist yet", net->name,
+                         net->nlayers, in);
+    const qt_layer *l = &net->layers[in];
+    *s = (in_shape){l->out_ndim, l->out_c, l->out_h, l->out_w};
+    return QT_OK;
+}
+
+/* Appends a layer reading `in`; fills *shape with in's output shape. */
+static qt_layer *push_layer(qt_net *net, qt_layer_kind kind, const char *name, int in,
+                            in_shape *shape, qt_error *err)
+{
+    if (input_shape(net, in, shape, err) != QT_OK)
+        return NULL;
+    if (net->nlayers == net->layers_cap) {
+        int cap = net->layers_cap ? 2 * net->layers_cap : 32;
+        qt_layer *nl = realloc(net->layers, (size_t)cap * sizeof *nl);
+        if (!nl) {
+            qt_errorf(err, "out of memory");
+            return NULL;
+        }
+        net->layers = nl;
+        net->layers_cap = cap;
+    }
+    qt_layer *l = &net->layers[net->nlayers];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    snprintf(l->name, sizeof l->name, "%s", name ? name : "");
+    l->in[0] = in;
+    l->in[1] = QT_NET_INPUT;
+    l->out_ndim = shape->ndim;
+    l->out_c = shape->c;
+    l->out_h = shape->h;
+    l->out_w = shape->w;
+    return l;
+}
+
+static qt_param *add_param(qt_net *net, const char *layer, const char *suffix, qt_param_role role,
+                           int ndim, const int *shape, qt_error *err)
+{
+    if (net->nparams == net->params_cap) {
+        int cap = net->params_cap ? 2 * net->params_cap : 32;
+        qt_param **np = realloc(net->params, (size_t)cap * sizeof *np);
+        if (!np) {
+            qt_errorf(err, "out of memory");
+            return NULL;
+        }
+        net->params = np;
+        net->params_cap = cap;
+    }
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", layer, suffix);
+    qt_param *p = qt_param_new(full, role, ndim, shape);
+    if (!p) {
+        qt_errorf(err, "out of memory for parameter %s", full);
+        return NULL;
+    }
+    net->params[net->nparams++] = p;
+    return p;
+}
+
+static int commit(qt_net *net) { return net->nlayers++; }
+
+int qt_net_conv(qt_net *net, const char *name, int in, int out_c, int k, int stride, int pad,
+                int bias, qt_error *err)
+{
+    in_shape s = {0};
+    qt_layer *l = push_layer(net, QT_LAYER_CONV, name, in, &s, err);
+    if (!l)
+        return QT_ERR;
+    int oh = qt_conv_out_size(s.h, k, stride, pad), ow = qt_conv_out_size(s.w, k, stride, pad);
+    if (s.ndim != 4 || out_c < 1 || k < 1 || stride < 1 || oh < 1 || ow < 1)
+        return qt_errorf(err, "%s: conv %dx%d stride %d pad %d does not fit a %dx%dx%d input",
+                         name, k, k, stride, pad, s.c, s.h, s.w);
+    l->conv = (qt_conv_spec){stride, pad, 1};
+    l->out_c = out_c;
+    l->out_h = oh;
+    l->out_w = ow;
+    if (!(l->weight = add_param(net, name, "weight", QT_PARAM_WEIGHT, 4,
+                                (int[]){out_c, s.c, k, k}, err)))
+        return QT_ERR;
+    l->weight->fan_in = s.c * k * k;
+    l->weight->fan_out = out_c * k * k;
+    if (bias && !(l->bias = add_param(net, name, "bias", QT_PARAM_BIAS, 1, &out_c, err)))
+        return QT_ERR;
+    return commit(net);
+}
+
+int qt_net_linear(qt_net *net, const char *name, int in, int out_f, int bias, qt_error *err)
+{
+    in_shape s = {0};
+    qt_layer *l = push_layer(net, QT_LAYER_LINEAR, name, in, &s, err);
+    if (!l)
+        return QT_ERR;
+    if (s.ndim != 2 || out_f < 1)
+        return qt_errorf(err, "%s: linear layer needs a flat (N, F) input", name);
+    l->out_c = out_f;
+    if (!(l->weight = add_param(net, name, "weight", QT_PARAM_WEIGHT, 2, (int[]){out_f, s.c}, err)))
+        return QT_ERR;
+    l->weight->fan_in = s.c;
+    l->weight->fan_out = out_f;
+    if (bias && !(l->bias = add_param(net, name, "bias", QT_PARAM_BIAS, 1, &out_f, err)))
+        return QT_ERR;
+    return commit(net);
+}
+
+int qt_net_batchnorm(qt_net *net, const char *name, int in, float momentum, float eps,
+                     qt_error *err)
+{
+    in_shape s = {0};
+    qt_layer *l = push_layer(net, QT_LAYER_BATCHNORM, name, in, &s, err);
+    if (!l)
+        return QT_ERR;
+    l->bn.momentum = momentum;
+    l->bn.eps = eps;
+    if (!(l->bn.running_mean = calloc((size_t)s.c, sizeof(float))) ||
+        !(l->bn.running_var = calloc((size_t)s.c, sizeof(float)))) {
+        free(l->bn.running_mean);
+        l->bn.running_mean = NULL;
+        return qt_errorf(err, "out of memory");
+    }
+    int idx = commit(net); /* the layer owns its stats from here on, even if a param fails */
+    if (!(l->weight = add_param(net, name, "gamma", QT_PARAM_BN_GAMMA, 1, &s.c, err)) ||
+        !(l->bias = add_param(net, name, "beta", QT_PARAM_BN_BETA, 1, &s.c, err)))
+        return QT_ERR;
+    return idx;
+}
+
+static int simple_layer(qt_net *net, qt_layer_kind kind, int in, qt_error *err)
+{
+    in_shape s = {0};
+    return push_layer(net, kind, NULL, in, &s, err) ? commit(net) : QT_ERR;
+}
+
+int qt_net_relu(qt_net *net, int in, qt_error *err) { return simple_layer(net, QT_LAYER_RELU, in, err); }
+int qt_net_hardtanh(qt_net *net, int in, qt_error *err) { return simple_layer(net, QT_LAYER_HARDTANH, in, err); }
+
+static int pool_layer(qt_net *net, qt_layer_kind kind, int in, int k, int stride, int pad, qt_error *err)
+{
+    in_shape s = {0};
+    qt_layer *l = push_layer(net, kind, NULL, in, &s, err);
+    if (!l)
+        return QT_ERR;
+    int oh = qt_conv_out_size(s.h, k, stride, pad), ow = qt_conv_out_size(s.w, k, stride, pad);
+    if (s.ndim != 4 || k < 1 || stride < 1 || pad < 0 || 2 * pad > k || oh < 1 || ow < 1)
+        return qt_errorf(err, "%s: pool %d stride %d pad %d does not fit a %dx%d input",
+                         net->name, k, stride, pad, s.h, s.w);
+    l->k = k;
+    l->stride = stride;
+    l->pad = pad;
+    l->out_h = oh;
+    l->out_w = ow;
+    return commit(net);
+}
+
+int qt_net_maxpool(qt_net *net, int in, int k, int stride, int pad, qt_error *err)
+{
+    return pool_layer(net, QT_LAYER_MAXPOOL, in, k, stride, pad, err);
+}
+
+int qt_net_avgpool(qt_net *net, int in, int k, int stride, int pad, qt_error *err)
+{
+    return pool_layer(net, QT_LAYER_AVGPOOL, in, k, stride, pad, err);
+}
+
+static int to_vector(qt_net *net, qt_layer_kind kind, int in, qt_error *err)
+{
+    in_shape s = {0};
+    qt_layer *l = push_layer(net, kind, NULL, in, &s, err);
+    if (!l)
+        return QT_ERR;
+    if (s.ndim != 4)
+        return qt_errorf(err, "%s: %s needs an (N, C, H, W) input", net->name,
+                         kind == QT_LAYER_FLATTEN ? "flatten" : "global average pool");
+    l->out_ndim = 2;
+    l->out_c = kind == QT_LAYER_FLATTEN ? s.c * s.h * s.w : s.c;
+    l->out_h = l->out_w = 1;
+    return commit(net);
+}
+
+int qt_net_global_avgpool(qt_net *net, int in, qt_error *err) { return to_vector(net, QT_LAYER_GLOBAL_AVGPOOL, in, err); }
+int qt_net_flatten(qt_net *net, int in, qt_error *err) { return to_vector(net, QT_LAYER_FLATTEN, in, err); }
+
+int qt_net_dropout(qt_net *net, int in, float p, qt_error *err)
+{
+    in_shape s = {0};
+    qt_layer *l = push_layer(net, QT_LAYER_DROPOUT, NULL, in, &s, err);
+    if (!l)
+        return QT_ERR;
+    if (!(p >= 0.0f && p < 1.0f))
+        return qt_errorf(err, "%s: dropout probability %g outside [0, 1)", net->name, (double)p);
+    l->p = p;
+    return commit(net);
+}
+
+int qt_net_add(qt_net *net, int a, int b, qt_error *err)
+{
+    in_shape sa = {0}, sb = {0};
+    if (input_shape(net, b, &sb, err) != QT_OK)
+        return QT_ERR;
+    qt_layer *l = push_layer(net, QT_LAYER_ADD, NULL, a, &sa, err);
+    if (!l)
+        return QT_ERR;
+    if (sa.ndim != sb.ndim || sa.c != sb.c || sa.h != sb.h || sa.w != sb.w)
+        return qt_errorf(err, "%s: add of %dx%dx%d and %dx%dx%d", net->name, sa.c, sa.h, sa.w,
+                         sb.c, sb.h, sb.w);
+    l->in[1] = b;
+    return commit(net);
+}
+
+int qt_net_shortcut_pad(qt_net *net, int in, int out_c, int stride, qt_error *err)
+{
+    in_shape s = {0};
+    qt_layer *l = push_layer(net, QT_LAYER_SHORTCUT_PAD, NULL, in, &s, err);
+    if (!l)
+        return QT_ERR;
+    if (s.ndim != 4 || out_c < s.c || stride < 1)
+        return qt_errorf(err, "%s: shortcut from %d to %d channels", net->name, s.c, out_c);
+    l->channels = out_c;
+    l->stride = stride;
+    l->out_c = out_c;
+    l->out_h = (s.h + stride - 1) / stride;
+    l->out_w = (s.w + stride - 1) / stride;
+    return commit(net);
+}
+
+/* ---- parameters ---- */
+
+void qt_net_init_params(qt_net *net, uint64_t seed)
+{
+    for (int i = 0; i < net->nparams; i++) {
+        qt_param *p = net->params[i];
+        qt_rng r;
+        qt_rng_derive(&r, seed, 0x1417, (uint64_t)i);
+        float fill = p->role == QT_PARAM_BN_GAMMA ? 1.0f : 0.0f;
+        float std = sqrtf(2.0f / (float)(p->fan_in > 0 ? p->fan_in : 1));
+        for (size_t k = 0; k < p->t.numel; k++)
+            p->t.data[k] = p->role == QT_PARAM_WEIGHT ? std * qt_rng_normal(&r) : fill;
+    }
+    for (int i = 0; i < net->nlayers; i++) {
+        qt_layer *l = &net->layers[i];
+        if (l->kind != QT_LAYER_BATCHNORM)
+            continue;
+        for (int ch = 0; ch < l->out_c; ch++) {
+            l->bn.running_mean[ch] = 0.0f;
+            l->bn.running_var[ch] = 1.0f;
+        }
+    }
+}
+
+size_t qt_net_param_count(const qt_net *net)
+{
+    size_t n = 0;
+    for (int i = 0; i < net->nparams; i++)
+        n += net->params[i]->t.numel;
+    return n;
+}
+
+qt_param *qt_net_find_param(const qt_net *net, const char *name)
+{
+    for (int i = 0; i < net->nparams; i++)
+        if (strcmp(net->params[i]->name, name) == 0)
+            return net->params[i];
+    return NULL;
+}
+
+/* ---- forward ---- */
+
+static qt_tensor *param_tensor(qt_param *p) { return p ? &p->t : NULL; }
+
+static qt_tensor *layer_forward(qt_ctx *c, qt_layer *l, qt_tensor *a, qt_tensor *b)
+{
+    switch (l->kind) {
+    case QT_LAYER_CONV: return qt_conv2d(c, a, &l->weight->t, param_tensor(l->bias), l->conv);
+    case QT_LAYER_LINEAR: return qt_linear(c, a, &l->weight->t, param_tensor(l->bias));
+    case QT_LAYER_BATCHNORM: return qt_batchnorm(c, a, &l->weight->t, &l->bias->t, &l->bn);
+    case QT_LAYER_RELU: return qt_relu(c, a);
+    case QT_LAYER_HARDTANH: return qt_hardtanh(c, a);
+    case QT_LAYER_MAXPOOL: return qt_maxpool2d(c, a, l->k, l->stride, l->pad);
+    case QT_LAYER_AVGPOOL: return qt_avgpool2d(c, a, l->k, l->stride, l->pad);
+    case QT_LAYER_GLOBAL_AVGPOOL: return qt_global_avgpool(c, a);
+    case QT_LAYER_FLATTEN: return qt_flatten(c, a);
+    case QT_LAYER_DROPOUT: return qt_dropout(c, a, l->p);
+    case QT_LAYER_ADD: return qt_add(c, a, b);
+    case QT_LAYER_SHORTCUT_PAD: return qt_shortcut_pad(c, a, l->channels, l->stride);
+    }
+    return qt_ctx_fail(c, "unknown layer kind %d", (int)l->kind);
+}
+
+qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor **outs)
+{
+    if (!x || c->failed)
+        return NULL;
+    if (x->ndim != 4 || x->shape[1] != net->in_c || x->shape[2] != net->in_h ||
+        x->shape[3] != net->in_w) {
+        char sx[64];
+        return qt_ctx_fail(c, "%s: input %s, expected (N, %d, %d, %d)", net->name,
+                           qt_tensor_shape_str(x, sx, sizeof sx), net->in_c, net->in_h, net->in_w);
+    }
+    if (upto > net->nlayers)
+        upto = net->nlayers;
+    if (!outs && !(outs = qt_ctx_alloc(c, (size_t)(upto > 0 ? upto : 1) * sizeof *outs)))
+        return NULL;
+    qt_tensor *y = x;
+    for (int i = 0; i < upto; i++) {
+        qt_layer *l = &net->layers[i];
+        qt_tensor *a = l->in[0] == QT_NET_INPUT ? x : outs[l->in[0]];
+        qt_tensor *b = l->kind == QT_LAYER_ADD ? (l->in[1] == QT_NET_INPUT ? x : outs[l->in[1]]) : NULL;
+        y = outs[i] = layer_forward(c, l, a, b);
+        if (!y)
+            return NULL;
+    }
+    return y;
+}
+
+qt_tensor *qt_net_forward(qt_ctx *c, qt_net *net, qt_tensor *x)
+{
+    return qt_net_run(c, net, x, net->nlayers, NULL);
+}

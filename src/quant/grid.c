@@ -1,0 +1,82 @@
+#include "qtrain/grid.h"
+
+#include <math.h>
+
+const char *qt_grid_kind_name(qt_grid_kind kind)
+{
+    switch (kind) {
+    case QT_GRID_BINARY: return "binary";
+    case QT_GRID_TERNARY: return "ternary";
+    case QT_GRID_UNIFORM: return "uniform";
+    case QT_GRID_UNBOUNDED: return "unbounded";
+    }
+    return "?";
+}
+
+int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error *err)
+{
+    if (!(scale > 0.0f) || !isfinite(scale))
+        return qt_errorf(err, "grid scale must be a positive number, got %g", (double)scale);
+    g->kind = kind;
+    g->bits = bits;
+    switch (kind) {
+    case QT_GRID_BINARY:
+        *g = (qt_grid){kind, 1, scale, -1, 2, 2};
+        return QT_OK;
+    case QT_GRID_TERNARY:
+        *g = (qt_grid){kind, 2, scale, -1, 1, 3};
+        return QT_OK;
+    case QT_GRID_UNIFORM: {
+        if (bits < 2 || bits > 8)
+            return qt_errorf(err, "uniform grid needs 2..8 bits, got %d", bits);
+        int top = (1 << (bits - 1)) - 1;
+        *g = (qt_grid){kind, bits, scale / (float)top, -top, 1, 2 * top + 1};
+        return QT_OK;
+    }
+    case QT_GRID_UNBOUNDED:
+        *g = (qt_grid){kind, 8, scale, -127, 1, 255};
+        return QT_OK;
+    }
+    return qt_errorf(err, "unknown grid kind %d", (int)kind);
+}
+
+/* Position of w in level units, clipped to [0, levels - 1]. */
+static float level_pos(const qt_grid *g, float w)
+{
+    float pos = (w / g->unit - (float)g->code0) / (float)g->code_step;
+    float top = (float)(g->levels - 1);
+    return pos < 0.0f ? 0.0f : (pos > top ? top : pos);
+}
+
+static int8_t level_code(const qt_grid *g, int level) { return (int8_t)(g->code0 + level * g->code_step); }
+
+int8_t qt_round_det(const qt_grid *g, float w)
+{
+    return level_code(g, (int)floorf(level_pos(g, w) + 0.5f));
+}
+
+int8_t qt_round_stoch(const qt_grid *g, float w, qt_rng *r)
+{
+    float pos = level_pos(g, w);
+    float lo = floorf(pos);
+    int level = (int)lo + (qt_rng_uniform(r) < pos - lo);
+    return level_code(g, level);
+}
+
+void qt_round_det_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        codes[i] = qt_round_det(g, w[i]);
+}
+
+void qt_round_stoch_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n, qt_rng *r)
+{
+    for (size_t i = 0; i < n; i++)
+        codes[i] = qt_round_stoch(g, w[i], r);
+}
+
+void qt_grid_decode(const qt_grid *g, const int8_t *codes, float *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)codes[i] * g->unit;
+}

@@ -1,0 +1,160 @@
+/* Attaching quantizers to a net's weights, and what the quantized storage costs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qtrain/net.h"
+#include "qtrain/quant.h"
+
+const char *qt_quant_mode_name(qt_quant_mode mode)
+{
+    switch (mode) {
+    case QT_QUANT_FP: return "fp";
+    case QT_QUANT_BC: return "bc";
+    case QT_QUANT_SR: return "sr";
+    case QT_QUANT_R: return "r";
+    }
+    return "?";
+}
+
+static float layer_scale(const qt_quant_config *cfg, const qt_param *p)
+{
+    if (cfg->scale == QT_SCALE_CONST)
+        return cfg->scale_value;
+    if (cfg->scale == QT_SCALE_STD)
+        return cfg->scale_value * sqrtf(2.0f / (float)p->fan_in); /* the He init std */
+    double s = 0.0;
+    for (size_t i = 0; i < p->t.numel; i++)
+        s += fabs(p->t.data[i]);
+    return cfg->scale_value * (float)(s / (double)p->t.numel);
+}
+
+/* Indices (into net->layers) of the first weight layer and of the last linear layer. */
+static void edge_layers(const qt_net *net, int *first, int *last_linear)
+{
+    *first = *last_linear = -1;
+    for (int i = 0; i < net->nlayers; i++) {
+        qt_layer_kind k = net->layers[i].kind;
+        if ((k == QT_LAYER_CONV || k == QT_LAYER_LINEAR) && *first < 0)
+            *first = i;
+        if (k == QT_LAYER_LINEAR)
+            *last_linear = i;
+    }
+}
+
+static int param_index(const qt_net *net, const qt_param *p)
+{
+    for (int i = 0; i < net->nparams; i++)
+        if (net->params[i] == p)
+            return i;
+    return -1;
+}
+
+static int attach_one(qt_net *net, qt_param *p, const qt_quant_config *cfg, uint64_t seed,
+                      qt_error *err)
+{
+    qt_qstate *q = calloc(1, sizeof *q);
+    if (!q)
+        return qt_errorf(err, "out of memory");
+    p->q = q;
+    q->mode = cfg->mode;
+    q->stochastic = cfg->stochastic;
+    q->index = param_index(net, p);
+    q->lr_scale = cfg->mode == QT_QUANT_BC && cfg->glorot_lr_scale
+                      ? 1.0f / sqrtf(1.5f / (float)(p->fan_in + p->fan_out))
+                      : 1.0f;
+    if (qt_grid_make(&q->grid, cfg->grid, cfg->bits, layer_scale(cfg, p), err) != QT_OK)
+        return qt_error_prefix(err, "%s", p->name);
+    size_t n = p->t.numel;
+    if (!(q->codes = malloc(n)) || !(q->snapshot = calloc(n, 1)))
+        return qt_errorf(err, "out of memory for %s", p->name);
+    if (cfg->mode == QT_QUANT_BC) {
+        float h = qt_grid_max(&q->grid);
+        for (size_t i = 0; i < n; i++)
+            p->owned[i] = fminf(fmaxf(p->owned[i], -h), h);
+        q->w_real = p->owned;  /* the float buffer is the parameter's own storage */
+        qt_round_det_vec(&q->grid, q->w_real, q->codes, n);
+    } else {
+        qt_rng r;
+        qt_rng_derive(&r, seed, 0x51a7, (uint64_t)q->index);
+        if (cfg->mode == QT_QUANT_SR)
+            qt_round_stoch_vec(&q->grid, p->owned, q->codes, n, &r);
+        else
+            qt_round_det_vec(&q->grid, p->owned, q->codes, n);
+        free(p->owned);        /* SR and R keep nothing but the codes */
+    }
+    p->owned = NULL;
+    p->t.data = NULL;
+    return QT_OK;
+}
+
+int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_error *err)
+{
+    if (cfg->mode == QT_QUANT_FP)
+        return QT_OK;
+    int first, last;
+    edge_layers(net, &first, &last);
+    for (int i = 0; i < net->nlayers; i++) {
+        qt_layer *l = &net->layers[i];
+        if (l->kind != QT_LAYER_CONV && l->kind != QT_LAYER_LINEAR)
+            continue;
+        if ((i == first && !cfg->quantize_first) || (i == last && !cfg->quantize_last))
+            continue;
+        if (attach_one(net, l->weight, cfg, seed, err) != QT_OK)
+            return QT_ERR;
+    }
+    return QT_OK;
+}
+
+void qt_quant_detach(qt_param *p)
+{
+    qt_qstate *q = p->q;
+    if (!q)
+        return;
+    if (q->w_real && !p->owned)
+        p->owned = q->w_real;  /* hand BC's buffer back to the parameter, which frees it */
+    free(q->codes);
+    free(q->snapshot);
+    free(q);
+    p->q = NULL;
+    p->t.data = p->owned;
+}
+
+size_t qt_quant_param_bytes(const qt_net *net)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < net->nparams; i++) {
+        const qt_param *p = net->params[i];
+        size_t n = p->t.numel;
+        if (!p->q)
+            bytes += 4 * n;
+        else if (p->q->mode == QT_QUANT_BC)
+            bytes += 5 * n + 4;
+        else
+            bytes += n + 4;
+    }
+    return bytes;
+}
+
+size_t qt_quant_weight_count(const qt_net *net)
+{
+    size_t n = 0;
+    for (int i = 0; i < net->nparams; i++)
+        if (net->params[i]->q)
+            n += net->params[i]->t.numel;
+    return n;
+}
+
+void qt_quant_export_values(const qt_param *p, float *out)
+{
+    const qt_qstate *q = p->q;
+    size_t n = p->t.numel;
+    if (!q) {
+        memcpy(out, p->t.data, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int8_t code = q->w_real ? qt_round_det(&q->grid, q->w_real[i]) : q->codes[i];
+        out[i] = qt_grid_value(&q->grid, code);
+    }
+}

@@ -1,0 +1,37 @@
+/* The weights the forward pass sees, decoded into the step arena. */
+#include "qtrain/net.h"
+#include "qtrain/quant.h"
+
+static void bc_codes(qt_qstate *q, size_t n, qt_weights_view view, uint64_t seed, uint64_t step)
+{
+    if (view == QT_VIEW_TRAIN && q->stochastic) {
+        qt_rng r;
+        qt_rng_derive(&r, seed ^ 0xbcbcULL, step, (uint64_t)q->index);
+        qt_round_stoch_vec(&q->grid, q->w_real, q->codes, n, &r);
+    } else {
+        qt_round_det_vec(&q->grid, q->w_real, q->codes, n);
+    }
+}
+
+int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step)
+{
+    for (int i = 0; i < net->nparams; i++) {
+        qt_param *p = net->params[i];
+        p->t.grad = NULL;
+        p->t.grad_written = 0;
+        qt_qstate *q = p->q;
+        if (!q)
+            continue;
+        size_t n = p->t.numel;
+        if (q->mode == QT_QUANT_BC && view == QT_VIEW_FLOAT) {
+            p->t.data = q->w_real;
+            continue;
+        }
+        if (q->mode == QT_QUANT_BC)
+            bc_codes(q, n, view, seed, step);
+        if (!(p->t.data = qt_ctx_alloc(c, n * sizeof(float))))
+            return QT_ERR;
+        qt_grid_decode(&q->grid, q->codes, p->t.data, n);
+    }
+    return QT_OK;
+}

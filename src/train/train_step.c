@@ -1,0 +1,58 @@
+#include "qtrain/train_step.h"
+
+qt_tensor *qt_loss(qt_ctx *c, qt_loss_kind kind, qt_tensor *logits, const int32_t *labels)
+{
+    return kind == QT_LOSS_SQUARED_HINGE ? qt_squared_hinge(c, logits, labels)
+                                         : qt_cross_entropy(c, logits, labels);
+}
+
+static qt_tensor *input_tensor(qt_ctx *c, const qt_net *net, float *x, int n)
+{
+    int shape[4] = {n, net->in_c, net->in_h, net->in_w};
+    return qt_tensor_wrap(c, x, 4, shape);
+}
+
+/* Forward pass to the loss; fills out. */
+static qt_tensor *forward_loss(qt_ctx *c, qt_net *net, qt_loss_kind loss, float *x,
+                               const int32_t *y, int n, qt_batch_result *out)
+{
+    qt_tensor *logits = qt_net_forward(c, net, input_tensor(c, net, x, n));
+    qt_tensor *l = qt_loss(c, loss, logits, y);
+    if (!l)
+        return NULL;
+    out->loss = l->data[0];
+    out->correct = qt_top1_correct(logits, y);
+    out->n = n;
+    return l;
+}
+
+int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_kind loss,
+                  float *x, const int32_t *y, int n, uint64_t seed, uint64_t step,
+                  qt_batch_result *out, qt_error *err)
+{
+    qt_ctx_reset(c);
+    c->grad_enabled = 1;
+    c->training = 1;
+    qt_rng_derive(&c->rng, seed, 0xd209, step);
+    if (qt_quant_prepare(c, net, QT_VIEW_TRAIN, seed, step) != QT_OK)
+        return qt_errorf(err, "%s", c->err.msg);
+    qt_tensor *l = forward_loss(c, net, loss, x, y, n, out);
+    if (!l)
+        return qt_errorf(err, "%s", c->err.msg);
+    if (qt_backward(c, l, err) != QT_OK)
+        return QT_ERR;
+    qt_optimizer_begin_step(opt);
+    qt_quant_update(net, opt, lr, seed, step);
+    return QT_OK;
+}
+
+int qt_eval_batch(qt_ctx *c, qt_net *net, qt_weights_view view, qt_loss_kind loss, float *x,
+                  const int32_t *y, int n, qt_batch_result *out, qt_error *err)
+{
+    qt_ctx_reset(c);
+    c->grad_enabled = 0;
+    c->training = 0;
+    if (qt_quant_prepare(c, net, view, 0, 0) != QT_OK || !forward_loss(c, net, loss, x, y, n, out))
+        return qt_errorf(err, "%s", c->err.msg);
+    return QT_OK;
+}

@@ -1,0 +1,194 @@
+/* The update rules: SR and R keep every weight on the grid with int8 codes only, BC's buffer
+ * stays in [-H, H], R stalls on steps below Δ/2, and attach honours the layer switches. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "qtrain/net.h"
+#include "qtrain/quant.h"
+#include "test_nets.h"
+
+enum { IN = 40, OUT = 5 };
+
+static qt_quant_config config(qt_quant_mode mode, qt_grid_kind grid, int bits)
+{
+    qt_quant_config q = {mode, grid, bits, QT_SCALE_MEAN_ABS, 1.0f, 0, 0, 1, 1};
+    return q;
+}
+
+/* One update with a given gradient g (the same for every weight) and plain SGD at lr. */
+static void step_with_gradient(qt_ctx *c, qt_net *net, float g, float lr, uint64_t step)
+{
+    qt_ctx_reset(c);
+    assert_int_equal(qt_quant_prepare(c, net, QT_VIEW_TRAIN, 7, step), QT_OK);
+    qt_param *p = net->params[0];
+    p->t.grad = qt_ctx_alloc(c, p->t.numel * sizeof(float));
+    for (size_t i = 0; i < p->t.numel; i++)
+        p->t.grad[i] = g * (float)((int)(i % 7) - 3) / 3.0f;
+    p->t.grad_written = 1;
+    qt_optimizer o = qt_optimizer_sgd(0.0f, 0, 0.0f);
+    qt_optimizer_begin_step(&o);
+    qt_quant_update(net, &o, lr, 7, step);
+}
+
+static void assert_codes_on_grid(const qt_param *p)
+{
+    const qt_qstate *q = p->q;
+    for (size_t i = 0; i < p->t.numel; i++) {
+        int k = q->codes[i] - q->grid.code0;
+        assert_true(k >= 0 && k % q->grid.code_step == 0 && k / q->grid.code_step < q->grid.levels);
+    }
+}
+
+/* After every SR and R step each weight is a grid code; no float copy of the weights exists
+ * between steps (the parameter owns no float storage). */
+static void test_sr_r_stay_on_grid(void **state)
+{
+    const qt_quant_mode modes[] = {QT_QUANT_SR, QT_QUANT_R};
+    const qt_grid_kind grids[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM};
+    for (int m = 0; m < 2; m++)
+        for (int gk = 0; gk < 3; gk++) {
+            qt_net *net = tn_linear(IN, OUT, 1, 3);
+            qt_quant_config cfg = config(modes[m], grids[gk], grids[gk] == QT_GRID_UNIFORM ? 4 : 1);
+            qt_error err;
+            assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+            qt_param *w = net->params[0];
+            assert_null(w->owned);
+            assert_non_null(w->q->codes);
+            assert_null(w->q->w_real);
+            qt_ctx c;
+            qt_ctx_init(&c);
+            for (int s = 0; s < 50; s++) {
+                step_with_gradient(&c, net, 0.5f * (s % 3 - 1), 0.2f, (uint64_t)s);
+                assert_codes_on_grid(w);
+            }
+            qt_ctx_free(&c);
+            qt_net_free(net);
+        }
+}
+
+/* BC: huge steps never push the float buffer out of [-H, H]; the buffer moves, the forward
+ * weights are exactly +-H. */
+static void test_bc_buffer_clipped(void **state)
+{
+    qt_net *net = tn_linear(IN, OUT, 0, 4);
+    qt_quant_config cfg = config(QT_QUANT_BC, QT_GRID_BINARY, 1);
+    qt_error err;
+    assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+    qt_param *w = net->params[0];
+    float h = qt_grid_max(&w->q->grid);
+    qt_ctx c;
+    qt_ctx_init(&c);
+    for (int s = 0; s < 40; s++) {
+        step_with_gradient(&c, net, s % 2 ? 50.0f : -80.0f, 1.0f, (uint64_t)s);
+        for (size_t i = 0; i < w->t.numel; i++)
+            assert_true(w->q->w_real[i] >= -h && w->q->w_real[i] <= h);
+    }
+    qt_ctx_reset(&c);
+    qt_quant_prepare(&c, net, QT_VIEW_TRAIN, 1, 99);
+    for (size_t i = 0; i < w->t.numel; i++)
+        assert_true(w->t.data[i] == h || w->t.data[i] == -h);
+    qt_ctx_free(&c);
+    qt_net_free(net);
+}
+
+/* R stalls: every |step| < Δ/2 rounds back to the same code, forever. */
+static void test_r_stalls_below_half_delta(void **state)
+{
+    qt_net *net = tn_linear(IN, OUT, 0, 5);
+    qt_quant_config cfg = config(QT_QUANT_R, QT_GRID_UNIFORM, 6);
+    qt_error err;
+    assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+    qt_param *w = net->params[0];
+    float delta = w->q->grid.unit;
+    int8_t before[IN * OUT];
+    memcpy(before, w->q->codes, sizeof before);
+    qt_ctx c;
+    qt_ctx_init(&c);
+    for (int s = 0; s < 100; s++)  /* |lr * g| <= 0.49 Δ */
+        step_with_gradient(&c, net, 1.0f, 0.49f * delta, (uint64_t)s);
+    assert_memory_equal(before, w->q->codes, sizeof before);
+    /* and a step just above Δ/2 moves the weights with the largest gradient */
+    step_with_gradient(&c, net, 1.0f, 0.51f * delta, 100);
+    assert_memory_not_equal(before, w->q->codes, sizeof before);
+    qt_ctx_free(&c);
+    qt_net_free(net);
+}
+
+/* SR with the same tiny steps does move: rounding is random, not stalled. */
+static void test_sr_moves_on_tiny_steps(void **state)
+{
+    qt_net *net = tn_linear(IN, OUT, 0, 5);
+    qt_quant_config cfg = config(QT_QUANT_SR, QT_GRID_UNIFORM, 6);
+    qt_error err;
+    assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+    int8_t before[IN * OUT];
+    memcpy(before, net->params[0]->q->codes, sizeof before);
+    qt_ctx c;
+    qt_ctx_init(&c);
+    for (int s = 0; s < 100; s++)
+        step_with_gradient(&c, net, 1.0f, 0.2f * net->params[0]->q->grid.unit, (uint64_t)s);
+    assert_memory_not_equal(before, net->params[0]->q->codes, sizeof before);
+    qt_ctx_free(&c);
+    qt_net_free(net);
+}
+
+/* Default: every conv and linear weight is quantized, biases and BN are not; the switches
+ * leave the first and last layers float. Parameter bytes follow the per-mode formula. */
+static void test_attach_switches_and_bytes(void **state)
+{
+    qt_error err;
+    qt_net *net = qt_net_new("t", 1, 1, 8, &err);
+    int x = qt_net_flatten(net, QT_NET_INPUT, &err);
+    x = qt_net_linear(net, "a", x, 6, 0, &err);
+    x = qt_net_batchnorm(net, "bn", x, 0.1f, 1e-5f, &err);
+    x = qt_net_linear(net, "b", x, 4, 1, &err);
+    assert_true(qt_net_linear(net, "c", x, 3, 1, &err) >= 0);
+    qt_net_init_params(net, 1);
+    qt_quant_config cfg = config(QT_QUANT_SR, QT_GRID_BINARY, 1);
+    cfg.quantize_first = 0;
+    cfg.quantize_last = 0;
+    assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+    assert_null(qt_net_find_param(net, "a.weight")->q);
+    assert_null(qt_net_find_param(net, "bn.gamma")->q);
+    assert_non_null(qt_net_find_param(net, "b.weight")->q);
+    assert_null(qt_net_find_param(net, "b.bias")->q);
+    assert_null(qt_net_find_param(net, "c.weight")->q);
+    assert_int_equal(qt_quant_weight_count(net), 24);
+    /* float: a 48 + bn 12 + b.bias 4 + c 12 + 3 = 79 scalars * 4; SR: 24 codes + 4 (H) */
+    assert_int_equal(qt_quant_param_bytes(net), 79 * 4 + 24 + 4);
+    qt_net_free(net);
+}
+
+/* Flip fraction: 0 right after a snapshot, and the fraction of signs that changed later. */
+static void test_flip_fraction(void **state)
+{
+    qt_net *net = tn_linear(10, 1, 0, 6);
+    qt_quant_config cfg = config(QT_QUANT_BC, QT_GRID_BINARY, 1);
+    qt_error err;
+    assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+    qt_quant_snapshot(net);
+    assert_float_equal(qt_quant_flip_fraction(net), 0.0, 0.0);
+    float *wr = net->params[0]->q->w_real;
+    wr[2] = -wr[2] + (wr[2] == 0.0f ? -1e-3f : 0.0f);
+    wr[7] = -wr[7] + (wr[7] == 0.0f ? -1e-3f : 0.0f);
+    assert_float_equal(qt_quant_flip_fraction(net), 0.2, 1e-12);
+    qt_net_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sr_r_stay_on_grid),
+        cmocka_unit_test(test_bc_buffer_clipped),
+        cmocka_unit_test(test_r_stalls_below_half_delta),
+        cmocka_unit_test(test_sr_moves_on_tiny_steps),
+        cmocka_unit_test(test_attach_switches_and_bytes),
+        cmocka_unit_test(test_flip_fraction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
