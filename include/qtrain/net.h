@@ -82,6 +82,10 @@ qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor 
 /* The whole network: logits (N, num_classes). */
 qt_tensor *qt_net_forward(qt_ctx *c, qt_net *net, qt_tensor *x);
 
+/* FLOPs per image (2 per multiply-add of conv and linear layers); training counts the
+ * forward, weight-gradient and input-gradient products (no input gradient for the first layer). */
+double qt_net_flops_per_image(const qt_net *net, int training);
+
 /* Number of learnable scalars. */
 size_t qt_net_param_count(const qt_net *net);
 qt_param *qt_net_find_param(const qt_net *net, const char *name);

@@ -1,0 +1,34 @@
+/* Model benchmark: training or inference steps of a zoo model on random data of its input
+ * shape, timed one by one. Used by `qbench`. */
+#ifndef QTRAIN_BENCH_H
+#define QTRAIN_BENCH_H
+
+#include "qtrain/error.h"
+#include "qtrain/quant.h"
+
+typedef struct qt_bench_config {
+    const char *model;
+    int batch;
+    int threads;
+    int train;                /* 1: training steps (SGD momentum 0.9), 0: inference */
+    qt_quant_mode quant;
+    int iters, warmup;
+    int image_size;           /* 0: the model's usual input (28 for mlp, 64 for resnet18, else 32) */
+    int classes;              /* 0: 10, or 1000 for resnet18 */
+} qt_bench_config;
+
+typedef struct qt_bench_result {
+    double img_per_s;         /* median over the timed steps */
+    double img_per_s_best;
+    double gflop_per_img;     /* counted by qt_net_flops_per_image */
+    double gflops;            /* achieved, at the median */
+    double peak_rss_mb;
+    size_t params, param_bytes;
+    int in_c, in_h, in_w, classes;
+} qt_bench_result;
+
+/* progress(i, n, user) is called after each timed step when non-NULL. */
+int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
+                   void (*progress)(int i, int n, void *user), void *user, qt_error *err);
+
+#endif
