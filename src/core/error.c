@@ -23,12 +23,20 @@ int qt_error_prefix(qt_error *err, const char *fmt, ...)
 {
     if (!err)
         return QT_ERR;
-    char prefix[512], old[sizeof err->msg];
+    char old[sizeof err->msg];
+    memcpy(old, err->msg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* append ": <old message>" after the prefix, truncating the old message if need be */
+    size_t used = n < 0 ? 0 : ((size_t)n < sizeof err->msg ? (size_t)n : sizeof err->msg - 1);
+    size_t room = sizeof err->msg - used;
+    if (room > 2) {
+        memcpy(err->msg + used, ": ", 2);
+        size_t len = strnlen(old, room - 3);
+        memcpy(err->msg + used + 2, old, len);
+        err->msg[used + 2 + len] = '\0';
+    }
     return QT_ERR;
 }

@@ -179,8 +179,8 @@ int qt_net_batchnorm(qt_net *net, const char *name, int in, float momentum, floa
         return qt_errorf(err, "out of memory");
     }
     int idx = commit(net); /* the layer owns its stats from here on, even if a param fails */
-    if (!(l->weight = add_param(net, name, "gamma", QT_PARAM_BN_GAMMA, 1, &s.c, err)) ||
-        !(l->bias = add_param(net, name, "beta", QT_PARAM_BN_BETA, 1, &s.c, err)))
+    if (!(l->weight = add_param(net, name, "weight", QT_PARAM_BN_GAMMA, 1, &s.c, err)) ||
+        !(l->bias = add_param(net, name, "bias", QT_PARAM_BN_BETA, 1, &s.c, err)))
         return QT_ERR;
     return idx;
 }

@@ -154,7 +154,7 @@ static void test_attach_switches_and_bytes(void **state)
     cfg.quantize_last = 0;
     assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
     assert_null(qt_net_find_param(net, "a.weight")->q);
-    assert_null(qt_net_find_param(net, "bn.gamma")->q);
+    assert_null(qt_net_find_param(net, "bn.weight")->q);
     assert_non_null(qt_net_find_param(net, "b.weight")->q);
     assert_null(qt_net_find_param(net, "b.bias")->q);
     assert_null(qt_net_find_param(net, "c.weight")->q);

@@ -1,0 +1,75 @@
+/* Checkpoints: a net's state in one record file (record_file.h: zlib, magic, version,
+ * checksums, written to a temporary name and renamed).
+ *
+ * Records:
+ *   config.ini                 u8    the resolved config the net was built from
+ *   state/step, state/epoch, state/batch, state/opt_t, state/images,
+ *   state/window_correct, state/window_images, state/window_steps      u64
+ *   state/best_acc, state/seconds, state/window_loss                   f64
+ *   param/<name>               f32   a float parameter (or a BC layer's float buffer w_r)
+ *   param/<name>.index         u8    a weight stored on a grid: level indices...
+ *   param/<name>.levels        f64   ...and the grid {lowest value, spacing, levels}
+ *   bn/<layer>.running_mean, bn/<layer>.running_var                    f32
+ *   opt/<name>.m, opt/<name>.v f32   optimizer state
+ *   flips/<name>               i8    signs at the start of the epoch (flip counting)
+ * SR and R weights are stored only as level indices (1 byte per weight); BC stores w_r
+ * (the indices of Q(w_r) follow from it). Post-training quantizers store their own coded
+ * forms (see qt_checkpoint_param_writer). */
+#ifndef QTRAIN_CHECKPOINT_H
+#define QTRAIN_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qtrain/net.h"
+#include "qtrain/optimizer.h"
+#include "qtrain/record_file.h"
+
+typedef struct qt_train_state {
+    int64_t step;             /* optimizer steps taken */
+    int64_t epoch;            /* the epoch in progress (0-based) */
+    int64_t batch;            /* batches of that epoch already consumed */
+    int64_t images;           /* training images seen */
+    double best_acc;          /* best test accuracy so far (-1: none yet) */
+    double seconds;           /* training time so far */
+    /* the train.csv row being accumulated (rows average log.every steps) */
+    double window_loss;       /* sum of step losses */
+    int64_t window_correct, window_images, window_steps;
+} qt_train_state;
+
+/* Writes extra records for parameters a tool stores in its own coded form; returns 1 when it
+ * wrote p (the default f32 record is then skipped), 0 to let the default handle it. */
+typedef int (*qt_param_writer_fn)(qt_record_writer *w, const qt_param *p, void *user, qt_error *err);
+
+typedef struct qt_checkpoint_extra {
+    qt_param_writer_fn write_param;
+    void *user;
+} qt_checkpoint_extra;
+
+/* opt and state may be NULL (a weights-only file, e.g. a post-training quantized model). */
+int qt_checkpoint_save(const char *path, const qt_net *net, const qt_optimizer *opt,
+                       const qt_train_state *state, const char *config_ini,
+                       const qt_checkpoint_extra *extra, qt_error *err);
+
+/* Loads a checkpoint into a net built from the same config. Every record is checked against
+ * the net (names, shapes) before anything is copied, so a mismatching or corrupt file leaves
+ * the net untouched. opt/state may be NULL to load weights only; then quantized weights may
+ * come in any stored form and are decoded to the net's float values for evaluation. */
+int qt_checkpoint_load(const char *path, qt_net *net, qt_optimizer *opt, qt_train_state *state,
+                       qt_error *err);
+
+/* The config.ini text stored in a checkpoint (malloc'd, NUL-terminated). */
+int qt_checkpoint_config_text(const char *path, char **text, qt_error *err);
+
+/* Checkpoint file name for a step: "<dir>/step-000001234.qtr". */
+void qt_checkpoint_path(const char *dir, int64_t step, char *out, size_t n);
+
+/* The newest checkpoint in dir that opens and verifies. Unreadable newer ones are described
+ * in skipped (one line each, may be NULL). Returns 0 and an empty path when there is none. */
+int qt_checkpoint_find_latest(const char *dir, char *path, size_t n, char *skipped,
+                              size_t skipped_n, qt_error *err);
+
+/* Keeps the newest `keep` checkpoints in dir, deleting older ones. */
+void qt_checkpoint_prune(const char *dir, int keep);
+
+#endif

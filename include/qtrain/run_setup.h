@@ -1,0 +1,40 @@
+/* From a qt_config to the library's objects: datasets, loaders, the net with its quantizers,
+ * the optimizer and the schedule. Shared by training, evaluation and the post-training tools,
+ * so that every program builds a run the same way. */
+#ifndef QTRAIN_RUN_SETUP_H
+#define QTRAIN_RUN_SETUP_H
+
+#include "qtrain/config.h"
+#include "qtrain/loader.h"
+#include "qtrain/net.h"
+#include "qtrain/optimizer.h"
+#include "qtrain/quant.h"
+#include "qtrain/schedule.h"
+#include "qtrain/train_step.h"
+
+/* data.root, or the dataset's standard place when it is empty (qt_dataset_default_root;
+ * NULL for png_folder, which has none). */
+const char *qt_run_data_root(const qt_config *c);
+
+/* Opens the train or test split with the config's subset settings. A missing root directory
+ * is reported against data.root with its file:line. */
+int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt_error *err);
+
+/* Loader settings: training shuffles, augments per data.* and drops the last partial batch
+ * per data.drop_last; evaluation keeps order and every image, batch data.eval_batch_size. */
+void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split split,
+                          qt_loader_config *lc);
+
+/* Builds the model for the dataset's image shape and class count, initialises it from
+ * train.seed and attaches the quantizers of [quant]. */
+qt_net *qt_run_build_net(const qt_config *c, const qt_dataset *ds, qt_error *err);
+/* The same, for a given input shape and class count (no dataset at hand). */
+qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w, int classes,
+                               qt_error *err);
+
+qt_quant_config qt_run_quant_config(const qt_config *c);
+qt_optimizer qt_run_optimizer(const qt_config *c);
+qt_schedule qt_run_schedule(const qt_config *c);
+qt_loss_kind qt_run_loss(const qt_config *c);
+
+#endif

@@ -1,0 +1,62 @@
+/* Datasets with known contents, written in the official file formats. Used by
+ * tools/mkdata, the tests (which compare what the readers return with what was written)
+ * and the fuzz seed corpus. Every image and label is a function of (seed, position), so a
+ * test can recompute any record without keeping the generated data. */
+#ifndef QTRAIN_SYNTHETIC_DATA_H
+#define QTRAIN_SYNTHETIC_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qtrain/cifar.h"
+#include "qtrain/dataset.h"
+#include "qtrain/error.h"
+#include "qtrain/png_image.h"
+
+/* CIFAR: layout QT_CIFAR10_LABELS writes dir/data_batch_1.bin .. data_batch_5.bin (the
+ * n_train records split in order, earlier files taking the remainder) and
+ * dir/test_batch.bin; a CIFAR-100 layout writes dir/train.bin and dir/test.bin. */
+int qt_synth_cifar(const char *dir, qt_cifar_labels layout, int n_train, int n_test,
+                   uint64_t seed, qt_error *err);
+/* Record r of a split (numbered across the five training files), as its file holds it
+ * (qt_cifar_record_bytes(layout) bytes). */
+void qt_synth_cifar_record(qt_cifar_labels layout, uint64_t seed, qt_split split, int r,
+                           uint8_t *rec);
+
+/* IDX: dir/train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+ * t10k-labels-idx1-ubyte (with ".gz" and gzip-compressed when gzip is set); labels 0..9. */
+int qt_synth_idx(const char *dir, int n_train, int n_test, int rows, int cols, int gzip,
+                 uint64_t seed, qt_error *err);
+/* Image r of a split: rows * cols pixels and its label. */
+void qt_synth_idx_image(uint64_t seed, qt_split split, int r, int rows, int cols,
+                        uint8_t *pixels, int *label);
+
+/* One synthetic PNG: its format, size and content seed. */
+typedef struct qt_synth_png {
+    qt_png_format fmt;
+    int w, h;
+    uint64_t seed;
+} qt_synth_png;
+
+/* Every colour type and bit depth, each plain and interlaced, and with tRNS where the
+ * colour type allows it. Returns the count. */
+int qt_synth_png_formats(const qt_png_format **formats);
+
+/* The 8-bit RGB (h * w * 3, HWC) a correct decoder produces for the image. */
+int qt_synth_png_expected(const qt_synth_png *im, uint8_t *rgb, qt_error *err);
+int qt_synth_png_write(const char *path, const qt_synth_png *im, qt_error *err);
+
+/* A PNG folder tree: root/train/class_KK/img_JJJJ.png and root/val/..., image sizes drawn
+ * in [min_side, max_side], formats cycling through qt_synth_png_formats. */
+typedef struct qt_synth_tree {
+    int classes, train_per_class, val_per_class;
+    int min_side, max_side;
+    uint64_t seed;
+} qt_synth_tree;
+
+/* Image j of class cls in a split: its description and its path relative to root. */
+void qt_synth_tree_image(const qt_synth_tree *t, qt_split split, int cls, int j,
+                         qt_synth_png *im, char *relpath, size_t relpath_size);
+int qt_synth_tree_write(const char *root, const qt_synth_tree *t, qt_error *err);
+
+#endif

@@ -1,0 +1,56 @@
+/* The training loop of `qtrain`: epochs of steps, evaluation, run logs, checkpoints and exact
+ * resume. The library never prints: progress reaches the caller through an observer. */
+#ifndef QTRAIN_TRAINER_H
+#define QTRAIN_TRAINER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "qtrain/config.h"
+
+typedef enum {
+    QT_TRAIN_EV_STEP,         /* after every step */
+    QT_TRAIN_EV_EVAL,         /* after an evaluation */
+    QT_TRAIN_EV_CHECKPOINT,   /* text: the file written */
+    QT_TRAIN_EV_NOTE,         /* text: something the user should know (a skipped checkpoint) */
+} qt_train_event_kind;
+
+typedef struct qt_train_event {
+    qt_train_event_kind kind;
+    int64_t epoch;            /* epoch in progress, 0-based */
+    int epochs;
+    int64_t step;             /* steps done */
+    int64_t total_steps;      /* steps the run will take */
+    int64_t batch, batches;   /* within the epoch */
+    double loss, acc;         /* the last step's */
+    double lr, images_per_s, eta_seconds, elapsed_seconds;
+    double test_loss, test_acc, float_test_acc; /* EVAL; float_test_acc is NAN when not measured */
+    double flips;             /* EVAL at an epoch's end: fraction of quantized weights that flipped */
+    const char *text;
+} qt_train_event;
+
+typedef void (*qt_train_observer)(const qt_train_event *ev, void *user);
+
+typedef struct qt_train_opts {
+    const char *run_dir;
+    int resume;               /* continue from the newest valid checkpoint in run_dir */
+    const volatile sig_atomic_t *stop; /* set (by a SIGINT handler) to stop after a checkpoint */
+    qt_train_observer observer;
+    void *user;
+} qt_train_opts;
+
+typedef struct qt_train_summary {
+    double test_acc, best_test_acc, float_test_acc, test_loss;
+    double seconds, images_per_s;
+    int64_t steps, epochs_done;
+    size_t params, param_bytes;
+    int interrupted;
+    char checkpoint[1200];    /* the last checkpoint written */
+} qt_train_summary;
+
+/* Trains per the config into opts->run_dir (created if needed): config.ini, classes.json,
+ * train.csv, eval.csv, summary.json and checkpoints/. Everything that can be checked (config,
+ * dataset files, model) is checked before the first step. */
+int qt_train(const qt_config *c, const qt_train_opts *opts, qt_train_summary *out, qt_error *err);
+
+#endif

@@ -1,0 +1,190 @@
+/* qbench: throughput benchmarks. Each mode parses its own options in a function of its
+ * own and calls a library benchmark; this file only parses and prints. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qtrain/augment.h"
+#include "qtrain/dataset.h"
+#include "qtrain/loader.h"
+
+static const char usage_text[] =
+    "usage: qbench MODE [options]\n"
+    "\n"
+    "Modes:\n"
+    "  --loader       images per second delivered by the batch loader\n"
+    "\n"
+    "qbench --loader [--dataset KIND [--root DIR] | --synthetic] [options]\n"
+    "  --dataset KIND   cifar10, cifar100, fashion_mnist, mnist or png_folder\n"
+    "  --root DIR       folder holding the dataset's files (default: the dataset's standard\n"
+    "                   location, see datasets/README.md)\n"
+    "  --synthetic      50000 random 3x32x32 images in memory (CIFAR-10 shaped); the default\n"
+    "  --split S        train (default) or test; train uses the training augmentation\n"
+    "                   (CIFAR: pad-4 random crop + flip; PNG: random-resized crop + flip),\n"
+    "                   test only resizes/normalises\n"
+    "  --image-size N   png_folder: side of the produced images (default 224)\n"
+    "  --batch N        images per batch (default 128)\n"
+    "  --threads N      threads decoding and augmenting each batch (default 1)\n"
+    "  --iters N        batches to time after one warm-up batch (default 200)\n"
+    "  --no-prefetch    build each batch when asked instead of on a background thread\n"
+    "  --seed N         shuffle and augmentation seed (default 1)\n"
+    "  --json           print one JSON object instead of a sentence\n"
+    "  --help           show this text\n"
+    "\n"
+    "images/s is wall-clock; images per cpu-second divides by the CPU time of all threads,\n"
+    "the rate one core sustains.\n";
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("qbench: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+/* Parses a whole decimal integer in [lo, hi]. */
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return fail("%s: '%s' is not an integer in %ld..%ld", opt, s, lo, hi), -1;
+    *out = v;
+    return 0;
+}
+
+typedef struct loader_options {
+    const char *dataset, *root;
+    int synthetic, train, json, prefetch;
+    long image_size, batch, threads, iters, seed;
+} loader_options;
+
+/* Returns 0 when parsed, 1 on error, -1 when help was printed. */
+static int parse_loader_options(int argc, char **argv, loader_options *o)
+{
+    *o = (loader_options){NULL, NULL, 0, 1, 0, 1, 224, 128, 1, 200, 1};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = !strcmp(a, "--dataset") || !strcmp(a, "--root") || !strcmp(a, "--split") ||
+                    !strcmp(a, "--image-size") || !strcmp(a, "--batch") ||
+                    !strcmp(a, "--threads") || !strcmp(a, "--iters") || !strcmp(a, "--seed");
+        if (takes && !v)
+            return fail("%s needs a value", a);
+        if (!strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            return -1;
+        } else if (!strcmp(a, "--synthetic")) {
+            o->synthetic = 1;
+        } else if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (!strcmp(a, "--no-prefetch")) {
+            o->prefetch = 0;
+        } else if (!strcmp(a, "--dataset")) {
+            o->dataset = v;
+        } else if (!strcmp(a, "--root")) {
+            o->root = v;
+        } else if (!strcmp(a, "--split")) {
+            if (strcmp(v, "train") && strcmp(v, "test"))
+                return fail("--split: '%s' is not train or test", v);
+            o->train = !strcmp(v, "train");
+        } else if ((!strcmp(a, "--image-size") && parse_int(a, v, 1, 16384, &o->image_size)) ||
+                   (!strcmp(a, "--batch") && parse_int(a, v, 1, 1 << 20, &o->batch)) ||
+                   (!strcmp(a, "--threads") && parse_int(a, v, 1, 256, &o->threads)) ||
+                   (!strcmp(a, "--iters") && parse_int(a, v, 1, 1L << 30, &o->iters)) ||
+                   (!strcmp(a, "--seed") && parse_int(a, v, 0, 0x7fffffffL, &o->seed))) {
+            return 1;
+        } else if (!takes) {
+            return fail("unknown option '%s' (see qbench --help)", a);
+        }
+        i += takes;
+    }
+    if (o->synthetic && (o->dataset || o->root))
+        return fail("--synthetic excludes --dataset and --root");
+    if (!o->synthetic && !o->dataset && !o->root)
+        o->synthetic = 1;
+    if (!o->synthetic && !o->dataset)
+        return fail("--root needs --dataset");
+    return 0;
+}
+
+static int open_bench_dataset(const loader_options *o, qt_dataset **ds, qt_error *err)
+{
+    if (o->synthetic)
+        return qt_dataset_synthetic(ds, 50000, 3, 32, 32, 10, (uint64_t)o->seed, err);
+    qt_dataset_config cfg;
+    qt_dataset_config_init(&cfg);
+    if (qt_dataset_kind_parse(o->dataset, &cfg.kind, err) != QT_OK)
+        return QT_ERR;
+    cfg.root = o->root;
+    cfg.split = o->train ? QT_SPLIT_TRAIN : QT_SPLIT_TEST;
+    cfg.image_size = (int)o->image_size;
+    return qt_dataset_open(ds, &cfg, err);
+}
+
+static void print_loader_result(const loader_options *o, const qt_dataset *ds,
+                                const qt_loader_bench *r)
+{
+    const char *name = qt_dataset_kind_name(qt_dataset_get_kind(ds));
+    if (o->json) {
+        printf("{\"mode\": \"loader\", \"dataset\": \"%s\", \"split\": \"%s\", \"dataset_images\": %d, "
+               "\"channels\": %d, \"height\": %d, \"width\": %d, \"batch\": %ld, \"threads\": %ld, "
+               "\"prefetch\": %s, \"batches\": %lld, \"images\": %lld, \"seconds\": %.6f, "
+               "\"cpu_seconds\": %.6f, \"images_per_second\": %.1f, "
+               "\"images_per_cpu_second\": %.1f}\n",
+               name, o->train ? "train" : "test", qt_dataset_count(ds), qt_dataset_channels(ds),
+               qt_dataset_height(ds), qt_dataset_width(ds), o->batch, o->threads,
+               o->prefetch ? "true" : "false", (long long)r->batches, (long long)r->images,
+               r->seconds, r->cpu_seconds, r->images_per_second, r->images_per_cpu_second);
+        return;
+    }
+    printf("loader %s %s (%d images %dx%dx%d), batch %ld, threads %ld, prefetch %s: "
+           "%lld images in %.3f s = %.0f images/s; cpu %.3f s = %.0f images per cpu-second\n",
+           name, o->train ? "train" : "test", qt_dataset_count(ds), qt_dataset_channels(ds),
+           qt_dataset_height(ds), qt_dataset_width(ds), o->batch, o->threads,
+           o->prefetch ? "on" : "off", (long long)r->images, r->seconds, r->images_per_second,
+           r->cpu_seconds, r->images_per_cpu_second);
+}
+
+static int run_loader_bench(int argc, char **argv)
+{
+    loader_options o;
+    int rc = parse_loader_options(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : 2;
+    qt_dataset *ds;
+    qt_error err;
+    if (open_bench_dataset(&o, &ds, &err) != QT_OK)
+        return fail("%s", err.msg);
+    qt_loader_config cfg;
+    qt_loader_config_init(&cfg);
+    cfg.batch_size = (int)o.batch;
+    cfg.threads = (int)o.threads;
+    cfg.prefetch = o.prefetch;
+    cfg.seed = (uint64_t)o.seed;
+    qt_augment_preset(&cfg.augment, qt_dataset_get_kind(ds), o.train, (int)o.image_size);
+    qt_loader_bench r;
+    rc = qt_loader_benchmark(ds, &cfg, (int)o.iters, &r, &err);
+    if (rc == QT_OK)
+        print_loader_result(&o, ds, &r);
+    qt_dataset_free(ds);
+    return rc == QT_OK ? 0 : fail("%s", err.msg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--loader"))
+        return run_loader_bench(argc - 2, argv + 2);
+    fail("unknown mode '%s' (see qbench --help)", argv[1]);
+    return 2;
+}

@@ -1,0 +1,360 @@
+/* qtrain: trains a net from an INI config, evaluates or exports a checkpoint.
+ * Argument parsing and printing only; the work is in the library (trainer.h, export.h). */
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "qtrain/export.h"
+#include "qtrain/trainer.h"
+
+#define PROG "qtrain"
+
+static const char usage_text[] =
+    "usage: qtrain [train] --config FILE [options]     train a net\n"
+    "       qtrain eval --checkpoint FILE [options]     test accuracy of a checkpoint\n"
+    "       qtrain export --checkpoint FILE --out FILE  weights as safetensors\n"
+    "\n"
+    "Training options:\n"
+    "  --config FILE        the run's INI config (configs/README.md documents every key)\n"
+    "  --set SEC.KEY=VALUE  override one config key; repeatable (e.g. --set train.lr=0.01)\n"
+    "  --out DIR            run directory (default runs/<config name>-<date>-<time>); it\n"
+    "                       receives config.ini, classes.json, train.csv, eval.csv,\n"
+    "                       summary.json and checkpoints/\n"
+    "  --resume             continue the run in --out from its newest valid checkpoint\n"
+    "                       (--config defaults to DIR/config.ini; --set still applies)\n"
+    "  --seed N             same as --set train.seed=N\n"
+    "  --threads N          same as --set train.threads=N (0 = all cores)\n"
+    "  --quiet              print only errors and the final result\n"
+    "  --print-config       print the resolved config and exit\n"
+    "\n"
+    "eval / export options:\n"
+    "  --checkpoint FILE    a checkpoint (RUN/checkpoints/step-*.qtr) or a qquant output\n"
+    "  --config FILE        config to build the net with (default: the one stored in the\n"
+    "                       checkpoint); --set overrides apply to either\n"
+    "  --float              eval: use BinaryConnect's float buffer instead of binary weights\n"
+    "  --out FILE           export: the .safetensors file to write\n"
+    "\n"
+    "Other:\n"
+    "  --help               this text\n"
+    "  --help-config        every config key with its type, default and meaning\n"
+    "\n"
+    "Progress goes to stdout: one updating line on a terminal, otherwise a line every\n"
+    "log.print_every steps. Ctrl-C writes a checkpoint and stops; --resume continues.\n"
+    "Exit status: 0 done, 1 error, 130 interrupted.\n";
+
+typedef struct args {
+    const char *command;      /* train, eval, export */
+    const char *config, *out, *checkpoint;
+    const char *sets[64];
+    int nsets;
+    char seed_set[40], threads_set[40];
+    int resume, quiet, print_config, float_view;
+} args;
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
+}
+
+static int add_set(args *a, const char *v)
+{
+    if (a->nsets == (int)(sizeof a->sets / sizeof *a->sets))
+        return cli_fail(PROG, "too many --set options");
+    a->sets[a->nsets++] = v;
+    return 0;
+}
+
+static int parse_option(args *a, int argc, char **argv, int *i)
+{
+    const char *s = argv[*i], *v;
+    int missing;
+    long n;
+#define VALUE(opt) ((v = cli_value(PROG, argc, argv, i, opt, &missing)) || missing)
+    if (VALUE("--config"))
+        return missing ? 1 : (a->config = v, 0);
+    if (VALUE("--set"))
+        return missing ? 1 : add_set(a, v);
+    if (VALUE("--out"))
+        return missing ? 1 : (a->out = v, 0);
+    if (VALUE("--checkpoint"))
+        return missing ? 1 : (a->checkpoint = v, 0);
+    if (VALUE("--seed")) {
+        if (missing || cli_int(PROG, "--seed", v, 0, 2147483647L, &n))
+            return 1;
+        snprintf(a->seed_set, sizeof a->seed_set, "train.seed=%ld", n);
+        return add_set(a, a->seed_set);
+    }
+    if (VALUE("--threads")) {
+        if (missing || cli_int(PROG, "--threads", v, 0, 1024, &n))
+            return 1;
+        snprintf(a->threads_set, sizeof a->threads_set, "train.threads=%ld", n);
+        return add_set(a, a->threads_set);
+    }
+#undef VALUE
+    if (!strcmp(s, "--resume"))
+        return a->resume = 1, 0;
+    if (!strcmp(s, "--quiet"))
+        return a->quiet = 1, 0;
+    if (!strcmp(s, "--print-config"))
+        return a->print_config = 1, 0;
+    if (!strcmp(s, "--float"))
+        return a->float_view = 1, 0;
+    return cli_fail(PROG, "unknown option '%s' (see qtrain --help)", s);
+}
+
+static int print_text(char *text)
+{
+    if (!text)
+        return cli_fail(PROG, "out of memory");
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
+/* ---- progress ---- */
+
+typedef struct printer {
+    int tty, quiet, every;
+    double last;
+    int line_open;
+} printer;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void duration(double s, char *buf, size_t n)
+{
+    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
+    if (t >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%lds", t);
+}
+
+static void end_line(printer *p)
+{
+    if (p->line_open)
+        fputc('\n', stdout);
+    p->line_open = 0;
+}
+
+static void print_step(printer *p, const qt_train_event *e)
+{
+    char eta[32];
+    duration(e->eta_seconds, eta, sizeof eta);
+    printf("%sepoch %lld/%d  step %lld/%lld  loss %.4f  acc %.3f  lr %.2e  %.0f img/s  ETA %s%s",
+           p->tty ? "\r" : "", (long long)e->epoch + 1, e->epochs, (long long)e->step,
+           (long long)e->total_steps, e->loss, e->acc, e->lr, e->images_per_s, eta,
+           p->tty ? "\033[K" : "\n");
+    p->line_open = p->tty;
+    fflush(stdout);
+}
+
+static void observe(const qt_train_event *e, void *user)
+{
+    printer *p = user;
+    if (p->quiet && e->kind != QT_TRAIN_EV_NOTE)
+        return;
+    switch (e->kind) {
+    case QT_TRAIN_EV_STEP: {
+        double t = now();
+        int due = p->tty ? t - p->last >= 0.25 || e->step == e->total_steps
+                         : e->step % p->every == 0 || e->step == 1;
+        if (due) {
+            p->last = t;
+            print_step(p, e);
+        }
+        break;
+    }
+    case QT_TRAIN_EV_EVAL:
+        end_line(p);
+        printf("epoch %lld/%d  step %lld  test acc %.4f  test loss %.4f", (long long)e->epoch + 1,
+               e->epochs, (long long)e->step, e->test_acc, e->test_loss);
+        if (!isnan(e->float_test_acc))
+            printf("  float-buffer acc %.4f", e->float_test_acc);
+        printf("  flips %.4f\n", e->flips);
+        break;
+    case QT_TRAIN_EV_CHECKPOINT:
+        if (!p->tty) {
+            end_line(p);
+            printf("checkpoint %s\n", e->text);
+        }
+        break;
+    case QT_TRAIN_EV_NOTE:
+        end_line(p);
+        printf("note: %s\n", e->text);
+        break;
+    }
+    fflush(stdout);
+}
+
+/* ---- commands ---- */
+
+static int load_config(const args *a, qt_config *c)
+{
+    qt_error err;
+    qt_config_defaults(c);
+    char resumed[1200];
+    const char *path = a->config;
+    if (!path && a->resume && a->out) {
+        snprintf(resumed, sizeof resumed, "%s/config.ini", a->out);
+        path = resumed;
+    }
+    if (!path)
+        return cli_fail(PROG, "--config FILE is required (see qtrain --help)");
+    if (qt_config_load(c, path, &err) != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    for (int i = 0; i < a->nsets; i++)
+        if (qt_config_set_arg(c, a->sets[i], &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+    if (qt_config_validate(c, &err) != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    return 0;
+}
+
+static void default_run_dir(const char *config, char *out, size_t n)
+{
+    char base[256];
+    snprintf(base, sizeof base, "%s", config);
+    char *name = basename(base), *dot = strrchr(name, '.');
+    if (dot && !strcmp(dot, ".ini"))
+        *dot = '\0';
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(out, n, "runs/%s-%s", name, stamp);
+}
+
+static int cmd_train(const args *a)
+{
+    qt_config c;
+    if (load_config(a, &c))
+        return 1;
+    if (a->print_config) {
+        return print_text(qt_config_to_ini(&c));
+    }
+    if (a->resume && !a->out)
+        return cli_fail(PROG, "--resume needs --out RUN_DIR (the run to continue)");
+    char dir[1100];
+    if (a->out)
+        snprintf(dir, sizeof dir, "%s", a->out);
+    else
+        default_run_dir(a->config, dir, sizeof dir);
+    printer p = {isatty(STDOUT_FILENO), a->quiet, c.log.print_every, 0.0, 0};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    char mode[16], dataset[32];
+    qt_config_value_text(&c, "quant.mode", mode, sizeof mode);
+    qt_config_value_text(&c, "data.dataset", dataset, sizeof dataset);
+    if (!a->quiet)
+        printf("run %s: model %s, quant %s, dataset %s\n", dir, c.model.name, mode, dataset);
+    qt_train_opts o = {dir, a->resume, &stop_flag, observe, &p};
+    qt_train_summary s;
+    qt_error err;
+    int rc = qt_train(&c, &o, &s, &err);
+    end_line(&p);
+    if (rc != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    printf("test accuracy %.4f (best %.4f) after %lld steps, %.0f s; run %s\n", s.test_acc,
+           s.best_test_acc, (long long)s.steps, s.seconds, dir);
+    if (s.interrupted) {
+        printf("interrupted: checkpoint %s; continue with: qtrain --resume --out %s\n",
+               s.checkpoint, dir);
+        return 130;
+    }
+    return 0;
+}
+
+static int checkpoint_config(const args *a, qt_config *c)
+{
+    qt_error err;
+    if (!a->checkpoint)
+        return cli_fail(PROG, "%s needs --checkpoint FILE", a->command);
+    if (a->config)
+        return load_config(a, c);
+    if (qt_checkpoint_config(a->checkpoint, a->sets, a->nsets, c, &err) != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    return 0;
+}
+
+static int cmd_eval(const args *a)
+{
+    qt_config c;
+    qt_eval_result r;
+    qt_error err;
+    if (checkpoint_config(a, &c))
+        return 1;
+    if (qt_eval_checkpoint(&c, a->checkpoint, a->float_view, &r, &err) != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    printf("test_acc %.4f  test_loss %.4f  images %lld  weights %s\n", r.acc, r.loss,
+           (long long)r.images, a->float_view ? "float buffer" : "as stored (quantized)");
+    return 0;
+}
+
+static int cmd_export(const args *a)
+{
+    qt_config c;
+    qt_net *net;
+    qt_error err;
+    if (checkpoint_config(a, &c))
+        return 1;
+    if (!a->out)
+        return cli_fail(PROG, "export needs --out FILE.safetensors");
+    if (qt_open_checkpoint_net(&c, a->checkpoint, &net, &err) != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    char mode[16];
+    qt_config_value_text(&c, "quant.mode", mode, sizeof mode);
+    int rc = qt_export_safetensors(net, mode, a->out, &err);
+    qt_net_free(net);
+    if (rc != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    printf("wrote %s\n", a->out);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    args a = {.command = "train"};
+    int first = 1;
+    if (argc > 1 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "eval") || !strcmp(argv[1], "export")))
+        a.command = argv[first++];
+    for (int i = first; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--help-config"))
+            return print_text(qt_config_help_text());
+        if (parse_option(&a, argc, argv, &i))
+            return 1;
+    }
+    if (argc == 1) {
+        fputs(usage_text, stderr);
+        return 1;
+    }
+    if (!strcmp(a.command, "eval"))
+        return cmd_eval(&a);
+    if (!strcmp(a.command, "export"))
+        return cmd_export(&a);
+    return cmd_train(&a);
+}

@@ -1,0 +1,38 @@
+/* The dataset object shared by the per-format openers in src/data/ (not a public header). */
+#ifndef QTRAIN_DATASET_INTERNAL_H
+#define QTRAIN_DATASET_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qtrain/dataset.h"
+
+struct qt_dataset {
+    qt_dataset_kind kind;
+    int n, c, h, w;
+    int num_classes;
+    char **class_names;
+    int32_t *labels;
+    /* cached datasets: n images of c*h*w bytes (CHW), inside the allocation store */
+    uint8_t *pixels;
+    void *store;
+    /* PNG folders: image i's path is paths + path_off[i] */
+    char *paths;
+    size_t *path_off;
+    int skipped;
+    int skip_bad;
+};
+
+/* Per-format openers: fill n, c, h, w, num_classes, class_names, labels and either pixels
+ * or paths, before the subset is applied. */
+int qt_ds_open_cifar(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err);
+int qt_ds_open_idx(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err);
+int qt_ds_open_png_folder(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err);
+
+/* Copies count names into ds->class_names. */
+int qt_ds_set_class_names(qt_dataset *ds, const char *const *names, int count, qt_error *err);
+
+/* Joins dir and name into out (size n); an error when it does not fit. */
+int qt_ds_join_path(char *out, size_t n, const char *dir, const char *name, qt_error *err);
+
+#endif

@@ -1,0 +1,378 @@
+/* The batch loader. Batches are numbered by seq = epoch * batches_per_epoch + index; slot
+ * seq % 2 holds batch seq. With prefetch, a producer thread fills the slots in seq order
+ * while the caller reads them (double buffering); without, the caller fills slot 0 itself.
+ * Each batch's images are spread over a work pool; every value written depends only on
+ * (seed, epoch, image index), so the result is the same however the work is split. */
+#include "qtrain/loader.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "work_pool.h"
+
+enum { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_HELD };
+
+typedef struct slot {
+    float *x;
+    int32_t *y;
+    uint8_t *ok;      /* per image: decoded and augmented */
+    int n, state, status;
+    int64_t seq, skipped;
+    qt_error err;
+} slot;
+
+/* What one pool thread owns: its augmenter scratch, its PNG buffers, its first failure. */
+typedef struct worker {
+    qt_augmenter *aug;
+    qt_png_reader rd;
+    int fail_item;
+    qt_error err;
+} worker;
+
+struct qt_loader {
+    qt_dataset *ds;
+    qt_loader_config cfg;
+    int c, h, w;
+    size_t img_floats;
+    int64_t n, nb;
+    /* producer side: the epoch order and the pool, used by one thread at a time */
+    uint32_t *perm;
+    int64_t perm_epoch;
+    qt_work_pool *pool;
+    worker *workers;
+    int nworkers;
+    slot *job_slot;
+    const uint32_t *job_idx;
+    int64_t job_epoch;
+    slot slots[2];
+    int nslots;
+    /* consumer side */
+    int64_t epoch, batch, skipped;
+    slot *held;
+    int failed;
+    qt_error fail_err;
+    /* prefetch thread */
+    pthread_t thread;
+    int running, stop;
+    int64_t prod_seq;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+void qt_loader_config_init(qt_loader_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->batch_size = 128;
+    cfg->shuffle = 1;
+    qt_augment_init(&cfg->augment);
+    cfg->prefetch = 1;
+    cfg->threads = 1;
+}
+
+/* The order of epoch e: identity, shuffled with a stream of (seed, e) alone. */
+static void ensure_perm(qt_loader *ld, int64_t epoch)
+{
+    if (ld->perm_epoch == epoch || (!ld->cfg.shuffle && ld->perm_epoch >= 0))
+        return;
+    for (int64_t i = 0; i < ld->n; i++)
+        ld->perm[i] = (uint32_t)i;
+    if (ld->cfg.shuffle) {
+        qt_rng rng;
+        qt_rng_derive(&rng, ld->cfg.seed, (uint64_t)epoch, QT_LOADER_PERM_STREAM);
+        qt_rng_shuffle_u32(&rng, ld->perm, (uint32_t)ld->n);
+    }
+    ld->perm_epoch = epoch;
+}
+
+static void load_item(void *ctx, int wi, int item)
+{
+    qt_loader *ld = ctx;
+    worker *w = &ld->workers[wi];
+    slot *s = ld->job_slot;
+    uint32_t i = ld->job_idx[item];
+    qt_image im;
+    qt_error e;
+    if (qt_dataset_image(ld->ds, (int)i, &w->rd, &im, &e) != QT_OK ||
+        qt_augment_image(w->aug, &im, ld->cfg.seed, (uint64_t)ld->job_epoch, i,
+                         s->x + ld->img_floats * item, &e) != QT_OK) {
+        s->ok[item] = 0;
+        if (item < w->fail_item) {
+            w->fail_item = item;
+            w->err = e;
+        }
+        return;
+    }
+    s->y[item] = qt_dataset_label(ld->ds, (int)i);
+    s->ok[item] = 1;
+}
+
+/* Drops the images that failed (skip_bad) or records the first failure as the error. */
+static void settle_failures(qt_loader *ld, slot *s)
+{
+    const worker *first = NULL;
+    for (int t = 0; t < ld->nworkers; t++)
+        if (ld->workers[t].fail_item != INT_MAX &&
+            (!first || ld->workers[t].fail_item < first->fail_item))
+            first = &ld->workers[t];
+    if (!first)
+        return;
+    if (!qt_dataset_skips_bad(ld->ds)) {
+        s->status = QT_ERR;
+        s->err = first->err;
+        return;
+    }
+    int kept = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (!s->ok[i])
+            continue;
+        if (i != kept) {
+            memcpy(s->x + ld->img_floats * kept, s->x + ld->img_floats * i,
+                   ld->img_floats * sizeof *s->x);
+            s->y[kept] = s->y[i];
+        }
+        kept++;
+    }
+    s->skipped = s->n - kept;
+    s->n = kept;
+}
+
+static void produce(qt_loader *ld, int64_t seq, slot *s)
+{
+    int64_t epoch = seq / ld->nb, b = seq % ld->nb, bs = ld->cfg.batch_size;
+    int64_t start = b * bs;
+    int n = (int)(ld->n - start < bs ? ld->n - start : bs);
+    ensure_perm(ld, epoch);
+    ld->job_slot = s;
+    ld->job_idx = ld->perm + start;
+    ld->job_epoch = epoch;
+    for (int t = 0; t < ld->nworkers; t++)
+        ld->workers[t].fail_item = INT_MAX;
+    qt_work_pool_run(ld->pool, n, load_item, ld);
+    s->seq = seq;
+    s->n = n;
+    s->skipped = 0;
+    s->status = QT_OK;
+    settle_failures(ld, s);
+}
+
+static void *producer_main(void *arg)
+{
+    qt_loader *ld = arg;
+    pthread_mutex_lock(&ld->mu);
+    for (;;) {
+        slot *s = &ld->slots[ld->prod_seq % 2];
+        while (!ld->stop && s->state != SLOT_FREE)
+            pthread_cond_wait(&ld->cv, &ld->mu);
+        if (ld->stop)
+            break;
+        s->state = SLOT_FILLING;
+        int64_t seq = ld->prod_seq;
+        pthread_mutex_unlock(&ld->mu);
+        produce(ld, seq, s);
+        pthread_mutex_lock(&ld->mu);
+        s->state = SLOT_READY;
+        ld->prod_seq++;
+        pthread_cond_broadcast(&ld->cv);
+        if (s->status != QT_OK)
+            break; /* the caller gets the error; nothing after it is produced */
+    }
+    pthread_mutex_unlock(&ld->mu);
+    return NULL;
+}
+
+static void stop_producer(qt_loader *ld)
+{
+    if (!ld->running)
+        return;
+    pthread_mutex_lock(&ld->mu);
+    ld->stop = 1;
+    pthread_cond_broadcast(&ld->cv);
+    pthread_mutex_unlock(&ld->mu);
+    pthread_join(ld->thread, NULL);
+    ld->running = 0;
+    ld->stop = 0;
+}
+
+/* Empties the slots and, with prefetch, starts producing from the current position. */
+static int restart(qt_loader *ld, qt_error *err)
+{
+    stop_producer(ld);
+    for (int i = 0; i < ld->nslots; i++)
+        ld->slots[i].state = SLOT_FREE;
+    ld->held = NULL;
+    ld->failed = 0;
+    ld->prod_seq = ld->epoch * ld->nb + ld->batch;
+    if (!ld->cfg.prefetch)
+        return QT_OK;
+    if (pthread_create(&ld->thread, NULL, producer_main, ld) != 0)
+        return qt_errorf(err, "loader: cannot start the prefetch thread");
+    ld->running = 1;
+    return QT_OK;
+}
+
+static int alloc_slot(slot *s, int bs, size_t img_floats)
+{
+    s->x = malloc(sizeof *s->x * img_floats * (size_t)bs);
+    s->y = malloc(sizeof *s->y * (size_t)bs);
+    s->ok = malloc((size_t)bs);
+    return s->x && s->y && s->ok ? QT_OK : QT_ERR;
+}
+
+static int check_config(const qt_dataset *ds, const qt_loader_config *cfg, qt_error *err)
+{
+    int n = qt_dataset_count(ds);
+    if (cfg->batch_size <= 0 || cfg->batch_size > (1 << 20))
+        return qt_errorf(err, "loader: batch size %d out of range 1..%d", cfg->batch_size, 1 << 20);
+    if (cfg->threads < 1 || cfg->threads > 256)
+        return qt_errorf(err, "loader: threads %d out of range 1..256", cfg->threads);
+    if (cfg->drop_last && n < cfg->batch_size)
+        return qt_errorf(err, "loader: %d images make no full batch of %d (drop_last)", n,
+                         cfg->batch_size);
+    return QT_OK;
+}
+
+int qt_loader_open(qt_loader **out, qt_dataset *ds, const qt_loader_config *cfg, qt_error *err)
+{
+    *out = NULL;
+    if (check_config(ds, cfg, err) != QT_OK)
+        return QT_ERR;
+    qt_loader *ld = calloc(1, sizeof *ld);
+    if (!ld)
+        return qt_errorf(err, "loader: out of memory");
+    pthread_mutex_init(&ld->mu, NULL);
+    pthread_cond_init(&ld->cv, NULL);
+    ld->ds = ds;
+    ld->cfg = *cfg;
+    ld->n = qt_dataset_count(ds);
+    ld->nb = cfg->drop_last ? ld->n / cfg->batch_size
+                            : (ld->n + cfg->batch_size - 1) / cfg->batch_size;
+    ld->perm_epoch = -1;
+    ld->nworkers = cfg->threads;
+    ld->nslots = cfg->prefetch ? 2 : 1;
+    ld->perm = malloc(sizeof *ld->perm * (size_t)ld->n);
+    ld->workers = calloc((size_t)ld->nworkers, sizeof *ld->workers);
+    int rc = ld->perm && ld->workers ? QT_OK : qt_errorf(err, "loader: out of memory");
+    for (int t = 0; rc == QT_OK && t < ld->nworkers; t++)
+        rc = qt_augmenter_create(&ld->workers[t].aug, &cfg->augment, qt_dataset_channels(ds),
+                                 qt_dataset_height(ds), qt_dataset_width(ds), err);
+    if (rc == QT_OK) {
+        ld->c = qt_dataset_channels(ds);
+        ld->h = qt_augmenter_out_h(ld->workers[0].aug);
+        ld->w = qt_augmenter_out_w(ld->workers[0].aug);
+        ld->img_floats = (size_t)ld->c * ld->h * ld->w;
+        for (int i = 0; rc == QT_OK && i < ld->nslots; i++)
+            if (alloc_slot(&ld->slots[i], cfg->batch_size, ld->img_floats) != QT_OK)
+                rc = qt_errorf(err, "loader: out of memory for a batch of %d x %zu floats",
+                               cfg->batch_size, ld->img_floats);
+    }
+    if (rc == QT_OK)
+        rc = qt_work_pool_create(&ld->pool, cfg->threads, err);
+    if (rc == QT_OK)
+        rc = restart(ld, err);
+    if (rc != QT_OK) {
+        qt_loader_free(ld);
+        return QT_ERR;
+    }
+    *out = ld;
+    return QT_OK;
+}
+
+void qt_loader_free(qt_loader *ld)
+{
+    if (!ld)
+        return;
+    stop_producer(ld);
+    qt_work_pool_free(ld->pool);
+    for (int t = 0; ld->workers && t < ld->nworkers; t++) {
+        qt_augmenter_free(ld->workers[t].aug);
+        qt_png_reader_free(&ld->workers[t].rd);
+    }
+    for (int i = 0; i < 2; i++) {
+        free(ld->slots[i].x);
+        free(ld->slots[i].y);
+        free(ld->slots[i].ok);
+    }
+    free(ld->workers);
+    free(ld->perm);
+    pthread_cond_destroy(&ld->cv);
+    pthread_mutex_destroy(&ld->mu);
+    free(ld);
+}
+
+static void release_held(qt_loader *ld)
+{
+    if (!ld->held)
+        return;
+    pthread_mutex_lock(&ld->mu);
+    ld->held->state = SLOT_FREE;
+    pthread_cond_broadcast(&ld->cv);
+    pthread_mutex_unlock(&ld->mu);
+    ld->held = NULL;
+}
+
+/* The slot holding batch seq, filled by the producer or, without prefetch, right here. */
+static slot *take_slot(qt_loader *ld, int64_t seq)
+{
+    if (!ld->cfg.prefetch) {
+        produce(ld, seq, &ld->slots[0]);
+        ld->slots[0].state = SLOT_HELD;
+        return &ld->slots[0];
+    }
+    slot *s = &ld->slots[seq % 2];
+    pthread_mutex_lock(&ld->mu);
+    while (s->state != SLOT_READY)
+        pthread_cond_wait(&ld->cv, &ld->mu);
+    s->state = SLOT_HELD;
+    pthread_mutex_unlock(&ld->mu);
+    return s;
+}
+
+int qt_loader_next(qt_loader *ld, qt_batch *out, qt_error *err)
+{
+    if (ld->failed)
+        return qt_errorf(err, "%s", ld->fail_err.msg);
+    release_held(ld);
+    for (;;) {
+        if (ld->batch == ld->nb) {
+            ld->epoch++;
+            ld->batch = 0;
+            return 0;
+        }
+        slot *s = take_slot(ld, ld->epoch * ld->nb + ld->batch);
+        ld->held = s;
+        if (s->status != QT_OK) {
+            ld->failed = 1;
+            ld->fail_err = s->err;
+            return qt_errorf(err, "%s", s->err.msg);
+        }
+        ld->skipped += s->skipped;
+        *out = (qt_batch){s->x, s->y, s->n, ld->c, ld->h, ld->w, ld->epoch, ld->batch};
+        ld->batch++;
+        if (s->n > 0)
+            return 1;
+        release_held(ld);
+    }
+}
+
+int qt_loader_seek(qt_loader *ld, int64_t epoch, int64_t batch_index, qt_error *err)
+{
+    if (epoch < 0 || batch_index < 0 || batch_index > ld->nb ||
+        epoch > (INT64_MAX - ld->nb) / (ld->nb ? ld->nb : 1) - 1)
+        return qt_errorf(err, "loader: cannot seek to epoch %lld batch %lld (%lld batches per "
+                         "epoch)", (long long)epoch, (long long)batch_index, (long long)ld->nb);
+    ld->epoch = epoch;
+    ld->batch = batch_index;
+    return restart(ld, err);
+}
+
+int64_t qt_loader_batches_per_epoch(const qt_loader *ld) { return ld->nb; }
+
+void qt_loader_position(const qt_loader *ld, int64_t *epoch, int64_t *batch_index)
+{
+    *epoch = ld->epoch;
+    *batch_index = ld->batch;
+}
+
+int64_t qt_loader_skipped(const qt_loader *ld) { return ld->skipped; }

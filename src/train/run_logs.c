@@ -1,0 +1,115 @@
+/* The run directory's logs: train.csv, eval.csv, summary.json. */
+#include "run_logs.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "qtrain/json.h"
+
+static const char *const train_cols[] = {"step", "epoch", "lr", "loss", "acc", "images_per_s", "seconds"};
+
+static int eval_columns(const run_logs *l, const char **cols)
+{
+    int n = 0;
+    cols[n++] = "epoch";
+    cols[n++] = "step";
+    cols[n++] = "test_loss";
+    cols[n++] = "test_acc";
+    if (l->float_acc)
+        cols[n++] = "float_test_acc";
+    if (l->flips)
+        cols[n++] = "flips";
+    return n;
+}
+
+int run_logs_open(run_logs *l, const char *dir, int resume, int64_t step, int64_t epochs_done,
+                  qt_error *err)
+{
+    char path[1200];
+    const char *cols[8];
+    int ncols = eval_columns(l, cols);
+    snprintf(path, sizeof path, "%s/train.csv", dir);
+    int rc = resume ? qt_csv_writer_resume(&l->train, path, train_cols, 7, (double)step, err)
+                    : qt_csv_writer_create(&l->train, path, train_cols, 7, err);
+    if (rc != QT_OK)
+        return QT_ERR;
+    snprintf(path, sizeof path, "%s/eval.csv", dir);
+    rc = resume ? qt_csv_writer_resume(&l->eval, path, cols, ncols, (double)epochs_done, err)
+                : qt_csv_writer_create(&l->eval, path, cols, ncols, err);
+    return rc;
+}
+
+int run_logs_train_row(run_logs *l, const double row[7], qt_error *err)
+{
+    return qt_csv_write_row(l->train, row, err);
+}
+
+int run_logs_eval_row(run_logs *l, int64_t epochs_done, int64_t step, double test_loss,
+                      double test_acc, double float_acc, double flips, qt_error *err)
+{
+    double row[6];
+    int n = 0;
+    row[n++] = (double)epochs_done;
+    row[n++] = (double)step;
+    row[n++] = test_loss;
+    row[n++] = test_acc;
+    if (l->float_acc)
+        row[n++] = float_acc;
+    if (l->flips)
+        row[n++] = flips;
+    return qt_csv_write_row(l->eval, row, err);
+}
+
+void run_logs_close(run_logs *l)
+{
+    qt_error ignored;
+    if (l->train)
+        qt_csv_writer_close(l->train, &ignored);
+    if (l->eval)
+        qt_csv_writer_close(l->eval, &ignored);
+    l->train = l->eval = NULL;
+}
+
+int run_logs_summary(const char *dir, const run_summary_fields *f, qt_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    qt_json_writer *w = qt_json_writer_new(2);
+    qt_json_begin_object(w);
+    qt_json_key(w, "model");
+    qt_json_string(w, f->model);
+    qt_json_key(w, "quant_mode");
+    qt_json_string(w, f->quant_mode);
+    qt_json_key(w, "dataset");
+    qt_json_string(w, f->dataset);
+    qt_json_key(w, "epochs");
+    qt_json_int(w, f->s->epochs_done);
+    qt_json_key(w, "steps");
+    qt_json_int(w, f->s->steps);
+    qt_json_key(w, "test_acc");
+    qt_json_number(w, f->s->test_acc);
+    qt_json_key(w, "test_loss");
+    qt_json_number(w, f->s->test_loss);
+    qt_json_key(w, "best_test_acc");
+    qt_json_number(w, f->s->best_test_acc);
+    if (!isnan(f->s->float_test_acc)) {
+        qt_json_key(w, "float_test_acc");
+        qt_json_number(w, f->s->float_test_acc);
+    }
+    qt_json_key(w, "params");
+    qt_json_int(w, (int64_t)f->s->params);
+    qt_json_key(w, "param_bytes");
+    qt_json_int(w, (int64_t)f->s->param_bytes);
+    qt_json_key(w, "seconds");
+    qt_json_number(w, f->s->seconds);
+    qt_json_key(w, "images_per_s");
+    qt_json_number(w, f->s->images_per_s);
+    qt_json_key(w, "interrupted");
+    qt_json_bool(w, f->s->interrupted);
+    qt_json_key(w, "checkpoint");
+    qt_json_string(w, f->s->checkpoint);
+    qt_json_end_object(w);
+    int rc = qt_json_writer_save(w, path, err);
+    qt_json_writer_free(w);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* The run directory's logs (private to src/train). */
+#ifndef QTRAIN_RUN_LOGS_H
+#define QTRAIN_RUN_LOGS_H
+
+#include <stdint.h>
+
+#include "qtrain/csv_writer.h"
+#include "qtrain/trainer.h"
+
+typedef struct run_logs {
+    qt_csv_writer *train, *eval;
+    int float_acc;            /* eval.csv has float_test_acc */
+    int flips;                /* eval.csv has flips */
+} run_logs;
+
+typedef struct run_summary_fields {
+    const char *model, *quant_mode, *dataset;
+    const qt_train_summary *s;
+} run_summary_fields;
+
+/* Creates train.csv and eval.csv, or on resume cuts them back to the checkpoint's step and
+ * completed epochs and appends. */
+int run_logs_open(run_logs *l, const char *dir, int resume, int64_t step, int64_t epochs_done,
+                  qt_error *err);
+/* step, epoch, lr, loss, acc, images_per_s, seconds */
+int run_logs_train_row(run_logs *l, const double row[7], qt_error *err);
+int run_logs_eval_row(run_logs *l, int64_t epochs_done, int64_t step, double test_loss,
+                      double test_acc, double float_acc, double flips, qt_error *err);
+void run_logs_close(run_logs *l);
+int run_logs_summary(const char *dir, const run_summary_fields *f, qt_error *err);
+
+#endif

@@ -1,0 +1,146 @@
+#include "qtrain/run_setup.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "qtrain/models.h"
+
+static qt_dataset_kind dataset_kind(qt_cfg_dataset d)
+{
+    switch (d) {
+    case QT_CFG_DATASET_CIFAR10: return QT_DATASET_CIFAR10;
+    case QT_CFG_DATASET_CIFAR100: return QT_DATASET_CIFAR100;
+    case QT_CFG_DATASET_FASHION_MNIST: return QT_DATASET_FASHION_MNIST;
+    case QT_CFG_DATASET_MNIST: return QT_DATASET_MNIST;
+    case QT_CFG_DATASET_PNG_FOLDER: return QT_DATASET_PNG_FOLDER;
+    }
+    return QT_DATASET_FASHION_MNIST;
+}
+
+const char *qt_run_data_root(const qt_config *c)
+{
+    return c->data.root[0] ? c->data.root : qt_dataset_default_root(dataset_kind(c->data.dataset));
+}
+
+int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt_error *err)
+{
+    const char *root = qt_run_data_root(c);
+    if (!root)
+        return qt_config_key_error(c, "data.root", err, "png_folder needs a root directory "
+                                   "holding train/<class>/*.png and val/<class>/*.png");
+    struct stat sb;
+    if (stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return qt_config_key_error(c, "data.root", err, "dataset directory %s does not exist%s",
+                                   root, c->data.dataset == QT_CFG_DATASET_FASHION_MNIST
+                                             ? " (apt-get install dataset-fashion-mnist)"
+                                             : " (datasets/README.md says where to get it)");
+    qt_dataset_config dc;
+    qt_dataset_config_init(&dc);
+    dc.kind = dataset_kind(c->data.dataset);
+    dc.root = root;
+    dc.split = split;
+    dc.cifar100_label = c->data.labels == QT_CFG_LABELS_COARSE ? QT_CIFAR100_LABEL_COARSE
+                                                               : QT_CIFAR100_LABEL_FINE;
+    dc.limit = split == QT_SPLIT_TRAIN ? c->data.train_limit : c->data.test_limit;
+    dc.classes = c->data.classes;
+    dc.per_class = split == QT_SPLIT_TRAIN ? c->data.per_class : 0;
+    dc.fraction = split == QT_SPLIT_TRAIN ? c->data.fraction : 1.0;
+    dc.image_size = c->data.image_size;
+    dc.skip_bad = c->data.skip_bad;
+    return qt_dataset_open(out, &dc, err);
+}
+
+void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split split,
+                          qt_loader_config *lc)
+{
+    int train = split == QT_SPLIT_TRAIN;
+    qt_dataset_kind kind = qt_dataset_get_kind(ds);
+    qt_loader_config_init(lc);
+    lc->batch_size = train ? c->train.batch_size : c->data.eval_batch_size;
+    lc->shuffle = train;
+    lc->drop_last = train && c->data.drop_last;
+    lc->seed = (uint64_t)c->train.seed;
+    lc->prefetch = c->data.prefetch;
+    qt_augment_preset(&lc->augment, kind, train && c->data.augment, c->data.image_size);
+    if (lc->augment.crop == QT_CROP_PAD_RANDOM)
+        lc->augment.pad = c->data.crop_pad;
+    if (!c->data.flip)
+        lc->augment.hflip = 0;
+    if (!c->data.normalize)
+        for (int i = 0; i < 3; i++) {
+            lc->augment.mean[i] = 0.0f;
+            lc->augment.std[i] = 1.0f;
+        }
+}
+
+qt_quant_config qt_run_quant_config(const qt_config *c)
+{
+    static const qt_quant_mode modes[] = {QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R};
+    static const qt_grid_kind grids[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM,
+                                         QT_GRID_UNBOUNDED};
+    static const qt_scale_rule scales[] = {QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD};
+    qt_quant_config q = {modes[c->quant.mode], grids[c->quant.grid], c->quant.bits,
+                         scales[c->quant.scale], (float)c->quant.scale_value,
+                         c->quant.binarize == QT_CFG_BINARIZE_STOCH,
+                         c->quant.bc_lr_scale == QT_CFG_BC_LR_SCALE_GLOROT,
+                         c->quant.quantize_first, c->quant.quantize_last};
+    return q;
+}
+
+qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w, int classes,
+                               qt_error *err)
+{
+    qt_model_spec spec = qt_model_spec_default(c->model.name, in_c, in_h, in_w, classes);
+    spec.widths = c->model.widths.v;
+    spec.nwidths = c->model.widths.n;
+    spec.shortcut = c->model.shortcut == QT_CFG_SHORTCUT_B ? 'B' : 'A';
+    spec.dropout = (float)c->model.dropout;
+    spec.bn_momentum = (float)c->model.bn_momentum;
+    spec.bn_eps = (float)c->model.bn_eps;
+    qt_net *net = qt_model_build(&spec, err);
+    if (!net) {
+        char why[sizeof err->msg];
+        memcpy(why, err->msg, sizeof why);
+        qt_config_key_error(c, "model.name", err, "%s", why);
+        return NULL;
+    }
+    net->num_classes = classes;
+    qt_net_init_params(net, (uint64_t)c->train.seed);
+    qt_quant_config qc = qt_run_quant_config(c);
+    if (qt_quant_attach(net, &qc, (uint64_t)c->train.seed, err) != QT_OK) {
+        qt_net_free(net);
+        return NULL;
+    }
+    return net;
+}
+
+qt_net *qt_run_build_net(const qt_config *c, const qt_dataset *ds, qt_error *err)
+{
+    return qt_run_build_net_shape(c, qt_dataset_channels(ds), qt_dataset_height(ds),
+                                  qt_dataset_width(ds), qt_dataset_num_classes(ds), err);
+}
+
+qt_optimizer qt_run_optimizer(const qt_config *c)
+{
+    if (c->train.optimizer == QT_CFG_OPTIM_ADAM)
+        return qt_optimizer_adam((float)c->train.adam_beta1, (float)c->train.adam_beta2,
+                                 (float)c->train.adam_eps, (float)c->train.weight_decay);
+    return qt_optimizer_sgd((float)c->train.momentum, c->train.nesterov, (float)c->train.weight_decay);
+}
+
+qt_schedule qt_run_schedule(const qt_config *c)
+{
+    static const qt_sched_kind kinds[] = {QT_SCHED_CONSTANT, QT_SCHED_STEP, QT_SCHED_EXP,
+                                          QT_SCHED_COSINE};
+    qt_schedule s = {kinds[c->train.schedule], (float)c->train.lr, c->train.epochs, {0}, 0,
+                     (float)c->train.lr_decay_factor, (float)c->train.lr_final,
+                     (float)c->train.warmup_epochs};
+    for (int i = 0; i < c->train.lr_decay_epochs.n && i < QT_SCHED_MAX_DECAYS; i++)
+        s.decay_epochs[s.ndecay++] = c->train.lr_decay_epochs.v[i];
+    return s;
+}
+
+qt_loss_kind qt_run_loss(const qt_config *c)
+{
+    return c->train.loss == QT_CFG_LOSS_SQUARED_HINGE ? QT_LOSS_SQUARED_HINGE : QT_LOSS_CROSS_ENTROPY;
+}

@@ -1,0 +1,364 @@
+#include "qtrain/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "qtrain/checkpoint.h"
+#include "qtrain/evaluate.h"
+#include "qtrain/file_io.h"
+#include "qtrain/run_setup.h"
+#include "qtrain/threads.h"
+#include "run_logs.h"
+
+typedef struct run {
+    const qt_config *cfg;
+    const qt_train_opts *opts;
+    qt_dataset *train_ds, *test_ds;
+    qt_loader *train_ld, *test_ld;
+    qt_net *net;
+    qt_optimizer opt;
+    qt_schedule sched;
+    qt_loss_kind loss;
+    qt_ctx ctx;
+    int ctx_ready;
+    run_logs logs;
+    qt_train_state st;
+    char ckpt_dir[1100];
+    char *config_ini;
+    int64_t batches, total_steps;
+    int eval_float;           /* also evaluate BC's float buffer */
+    int quantized;            /* some weight is quantized */
+    double t_start, seconds0, step_ema;
+    int64_t last_eval_step, last_ckpt_step;
+    qt_train_summary *sum;
+} run;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double elapsed(const run *r) { return r->seconds0 + now_seconds() - r->t_start; }
+
+static void emit(const run *r, qt_train_event *ev)
+{
+    if (!r->opts->observer)
+        return;
+    ev->epoch = r->st.epoch;
+    ev->epochs = r->cfg->train.epochs;
+    ev->step = r->st.step;
+    ev->total_steps = r->total_steps;
+    ev->batch = r->st.batch;
+    ev->batches = r->batches;
+    ev->elapsed_seconds = elapsed(r);
+    r->opts->observer(ev, r->opts->user);
+}
+
+static void note(const run *r, const char *text)
+{
+    qt_train_event ev = {.kind = QT_TRAIN_EV_NOTE, .text = text};
+    emit(r, &ev);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, qt_error *err)
+{
+    char buf[1100];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return qt_errorf(err, "cannot create directory %s: %s", buf, strerror(errno));
+        *p = c;
+        if (!c)
+            return QT_OK;
+    }
+}
+
+/* ---- setup ---- */
+
+static int open_data(run *r, qt_error *err)
+{
+    const qt_config *c = r->cfg;
+    if (qt_run_open_dataset(c, QT_SPLIT_TRAIN, &r->train_ds, err) != QT_OK ||
+        qt_run_open_dataset(c, QT_SPLIT_TEST, &r->test_ds, err) != QT_OK)
+        return QT_ERR;
+    qt_loader_config lc;
+    qt_run_loader_config(c, r->train_ds, QT_SPLIT_TRAIN, &lc);
+    if (qt_loader_open(&r->train_ld, r->train_ds, &lc, err) != QT_OK)
+        return QT_ERR;
+    qt_run_loader_config(c, r->test_ds, QT_SPLIT_TEST, &lc);
+    if (qt_loader_open(&r->test_ld, r->test_ds, &lc, err) != QT_OK)
+        return QT_ERR;
+    r->batches = qt_loader_batches_per_epoch(r->train_ld);
+    if (r->batches < 1)
+        return qt_config_key_error(c, "train.batch_size", err,
+                                   "%d is more than the %d training images (with data.drop_last)",
+                                   c->train.batch_size, qt_dataset_count(r->train_ds));
+    int64_t planned = r->batches * c->train.epochs;
+    r->total_steps = c->train.max_steps > 0 && c->train.max_steps < planned ? c->train.max_steps : planned;
+    return QT_OK;
+}
+
+static int open_model(run *r, qt_error *err)
+{
+    const qt_config *c = r->cfg;
+    if (!(r->net = qt_run_build_net(c, r->train_ds, err)))
+        return QT_ERR;
+    r->opt = qt_run_optimizer(c);
+    r->sched = qt_run_schedule(c);
+    r->loss = qt_run_loss(c);
+    for (int i = 0; i < r->net->nparams; i++)
+        if (qt_optimizer_init_state(&r->opt, r->net->params[i], err) != QT_OK)
+            return QT_ERR;
+    r->quantized = qt_quant_weight_count(r->net) > 0;
+    r->eval_float = c->quant.mode == QT_CFG_QUANT_BC &&
+                    (c->quant.eval_float || c->quant.binarize == QT_CFG_BINARIZE_STOCH);
+    return QT_OK;
+}
+
+static int open_run_dir(run *r, qt_error *err)
+{
+    const char *dir = r->opts->run_dir;
+    snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", dir);
+    if (make_dirs(r->ckpt_dir, err) != QT_OK)
+        return QT_ERR;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    if (!(r->config_ini = qt_config_to_ini(r->cfg)))
+        return qt_errorf(err, "out of memory");
+    if (qt_write_file_atomic(path, r->config_ini, strlen(r->config_ini), err) != QT_OK)
+        return QT_ERR;
+    return qt_dataset_write_classes(r->train_ds, dir, err);
+}
+
+static int resume(run *r, qt_error *err)
+{
+    char path[1200], skipped[2048];
+    if (qt_checkpoint_find_latest(r->ckpt_dir, path, sizeof path, skipped, sizeof skipped, err) != QT_OK)
+        return QT_ERR;
+    if (skipped[0]) {
+        char text[2200];
+        snprintf(text, sizeof text, "skipped unreadable checkpoint(s): %s", skipped);
+        note(r, text);
+    }
+    if (!path[0])
+        return qt_errorf(err, "--resume: no usable checkpoint in %s", r->ckpt_dir);
+    if (qt_checkpoint_load(path, r->net, &r->opt, &r->st, err) != QT_OK)
+        return QT_ERR;
+    char text[1300];
+    snprintf(text, sizeof text, "resumed from %s (step %lld)", path, (long long)r->st.step);
+    note(r, text);
+    r->last_ckpt_step = r->st.step;
+    return qt_loader_seek(r->train_ld, r->st.epoch, r->st.batch, err);
+}
+
+/* ---- the loop's pieces ---- */
+
+static int save_checkpoint(run *r, qt_error *err)
+{
+    char path[1200];
+    r->st.seconds = elapsed(r);
+    qt_checkpoint_path(r->ckpt_dir, r->st.step, path, sizeof path);
+    if (qt_checkpoint_save(path, r->net, &r->opt, &r->st, r->config_ini, NULL, err) != QT_OK)
+        return QT_ERR;
+    qt_checkpoint_prune(r->ckpt_dir, r->cfg->log.keep_checkpoints);
+    snprintf(r->sum->checkpoint, sizeof r->sum->checkpoint, "%s", path);
+    r->last_ckpt_step = r->st.step;
+    qt_train_event ev = {.kind = QT_TRAIN_EV_CHECKPOINT, .text = path};
+    emit(r, &ev);
+    return QT_OK;
+}
+
+static int evaluate(run *r, int64_t epochs_done, qt_error *err)
+{
+    qt_eval_result q, f = {NAN, NAN, 0};
+    if (qt_evaluate(&r->ctx, r->net, r->test_ld, QT_VIEW_EVAL, r->loss, &q, err) != QT_OK)
+        return QT_ERR;
+    if (r->eval_float &&
+        qt_evaluate(&r->ctx, r->net, r->test_ld, QT_VIEW_FLOAT, r->loss, &f, err) != QT_OK)
+        return QT_ERR;
+    double flips = qt_quant_flip_fraction(r->net);
+    if (run_logs_eval_row(&r->logs, epochs_done, r->st.step, q.loss, q.acc, f.acc, flips, err) != QT_OK)
+        return QT_ERR;
+    if (q.acc > r->st.best_acc)
+        r->st.best_acc = q.acc;
+    r->sum->test_acc = q.acc;
+    r->sum->test_loss = q.loss;
+    r->sum->float_test_acc = f.acc;
+    r->last_eval_step = r->st.step;
+    qt_train_event ev = {.kind = QT_TRAIN_EV_EVAL, .test_loss = q.loss, .test_acc = q.acc,
+                         .float_test_acc = f.acc, .flips = flips};
+    emit(r, &ev);
+    return QT_OK;
+}
+
+static int every(int n, int64_t k) { return n > 0 && k % n == 0; }
+
+static int end_epoch(run *r, qt_error *err)
+{
+    int64_t done = r->st.epoch + 1;
+    int last = done >= r->cfg->train.epochs;
+    if ((every(r->cfg->train.eval_every, done) || last) && evaluate(r, done, err) != QT_OK)
+        return QT_ERR;
+    r->st.epoch = done;
+    r->st.batch = 0;
+    if (!last && qt_loader_seek(r->train_ld, r->st.epoch, 0, err) != QT_OK)
+        return QT_ERR;
+    if ((every(r->cfg->log.checkpoint_every, done) || last) && save_checkpoint(r, err) != QT_OK)
+        return QT_ERR;
+    qt_quant_snapshot(r->net);
+    return QT_OK;
+}
+
+static int log_window(run *r, float lr, qt_error *err)
+{
+    qt_train_state *s = &r->st;
+    if (s->window_steps == 0 || !every(r->cfg->log.every, s->step))
+        return QT_OK;
+    double row[7] = {(double)s->step, (double)s->epoch + (double)s->batch / (double)r->batches, lr,
+                     s->window_loss / (double)s->window_steps,
+                     (double)s->window_correct / (double)s->window_images,
+                     r->step_ema > 0 ? r->cfg->train.batch_size / r->step_ema : 0.0, elapsed(r)};
+    s->window_loss = 0.0;
+    s->window_correct = s->window_images = s->window_steps = 0;
+    return run_logs_train_row(&r->logs, row, err);
+}
+
+static int one_step(run *r, const qt_batch *b, qt_error *err)
+{
+    double progress = (double)r->st.epoch + (double)r->st.batch / (double)r->batches;
+    float lr = qt_schedule_lr(&r->sched, progress);
+    qt_batch_result res;
+    double t0 = now_seconds();
+    if (qt_train_step(&r->ctx, r->net, &r->opt, lr, r->loss, (float *)b->x, b->y, b->n,
+                      (uint64_t)r->cfg->train.seed, (uint64_t)r->st.step, &res, err) != QT_OK)
+        return QT_ERR;
+    double dt = now_seconds() - t0;
+    r->step_ema = r->step_ema > 0 ? 0.9 * r->step_ema + 0.1 * dt : dt;
+    if (!isfinite(res.loss))
+        return qt_errorf(err, "the loss became %g at step %lld (epoch %lld); stopped. The last "
+                         "good checkpoint is %s", res.loss, (long long)r->st.step + 1,
+                         (long long)r->st.epoch + 1, r->sum->checkpoint[0] ? r->sum->checkpoint : "(none yet)");
+    qt_train_state *s = &r->st;
+    s->step++;
+    s->batch++;
+    s->images += res.n;
+    s->window_loss += res.loss;
+    s->window_correct += res.correct;
+    s->window_images += res.n;
+    s->window_steps++;
+    if (log_window(r, lr, err) != QT_OK)
+        return QT_ERR;
+    qt_train_event ev = {.kind = QT_TRAIN_EV_STEP, .loss = res.loss,
+                         .acc = (double)res.correct / res.n, .lr = lr,
+                         .images_per_s = b->n / r->step_ema,
+                         .eta_seconds = (double)(r->total_steps - s->step) * r->step_ema};
+    emit(r, &ev);
+    return QT_OK;
+}
+
+static int stop_requested(const run *r) { return r->opts->stop && *r->opts->stop; }
+
+static int train_loop(run *r, qt_error *err)
+{
+    const qt_config *c = r->cfg;
+    if (r->st.batch == 0)
+        qt_quant_snapshot(r->net);
+    while (r->st.epoch < c->train.epochs && !(c->train.max_steps > 0 && r->st.step >= c->train.max_steps)) {
+        qt_batch b;
+        int got = qt_loader_next(r->train_ld, &b, err);
+        if (got < 0)
+            return QT_ERR;
+        if (got == 1 && one_step(r, &b, err) != QT_OK)
+            return QT_ERR;
+        if ((got == 0 || r->st.batch >= r->batches) && end_epoch(r, err) != QT_OK)
+            return QT_ERR;
+        if (stop_requested(r)) {
+            r->sum->interrupted = 1;
+            break;
+        }
+    }
+    if (r->last_eval_step != r->st.step && evaluate(r, r->st.epoch, err) != QT_OK)
+        return QT_ERR;
+    if (r->last_ckpt_step != r->st.step && save_checkpoint(r, err) != QT_OK)
+        return QT_ERR;
+    return QT_OK;
+}
+
+static int write_summary(run *r, qt_error *err)
+{
+    qt_train_summary *s = r->sum;
+    s->best_test_acc = r->st.best_acc;
+    s->steps = r->st.step;
+    s->epochs_done = r->st.epoch;
+    s->seconds = elapsed(r);
+    s->images_per_s = s->seconds > 0 ? (double)r->st.images / s->seconds : 0.0;
+    s->params = qt_net_param_count(r->net);
+    s->param_bytes = qt_quant_param_bytes(r->net);
+    char mode[16], dataset[32];
+    qt_config_value_text(r->cfg, "quant.mode", mode, sizeof mode);
+    qt_config_value_text(r->cfg, "data.dataset", dataset, sizeof dataset);
+    run_summary_fields f = {r->cfg->model.name, mode, dataset, s};
+    return run_logs_summary(r->opts->run_dir, &f, err);
+}
+
+static void close_run(run *r)
+{
+    run_logs_close(&r->logs);
+    qt_loader_free(r->train_ld);
+    qt_loader_free(r->test_ld);
+    qt_dataset_free(r->train_ds);
+    qt_dataset_free(r->test_ds);
+    qt_net_free(r->net);
+    if (r->ctx_ready)
+        qt_ctx_free(&r->ctx);
+    free(r->config_ini);
+}
+
+static int train(run *r, qt_error *err)
+{
+    if (qt_config_validate(r->cfg, err) != QT_OK || open_data(r, err) != QT_OK ||
+        open_model(r, err) != QT_OK || open_run_dir(r, err) != QT_OK)
+        return QT_ERR;
+    qt_threads_set(r->cfg->train.threads);
+    qt_ctx_init(&r->ctx);
+    r->ctx_ready = 1;
+    r->st.best_acc = -1.0;
+    r->last_eval_step = r->last_ckpt_step = -1;
+    if (r->opts->resume && resume(r, err) != QT_OK)
+        return QT_ERR;
+    r->logs.float_acc = r->eval_float;
+    r->logs.flips = r->quantized && r->cfg->log.flips;
+    if (run_logs_open(&r->logs, r->opts->run_dir, r->opts->resume, r->st.step, r->st.epoch, err) != QT_OK)
+        return QT_ERR;
+    r->seconds0 = r->st.seconds;
+    r->t_start = now_seconds();
+    if (train_loop(r, err) != QT_OK)
+        return QT_ERR;
+    return write_summary(r, err);
+}
+
+int qt_train(const qt_config *c, const qt_train_opts *opts, qt_train_summary *out, qt_error *err)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    memset(out, 0, sizeof *out);
+    out->float_test_acc = NAN;
+    r.cfg = c;
+    r.opts = opts;
+    r.sum = out;
+    int rc = train(&r, err);
+    close_run(&r);
+    return rc;
+}

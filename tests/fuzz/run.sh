@@ -1,0 +1,57 @@
+#!/bin/sh
+# Builds the libFuzzer harnesses for the IDX, CIFAR and PNG readers with clang
+# (-fsanitize=fuzzer,address,undefined) and runs each for SECONDS (default 60), starting
+# from a seed corpus written by tools/mkdata. Exits non-zero when a fuzzer finds a crash;
+# the reproducer is left in the output directory as crash-* / leak-* / timeout-*.
+#
+#   tests/fuzz/run.sh [SECONDS]        output in build-fuzz/ (or $QTRAIN_FUZZ_DIR)
+#   CC_FUZZ=clang-14 tests/fuzz/run.sh 10
+set -eu
+
+secs=${1:-60}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${QTRAIN_FUZZ_DIR:-$root/build-fuzz}
+cc=${CC_FUZZ:-clang}
+mkdir -p "$out"
+
+srcs="$root/src/data/*.c $root/src/core/error.c $root/src/core/rng.c"
+common="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/include"
+libs="$(pkg-config --libs libpng zlib) -lm -lpthread"
+
+# The seed generator is an ordinary program; only the harnesses are instrumented.
+# shellcheck disable=SC2086
+$cc $common "$root/tools/mkdata.c" $srcs $libs -o "$out/mkdata"
+for h in idx cifar png; do
+    # shellcheck disable=SC2086
+    $cc $common -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+        "$root/tests/fuzz/fuzz_$h.c" $srcs $libs -o "$out/fuzz_$h"
+done
+
+seeds="$out/seeds"
+rm -rf "$seeds"
+"$out/mkdata" idx "$seeds/idx" --train 3 --test 2 --size 4 >/dev/null
+"$out/mkdata" idx "$seeds/idxgz" --train 3 --test 2 --size 4 --gzip >/dev/null
+"$out/mkdata" cifar10 "$seeds/c10" --train 5 --test 1 >/dev/null
+"$out/mkdata" cifar100 "$seeds/c100" --train 2 --test 1 >/dev/null
+"$out/mkdata" png "$seeds/png" --classes 1 --train 52 --test 1 --min-side 1 --max-side 9 >/dev/null
+
+for h in idx cifar png; do
+    mkdir -p "$out/corpus_$h"
+done
+cp "$seeds"/idx/* "$seeds"/idxgz/* "$out/corpus_idx/"
+# the CIFAR harness reads a layout byte first: 0 = CIFAR-10, 1 = CIFAR-100 fine, 2 = coarse
+{ printf '\000'; head -c 6146 "$seeds/c10/data_batch_1.bin"; } >"$out/corpus_cifar/seed10"
+{ printf '\001'; cat "$seeds/c100/test.bin"; } >"$out/corpus_cifar/seed100"
+{ printf '\006'; cat "$seeds/c100/test.bin"; } >"$out/corpus_cifar/seed100c"
+cp "$seeds"/png/train/class_00/*.png "$out/corpus_png/"
+
+status=0
+for h in idx cifar png; do
+    echo "fuzz_$h: ${secs}s"
+    "$out/fuzz_$h" -max_total_time="$secs" -max_len=16384 -rss_limit_mb=2048 \
+        -artifact_prefix="$out/$h-" -print_final_stats=1 "$out/corpus_$h" \
+        2>"$out/fuzz_$h.log" || { status=1; echo "fuzz_$h: FAILED, see $out/fuzz_$h.log"; }
+    grep -E "^stat::number_of_executed_units|^Done" "$out/fuzz_$h.log" || true
+done
+exit $status

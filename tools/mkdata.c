@@ -1,0 +1,120 @@
+/* mkdata: writes small datasets with known contents in the official formats (CIFAR-10,
+ * CIFAR-100, IDX, PNG folder trees), for trying the readers without the real data. The
+ * contents come from include/qtrain/synthetic_data.h, the same generator the tests use. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qtrain/synthetic_data.h"
+
+static const char usage_text[] =
+    "usage: mkdata KIND DIR [options]\n"
+    "\n"
+    "KIND:\n"
+    "  cifar10    DIR/data_batch_1..5.bin and DIR/test_batch.bin\n"
+    "  cifar100   DIR/train.bin and DIR/test.bin (coarse and fine labels)\n"
+    "  idx        DIR/train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-... (MNIST layout)\n"
+    "  png        DIR/train/class_KK/img_JJJJ.png and DIR/val/..., every PNG colour type and\n"
+    "             bit depth in turn, plain and interlaced, with and without tRNS\n"
+    "\n"
+    "Options:\n"
+    "  --train N      training images (png: per class; default 100, png 4)\n"
+    "  --test N       test images (png: per class in val/; default 20, png 2)\n"
+    "  --classes K    png: class folders (default 3)\n"
+    "  --min-side N   png: smallest image side (default 8)\n"
+    "  --max-side N   png: largest image side (default 40)\n"
+    "  --size N       idx: images are N x N (default 28)\n"
+    "  --gzip         idx: write gzip-compressed .gz files\n"
+    "  --seed S       content seed (default 1)\n"
+    "  --help         show this text\n";
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mkdata: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < lo || v > hi)
+        return fail("%s: '%s' is not an integer in %ld..%ld", opt, s ? s : "", lo, hi);
+    *out = v;
+    return 0;
+}
+
+typedef struct options {
+    long train, test, classes, min_side, max_side, size, seed;
+    int gzip;
+} options;
+
+static int parse_options(int argc, char **argv, int png, options *o)
+{
+    *o = (options){png ? 4 : 100, png ? 2 : 20, 3, 8, 40, 28, 1, 0};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long *dst = !strcmp(a, "--train")      ? &o->train
+                    : !strcmp(a, "--test")     ? &o->test
+                    : !strcmp(a, "--classes")  ? &o->classes
+                    : !strcmp(a, "--min-side") ? &o->min_side
+                    : !strcmp(a, "--max-side") ? &o->max_side
+                    : !strcmp(a, "--size")     ? &o->size
+                    : !strcmp(a, "--seed")     ? &o->seed
+                                               : NULL;
+        if (!strcmp(a, "--gzip")) {
+            o->gzip = 1;
+            continue;
+        }
+        if (!dst)
+            return fail("unknown option '%s' (see mkdata --help)", a);
+        if (parse_int(a, v, dst == &o->seed ? 0 : 1, dst == &o->seed ? 0x7fffffffL : 1000000, dst))
+            return 2;
+        i++;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (argc < 3) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    const char *kind = argv[1], *dir = argv[2];
+    options o;
+    if (parse_options(argc - 3, argv + 3, !strcmp(kind, "png"), &o))
+        return 2;
+    qt_error err;
+    int rc;
+    uint64_t seed = (uint64_t)o.seed;
+    if (!strcmp(kind, "cifar10") || !strcmp(kind, "cifar100")) {
+        qt_cifar_labels layout = strcmp(kind, "cifar10") ? QT_CIFAR100_FINE : QT_CIFAR10_LABELS;
+        rc = qt_synth_cifar(dir, layout, (int)o.train, (int)o.test, seed, &err);
+    } else if (!strcmp(kind, "idx")) {
+        rc = qt_synth_idx(dir, (int)o.train, (int)o.test, (int)o.size, (int)o.size, o.gzip, seed,
+                          &err);
+    } else if (!strcmp(kind, "png")) {
+        qt_synth_tree t = {(int)o.classes, (int)o.train, (int)o.test, (int)o.min_side,
+                           (int)o.max_side, seed};
+        rc = qt_synth_tree_write(dir, &t, &err);
+    } else {
+        return fail("unknown kind '%s' (cifar10, cifar100, idx or png)", kind);
+    }
+    if (rc != QT_OK)
+        return fail("%s", err.msg);
+    printf("mkdata: wrote %s to %s\n", kind, dir);
+    return 0;
+}
