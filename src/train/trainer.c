@@ -221,13 +221,27 @@ static int end_epoch(run *r, qt_error *err)
     return QT_OK;
 }
 
+/* The shortest decimal that reads back as the same float, so float values print as "0.003"
+ * instead of the double expansion of their binary value. */
+static double float_digits(double x)
+{
+    char buf[32];
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, x);
+        double y = strtod(buf, NULL);
+        if ((float)y == (float)x)
+            return y;
+    }
+    return x;
+}
+
 static int log_window(run *r, float lr, qt_error *err)
 {
     qt_train_state *s = &r->st;
     if (s->window_steps == 0 || !every(r->cfg->log.every, s->step))
         return QT_OK;
-    double row[7] = {(double)s->step, (double)s->epoch + (double)s->batch / (double)r->batches, lr,
-                     s->window_loss / (double)s->window_steps,
+    double row[7] = {(double)s->step, (double)s->epoch + (double)s->batch / (double)r->batches,
+                     float_digits(lr), float_digits(s->window_loss / (double)s->window_steps),
                      (double)s->window_correct / (double)s->window_images,
                      r->step_ema > 0 ? r->cfg->train.batch_size / r->step_ema : 0.0, elapsed(r)};
     s->window_loss = 0.0;

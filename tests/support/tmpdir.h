@@ -1,4 +1,4 @@
-/* Scratch directories for the data tests: made under $TMPDIR (or /tmp), removed with
+/* Scratch directories for tests: made under $TMPDIR (or /tmp), removed with
  * their contents when the test is done. */
 #ifndef QTRAIN_TESTS_TMPDIR_H
 #define QTRAIN_TESTS_TMPDIR_H
