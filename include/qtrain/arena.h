@@ -15,6 +15,8 @@ typedef struct qt_arena {
     size_t high_water;        /* max of used over the arena's life */
     size_t block_allocs;      /* how many times memory was requested from the system */
     size_t min_block;         /* size of the first block */
+    int poison;               /* fill every allocation with NaN bytes (tests: catches reads of
+                               * memory a kernel should have written first) */
 } qt_arena;
 
 #define QT_ARENA_ALIGN 64

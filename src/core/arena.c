@@ -60,6 +60,8 @@ void *qt_arena_alloc(qt_arena *a, size_t bytes)
             return NULL;
     }
     void *p = b->base + b->used;
+    if (a->poison)
+        memset(p, 0xff, bytes);
     b->used += bytes;
     a->used += bytes;
     if (a->used > a->high_water)

@@ -57,9 +57,9 @@ static void compare(const qt_gradcheck_opts *o, qt_gradcheck_report *rep, int in
     double diff = fabs(analytic - numeric);
     double scale = fmax(fabs(analytic), fabs(numeric));
     rep->checked++;
-    if (diff > rep->max_abs_err)
+    if (!(diff <= rep->max_abs_err))
         rep->max_abs_err = diff;
-    if (diff > o->atol + o->rtol * scale) {
+    if (!(diff <= o->atol + o->rtol * scale)) { /* NaN fails too */
         if (!rep->failed)
             snprintf(rep->first_failure, sizeof rep->first_failure,
                      "input %d element %zu: analytic %.6g numeric %.6g", input, k, analytic,
@@ -133,6 +133,7 @@ int qt_gradcheck(qt_gradcheck_fn fn, void *user, qt_tensor *const *inputs, int n
     memset(rep, 0, sizeof *rep);
     check_state s = {.fn = fn, .user = user, .inputs = inputs, .ninputs = ninputs};
     qt_ctx_init(&s.ctx);
+    s.ctx.arena.poison = 1;
     s.ctx.training = o.training;
     s.rng0 = s.ctx.rng;
     float **analytic = calloc((size_t)ninputs, sizeof *analytic);
@@ -142,6 +143,8 @@ int qt_gradcheck(qt_gradcheck_fn fn, void *user, qt_tensor *const *inputs, int n
         inputs[i]->grad = NULL;
         if (inputs[i]->requires_grad && !(inputs[i]->grad = malloc(inputs[i]->numel * sizeof(float))))
             have_grads = 0;
+        else if (inputs[i]->grad) /* NaN: a kernel must not read a gradient it should overwrite */
+            memset(inputs[i]->grad, 0xff, inputs[i]->numel * sizeof(float));
     }
     if (analytic && have_grads)
         rc = run_check(&s, &o, rep, analytic, err);

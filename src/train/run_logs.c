@@ -109,7 +109,5 @@ int run_logs_summary(const char *dir, const run_summary_fields *f, qt_error *err
     qt_json_key(w, "checkpoint");
     qt_json_string(w, f->s->checkpoint);
     qt_json_end_object(w);
-    int rc = qt_json_writer_save(w, path, err);
-    qt_json_writer_free(w);
-    return rc;
+    return qt_json_writer_save(w, path, err); /* frees w */
 }

@@ -113,7 +113,7 @@ static void assert_same_weights(const char *a, const char *b)
 
 static void final_checkpoint(const char *dir, char *path, size_t n)
 {
-    char ck[600];
+    char ck[700];
     qt_error err;
     snprintf(ck, sizeof ck, "%s/checkpoints", dir);
     assert_int_equal(qt_checkpoint_find_latest(ck, path, n, NULL, 0, &err), QT_OK);

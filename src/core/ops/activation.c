@@ -18,7 +18,7 @@ static void relu_backward(qt_ctx *c, const qt_node *nd)
     const float *y = nd->out->data, *dy = nd->out->grad;
     size_t n = nd->out->numel;
     for (size_t i = 0; i < n; i++)
-        dx[i] = beta * dx[i] + (y[i] > 0.0f ? dy[i] : 0.0f);
+        dx[i] = (beta != 0.0f ? dx[i] : 0.0f) + (y[i] > 0.0f ? dy[i] : 0.0f);
 }
 
 qt_tensor *qt_relu(qt_ctx *c, qt_tensor *x)
@@ -50,7 +50,7 @@ static void hardtanh_backward(qt_ctx *c, const qt_node *nd)
     const float *x = nd->in[0]->data, *dy = nd->out->grad;
     size_t n = nd->out->numel;
     for (size_t i = 0; i < n; i++)
-        dx[i] = beta * dx[i] + (x[i] > -1.0f && x[i] < 1.0f ? dy[i] : 0.0f);
+        dx[i] = (beta != 0.0f ? dx[i] : 0.0f) + (x[i] > -1.0f && x[i] < 1.0f ? dy[i] : 0.0f);
 }
 
 qt_tensor *qt_hardtanh(qt_ctx *c, qt_tensor *x)

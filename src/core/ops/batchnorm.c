@@ -82,9 +82,9 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
             }
         }
         if (dg)
-            dg[ch] = bg * dg[ch] + (float)sdyx;
+            dg[ch] = (bg != 0.0f ? dg[ch] : 0.0f) + (float)sdyx;
         if (db)
-            db[ch] = bb * db[ch] + (float)sdy;
+            db[ch] = (bb != 0.0f ? db[ch] : 0.0f) + (float)sdy;
         if (!dx)
             continue;
         const float a = gamma->data[ch] * is;
@@ -94,7 +94,7 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
             size_t o = ((size_t)i * d.c + ch) * d.s;
             for (size_t k = 0; k < d.s; k++) {
                 float xhat = (xd[o + k] - mu) * is;
-                dx[o + k] = bx * dx[o + k] + a * (dy[o + k] - c1 - xhat * c2);
+                dx[o + k] = (bx != 0.0f ? dx[o + k] : 0.0f) + a * (dy[o + k] - c1 - xhat * c2);
             }
         }
     }

@@ -45,7 +45,7 @@ static void cross_entropy_backward(qt_ctx *c, const qt_node *nd)
         for (int j = 0; j < k; j++) {
             size_t o = (size_t)i * k + j;
             float g = scale * (s->prob[o] - (j == s->labels[i] ? 1.0f : 0.0f));
-            dz[o] = beta * dz[o] + g;
+            dz[o] = (beta != 0.0f ? dz[o] : 0.0f) + g;
         }
 }
 

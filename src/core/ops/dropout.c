@@ -22,7 +22,7 @@ static void dropout_backward(qt_ctx *c, const qt_node *nd)
         return;
     const float *mask = nd->saved, *dy = nd->out->grad;
     for (size_t i = 0; i < nd->out->numel; i++)
-        dx[i] = beta * dx[i] + dy[i] * mask[i];
+        dx[i] = (beta != 0.0f ? dx[i] : 0.0f) + dy[i] * mask[i];
 }
 
 qt_tensor *qt_dropout(qt_ctx *c, qt_tensor *x, float p)

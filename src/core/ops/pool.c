@@ -184,7 +184,7 @@ static void global_avgpool_backward(qt_ctx *c, const qt_node *nd)
     for (size_t pl = 0; pl < planes; pl++) {
         float g = nd->out->grad[pl] / (float)hw;
         for (size_t k = 0; k < hw; k++)
-            dx[pl * hw + k] = beta * dx[pl * hw + k] + g;
+            dx[pl * hw + k] = (beta != 0.0f ? dx[pl * hw + k] : 0.0f) + g;
     }
 }
 

@@ -35,7 +35,7 @@ static void squared_hinge_backward(qt_ctx *c, const qt_node *nd)
             size_t o = (size_t)i * k + j;
             float t = target_sign(j, labels[i]);
             float m = 1.0f - t * y[o];
-            dy[o] = beta * dy[o] + (m > 0.0f ? -2.0f * t * m * scale : 0.0f);
+            dy[o] = (beta != 0.0f ? dy[o] : 0.0f) + (m > 0.0f ? -2.0f * t * m * scale : 0.0f);
         }
 }
 
