@@ -1,0 +1,52 @@
+/* What `qquant` does: loads a trained checkpoint, quantizes it after training with a chosen
+ * method, evaluates the float and quantized nets on the test split, and writes the quantized
+ * model (weights stored coded: level indices and alphabets) with a summary. */
+#ifndef QTRAIN_QQUANT_H
+#define QTRAIN_QQUANT_H
+
+#include "qtrain/config.h"
+#include "qtrain/gpfq_net.h"
+
+typedef enum { QT_QQUANT_GPFQ, QT_QQUANT_MSQ } qt_qquant_method;
+
+typedef struct qt_qquant_opts {
+    const char *checkpoint;
+    const char *config;       /* NULL: the config stored in the checkpoint */
+    const char *const *sets;  /* config overrides "section.key=value" */
+    int nsets;
+    const char *out_dir;
+    qt_qquant_method method;
+    double bits, c_alpha;
+    qt_alphabet_kind alphabet;
+    int per_channel, stochastic;
+    int calib_images;         /* training images used to quantize */
+    int patches_per_image;    /* conv layers: sampled patch positions per image (0 = all) */
+    uint64_t seed;
+    const char *layers;       /* "all" or a comma list of layer names */
+    int threads;
+    qt_ptq_progress_fn progress;
+    void *user;
+} qt_qquant_opts;
+
+/* Defaults: GPFQ, ternary (bits log2 3), C_alpha 2, GPFQ's own alphabet, 5000 calibration
+ * images, 16 patches per image, seed 1, all layers. */
+qt_qquant_opts qt_qquant_defaults(void);
+const char *qt_qquant_method_name(qt_qquant_method m);
+
+typedef struct qt_qquant_result {
+    double c_alpha;
+    double float_acc, quant_acc;   /* test accuracy, fractions */
+    double bits_per_weight;        /* of the quantized layers */
+    double model_bytes, float_model_bytes;
+    double seconds;
+} qt_qquant_result;
+
+/* One quantization into out_dir (model.qtr, summary.json). */
+int qt_qquant_run(const qt_qquant_opts *o, qt_qquant_result *r, qt_error *err);
+
+/* The C_alpha cross-validation of the GPFQ paper: one quantization per value, each into
+ * out_dir/calpha-<value>/, and out_dir/sweep.csv with a row per value. results has n entries. */
+int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
+                    qt_qquant_result *results, qt_error *err);
+
+#endif

@@ -1,0 +1,190 @@
+/* qquant: post-training quantization of a trained checkpoint. Parsing and printing only; the
+ * work is in the library (qquant.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "qtrain/qquant.h"
+
+#define PROG "qquant"
+
+static const char usage_text[] =
+    "usage: qquant --checkpoint FILE --method gpfq|msq --out DIR [options]\n"
+    "\n"
+    "Quantizes a trained net after training, layer by layer, first to last, and evaluates the\n"
+    "float and the quantized net on the test split. DIR receives model.qtr (the quantized\n"
+    "weights stored as level indices plus one alphabet per layer; `qtrain eval --checkpoint\n"
+    "DIR/model.qtr` evaluates it) and summary.json.\n"
+    "\n"
+    "  --checkpoint FILE     a qtrain checkpoint (RUN/checkpoints/step-*.qtr); BC runs start\n"
+    "                        from their float buffer, SR/R runs from their grid values\n"
+    "  --config FILE         config to build the net with (default: the checkpoint's own)\n"
+    "  --set SEC.KEY=VALUE   config override, repeatable (e.g. --set data.root=DIR)\n"
+    "  --method M            gpfq: greedy path-following (Lybrand and Saab 2021);\n"
+    "                        msq: round every weight to the nearest level (the baseline)\n"
+    "  --bits B              alphabet size: round(2^B) levels (1.58 = ternary, 2, 3, 4, ...);\n"
+    "                        with --alphabet zero, 2 round(2^(B-1)) + 1 levels (default 1.58)\n"
+    "  --calpha C            alphabet scale: levels span +-C median|W| (midrise), or the\n"
+    "                        step is (C / 2^(B-1)) mean max|W_row| (zero) (default 2)\n"
+    "  --alphabet A          midrise: GPFQ's M equispaced levels on [-1, 1]; zero: the\n"
+    "                        follow-up's 2^B + 1 levels including 0 (default midrise)\n"
+    "  --sweep-calpha LIST   one quantization per value (e.g. 1,2,3,4,5,6) into DIR/calpha-C/,\n"
+    "                        a table on stdout and DIR/sweep.csv: the paper's cross-validation\n"
+    "  --calib-images N      training images used to quantize (default 5000)\n"
+    "  --patches-per-image N conv layers: random patch positions per image (default 16;\n"
+    "                        0 = all positions)\n"
+    "  --per-channel         conv layers: quantize each input channel's k x k kernel as a\n"
+    "                        neuron (the original GPFQ code) instead of whole filters\n"
+    "  --stochastic          round stochastically inside GPFQ (SPFQ), seeded by --seed\n"
+    "  --layers L            'all' (default) or a comma list of layer names to quantize\n"
+    "  --seed N              calibration sample and patch positions (default 1)\n"
+    "  --threads N           BLAS threads (0 = all cores)\n"
+    "  --quiet               print only the result\n"
+    "  --help                this text\n";
+
+typedef struct args {
+    qt_qquant_opts o;
+    const char *sets[64];
+    double sweep[64];
+    int nsweep, quiet;
+} args;
+
+static int parse_list(const char *s, double *v, int max, int *n)
+{
+    *n = 0;
+    while (*s && *n < max) {
+        char *end;
+        v[(*n)++] = strtod(s, &end);
+        if (end == s || !isfinite(v[*n - 1]) || v[*n - 1] <= 0 || (*end && *end != ','))
+            return cli_fail(PROG, "--sweep-calpha: '%s' is not a list of positive numbers", s);
+        s = *end ? end + 1 : end;
+    }
+    return *n > 0 ? 0 : cli_fail(PROG, "--sweep-calpha needs at least one value");
+}
+
+static int parse(args *a, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v, *s = argv[i];
+        int missing;
+        long n;
+#define VALUE(opt) ((v = cli_value(PROG, argc, argv, &i, opt, &missing)) || missing)
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            fputs(usage_text, stdout);
+            exit(0);
+        } else if (VALUE("--checkpoint")) {
+            a->o.checkpoint = v;
+        } else if (VALUE("--config")) {
+            a->o.config = v;
+        } else if (VALUE("--out")) {
+            a->o.out_dir = v;
+        } else if (VALUE("--set")) {
+            if (!missing && a->o.nsets < 64)
+                a->sets[a->o.nsets++] = v;
+        } else if (VALUE("--method")) {
+            if (!missing && strcmp(v, "gpfq") && strcmp(v, "msq"))
+                return cli_fail(PROG, "--method: '%s' is not one of gpfq, msq", v);
+            if (!missing)
+                a->o.method = strcmp(v, "msq") ? QT_QQUANT_GPFQ : QT_QQUANT_MSQ;
+        } else if (VALUE("--bits")) {
+            if (missing || cli_double(PROG, "--bits", v, 1.0, 8.0, &a->o.bits))
+                return 1;
+        } else if (VALUE("--calpha")) {
+            if (missing || cli_double(PROG, "--calpha", v, 1e-6, 1e6, &a->o.c_alpha))
+                return 1;
+        } else if (VALUE("--alphabet")) {
+            if (!missing && strcmp(v, "midrise") && strcmp(v, "zero"))
+                return cli_fail(PROG, "--alphabet: '%s' is not one of midrise, zero", v);
+            if (!missing)
+                a->o.alphabet = strcmp(v, "zero") ? QT_ALPHABET_MIDRISE : QT_ALPHABET_ZERO;
+        } else if (VALUE("--sweep-calpha")) {
+            if (missing || parse_list(v, a->sweep, 64, &a->nsweep))
+                return 1;
+        } else if (VALUE("--calib-images")) {
+            if (missing || cli_int(PROG, "--calib-images", v, 1, 10000000, &n))
+                return 1;
+            a->o.calib_images = (int)n;
+        } else if (VALUE("--patches-per-image")) {
+            if (missing || cli_int(PROG, "--patches-per-image", v, 0, 1000000, &n))
+                return 1;
+            a->o.patches_per_image = (int)n;
+        } else if (VALUE("--layers")) {
+            a->o.layers = v;
+        } else if (VALUE("--seed")) {
+            if (missing || cli_int(PROG, "--seed", v, 0, 2147483647L, &n))
+                return 1;
+            a->o.seed = (uint64_t)n;
+        } else if (VALUE("--threads")) {
+            if (missing || cli_int(PROG, "--threads", v, 0, 1024, &n))
+                return 1;
+            a->o.threads = (int)n;
+        } else if (!strcmp(s, "--per-channel")) {
+            a->o.per_channel = 1;
+        } else if (!strcmp(s, "--stochastic")) {
+            a->o.stochastic = 1;
+        } else if (!strcmp(s, "--quiet")) {
+            a->quiet = 1;
+        } else {
+            return cli_fail(PROG, "unknown option '%s' (see qquant --help)", s);
+        }
+        if (missing)
+            return 1;
+#undef VALUE
+    }
+    a->o.sets = a->sets;
+    if (!a->o.checkpoint)
+        return cli_fail(PROG, "--checkpoint FILE is required (see qquant --help)");
+    if (!a->o.out_dir)
+        return cli_fail(PROG, "--out DIR is required");
+    return 0;
+}
+
+static void progress(const qt_ptq_layer_report *r, int done, int total, void *user)
+{
+    (void)user;
+    printf("  layer %d/%d %-24s %4d x %-5d %2d levels  rel. error %.4f  (%d samples, %.1f s)\n",
+           done, total, r->name, r->n_out, r->n_in, r->alphabet.levels, r->rel_error, r->samples,
+           r->seconds);
+    fflush(stdout);
+}
+
+static void print_result(const args *a, const qt_qquant_result *r)
+{
+    printf("%s %.2f bits, C_alpha %g: float acc %.4f, quantized acc %.4f; %.3f bits/weight, "
+           "%.0f bytes (float %.0f), %.1f s\n",
+           qt_qquant_method_name(a->o.method), a->o.bits, r->c_alpha, r->float_acc, r->quant_acc,
+           r->bits_per_weight, r->model_bytes, r->float_model_bytes, r->seconds);
+}
+
+int main(int argc, char **argv)
+{
+    args a;
+    memset(&a, 0, sizeof a);
+    a.o = qt_qquant_defaults();
+    if (argc == 1) {
+        fputs(usage_text, stderr);
+        return 1;
+    }
+    if (parse(&a, argc, argv))
+        return 1;
+    if (!a.quiet)
+        a.o.progress = progress;
+    qt_error err;
+    if (a.nsweep) {
+        qt_qquant_result res[64];
+        if (qt_qquant_sweep(&a.o, a.sweep, a.nsweep, res, &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+        printf("\n| C_alpha | float acc | %s acc |\n|---|---|---|\n", qt_qquant_method_name(a.o.method));
+        for (int i = 0; i < a.nsweep; i++)
+            printf("| %g | %.4f | %.4f |\n", res[i].c_alpha, res[i].float_acc, res[i].quant_acc);
+        return 0;
+    }
+    qt_qquant_result r;
+    if (qt_qquant_run(&a.o, &r, &err) != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    print_result(&a, &r);
+    return 0;
+}

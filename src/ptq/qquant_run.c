@@ -1,0 +1,254 @@
+#include "qtrain/qquant.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "qtrain/csv_writer.h"
+#include "qtrain/evaluate.h"
+#include "qtrain/export.h"
+#include "qtrain/json.h"
+#include "qtrain/run_setup.h"
+#include "qtrain/threads.h"
+
+qt_qquant_opts qt_qquant_defaults(void)
+{
+    qt_qquant_opts o;
+    memset(&o, 0, sizeof o);
+    o.method = QT_QQUANT_GPFQ;
+    o.bits = log2(3.0);
+    o.c_alpha = 2.0;
+    o.alphabet = QT_ALPHABET_MIDRISE;
+    o.calib_images = 5000;
+    o.patches_per_image = 16;
+    o.seed = 1;
+    o.layers = "all";
+    return o;
+}
+
+const char *qt_qquant_method_name(qt_qquant_method m) { return m == QT_QQUANT_MSQ ? "msq" : "gpfq"; }
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Everything one or several quantizations of the same checkpoint share. */
+typedef struct session {
+    qt_config cfg;
+    char *config_ini;
+    qt_dataset *train_ds, *test_ds;
+    qt_loader *test_ld;
+    qt_net *fnet;
+    qt_calib_set calib;
+    int *mask;
+    double float_acc;
+    qt_ctx ctx;
+} session;
+
+static int load_config(const qt_qquant_opts *o, qt_config *c, qt_error *err)
+{
+    if (!o->config)
+        return qt_checkpoint_config(o->checkpoint, o->sets, o->nsets, c, err);
+    qt_config_defaults(c);
+    if (qt_config_load(c, o->config, err) != QT_OK)
+        return QT_ERR;
+    for (int i = 0; i < o->nsets; i++)
+        if (qt_config_set_arg(c, o->sets[i], err) != QT_OK)
+            return QT_ERR;
+    return qt_config_validate(c, err);
+}
+
+static int open_session(session *s, const qt_qquant_opts *o, qt_error *err)
+{
+    qt_ctx_init(&s->ctx);
+    if (load_config(o, &s->cfg, err) != QT_OK)
+        return QT_ERR;
+    /* the float net: whatever the run trained, post-training methods start from float weights
+     * (BC's float buffer, or SR/R's grid values) */
+    if (qt_config_set_arg(&s->cfg, "quant.mode=fp", err) != QT_OK)
+        return QT_ERR;
+    if (!(s->config_ini = qt_config_to_ini(&s->cfg)))
+        return qt_errorf(err, "out of memory");
+    qt_threads_set(o->threads);
+    qt_loader_config lc;
+    if (qt_run_open_dataset(&s->cfg, QT_SPLIT_TRAIN, &s->train_ds, err) != QT_OK ||
+        qt_run_open_dataset(&s->cfg, QT_SPLIT_TEST, &s->test_ds, err) != QT_OK)
+        return QT_ERR;
+    qt_run_loader_config(&s->cfg, s->test_ds, QT_SPLIT_TEST, &lc);
+    if (qt_loader_open(&s->test_ld, s->test_ds, &lc, err) != QT_OK ||
+        qt_open_checkpoint_net(&s->cfg, o->checkpoint, &s->fnet, err) != QT_OK)
+        return QT_ERR;
+    if (!(s->mask = calloc((size_t)s->fnet->nlayers, sizeof *s->mask)) ||
+        qt_ptq_select_layers(s->fnet, o->layers, s->mask, err) != QT_OK)
+        return s->mask ? QT_ERR : qt_errorf(err, "out of memory");
+    if (qt_calib_load(&s->calib, s->train_ds, o->calib_images, o->seed, err) != QT_OK)
+        return QT_ERR;
+    qt_eval_result r;
+    if (qt_evaluate(&s->ctx, s->fnet, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &r, err) != QT_OK)
+        return QT_ERR;
+    s->float_acc = r.acc;
+    return QT_OK;
+}
+
+static void close_session(session *s)
+{
+    qt_calib_free(&s->calib);
+    qt_net_free(s->fnet);
+    qt_loader_free(s->test_ld);
+    qt_dataset_free(s->train_ds);
+    qt_dataset_free(s->test_ds);
+    free(s->mask);
+    free(s->config_ini);
+    qt_ctx_free(&s->ctx);
+}
+
+static int make_dir(const char *path, qt_error *err)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return qt_errorf(err, "cannot create directory %s: %s", path, strerror(errno));
+    return QT_OK;
+}
+
+static int write_summary(const char *dir, const qt_qquant_opts *o, const session *s,
+                         const qt_qquant_result *r, const qt_ptq_layer_report *reps, qt_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    qt_json_writer *w = qt_json_writer_new(2);
+    qt_json_begin_object(w);
+    qt_json_key(w, "method");
+    qt_json_string(w, qt_qquant_method_name(o->method));
+    qt_json_key(w, "bits");
+    qt_json_number(w, o->bits);
+    qt_json_key(w, "calpha");
+    qt_json_number(w, r->c_alpha);
+    qt_json_key(w, "alphabet");
+    qt_json_string(w, o->alphabet == QT_ALPHABET_ZERO ? "zero" : "midrise");
+    qt_json_key(w, "float_acc");
+    qt_json_number(w, r->float_acc);
+    qt_json_key(w, "quant_acc");
+    qt_json_number(w, r->quant_acc);
+    qt_json_key(w, "bits_per_weight");
+    qt_json_number(w, r->bits_per_weight);
+    qt_json_key(w, "model_bytes");
+    qt_json_number(w, r->model_bytes);
+    qt_json_key(w, "float_model_bytes");
+    qt_json_number(w, r->float_model_bytes);
+    qt_json_key(w, "seconds");
+    qt_json_number(w, r->seconds);
+    qt_json_key(w, "calib_images");
+    qt_json_int(w, s->calib.n);
+    qt_json_key(w, "checkpoint");
+    qt_json_string(w, o->checkpoint);
+    qt_json_key(w, "layers");
+    qt_json_begin_array(w);
+    for (int i = 0; i < s->fnet->nlayers; i++) {
+        if (!s->mask[i])
+            continue;
+        qt_json_begin_object(w);
+        qt_json_key(w, "name");
+        qt_json_string(w, reps[i].name);
+        qt_json_key(w, "levels");
+        qt_json_int(w, reps[i].alphabet.levels);
+        qt_json_key(w, "step");
+        qt_json_number(w, reps[i].alphabet.step);
+        qt_json_key(w, "samples");
+        qt_json_int(w, reps[i].samples);
+        qt_json_key(w, "rel_error");
+        qt_json_number(w, reps[i].rel_error);
+        qt_json_end_object(w);
+    }
+    qt_json_end_array(w);
+    qt_json_end_object(w);
+    return qt_json_writer_save(w, path, err);
+}
+
+/* One quantization at c_alpha into dir. */
+static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, const char *dir,
+                         qt_qquant_result *r, qt_error *err)
+{
+    double t0 = now_seconds();
+    memset(r, 0, sizeof *r);
+    r->c_alpha = c_alpha;
+    r->float_acc = s->float_acc;
+    qt_net *qnet = NULL;
+    qt_coded_net coded = {0};
+    qt_ptq_layer_report *reps = calloc((size_t)s->fnet->nlayers, sizeof *reps);
+    qt_gpfq_net_opts go = {o->method == QT_QQUANT_MSQ ? QT_GPFQ_MSQ : QT_GPFQ_GREEDY, o->alphabet,
+                           o->bits, c_alpha, o->per_channel, o->stochastic, o->seed,
+                           {o->patches_per_image, 100, o->seed}, s->mask};
+    int rc = reps ? make_dir(dir, err) : qt_errorf(err, "out of memory");
+    if (rc == QT_OK)
+        rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &qnet, err);
+    if (rc == QT_OK)
+        rc = qt_gpfq_quantize_net(s->fnet, qnet, &s->calib, &go, &coded, reps, o->progress,
+                                  o->user, err);
+    qt_eval_result er;
+    if (rc == QT_OK)
+        rc = qt_evaluate(&s->ctx, qnet, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err);
+    if (rc == QT_OK) {
+        char path[1200];
+        qt_checkpoint_extra extra = qt_coded_net_writer(&coded);
+        snprintf(path, sizeof path, "%s/model.qtr", dir);
+        r->quant_acc = er.acc;
+        r->bits_per_weight = qt_coded_net_bits_per_weight(&coded);
+        r->model_bytes = qt_coded_net_bytes(qnet, &coded);
+        r->float_model_bytes = 4.0 * (double)qt_net_param_count(qnet);
+        rc = qt_checkpoint_save(path, qnet, NULL, NULL, s->config_ini, &extra, err);
+    }
+    r->seconds = now_seconds() - t0;
+    if (rc == QT_OK)
+        rc = write_summary(dir, o, s, r, reps, err);
+    qt_coded_net_free(&coded);
+    qt_net_free(qnet);
+    free(reps);
+    return rc;
+}
+
+int qt_qquant_run(const qt_qquant_opts *o, qt_qquant_result *r, qt_error *err)
+{
+    session s;
+    memset(&s, 0, sizeof s);
+    int rc = open_session(&s, o, err);
+    if (rc == QT_OK)
+        rc = quantize_once(&s, o, o->c_alpha, o->out_dir, r, err);
+    close_session(&s);
+    return rc;
+}
+
+int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
+                    qt_qquant_result *results, qt_error *err)
+{
+    session s;
+    memset(&s, 0, sizeof s);
+    int rc = make_dir(o->out_dir, err);
+    if (rc == QT_OK)
+        rc = open_session(&s, o, err);
+    qt_csv_writer *csv = NULL;
+    char path[1200];
+    static const char *const cols[] = {"calpha", "float_acc", "quant_acc", "bits_per_weight", "model_bytes"};
+    snprintf(path, sizeof path, "%s/sweep.csv", o->out_dir);
+    if (rc == QT_OK)
+        rc = qt_csv_writer_create(&csv, path, cols, 5, err);
+    for (int i = 0; rc == QT_OK && i < n; i++) {
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/calpha-%g", o->out_dir, c_alphas[i]);
+        rc = quantize_once(&s, o, c_alphas[i], dir, &results[i], err);
+        double row[5] = {c_alphas[i], results[i].float_acc, results[i].quant_acc,
+                         results[i].bits_per_weight, results[i].model_bytes};
+        if (rc == QT_OK)
+            rc = qt_csv_write_row(csv, row, err);
+    }
+    qt_error ignored;
+    if (csv)
+        qt_csv_writer_close(csv, &ignored);
+    close_session(&s);
+    return rc;
+}
