@@ -21,10 +21,11 @@ Preload tcmalloc for PyTorch's best figure:
 
 Why: PyTorch frees every activation at the end of a step and allocates it again in the next.
 glibc hands large blocks back to the kernel (mmap/munmap), so each step touches fresh pages,
-and a first-touch page fault costs about 10 us per 4 KB page on this VM: training becomes
-up to 3x slower (VGG-BC most of all), which measures the page faults rather than the
-arithmetic. tcmalloc keeps freed memory mapped and reuses it. The JSON says which allocator
-was in use ("tcmalloc" when LD_PRELOAD names it, else "default").
+and first-touch page faults are slow on these VMs (4 to 10 us per 4 KB page, depending on
+the host): with glibc's allocator a step costs from 10% more up to 3x as much, which
+measures the page faults rather than the arithmetic. tcmalloc keeps freed memory mapped and
+reuses it. The JSON says which allocator was in use ("tcmalloc" when LD_PRELOAD names it,
+else "default").
 """
 
 import argparse

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qtrain/augment.h"
+#include "qtrain/bench.h"
 #include "qtrain/dataset.h"
 #include "qtrain/loader.h"
 
@@ -14,7 +15,25 @@ static const char usage_text[] =
     "usage: qbench MODE [options]\n"
     "\n"
     "Modes:\n"
+    "  --model NAME   training or inference steps of a model on random data\n"
     "  --loader       images per second delivered by the batch loader\n"
+    "\n"
+    "qbench --model NAME [options]\n"
+    "  NAME             resnet56, resnet20, vgg9, vgg_bc, wrn56_2, resnet18, mlp (or any\n"
+    "                   qtrain model name); input 3x32x32 with 10 classes, 1x28x28 for mlp,\n"
+    "                   3x64x64 with 1000 classes for resnet18\n"
+    "  --batch N        images per step (default 128)\n"
+    "  --threads N      worker threads (default 2; 0 = all cores)\n"
+    "  --mode M         train (forward, backward, SGD with momentum 0.9; default) or infer\n"
+    "  --quant Q        fp (default), bc, sr or r: the weight update rule (binary weights)\n"
+    "  --iters N        timed steps (default 10)\n"
+    "  --warmup N       untimed steps first (default 2)\n"
+    "  --image-size N   input side instead of the model's default\n"
+    "  --classes N      classes instead of the model's default\n"
+    "  --json           print one JSON object instead of a sentence\n"
+    "Prints the median and best images/s over the timed steps, the FLOPs per image (2 per\n"
+    "multiply-add of conv and linear layers; a training step counts forward, input-gradient\n"
+    "and weight-gradient products), the achieved GFLOP/s and the peak resident memory.\n"
     "\n"
     "qbench --loader [--dataset KIND [--root DIR] | --synthetic] [options]\n"
     "  --dataset KIND   cifar10, cifar100, fashion_mnist, mnist or png_folder\n"
@@ -177,6 +196,114 @@ static int run_loader_bench(int argc, char **argv)
     return rc == QT_OK ? 0 : fail("%s", err.msg);
 }
 
+typedef struct model_options {
+    qt_bench_config cfg;
+    int json;
+} model_options;
+
+static int parse_quant(const char *v, qt_quant_mode *q)
+{
+    static const char *const names[] = {"fp", "bc", "sr", "r"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(v, names[i])) {
+            *q = (qt_quant_mode)i;
+            return 0;
+        }
+    return fail("--quant: '%s' is not one of fp, bc, sr, r", v);
+}
+
+/* Returns 0 when parsed, 1 on error, -1 when help was printed. */
+static int parse_model_options(int argc, char **argv, model_options *o)
+{
+    o->cfg = (qt_bench_config){argv[0], 128, 2, 1, QT_QUANT_FP, 10, 2, 0, 0};
+    o->json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n = 0;
+        int takes = strcmp(a, "--json") && strcmp(a, "--help");
+        if (takes && !v)
+            return fail("%s needs a value", a);
+        if (!strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            return -1;
+        } else if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (!strcmp(a, "--mode")) {
+            if (strcmp(v, "train") && strcmp(v, "infer"))
+                return fail("--mode: '%s' is not train or infer", v);
+            o->cfg.train = !strcmp(v, "train");
+        } else if (!strcmp(a, "--quant")) {
+            if (parse_quant(v, &o->cfg.quant))
+                return 1;
+        } else if (!strcmp(a, "--batch")) {
+            if (parse_int(a, v, 1, 1 << 16, &n))
+                return 1;
+            o->cfg.batch = (int)n;
+        } else if (!strcmp(a, "--threads")) {
+            if (parse_int(a, v, 0, 256, &n))
+                return 1;
+            o->cfg.threads = (int)n;
+        } else if (!strcmp(a, "--iters")) {
+            if (parse_int(a, v, 1, 1 << 20, &n))
+                return 1;
+            o->cfg.iters = (int)n;
+        } else if (!strcmp(a, "--warmup")) {
+            if (parse_int(a, v, 0, 1 << 20, &n))
+                return 1;
+            o->cfg.warmup = (int)n;
+        } else if (!strcmp(a, "--image-size")) {
+            if (parse_int(a, v, 1, 4096, &n))
+                return 1;
+            o->cfg.image_size = (int)n;
+        } else if (!strcmp(a, "--classes")) {
+            if (parse_int(a, v, 2, 1 << 20, &n))
+                return 1;
+            o->cfg.classes = (int)n;
+        } else {
+            return fail("unknown option '%s' (see qbench --help)", a);
+        }
+        i += takes;
+    }
+    return 0;
+}
+
+static void print_model_result(const model_options *o, const qt_bench_result *r)
+{
+    static const char *const quant[] = {"fp", "bc", "sr", "r"};
+    const qt_bench_config *c = &o->cfg;
+    if (o->json) {
+        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"quant\": \"%s\", \"batch\": %d, "
+               "\"threads\": %d, \"img_per_s\": %.2f, \"img_per_s_best\": %.2f, "
+               "\"gflop_per_img\": %.4f, \"gflops\": %.2f, \"peak_rss_mb\": %.1f, "
+               "\"params\": %zu, \"param_bytes\": %zu, \"input\": [%d, %d, %d], \"classes\": %d, "
+               "\"iters\": %d, \"warmup\": %d}\n",
+               c->model, c->train ? "train" : "infer", quant[c->quant], c->batch, c->threads,
+               r->img_per_s, r->img_per_s_best, r->gflop_per_img, r->gflops, r->peak_rss_mb,
+               r->params, r->param_bytes, r->in_c, r->in_h, r->in_w, r->classes, c->iters, c->warmup);
+        return;
+    }
+    printf("%s %s, quant %s, batch %d, %d threads: %.1f img/s median (best %.1f); "
+           "%.3f GFLOP/img, %.1f GFLOP/s; peak RSS %.0f MB; %zu params in %zu bytes\n",
+           c->model, c->train ? "train" : "infer", quant[c->quant], c->batch, c->threads,
+           r->img_per_s, r->img_per_s_best, r->gflop_per_img, r->gflops, r->peak_rss_mb,
+           r->params, r->param_bytes);
+}
+
+static int run_model_bench(int argc, char **argv)
+{
+    model_options o;
+    int rc = parse_model_options(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : 2;
+    qt_bench_result r;
+    qt_error err;
+    if (qt_bench_model(&o.cfg, &r, NULL, NULL, &err) != QT_OK)
+        return fail("%s", err.msg);
+    print_model_result(&o, &r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -185,6 +312,11 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--loader"))
         return run_loader_bench(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "--model")) {
+        if (argc < 3)
+            return fail("--model needs a model name"), 2;
+        return run_model_bench(argc - 2, argv + 2);
+    }
     fail("unknown mode '%s' (see qbench --help)", argv[1]);
     return 2;
 }
