@@ -1,0 +1,182 @@
+/* qquant end to end on a small Fashion-MNIST MLP: weights land on the alphabet, biases and
+ * batchnorm are untouched, GPFQ is not worse than MSQ, the saved model evaluates to the same
+ * accuracy, and bad input gives clear errors. Skipped without dataset-fashion-mnist. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "qtrain/export.h"
+#include "qtrain/qquant.h"
+#include "qtrain/record_file.h"
+#include "qtrain/trainer.h"
+#include "tmpdir.h"
+
+static char base[512], ckpt[1200];
+
+static int setup(void **state)
+{
+    struct stat sb;
+    if (stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &sb) != 0)
+        return 0;
+    if (tmpdir_make(base, sizeof base))
+        return -1;
+    qt_config c;
+    qt_error err;
+    qt_config_defaults(&c);
+    const char *sets[] = {"model.name=mlp", "model.widths=128,64", "data.train_limit=3000",
+                          "data.test_limit=1000", "data.augment=false", "train.epochs=2",
+                          "train.batch_size=50", "train.lr=0.003", "train.threads=1"};
+    for (int i = 0; i < 9; i++)
+        if (qt_config_set_arg(&c, sets[i], &err) != QT_OK)
+            return -1;
+    char run[700];
+    snprintf(run, sizeof run, "%s/run", base);
+    qt_train_opts o = {run, 0, NULL, NULL, NULL};
+    qt_train_summary s;
+    if (qt_train(&c, &o, &s, &err) != QT_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    snprintf(ckpt, sizeof ckpt, "%s", s.checkpoint);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    if (base[0])
+        tmpdir_remove(base);
+    return 0;
+}
+
+static qt_qquant_opts opts(qt_qquant_method m, const char *out)
+{
+    qt_qquant_opts o = qt_qquant_defaults();
+    o.checkpoint = ckpt;
+    o.out_dir = out;
+    o.method = m;
+    o.c_alpha = 3.0;
+    o.calib_images = 1000;
+    o.threads = 1;
+    return o;
+}
+
+/* Reads param/<name> as floats from a checkpoint (decoding a coded record). */
+static void expect_on_alphabet(const char *model, const char *name, int *levels)
+{
+    qt_record_file *f;
+    qt_error err;
+    assert_int_equal(qt_record_file_open(&f, model, &err), QT_OK);
+    char rec[128];
+    snprintf(rec, sizeof rec, "param/%s.index", name);
+    const qt_record *idx = qt_record_file_find(f, rec);
+    snprintf(rec, sizeof rec, "param/%s.levels", name);
+    const qt_record *lv = qt_record_file_find(f, rec);
+    assert_non_null(idx);
+    assert_non_null(lv);
+    double l[3];
+    memcpy(l, lv->data, sizeof l);
+    *levels = (int)l[2];
+    for (size_t i = 0; i < idx->nbytes; i++)
+        assert_true(((const uint8_t *)idx->data)[i] < *levels);
+    snprintf(rec, sizeof rec, "param/%s", name);
+    assert_null(qt_record_file_find(f, rec)); /* stored coded only, no float copy */
+    qt_record_file_close(f);
+}
+
+/* Float parameters (biases, batchnorm) of two checkpoints are byte-identical. */
+static void expect_same_record(const char *a, const char *b, const char *name)
+{
+    qt_record_file *fa, *fb;
+    qt_error err;
+    assert_int_equal(qt_record_file_open(&fa, a, &err), QT_OK);
+    assert_int_equal(qt_record_file_open(&fb, b, &err), QT_OK);
+    const qt_record *ra = qt_record_file_find(fa, name), *rb = qt_record_file_find(fb, name);
+    assert_non_null(ra);
+    assert_non_null(rb);
+    assert_int_equal(ra->nbytes, rb->nbytes);
+    assert_memory_equal(ra->data, rb->data, ra->nbytes);
+    qt_record_file_close(fa);
+    qt_record_file_close(fb);
+}
+
+static void test_gpfq_and_msq(void **state)
+{
+    if (!ckpt[0])
+        skip();
+    char out_g[700], out_m[700], model[800];
+    snprintf(out_g, sizeof out_g, "%s/gpfq", base);
+    snprintf(out_m, sizeof out_m, "%s/msq", base);
+    qt_qquant_opts og = opts(QT_QQUANT_GPFQ, out_g), om = opts(QT_QQUANT_MSQ, out_m);
+    qt_qquant_result rg, rm;
+    qt_error err;
+    if (qt_qquant_run(&og, &rg, &err) != QT_OK || qt_qquant_run(&om, &rm, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    print_message("float %.4f, gpfq %.4f, msq %.4f (ternary, C_alpha 3)\n", rg.float_acc,
+                  rg.quant_acc, rm.quant_acc);
+    assert_true(rg.quant_acc >= rm.quant_acc);
+    assert_float_equal(rg.bits_per_weight, log2(3.0), 1e-9);
+    snprintf(model, sizeof model, "%s/model.qtr", out_g);
+    int levels;
+    const char *weights[] = {"fc1.weight", "fc2.weight", "classifier.weight"};
+    for (int i = 0; i < 3; i++) {
+        expect_on_alphabet(model, weights[i], &levels);
+        assert_int_equal(levels, 3);
+    }
+    const char *floats[] = {"param/classifier.bias", "param/bn1.weight", "param/bn1.bias",
+                            "bn/bn2.running_var"};
+    for (int i = 0; i < 4; i++)
+        expect_same_record(ckpt, model, floats[i]);
+    /* the saved model evaluates to the accuracy qquant reported */
+    qt_config c;
+    qt_eval_result er;
+    assert_int_equal(qt_checkpoint_config(model, NULL, 0, &c, &err), QT_OK);
+    assert_int_equal(qt_eval_checkpoint(&c, model, 0, &er, &err), QT_OK);
+    assert_float_equal(er.acc, rg.quant_acc, 1e-12);
+}
+
+static void expect_error(qt_qquant_opts o, const char *text)
+{
+    qt_qquant_result r;
+    qt_error err = {{0}};
+    assert_int_equal(qt_qquant_run(&o, &r, &err), QT_ERR);
+    if (!strstr(err.msg, text))
+        fail_msg("expected \"%s\" in \"%s\"", text, err.msg);
+}
+
+static void test_bad_input(void **state)
+{
+    if (!ckpt[0])
+        skip();
+    char out[700];
+    snprintf(out, sizeof out, "%s/bad", base);
+    qt_qquant_opts o = opts(QT_QQUANT_GPFQ, out);
+    o.checkpoint = "/no/such/ckpt.qtr";
+    expect_error(o, "/no/such/ckpt.qtr");
+    o = opts(QT_QQUANT_GPFQ, out);
+    const char *sets[] = {"model.widths=32"};
+    o.sets = sets;
+    o.nsets = 1;
+    expect_error(o, "fc1.weight");            /* the checkpoint's shapes do not fit */
+    o = opts(QT_QQUANT_GPFQ, out);
+    o.bits = 0.5;
+    expect_error(o, "bits must give at least 2 levels");
+    o = opts(QT_QQUANT_GPFQ, out);
+    o.layers = "fc1,conv9";
+    expect_error(o, "--layers: conv9 is not a conv or linear layer of mlp");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gpfq_and_msq),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
