@@ -17,10 +17,10 @@ static const char usage[] =
     "Trains least squares f(w) = 1/(2m) ||A w - b||^2 (A Gaussian, b = A w* + noise) by\n"
     "minibatch SGD with lr_t = lr0 / (1 + t / halflife) on the grid ΔZ, through qtrain's\n"
     "update rules, once per combination of --modes, --deltas, --lrs and seed, and writes one\n"
-    "CSV row per run: mode, delta, lr0, seed, steps, loss (BC: of the float buffer), \n"
-    "quantized_loss, final_loss (losses averaged over the second half of training, except\n"
-    "final_loss), optimum_loss (float minimiser) and best_grid_loss (best point of ΔZ^d\n"
-    "found by local search).\n"
+    "CSV row per run: mode, delta, lr0, seed, steps, loss (BC: of the float buffer) and\n"
+    "quantized_loss (both averaged over the second half of training), averaged_loss (at the\n"
+    "average iterate of the second half), final_loss, optimum_loss (float minimiser) and\n"
+    "best_grid_loss (best point of ΔZ^d found by local search).\n"
     "\n"
     "  --out FILE        CSV to write\n"
     "  --modes LIST      rules among fp, bc, sr, r (default bc,sr)\n"
@@ -180,11 +180,11 @@ static int parse_args(int argc, char **argv, options *o)
 static int write_row(qt_csv_writer *w, const qt_lsq_run *run, const qt_lsq_result *res,
                      double optimum, double best_grid, qt_error *err)
 {
-    char cells[9][32];
-    const char *row[10] = {qt_quant_mode_name(run->mode)};
-    double v[9] = {run->delta, run->lr0, (double)run->seed, run->steps, res->loss,
-                   res->quantized_loss, res->final_loss, optimum, best_grid};
-    for (int k = 0; k < 9; k++) {  /* Δ and lr0 are floats: 7 digits print them as given */
+    char cells[10][32];
+    const char *row[11] = {qt_quant_mode_name(run->mode)};
+    double v[10] = {run->delta, run->lr0, (double)run->seed, run->steps, res->loss,
+                    res->quantized_loss, res->averaged_loss, res->final_loss, optimum, best_grid};
+    for (int k = 0; k < 10; k++) {  /* Δ and lr0 are floats: 7 digits print them as given */
         snprintf(cells[k], sizeof cells[k], k < 2 ? "%.7g" : "%.9g", v[k]);
         row[k + 1] = cells[k];
     }
@@ -237,8 +237,8 @@ int main(int argc, char **argv)
     if (status != 0)
         return status < 0 ? 1 : 0;
     static const char *const columns[] = {"mode", "delta", "lr0", "seed", "steps", "loss",
-                                          "quantized_loss", "final_loss", "optimum_loss",
-                                          "best_grid_loss"};
+                                          "quantized_loss", "averaged_loss", "final_loss",
+                                          "optimum_loss", "best_grid_loss"};
     qt_error err;
     qt_lsq_problem p;
     qt_csv_writer *w = NULL;
@@ -247,7 +247,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "qconvex: error: %s\n", err.msg);
         return 1;
     }
-    int rc = qt_csv_writer_create(&w, o.out, columns, 10, &err);
+    int rc = qt_csv_writer_create(&w, o.out, columns, 11, &err);
     if (rc == QT_OK)
         rc = run_all(&o, &p, w, &err);
     qt_error close_err;

@@ -54,6 +54,8 @@ typedef struct qt_lsq_result {
     /* Averaged over the second half of training, after each update: */
     double loss;              /* of the iterate the rule keeps: BC's float buffer w_r, else w */
     double quantized_loss;    /* of the quantized weights: BC's Q(w_r); SR, R and FP the same as loss */
+    double averaged_loss;     /* f at the average of the kept iterate over the second half
+                                 (the point the paper's bounds speak of; off the grid) */
     double final_loss;        /* loss after the last step */
 } qt_lsq_result;
 

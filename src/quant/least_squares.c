@@ -219,8 +219,8 @@ static int train_net(const qt_lsq_problem *p, const qt_lsq_run *run, qt_net *net
                      qt_lsq_result *res, qt_error *err)
 {
     int d = p->d;
-    double *g = scratch, *wd = scratch + d;
-    float *values = (float *)(scratch + 2 * d);
+    double *g = scratch, *wd = scratch + d, *wsum = scratch + 2 * d;
+    float *values = (float *)(scratch + 3 * d);
     qt_param *w = net->params[0];
     qt_optimizer opt = qt_optimizer_sgd(0.0f, 0, 0.0f);
     qt_ctx c;
@@ -242,17 +242,23 @@ static int train_net(const qt_lsq_problem *p, const qt_lsq_run *run, qt_net *net
         qt_quant_update(net, &opt, run->lr0 / (1.0f + (float)t / run->lr_halflife), run->seed,
                         (uint64_t)t);
         qt_quant_export_values(w, values);
+        const float *kept = w->q && w->q->w_real ? w->q->w_real : values;
         double lq = loss_at_float(p, values, wd);
-        double l = w->q && w->q->w_real ? loss_at_float(p, w->q->w_real, wd) : lq;
+        double l = kept == values ? lq : loss_at_float(p, kept, wd);
         if (t >= half) {
             sum += l;
             qsum += lq;
+            for (int j = 0; j < d; j++)
+                wsum[j] += kept[j];
         }
         res->final_loss = l;
     }
     qt_ctx_free(&c);
     res->loss = sum / (run->steps - half);
     res->quantized_loss = qsum / (run->steps - half);
+    for (int j = 0; j < d; j++)
+        wsum[j] /= run->steps - half;
+    res->averaged_loss = qt_lsq_loss(p, wsum);
     return QT_OK;
 }
 
@@ -261,8 +267,8 @@ int qt_lsq_train(const qt_lsq_problem *p, const qt_lsq_run *run, qt_lsq_result *
 {
     if (check_run(p, run, err) != QT_OK)
         return QT_ERR;
-    /* scratch: gradient and weights in double, exported values in float */
-    double *scratch = malloc((size_t)p->d * (2 * sizeof(double) + sizeof(float)) + sizeof(double));
+    /* scratch: gradient, weights and the iterate sum in double, exported values in float */
+    double *scratch = calloc((size_t)p->d * 4 + 1, sizeof(double));
     if (!scratch)
         return qt_errorf(err, "least squares: out of memory");
     qt_net *net = make_net(p, run, err);
