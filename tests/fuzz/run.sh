@@ -20,7 +20,7 @@ libs="$(pkg-config --libs libpng zlib) -lm -lpthread"
 
 # The seed generator is an ordinary program; only the harnesses are instrumented.
 # shellcheck disable=SC2086
-$cc $common "$root/tools/mkdata.c" $srcs $libs -o "$out/mkdata"
+$cc $common -I"$root/src/cli" "$root/tools/mkdata.c" "$root/src/cli/cli_util.c" $srcs $libs -o "$out/mkdata"
 for h in idx cifar png; do
     # shellcheck disable=SC2086
     $cc $common -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
