@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "qtrain/synthetic_data.h"
+
+#define PROG "mkdata"
 
 static const char usage_text[] =
     "usage: mkdata KIND DIR [options]\n"
@@ -29,28 +32,6 @@ static const char usage_text[] =
     "  --gzip         idx: write gzip-compressed .gz files\n"
     "  --seed S       content seed (default 1)\n"
     "  --help         show this text\n";
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mkdata: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 2;
-}
-
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v < lo || v > hi)
-        return fail("%s: '%s' is not an integer in %ld..%ld", opt, s ? s : "", lo, hi);
-    *out = v;
-    return 0;
-}
 
 typedef struct options {
     long train, test, classes, min_side, max_side, size, seed;
@@ -75,8 +56,8 @@ static int parse_options(int argc, char **argv, int png, options *o)
             continue;
         }
         if (!dst)
-            return fail("unknown option '%s' (see mkdata --help)", a);
-        if (parse_int(a, v, dst == &o->seed ? 0 : 1, dst == &o->seed ? 0x7fffffffL : 1000000, dst))
+            return cli_fail(PROG, "unknown option '%s' (see mkdata --help)", a);
+        if (cli_int(PROG, a, v, dst == &o->seed ? 0 : 1, dst == &o->seed ? 0x7fffffffL : 1000000, dst))
             return 2;
         i++;
     }
@@ -111,10 +92,10 @@ int main(int argc, char **argv)
                            (int)o.max_side, seed};
         rc = qt_synth_tree_write(dir, &t, &err);
     } else {
-        return fail("unknown kind '%s' (cifar10, cifar100, idx or png)", kind);
+        return cli_fail(PROG, "unknown kind '%s' (cifar10, cifar100, idx or png)", kind);
     }
     if (rc != QT_OK)
-        return fail("%s", err.msg);
+        return cli_fail(PROG, "%s", err.msg);
     printf("mkdata: wrote %s to %s\n", kind, dir);
     return 0;
 }

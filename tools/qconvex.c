@@ -1,13 +1,12 @@
 /* qconvex: quantized least squares (include/qtrain/least_squares.h) over lists of rules,
  * grid steps, learning rates and seeds; one CSV row per run. The study is the library's
  * (the same code tests/quant/test_convex.c checks); this file parses arguments and writes rows. */
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "qtrain/csv_writer.h"
 #include "qtrain/least_squares.h"
 
@@ -52,39 +51,16 @@ typedef struct options {
     int quiet;
 } options;
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("qconvex: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see qconvex --help)\n", stderr);
-    va_end(ap);
-    return -1;
-}
+#define PROG "qconvex"
 
 static int parse_number(const char *opt, const char *s, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v <= 0.0)
-        return fail("%s: '%s' is not a number > 0", opt, s);
-    *out = v;
-    return 0;
+    return cli_double(PROG, opt, s, 1e-9, 1e15, out);
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi)
-        return fail("%s: '%s' is not a whole number in %ld..%ld", opt, s, lo, hi);
-    *out = v;
-    return 0;
+    return cli_int(PROG, opt, s, lo, hi, out);
 }
 
 /* Splits a comma-separated list into its items, each checked by item(). */
@@ -93,16 +69,16 @@ static int parse_list(const char *opt, const char *s, int *n,
 {
     char buf[1024];
     if (strlen(s) >= sizeof buf)
-        return fail("%s: list too long", opt);
+        return -cli_fail(PROG, "%s: list too long", opt);
     strcpy(buf, s);
     *n = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (*n == MAX_LIST)
-            return fail("%s: more than %d items", opt, MAX_LIST);
+            return -cli_fail(PROG, "%s: more than %d items", opt, MAX_LIST);
         if (item(opt, tok, (*n)++, dst) != 0)
             return -1;
     }
-    return *n > 0 ? 0 : fail("%s: empty list", opt);
+    return *n > 0 ? 0 : -cli_fail(PROG, "%s: empty list", opt);
 }
 
 static int number_item(const char *opt, const char *text, int k, void *dst)
@@ -118,7 +94,7 @@ static int mode_item(const char *opt, const char *text, int k, void *dst)
             ((qt_quant_mode *)dst)[k] = all[i];
             return 0;
         }
-    return fail("%s: '%s' is not one of fp, bc, sr, r", opt, text);
+    return -cli_fail(PROG, "%s: '%s' is not one of fp, bc, sr, r", opt, text);
 }
 
 static int set_option(options *o, const char *name, const char *v)
@@ -151,7 +127,7 @@ static int set_option(options *o, const char *name, const char *v)
         return parse_int(name, v, 1, 1000, &o->dims);
     if (!strcmp(name, "--problem-seed"))
         return parse_int(name, v, 0, 1000000000, &o->problem_seed);
-    return fail("unknown option '%s'", name);
+    return -cli_fail(PROG, "unknown option '%s' (see qconvex --help)", name);
 }
 
 /* Returns 0, 1 when help was printed, -1 on an error (already reported). */
@@ -167,14 +143,14 @@ static int parse_args(int argc, char **argv, options *o)
             continue;
         }
         if (strncmp(argv[i], "--", 2) != 0)
-            return fail("unexpected argument '%s'", argv[i]);
+            return -cli_fail(PROG, "unexpected argument '%s' (see qconvex --help)", argv[i]);
         if (i + 1 >= argc)
-            return fail("%s needs a value", argv[i]);
+            return -cli_fail(PROG, "%s needs a value", argv[i]);
         if (set_option(o, argv[i], argv[i + 1]) != 0)
             return -1;
         i++;
     }
-    return o->out ? 0 : fail("no output: give --out FILE.csv");
+    return o->out ? 0 : -cli_fail(PROG, "no output: give --out FILE.csv");
 }
 
 static int write_row(qt_csv_writer *w, const qt_lsq_run *run, const qt_lsq_result *res,
@@ -244,8 +220,7 @@ int main(int argc, char **argv)
     qt_csv_writer *w = NULL;
     if (qt_lsq_make(&p, (int)o.rows, (int)o.dims, o.w_scale, o.noise, (uint64_t)o.problem_seed,
                     &err) != QT_OK) {
-        fprintf(stderr, "qconvex: error: %s\n", err.msg);
-        return 1;
+        return cli_fail(PROG, "%s", err.msg);
     }
     int rc = qt_csv_writer_create(&w, o.out, columns, 11, &err);
     if (rc == QT_OK)
@@ -257,8 +232,7 @@ int main(int argc, char **argv)
     }
     qt_lsq_free(&p);
     if (rc != QT_OK) {
-        fprintf(stderr, "qconvex: error: %s\n", err.msg);
-        return 1;
+        return cli_fail(PROG, "%s", err.msg);
     }
     return 0;
 }

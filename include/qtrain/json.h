@@ -39,6 +39,11 @@ void qt_json_number(qt_json_writer *w, double x);
 void qt_json_float(qt_json_writer *w, float x);
 void qt_json_int(qt_json_writer *w, int64_t x);
 void qt_json_bool(qt_json_writer *w, bool b);
+/* A key and its value in one call (objects of flat fields, like summary files). */
+void qt_json_field_string(qt_json_writer *w, const char *key, const char *s);
+void qt_json_field_number(qt_json_writer *w, const char *key, double x);
+void qt_json_field_int(qt_json_writer *w, const char *key, int64_t x);
+void qt_json_field_bool(qt_json_writer *w, const char *key, bool b);
 void qt_json_null(qt_json_writer *w);
 /* The document (malloc'd, NUL-terminated) and its length; frees w. NULL with err set
  * when the calls did not form one complete value, or memory ran out. */

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "qtrain/augment.h"
 #include "qtrain/bench.h"
 #include "qtrain/dataset.h"
 #include "qtrain/loader.h"
+
+#define PROG "qbench"
 
 static const char usage_text[] =
     "usage: qbench MODE [options]\n"
@@ -55,29 +58,6 @@ static const char usage_text[] =
     "images/s is wall-clock; images per cpu-second divides by the CPU time of all threads,\n"
     "the rate one core sustains.\n";
 
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("qbench: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-/* Parses a whole decimal integer in [lo, hi]. */
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return fail("%s: '%s' is not an integer in %ld..%ld", opt, s, lo, hi), -1;
-    *out = v;
-    return 0;
-}
-
 typedef struct loader_options {
     const char *dataset, *root;
     int synthetic, train, json, prefetch;
@@ -95,7 +75,7 @@ static int parse_loader_options(int argc, char **argv, loader_options *o)
                     !strcmp(a, "--image-size") || !strcmp(a, "--batch") ||
                     !strcmp(a, "--threads") || !strcmp(a, "--iters") || !strcmp(a, "--seed");
         if (takes && !v)
-            return fail("%s needs a value", a);
+            return cli_fail(PROG, "%s needs a value", a);
         if (!strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return -1;
@@ -111,25 +91,25 @@ static int parse_loader_options(int argc, char **argv, loader_options *o)
             o->root = v;
         } else if (!strcmp(a, "--split")) {
             if (strcmp(v, "train") && strcmp(v, "test"))
-                return fail("--split: '%s' is not train or test", v);
+                return cli_fail(PROG, "--split: '%s' is not train or test", v);
             o->train = !strcmp(v, "train");
-        } else if ((!strcmp(a, "--image-size") && parse_int(a, v, 1, 16384, &o->image_size)) ||
-                   (!strcmp(a, "--batch") && parse_int(a, v, 1, 1 << 20, &o->batch)) ||
-                   (!strcmp(a, "--threads") && parse_int(a, v, 1, 256, &o->threads)) ||
-                   (!strcmp(a, "--iters") && parse_int(a, v, 1, 1L << 30, &o->iters)) ||
-                   (!strcmp(a, "--seed") && parse_int(a, v, 0, 0x7fffffffL, &o->seed))) {
+        } else if ((!strcmp(a, "--image-size") && cli_int(PROG, a, v, 1, 16384, &o->image_size)) ||
+                   (!strcmp(a, "--batch") && cli_int(PROG, a, v, 1, 1 << 20, &o->batch)) ||
+                   (!strcmp(a, "--threads") && cli_int(PROG, a, v, 1, 256, &o->threads)) ||
+                   (!strcmp(a, "--iters") && cli_int(PROG, a, v, 1, 1L << 30, &o->iters)) ||
+                   (!strcmp(a, "--seed") && cli_int(PROG, a, v, 0, 0x7fffffffL, &o->seed))) {
             return 1;
         } else if (!takes) {
-            return fail("unknown option '%s' (see qbench --help)", a);
+            return cli_fail(PROG, "unknown option '%s' (see qbench --help)", a);
         }
         i += takes;
     }
     if (o->synthetic && (o->dataset || o->root))
-        return fail("--synthetic excludes --dataset and --root");
+        return cli_fail(PROG, "--synthetic excludes --dataset and --root");
     if (!o->synthetic && !o->dataset && !o->root)
         o->synthetic = 1;
     if (!o->synthetic && !o->dataset)
-        return fail("--root needs --dataset");
+        return cli_fail(PROG, "--root needs --dataset");
     return 0;
 }
 
@@ -180,7 +160,7 @@ static int run_loader_bench(int argc, char **argv)
     qt_dataset *ds;
     qt_error err;
     if (open_bench_dataset(&o, &ds, &err) != QT_OK)
-        return fail("%s", err.msg);
+        return cli_fail(PROG, "%s", err.msg);
     qt_loader_config cfg;
     qt_loader_config_init(&cfg);
     cfg.batch_size = (int)o.batch;
@@ -193,7 +173,7 @@ static int run_loader_bench(int argc, char **argv)
     if (rc == QT_OK)
         print_loader_result(&o, ds, &r);
     qt_dataset_free(ds);
-    return rc == QT_OK ? 0 : fail("%s", err.msg);
+    return rc == QT_OK ? 0 : cli_fail(PROG, "%s", err.msg);
 }
 
 typedef struct model_options {
@@ -209,7 +189,7 @@ static int parse_quant(const char *v, qt_quant_mode *q)
             *q = (qt_quant_mode)i;
             return 0;
         }
-    return fail("--quant: '%s' is not one of fp, bc, sr, r", v);
+    return cli_fail(PROG, "--quant: '%s' is not one of fp, bc, sr, r", v);
 }
 
 /* Returns 0 when parsed, 1 on error, -1 when help was printed. */
@@ -223,7 +203,7 @@ static int parse_model_options(int argc, char **argv, model_options *o)
         long n = 0;
         int takes = strcmp(a, "--json") && strcmp(a, "--help");
         if (takes && !v)
-            return fail("%s needs a value", a);
+            return cli_fail(PROG, "%s needs a value", a);
         if (!strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return -1;
@@ -231,37 +211,37 @@ static int parse_model_options(int argc, char **argv, model_options *o)
             o->json = 1;
         } else if (!strcmp(a, "--mode")) {
             if (strcmp(v, "train") && strcmp(v, "infer"))
-                return fail("--mode: '%s' is not train or infer", v);
+                return cli_fail(PROG, "--mode: '%s' is not train or infer", v);
             o->cfg.train = !strcmp(v, "train");
         } else if (!strcmp(a, "--quant")) {
             if (parse_quant(v, &o->cfg.quant))
                 return 1;
         } else if (!strcmp(a, "--batch")) {
-            if (parse_int(a, v, 1, 1 << 16, &n))
+            if (cli_int(PROG, a, v, 1, 1 << 16, &n))
                 return 1;
             o->cfg.batch = (int)n;
         } else if (!strcmp(a, "--threads")) {
-            if (parse_int(a, v, 0, 256, &n))
+            if (cli_int(PROG, a, v, 0, 256, &n))
                 return 1;
             o->cfg.threads = (int)n;
         } else if (!strcmp(a, "--iters")) {
-            if (parse_int(a, v, 1, 1 << 20, &n))
+            if (cli_int(PROG, a, v, 1, 1 << 20, &n))
                 return 1;
             o->cfg.iters = (int)n;
         } else if (!strcmp(a, "--warmup")) {
-            if (parse_int(a, v, 0, 1 << 20, &n))
+            if (cli_int(PROG, a, v, 0, 1 << 20, &n))
                 return 1;
             o->cfg.warmup = (int)n;
         } else if (!strcmp(a, "--image-size")) {
-            if (parse_int(a, v, 1, 4096, &n))
+            if (cli_int(PROG, a, v, 1, 4096, &n))
                 return 1;
             o->cfg.image_size = (int)n;
         } else if (!strcmp(a, "--classes")) {
-            if (parse_int(a, v, 2, 1 << 20, &n))
+            if (cli_int(PROG, a, v, 2, 1 << 20, &n))
                 return 1;
             o->cfg.classes = (int)n;
         } else {
-            return fail("unknown option '%s' (see qbench --help)", a);
+            return cli_fail(PROG, "unknown option '%s' (see qbench --help)", a);
         }
         i += takes;
     }
@@ -299,7 +279,7 @@ static int run_model_bench(int argc, char **argv)
     qt_bench_result r;
     qt_error err;
     if (qt_bench_model(&o.cfg, &r, NULL, NULL, &err) != QT_OK)
-        return fail("%s", err.msg);
+        return cli_fail(PROG, "%s", err.msg);
     print_model_result(&o, &r);
     return 0;
 }
@@ -314,9 +294,9 @@ int main(int argc, char **argv)
         return run_loader_bench(argc - 2, argv + 2);
     if (!strcmp(argv[1], "--model")) {
         if (argc < 3)
-            return fail("--model needs a model name"), 2;
+            return cli_fail(PROG, "--model needs a model name"), 2;
         return run_model_bench(argc - 2, argv + 2);
     }
-    fail("unknown mode '%s' (see qbench --help)", argv[1]);
+    cli_fail(PROG, "unknown mode '%s' (see qbench --help)", argv[1]);
     return 2;
 }

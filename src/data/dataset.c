@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 
 void qt_dataset_config_init(qt_dataset_config *cfg)
 {
@@ -295,7 +296,7 @@ int qt_dataset_write_classes(const qt_dataset *ds, const char *dir, qt_error *er
         n += json_string(buf + n, ds->class_names[k]);
     }
     n += (size_t)sprintf(buf + n, "]}\n");
-    int rc = qt_file_write(path, buf, n, err);
+    int rc = qt_write_file_atomic(path, buf, n, err);
     free(buf);
     return rc;
 }

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "qtrain/cifar.h"
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 
 static const char *const cifar10_names[10] = {
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -41,7 +42,7 @@ static int append_file(qt_dataset *ds, const char *path, qt_cifar_labels layout,
 {
     uint8_t *buf;
     size_t len, count, kept, skipped;
-    if (qt_file_read(path, &buf, &len, err) != QT_OK)
+    if (qt_read_file(path, &buf, &len, err) != QT_OK)
         return QT_ERR;
     int rc = qt_cifar_record_count(path, len, layout, &count, err);
     if (rc == QT_OK) {

@@ -7,7 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 #include "qtrain/idx.h"
 
 static const char *const fashion_names[10] = {
@@ -43,7 +44,7 @@ static int read_idx(const char *root, const char *base, int ndims, char *path, s
 {
     size_t len;
     if (find_file(root, base, path, n, err) != QT_OK ||
-        qt_file_read_maybe_gz(path, IDX_MAX_BYTES, buf, &len, err) != QT_OK)
+        qt_read_file_maybe_gz(path, IDX_MAX_BYTES, buf, &len, err) != QT_OK)
         return QT_ERR;
     if (qt_idx_parse(path, *buf, len, ndims, idx, err) != QT_OK) {
         free(*buf);

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 #include "qtrain/idx.h"
 #include "qtrain/rng.h"
 
@@ -71,7 +72,7 @@ static int write_cifar_file(const char *dir, const char *name, qt_cifar_labels l
         return qt_errorf(err, "%s: out of memory", path);
     for (int r = 0; r < count; r++)
         qt_synth_cifar_record(layout, seed, split, first + r, buf + rec * (size_t)r);
-    int rc = qt_file_write(path, buf, rec * (size_t)count, err);
+    int rc = qt_write_file_atomic(path, buf, rec * (size_t)count, err);
     free(buf);
     return rc;
 }
@@ -123,7 +124,7 @@ static int write_idx(const char *dir, const char *name, int gzip, int ndims,
         return QT_ERR;
     int rc = gzip ? qt_gzip(raw, raw_len, &gz, &gz_len, err) : QT_OK;
     if (rc == QT_OK)
-        rc = gzip ? qt_file_write(path, gz, gz_len, err) : qt_file_write(path, raw, raw_len, err);
+        rc = gzip ? qt_write_file_atomic(path, gz, gz_len, err) : qt_write_file_atomic(path, raw, raw_len, err);
     free(raw);
     free(gz);
     return rc;
@@ -257,7 +258,7 @@ int qt_synth_png_write(const char *path, const qt_synth_png *im, qt_error *err)
         int npal = im->fmt.color_type == 3 ? 1 << im->fmt.bit_depth : 0;
         rc = qt_png_encode(&im->fmt, im->w, im->h, samples, palette, npal, alpha, &png, &len, err);
         if (rc == QT_OK)
-            rc = qt_file_write(path, png, len, err);
+            rc = qt_write_file_atomic(path, png, len, err);
         else
             qt_error_prefix(err, "%s", path);
     }

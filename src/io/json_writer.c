@@ -250,3 +250,27 @@ int qt_json_writer_save(qt_json_writer *w, const char *path, qt_error *err)
     free(text);
     return rc;
 }
+
+void qt_json_field_string(qt_json_writer *w, const char *key, const char *s)
+{
+    qt_json_key(w, key);
+    qt_json_string(w, s);
+}
+
+void qt_json_field_number(qt_json_writer *w, const char *key, double x)
+{
+    qt_json_key(w, key);
+    qt_json_number(w, x);
+}
+
+void qt_json_field_int(qt_json_writer *w, const char *key, int64_t x)
+{
+    qt_json_key(w, key);
+    qt_json_int(w, x);
+}
+
+void qt_json_field_bool(qt_json_writer *w, const char *key, bool b)
+{
+    qt_json_key(w, key);
+    qt_json_bool(w, b);
+}

@@ -76,38 +76,22 @@ int run_logs_summary(const char *dir, const run_summary_fields *f, qt_error *err
     snprintf(path, sizeof path, "%s/summary.json", dir);
     qt_json_writer *w = qt_json_writer_new(2);
     qt_json_begin_object(w);
-    qt_json_key(w, "model");
-    qt_json_string(w, f->model);
-    qt_json_key(w, "quant_mode");
-    qt_json_string(w, f->quant_mode);
-    qt_json_key(w, "dataset");
-    qt_json_string(w, f->dataset);
-    qt_json_key(w, "epochs");
-    qt_json_int(w, f->s->epochs_done);
-    qt_json_key(w, "steps");
-    qt_json_int(w, f->s->steps);
-    qt_json_key(w, "test_acc");
-    qt_json_number(w, f->s->test_acc);
-    qt_json_key(w, "test_loss");
-    qt_json_number(w, f->s->test_loss);
-    qt_json_key(w, "best_test_acc");
-    qt_json_number(w, f->s->best_test_acc);
-    if (!isnan(f->s->float_test_acc)) {
-        qt_json_key(w, "float_test_acc");
-        qt_json_number(w, f->s->float_test_acc);
-    }
-    qt_json_key(w, "params");
-    qt_json_int(w, (int64_t)f->s->params);
-    qt_json_key(w, "param_bytes");
-    qt_json_int(w, (int64_t)f->s->param_bytes);
-    qt_json_key(w, "seconds");
-    qt_json_number(w, f->s->seconds);
-    qt_json_key(w, "images_per_s");
-    qt_json_number(w, f->s->images_per_s);
-    qt_json_key(w, "interrupted");
-    qt_json_bool(w, f->s->interrupted);
-    qt_json_key(w, "checkpoint");
-    qt_json_string(w, f->s->checkpoint);
+    qt_json_field_string(w, "model", f->model);
+    qt_json_field_string(w, "quant_mode", f->quant_mode);
+    qt_json_field_string(w, "dataset", f->dataset);
+    qt_json_field_int(w, "epochs", f->s->epochs_done);
+    qt_json_field_int(w, "steps", f->s->steps);
+    qt_json_field_number(w, "test_acc", f->s->test_acc);
+    qt_json_field_number(w, "test_loss", f->s->test_loss);
+    qt_json_field_number(w, "best_test_acc", f->s->best_test_acc);
+    if (!isnan(f->s->float_test_acc))
+        qt_json_field_number(w, "float_test_acc", f->s->float_test_acc);
+    qt_json_field_int(w, "params", (int64_t)f->s->params);
+    qt_json_field_int(w, "param_bytes", (int64_t)f->s->param_bytes);
+    qt_json_field_number(w, "seconds", f->s->seconds);
+    qt_json_field_number(w, "images_per_s", f->s->images_per_s);
+    qt_json_field_bool(w, "interrupted", f->s->interrupted);
+    qt_json_field_string(w, "checkpoint", f->s->checkpoint);
     qt_json_end_object(w);
     return qt_json_writer_save(w, path, err); /* frees w */
 }

@@ -11,7 +11,8 @@
 
 #include "qtrain/cifar.h"
 #include "qtrain/dataset.h"
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 #include "qtrain/synthetic_data.h"
 #include "tmpdir.h"
 
@@ -92,7 +93,7 @@ static void test_generated_cifar10(void **state)
     uint8_t *file;
     size_t len;
     snprintf(path, sizeof path, "%s/data_batch_4.bin", dir);
-    assert_int_equal(qt_file_read(path, &file, &len, &err), QT_OK);
+    assert_int_equal(qt_read_file(path, &file, &len, &err), QT_OK);
     assert_int_equal(len, 4 * REC10); /* 23 = 5 + 5 + 5 + 4 + 4 */
     assert_int_equal(open_cifar(dir, QT_DATASET_CIFAR10, QT_SPLIT_TRAIN, 0, 0, &ds, &err), QT_OK);
     assert_int_equal(qt_dataset_count(ds), 23);

@@ -10,7 +10,8 @@
 #include <cmocka.h>
 
 #include "qtrain/dataset.h"
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 #include "qtrain/idx.h"
 #include "qtrain/synthetic_data.h"
 #include "tmpdir.h"

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 #include "qtrain/png_image.h"
 #include "qtrain/synthetic_data.h"
 #include "tmpdir.h"

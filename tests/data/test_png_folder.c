@@ -13,7 +13,8 @@
 
 #include "qtrain/augment.h"
 #include "qtrain/dataset.h"
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 #include "qtrain/loader.h"
 #include "qtrain/png_image.h"
 #include "qtrain/synthetic_data.h"
@@ -134,7 +135,7 @@ static void test_class_order_and_map(void **state)
     uint8_t *json;
     size_t len;
     snprintf(path, sizeof path, "%s/classes.json", root);
-    assert_int_equal(qt_file_read(path, &json, &len, &err), QT_OK);
+    assert_int_equal(qt_read_file(path, &json, &len, &err), QT_OK);
     const char *want = "{\"dataset\": \"png_folder\", \"num_classes\": 4, \"classes\": "
                        "[\"B\", \"a\\\"q\", \"a_1\", \"b\"]}\n";
     assert_int_equal(len, strlen(want));
@@ -214,7 +215,7 @@ static void test_corrupt_png_in_loader(void **state)
     snprintf(path, sizeof path, "%s/train/a/2.png", root);
     uint8_t *png;
     size_t len;
-    assert_int_equal(qt_file_read(path, &png, &len, &err), QT_OK);
+    assert_int_equal(qt_read_file(path, &png, &len, &err), QT_OK);
     assert_int_equal(tmpdir_write(root, "train/a/2.png", png, len - 20), 0);
     free(png);
     qt_loader_config lc;

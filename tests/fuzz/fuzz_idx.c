@@ -3,7 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 #include "qtrain/idx.h"
 
 /* Reads every data byte, so a wrong count or pointer shows up under ASan. */

@@ -14,13 +14,13 @@ out=${QTRAIN_FUZZ_DIR:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
 mkdir -p "$out"
 
-srcs="$root/src/data/*.c $root/src/core/error.c $root/src/core/rng.c"
+srcs="$root/src/data/*.c $root/src/io/file_io.c $root/src/core/error.c $root/src/core/rng.c"
 common="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/include"
 libs="$(pkg-config --libs libpng zlib) -lm -lpthread"
 
 # The seed generator is an ordinary program; only the harnesses are instrumented.
 # shellcheck disable=SC2086
-$cc $common "$root/tools/mkdata.c" $srcs $libs -o "$out/mkdata"
+$cc $common -I"$root/src/cli" "$root/tools/mkdata.c" "$root/src/cli/cli_util.c" $srcs $libs -o "$out/mkdata"
 for h in idx cifar png; do
     # shellcheck disable=SC2086
     $cc $common -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

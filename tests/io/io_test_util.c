@@ -73,3 +73,17 @@ uint8_t *io_read(const char *path, size_t *len)
         *len = n;
     return buf;
 }
+
+int io_group_setup(void **state)
+{
+    (void)state;
+    io_tmpdir();
+    return 0;
+}
+
+int io_group_teardown(void **state)
+{
+    (void)state;
+    io_tmpdir_remove();
+    return 0;
+}

@@ -7,6 +7,9 @@
 
 /* Makes a fresh directory under $TMPDIR (or /tmp); returns its path (static storage). */
 const char *io_tmpdir(void);
+/* cmocka group setup/teardown: make and remove the scratch directory. */
+int io_group_setup(void **state);
+int io_group_teardown(void **state);
 /* Removes the directory made by io_tmpdir and everything in it. */
 void io_tmpdir_remove(void);
 /* "<tmpdir>/<name>" in a static buffer (one of a few, so two can be used together). */

@@ -15,18 +15,6 @@
 #include "qtrain/config.h"
 #include "qtrain/rng.h"
 
-static int setup(void **state)
-{
-    io_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove();
-    return 0;
-}
-
 /* Loads text (as file name) on top of defaults; returns the status, message in err. */
 static int load_text(qt_config *c, const char *name, const char *text, qt_error *err)
 {
@@ -568,5 +556,5 @@ int main(void)
         cmocka_unit_test(test_float_list_values),
         cmocka_unit_test(test_shipped_configs_are_valid),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_group_setup, io_group_teardown);
 }

@@ -13,18 +13,6 @@
 #include "io_test_util.h"
 #include "qtrain/csv_writer.h"
 
-static int setup(void **state)
-{
-    io_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove();
-    return 0;
-}
-
 static const char *const columns[] = {"step", "epoch", "lr", "loss"};
 
 static void assert_file(const char *path, const char *text)
@@ -129,5 +117,5 @@ int main(void)
         cmocka_unit_test(test_resume_creates_a_missing_log),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_group_setup, io_group_teardown);
 }

@@ -14,18 +14,6 @@
 #include "io_test_util.h"
 #include "qtrain/file_io.h"
 
-static int setup(void **state)
-{
-    io_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove();
-    return 0;
-}
-
 static void assert_file(const char *path, const char *text)
 {
     char *got = (char *)io_read(path, NULL);
@@ -123,5 +111,5 @@ int main(void)
         cmocka_unit_test(test_abort_keeps_the_old_file),
         cmocka_unit_test(test_failed_commit_cleans_up),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_group_setup, io_group_teardown);
 }

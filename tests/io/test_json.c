@@ -14,18 +14,6 @@
 #include "qtrain/json.h"
 #include "qtrain/rng.h"
 
-static int setup(void **state)
-{
-    io_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove();
-    return 0;
-}
-
 static char *finish_ok(qt_json_writer *w)
 {
     qt_error err = {{0}};
@@ -321,5 +309,5 @@ int main(void)
         cmocka_unit_test(test_parse_mutations),
         cmocka_unit_test(test_save_and_parse_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_group_setup, io_group_teardown);
 }

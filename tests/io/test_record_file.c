@@ -15,18 +15,6 @@
 #include "qtrain/record_file.h"
 #include "qtrain/rng.h"
 
-static int setup(void **state)
-{
-    io_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove();
-    return 0;
-}
-
 static void write_sample(const char *path)
 {
     qt_record_writer *w;
@@ -362,5 +350,5 @@ int main(void)
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_malformed_content),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_group_setup, io_group_teardown);
 }

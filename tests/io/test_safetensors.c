@@ -16,18 +16,6 @@
 #include "qtrain/json.h"
 #include "qtrain/safetensors.h"
 
-static int setup(void **state)
-{
-    io_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove();
-    return 0;
-}
-
 static const float weights[6] = {1.5f, -2.0f, 0.25f, 3e-3f, -0.0f, 7.0f};
 static const int8_t codes[5] = {-1, 1, 1, -1, 0};
 static const float scalar = 0.5f;
@@ -339,5 +327,5 @@ int main(void)
         cmocka_unit_test(test_half_round_trip_exhaustive),
         cmocka_unit_test(test_half_rounding),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_group_setup, io_group_teardown);
 }

@@ -1,4 +1,6 @@
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+
+#include "qtrain/file_io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -6,34 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
-
-int qt_file_read(const char *path, uint8_t **buf, size_t *len, qt_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qt_errorf(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return qt_errorf(err, "%s: not a regular file", path);
-    }
-    size_t n = (size_t)st.st_size;
-    uint8_t *b = malloc(n ? n : 1);
-    if (!b) {
-        fclose(f);
-        return qt_errorf(err, "%s: out of memory reading %zu bytes", path, n);
-    }
-    size_t got = fread(b, 1, n, f);
-    int failed = ferror(f);
-    fclose(f);
-    if (failed || got != n) {
-        free(b);
-        return qt_errorf(err, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
-    return QT_OK;
-}
 
 /* The gzip trailer's ISIZE (uncompressed size mod 2^32) is a good first guess for the
  * output buffer; it is only a hint, the buffer still grows as needed. */
@@ -127,12 +101,12 @@ int qt_gunzip(const char *name, const uint8_t *in, size_t in_len, size_t max_len
     return qt_errorf(err, "%s: corrupt gzip data (%s)", name, zmsg);
 }
 
-int qt_file_read_maybe_gz(const char *path, size_t max_len, uint8_t **buf, size_t *len,
+int qt_read_file_maybe_gz(const char *path, size_t max_len, uint8_t **buf, size_t *len,
                           qt_error *err)
 {
     uint8_t *raw;
     size_t n;
-    if (qt_file_read(path, &raw, &n, err) != QT_OK)
+    if (qt_read_file(path, &raw, &n, err) != QT_OK)
         return QT_ERR;
     if (n < 2 || raw[0] != 0x1f || raw[1] != 0x8b) {
         *buf = raw;
@@ -171,29 +145,5 @@ int qt_gzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len, qt
     }
     *out = o;
     *out_len = n;
-    return QT_OK;
-}
-
-int qt_file_write(const char *path, const void *buf, size_t len, qt_error *err)
-{
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return qt_errorf(err, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return qt_errorf(err, "%s: cannot create: %s", tmp, strerror(errno));
-    size_t put = fwrite(buf, 1, len, f);
-    int failed = put != len || fflush(f) != 0 || ferror(f);
-    if (fclose(f) != 0)
-        failed = 1;
-    if (failed) {
-        remove(tmp);
-        return qt_errorf(err, "%s: write error", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return qt_errorf(err, "%s: cannot rename from %s: %s", path, tmp, strerror(e));
-    }
     return QT_OK;
 }

@@ -9,7 +9,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "qtrain/file_bytes.h"
+#include "qtrain/gzip.h"
+#include "qtrain/file_io.h"
 #include "tmpdir.h"
 
 static const char text[] = "qtrain gzip round trip: the quick brown fox jumps over the lazy dog";
@@ -79,16 +80,16 @@ static void test_file_write_read(void **state)
     size_t len;
     assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/data.bin", dir);
-    assert_int_equal(qt_file_write(path, "old contents", 12, &err), QT_OK);
-    assert_int_equal(qt_file_write(path, text, sizeof text, &err), QT_OK);
+    assert_int_equal(qt_write_file_atomic(path, "old contents", 12, &err), QT_OK);
+    assert_int_equal(qt_write_file_atomic(path, text, sizeof text, &err), QT_OK);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert_int_not_equal(access(tmp, F_OK), 0); /* the temporary was renamed away */
-    assert_int_equal(qt_file_read_maybe_gz(path, 1 << 20, &buf, &len, &err), QT_OK);
+    assert_int_equal(qt_read_file_maybe_gz(path, 1 << 20, &buf, &len, &err), QT_OK);
     assert_int_equal(len, sizeof text);
     assert_memory_equal(buf, text, len);
     free(buf);
     snprintf(path, sizeof path, "%s/missing.bin", dir);
-    assert_int_equal(qt_file_read(path, &buf, &len, &err), QT_ERR);
+    assert_int_equal(qt_read_file(path, &buf, &len, &err), QT_ERR);
     char want[600];
     snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
     assert_string_equal(err.msg, want);
