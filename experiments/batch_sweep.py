@@ -56,7 +56,7 @@ def verdict(err):
 
 def main():
     p = qtexp.parser("batch_sweep", __doc__)
-    p.add_argument("--net", choices=list(NETS), default="convnet", help="network (default convnet)")
+    p.add_argument("--net", choices=list(NETS), default="mlp", help="network (default mlp)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per run (default per net)")
     p.add_argument("--lr-rule", choices=["fixed", "sqrt", "linear"], default="fixed",
                    help="learning rate versus batch size (default fixed; see above)")
