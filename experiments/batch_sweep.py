@@ -83,8 +83,7 @@ def main():
     png = args.out / "batch_sweep.png"
     qtexp.qplot(args, png, [args.out / f"curve_{m}.csv" for m in METHODS],
                 [LABEL[m] for m in METHODS], "log2_batch", "test_err",
-                title=f"Test error vs batch size ({args.net}, Fashion-MNIST, {epochs} epochs, "
-                      f"lr rule {args.lr_rule})",
+                title=f"Test error vs batch ({args.net}, {epochs} epochs, lr {args.lr_rule})",
                 xlabel="log2(batch size)", ylabel="test error %")
     gain, holds = verdict(err)
     table = qtexp.md_table(["batch"] + [f"{LABEL[m]} test error %" for m in METHODS]

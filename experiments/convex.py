@@ -91,14 +91,12 @@ def main():
 
     files, labels = series_files(args, "delta", DELTAS, "log2_delta", math.log2, dm, fstar, best)
     qtexp.qplot(args, args.out / "convex_delta.png", files, labels, "log2_delta", "excess_loss",
-                logy=True, title="Quantized least squares: excess loss f - f* versus grid step Δ "
-                                 "(lr 0.1/(1+t/1000), 20k steps)",
-                xlabel="log2(Δ)", ylabel="f - f* (log10)")
+                logy=True, title="Least squares on the grid: excess loss vs grid step",
+                xlabel="log2(grid step delta)", ylabel="f - f* (log scale)")
     files, labels = series_files(args, "lr", LRS, "log10_lr", math.log10, lm, fstar)
     qtexp.qplot(args, args.out / "convex_lr.png", files, labels, "log10_lr", "excess_loss",
-                logy=True, title=f"Quantized least squares: excess loss f - f* versus constant rate "
-                                 f"(Δ = {LR_DELTA}, 2000/lr steps)",
-                xlabel="log10(learning rate)", ylabel="f - f* (log10)")
+                logy=True, title=f"Least squares on the grid (delta {LR_DELTA}): excess loss vs rate",
+                xlabel="log10(constant learning rate)", ylabel="f - f* (log scale)")
 
     dtable = qtexp.md_table(
         ["Δ", "SR", "BC w_r", "BC Q(w_r)", "R", "SR averaged", "BC averaged w_r", "best grid point"],

@@ -95,16 +95,15 @@ def main():
         qtexp.write_csv(args.out / f"epochs_{m}.csv",
                         ["epoch", "flips", "lr", "train_loss", "test_err"], per_epoch[m])
         qtexp.write_csv(args.out / f"curve_{m}.csv", ["epoch", "loss", "test_err"], curve_rows(runs[m]))
-    what = f"{args.net}, Fashion-MNIST ({fraction:g} of the training set per epoch)"
     qtexp.qplot(args, args.out / "greedy_phase_curves.png",
                 [args.out / f"curve_{m}.csv" for m in METHODS], [LABEL[m] for m in METHODS],
                 "epoch", "loss", y2="test_err", smooth=25,
-                title=f"BC, SR, R with step decay after epochs {','.join(map(str, decay))}: {what}",
+                title=f"BC, SR, R ({args.net}), lr x0.1 after epochs {','.join(map(str, decay))}",
                 ylabel="training loss", y2label="test error %")
     qtexp.qplot(args, args.out / "greedy_phase_flips.png",
                 [args.out / f"epochs_{m}.csv" for m in ("bc", "sr")], ["BC", "SR"],
                 "epoch", "flips", y2="lr", logy=True, logy2=True,
-                title=f"Fraction of binary weights that changed sign per epoch: {what}",
+                title=f"Binary weights that changed sign per epoch ({args.net})",
                 ylabel="flips per epoch (log)", y2label="learning rate (log)")
     write_report(args, runs, per_epoch, decay, epochs, fraction, total)
 

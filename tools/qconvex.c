@@ -167,16 +167,29 @@ static int write_row(qt_csv_writer *w, const qt_lsq_run *run, const qt_lsq_resul
     return qt_csv_write_text_row(w, row, err);
 }
 
-static int run_all(const options *o, const qt_lsq_problem *p, qt_csv_writer *w, qt_error *err)
+/* Checks what can fail before the output file is touched: the problem, its optimum (into
+ * *optimum) and the step counts. */
+static int prepare(const options *o, qt_lsq_problem *p, double *optimum, qt_error *err)
 {
-    double *optimum_w = malloc((size_t)p->d * sizeof *optimum_w);
-    if (!optimum_w)
-        return qt_errorf(err, "out of memory");
-    int rc = qt_lsq_solve(p, optimum_w, err);
-    double optimum = rc == QT_OK ? qt_lsq_loss(p, optimum_w) : 0.0;
-    free(optimum_w);
-    if (rc != QT_OK)
+    for (int li = 0; li < o->nlrs; li++)
+        if (ceil(o->budget / o->lrs[li]) > 1e9)
+            return qt_errorf(err, "--budget %g / lr0 %g is over 1e9 steps", o->budget, o->lrs[li]);
+    if (qt_lsq_make(p, (int)o->rows, (int)o->dims, o->w_scale, o->noise,
+                    (uint64_t)o->problem_seed, err) != QT_OK)
         return QT_ERR;
+    double *w = malloc((size_t)p->d * sizeof *w);
+    int rc = w ? qt_lsq_solve(p, w, err) : qt_errorf(err, "out of memory");
+    if (rc == QT_OK)
+        *optimum = qt_lsq_loss(p, w);
+    free(w);
+    if (rc != QT_OK)
+        qt_lsq_free(p);
+    return rc;
+}
+
+static int run_all(const options *o, const qt_lsq_problem *p, double optimum, qt_csv_writer *w,
+                   qt_error *err)
+{
     for (int di = 0; di < o->ndeltas; di++) {
         double best;
         if (qt_lsq_best_grid_loss(p, o->deltas[di], &best, err) != QT_OK)
@@ -184,12 +197,9 @@ static int run_all(const options *o, const qt_lsq_problem *p, qt_csv_writer *w, 
         for (int mi = 0; mi < o->nmodes; mi++)
             for (int li = 0; li < o->nlrs; li++)
                 for (long s = 0; s < o->seeds; s++) {
-                    double steps = ceil(o->budget / o->lrs[li]);
-                    if (steps > 1e9)
-                        return qt_errorf(err, "--budget %g / lr0 %g is over 1e9 steps", o->budget, o->lrs[li]);
                     qt_lsq_run run = {o->modes[mi], (float)o->deltas[di], (float)o->lrs[li],
-                                      (float)o->halflife, (int)steps, (int)o->batch,
-                                      (uint64_t)(o->seed + s)};
+                                      (float)o->halflife, (int)ceil(o->budget / o->lrs[li]),
+                                      (int)o->batch, (uint64_t)(o->seed + s)};
                     qt_lsq_result res;
                     if (qt_lsq_train(p, &run, &res, err) != QT_OK ||
                         write_row(w, &run, &res, optimum, best, err) != QT_OK)
@@ -217,22 +227,18 @@ int main(int argc, char **argv)
                                           "optimum_loss", "best_grid_loss"};
     qt_error err;
     qt_lsq_problem p;
-    qt_csv_writer *w = NULL;
-    if (qt_lsq_make(&p, (int)o.rows, (int)o.dims, o.w_scale, o.noise, (uint64_t)o.problem_seed,
-                    &err) != QT_OK) {
+    double optimum = 0.0;
+    if (prepare(&o, &p, &optimum, &err) != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
-    }
+    qt_csv_writer *w = NULL;
     int rc = qt_csv_writer_create(&w, o.out, columns, 11, &err);
     if (rc == QT_OK)
-        rc = run_all(&o, &p, w, &err);
+        rc = run_all(&o, &p, optimum, w, &err);
     qt_error close_err;
     if (w && qt_csv_writer_close(w, &close_err) != QT_OK && rc == QT_OK) {
         err = close_err;
         rc = QT_ERR;
     }
     qt_lsq_free(&p);
-    if (rc != QT_OK) {
-        return cli_fail(PROG, "%s", err.msg);
-    }
-    return 0;
+    return rc == QT_OK ? 0 : cli_fail(PROG, "%s", err.msg);
 }
