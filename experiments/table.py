@@ -182,7 +182,7 @@ def estimate(args, nets):
         config, model, extra, images = PAPER[net]
         epochs = int(print_config_value(args, config, "train.epochs"))
         cmd = [str(qtexp.tool(args, "src/cli/qbench")), "--model", model, "--quant", "bc",
-               "--batch", "32", "--iters", "2", "--warmup", "1", "--threads", str(args.threads),
+               "--batch", "32", "--iters", "6", "--warmup", "2", "--threads", str(args.threads),
                "--json"] + extra
         log(f"  measuring {net}: {' '.join(cmd[1:])}")
         r = subprocess.run(cmd, capture_output=True, text=True)
