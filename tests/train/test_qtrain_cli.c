@@ -1,0 +1,209 @@
+/* The qtrain program: help, config errors with file:line, --print-config, a short run on
+ * Fashion-MNIST, Ctrl-C writing a checkpoint that --resume continues, eval and export. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "run_program.h"
+#include "tmpdir.h"
+
+static char dir[512];
+
+static int setup(void **state) { return tmpdir_make(dir, sizeof dir); }
+static int teardown(void **state)
+{
+    tmpdir_remove(dir);
+    return 0;
+}
+
+static int have_fmnist(void)
+{
+    struct stat sb;
+    return stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &sb) == 0;
+}
+
+static void write_config(const char *name, const char *text)
+{
+    assert_int_equal(tmpdir_write(dir, name, text, strlen(text)), 0);
+}
+
+static void test_help_lists_every_option(void **state)
+{
+    run_result r = run_program("src/cli/qtrain", "--help", dir);
+    assert_int_equal(r.status, 0);
+    const char *opts[] = {"--config", "--set", "--out", "--resume", "--seed", "--threads",
+                          "--quiet", "--print-config", "--checkpoint", "--float", "--help-config",
+                          "eval", "export"};
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
+        if (!strstr(r.out, opts[i]))
+            fail_msg("--help does not mention %s", opts[i]);
+    run_result_free(&r);
+    r = run_program("src/cli/qtrain", "--help-config", dir);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "[quant]"));
+    assert_non_null(strstr(r.out, "mode = fp"));
+    assert_non_null(strstr(r.out, "max_steps = 0"));
+    run_result_free(&r);
+}
+
+/* Each config error is one stderr line naming file:line and the key, exit status 1. */
+static void test_config_errors(void **state)
+{
+    char args[1200], want[1200];
+    write_config("bad.ini", "[train]\nepochs = 3\nlr = fast\n");
+    snprintf(args, sizeof args, "--config '%s/bad.ini'", dir);
+    run_result r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "qtrain: error: %s/bad.ini:3: train.lr: expected a number, got \"fast\"\n", dir);
+    assert_string_equal(r.err, want);
+    run_result_free(&r);
+
+    write_config("unknown.ini", "[train]\nepoch = 3\n");
+    snprintf(args, sizeof args, "--config '%s/unknown.ini'", dir);
+    r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "qtrain: error: %s/unknown.ini:2: train.epoch: unknown key (did you mean train.epochs?)\n", dir);
+    assert_string_equal(r.err, want);
+    run_result_free(&r);
+
+    write_config("range.ini", "[quant]\nmode = bc\nbits = 9\n");
+    snprintf(args, sizeof args, "--config '%s/range.ini'", dir);
+    r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "range.ini:3: quant.bits"));
+    run_result_free(&r);
+
+    write_config("ok.ini", "[model]\nname = mlp\n");
+    snprintf(args, sizeof args, "--config '%s/ok.ini' --set train.batch_size=0", dir);
+    r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "qtrain: error: --set: train.batch_size:"));
+    run_result_free(&r);
+
+    write_config("missing.ini", "[data]\ndataset = cifar10\nroot = /no/such/cifar\n");
+    snprintf(args, sizeof args, "--config '%s/missing.ini' --out '%s/r0'", dir, dir);
+    r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "%s/missing.ini:3: data.root: dataset directory /no/such/cifar does not exist", dir);
+    assert_non_null(strstr(r.err, want));
+    run_result_free(&r);
+}
+
+static void test_print_config(void **state)
+{
+    char args[1200];
+    write_config("p.ini", "[model]\nname = resnet20\n");
+    snprintf(args, sizeof args, "--config '%s/p.ini' --seed 7 --print-config", dir);
+    run_result r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "name = resnet20"));
+    assert_non_null(strstr(r.out, "seed = 7"));
+    run_result_free(&r);
+}
+
+static int csv_rows(const char *path)
+{
+    char *t = read_whole_file(path);
+    int n = 0;
+    for (char *p = t; p && *p; p++)
+        n += *p == '\n';
+    free(t);
+    return n;
+}
+
+/* Ctrl-C during training: exit status 130, a checkpoint at the step reached, and --resume
+ * finishes the run with the full number of steps. */
+static void test_sigint_checkpoint_and_resume(void **state)
+{
+    if (!have_fmnist())
+        skip();
+    char run_dir[700], cfg[700], csv[800];
+    snprintf(run_dir, sizeof run_dir, "%s/int", dir);
+    snprintf(cfg, sizeof cfg, "%s/int.ini", dir);
+    snprintf(csv, sizeof csv, "%s/train.csv", run_dir);
+    write_config("int.ini", "[model]\nname = mlp\nwidths = 256\n[data]\naugment = false\n"
+                            "[train]\nepochs = 2\nbatch_size = 20\nthreads = 1\n");
+    pid_t pid = fork();
+    if (pid == 0) {
+        char exe[1024];
+        snprintf(exe, sizeof exe, "%s/src/cli/qtrain", getenv("QTRAIN_BUILD_ROOT"));
+        freopen("/dev/null", "w", stdout);
+        execl(exe, exe, "--config", cfg, "--out", run_dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 600 && csv_rows(csv) < 100; i++)
+        usleep(50000);
+    assert_true(csv_rows(csv) >= 100);
+    kill(pid, SIGINT);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    char args[2000];
+    snprintf(args, sizeof args, "--resume --out '%s' --quiet", run_dir);
+    run_result r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "after 6000 steps"));   /* 2 epochs of 3000 */
+    run_result_free(&r);
+    assert_int_equal(csv_rows(csv), 6001);              /* header + one row per step */
+}
+
+/* A short run reaches a stated accuracy; eval re-measures it from the checkpoint; export
+ * writes safetensors. 1 epoch of the BC MLP on 3000 images: measured 0.778 on 1000 test images. */
+static void test_train_eval_export(void **state)
+{
+    if (!have_fmnist())
+        skip();
+    char args[2000], ck[900];
+    write_config("short.ini", "[model]\nname = mlp\nwidths = 128\n[data]\naugment = false\n"
+                              "train_limit = 3000\ntest_limit = 1000\n[train]\nepochs = 1\n"
+                              "batch_size = 50\nlr = 0.003\nthreads = 1\n[quant]\nmode = bc\n");
+    snprintf(args, sizeof args, "--config '%s/short.ini' --out '%s/short'", dir, dir);
+    run_result r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 0);
+    double acc = 0.0;
+    char *p = strstr(r.out, "test accuracy ");
+    assert_non_null(p);
+    acc = atof(p + 14);
+    print_message("BC MLP, 1 epoch of 3000 images: test accuracy %.4f\n", acc);
+    assert_true(acc > 0.70);
+    run_result_free(&r);
+    snprintf(ck, sizeof ck, "%s/short/checkpoints/step-000000060.qtr", dir);
+    snprintf(args, sizeof args, "eval --checkpoint '%s'", ck);
+    r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 0);
+    assert_true(strncmp(r.out, "test_acc ", 9) == 0);
+    assert_float_equal(atof(r.out + 9), acc, 5e-5);
+    run_result_free(&r);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --out '%s/w.safetensors'", ck, dir);
+    r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 0);
+    run_result_free(&r);
+    struct stat sb;
+    char path[700];
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size > 128 * 784 * 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_print_config),
+        cmocka_unit_test(test_sigint_checkpoint_and_resume),
+        cmocka_unit_test(test_train_eval_export),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
