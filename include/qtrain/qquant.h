@@ -6,8 +6,9 @@
 
 #include "qtrain/config.h"
 #include "qtrain/gpfq_net.h"
+#include "qtrain/pq_net.h"
 
-typedef enum { QT_QQUANT_GPFQ, QT_QQUANT_MSQ } qt_qquant_method;
+typedef enum { QT_QQUANT_GPFQ, QT_QQUANT_MSQ, QT_QQUANT_PQ } qt_qquant_method;
 
 typedef struct qt_qquant_opts {
     const char *checkpoint;
@@ -26,6 +27,7 @@ typedef struct qt_qquant_opts {
     int threads;
     qt_ptq_progress_fn progress;
     void *user;
+    qt_pq_opts pq;            /* method pq: blocks, EM, finetuning, its own progress callback */
 } qt_qquant_opts;
 
 /* Defaults: GPFQ, ternary (bits log2 3), C_alpha 2, GPFQ's own alphabet, 5000 calibration
@@ -39,6 +41,8 @@ typedef struct qt_qquant_result {
     double bits_per_weight;        /* of the quantized layers */
     double model_bytes, float_model_bytes;
     double seconds;
+    qt_pq_size pq_size;            /* method pq: the paper's size accounting */
+    double pq_acc_before_global;   /* method pq: after the layer stage (-1: no global stage) */
 } qt_qquant_result;
 
 /* One quantization into out_dir (model.qtr, summary.json). */
