@@ -7,10 +7,12 @@
  *   - draws a fresh sample of patches and forms its G (every patch when sample = 0);
  *   - E-step: each subvector goes to the centroid of least distance (the lowest index on ties);
  *   - empty clusters: while one is empty, the most populated cluster m is split,
- *     c_empty = c_m + e and c_m = c_m - e with e = eps N(0, I), and every subvector is
- *     reassigned. Should the split leave the cluster empty (a cluster of identical
- *     subvectors cannot be split by a perturbation), its member farthest from c_m becomes
- *     the new centroid, so every iteration ends with k non-empty clusters;
+ *     c_empty = c_m + e and c_m = c_m - e with e = eps N(0, I), and m's members go to the
+ *     nearer of the two (the reference reassigns every subvector; the others cannot move
+ *     but for ties within |e|, and the full pass made each split cost a whole E-step).
+ *     Should the split leave the cluster empty (a cluster of identical subvectors cannot be
+ *     split by a perturbation), m's member farthest from c_m becomes the new centroid, so
+ *     every iteration ends with k non-empty clusters;
  *   - M-step: c = P mean_{j in cluster}(w_j), the least-squares solution, with P = G^+ G the
  *     projection onto the row space of A: the plain cluster mean when A has full column rank.
  * The objective is tracked on a fixed evaluation sample drawn once at the start. */

@@ -121,25 +121,43 @@ static void take_farthest(em *e, int m, int empty)
     e->count[empty]++;
 }
 
-/* Splits the most populated cluster into every empty one (see pq_em.h). A split that leaves
- * its cluster empty is not retried: the farthest member is taken instead, which always
- * succeeds (with n >= k and a cluster empty, the most populated one has two members) and
- * empties no other cluster. Splits stop after k of them in one call (each reassigns every
- * subvector and might empty another cluster), so the loop ends. */
+/* Splits cluster m into m and the empty cluster c: c_c = c_m + e, c_m = c_m - e, and each
+ * member of m goes to the nearer of the two. Subvectors of other clusters stay: they were no
+ * nearer to c_m than to their own centroid, so not to c_m +- e either, up to |e|. */
+static void split(em *e, int m, int c, double eps)
+{
+    const int d = e->d;
+    double *cm = e->c + (size_t)m * d, *cc = e->c + (size_t)c * d, dm[QT_PQ_MAX_BLOCK], dc[QT_PQ_MAX_BLOCK];
+    for (int t = 0; t < d; t++) {
+        double p = eps * (double)qt_rng_normal(&e->rng);
+        cc[t] = cm[t] + p;
+        cm[t] -= p;
+    }
+    for (size_t j = 0; j < e->n; j++) {
+        if (e->assign[j] != m)
+            continue;
+        for (int t = 0; t < d; t++) {
+            dm[t] = e->w[j * d + t] - cm[t];
+            dc[t] = e->w[j * d + t] - cc[t];
+        }
+        if (quad(e->g, dc, d) < quad(e->g, dm, d)) {
+            e->assign[j] = c;
+            e->count[m]--;
+            e->count[c]++;
+        }
+    }
+}
+
+/* Fills every empty cluster by splitting the most populated one (see pq_em.h). A split that
+ * leaves its cluster empty (identical members fall on one side) is not retried: the member
+ * farthest from the centroid is taken instead, which always succeeds (with n >= k and a
+ * cluster empty, the most populated one has two members). Returns the clusters filled. */
 static int resolve_empty(em *e, double eps)
 {
     int resolved = 0, c;
     while ((c = first_empty(e)) >= 0) {
         int m = most_populated(e);
-        if (resolved < e->k) {
-            for (int t = 0; t < e->d; t++) {
-                double p = eps * (double)qt_rng_normal(&e->rng);
-                e->c[(size_t)c * e->d + t] = e->c[(size_t)m * e->d + t] + p;
-                e->c[(size_t)m * e->d + t] -= p;
-            }
-            assign_all(e);
-            m = most_populated(e);
-        }
+        split(e, m, c, eps);
         if (!e->count[c])
             take_farthest(e, m, c);
         resolved++;
