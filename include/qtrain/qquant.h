@@ -1,6 +1,7 @@
 /* What `qquant` does: loads a trained checkpoint, quantizes it after training with a chosen
  * method, evaluates the float and quantized nets on the test split, and writes the quantized
- * model (weights stored coded: level indices and alphabets) with a summary. */
+ * model (weights stored coded: level indices and alphabets, or for pq centroid indices and
+ * codebooks) with a summary. */
 #ifndef QTRAIN_QQUANT_H
 #define QTRAIN_QQUANT_H
 

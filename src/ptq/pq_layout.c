@@ -35,7 +35,10 @@ int qt_pq_layer_shape(const qt_net *net, int i, const qt_pq_blocks *b, qt_pq_sha
     s->fan_in = (int)(w->numel / (size_t)s->rows);
     s->d = l->kind == QT_LAYER_LINEAR ? b->fc_d : pointwise ? b->pw_d : b->conv_d;
     int k = l->kind == QT_LAYER_LINEAR ? b->fc_k : pointwise ? b->pw_k : b->conv_k;
-    if (s->d < 1 || s->d > QT_PQ_MAX_BLOCK || s->fan_in % s->d)
+    if (s->d < 1 || s->d > QT_PQ_MAX_BLOCK)
+        return qt_errorf(err, "%s: block size %d; 1 to %d are supported", l->name, s->d,
+                         QT_PQ_MAX_BLOCK);
+    if (s->fan_in % s->d)
         return qt_errorf(err, "%s: block size %d does not divide the %d weights of each output",
                          l->name, s->d, s->fan_in);
     if (k < 1 || k > 65536)

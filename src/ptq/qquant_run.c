@@ -301,6 +301,9 @@ static int pq_write_summary(const char *dir, const qt_qquant_opts *o, const sess
                             const qt_pq_layer_report *reps, int n, qt_error *err)
 {
     char path[1200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/model.qtr", dir);
+    double file_bytes = stat(path, &st) == 0 ? (double)st.st_size : -1.0;
     snprintf(path, sizeof path, "%s/summary.json", dir);
     qt_json_writer *w = qt_json_writer_new(2);
     qt_json_begin_object(w);
@@ -314,6 +317,7 @@ static int pq_write_summary(const char *dir, const qt_qquant_opts *o, const sess
     json_num(w, "bits_per_weight", r->bits_per_weight);
     json_num(w, "model_bytes", r->model_bytes);
     json_num(w, "float_model_bytes", r->float_model_bytes);
+    json_num(w, "file_bytes", file_bytes);   /* model.qtr: whole-byte indices, zlib */
     pq_json_size(w, &r->pq_size);
     pq_json_settings(w, &o->pq);
     json_num(w, "seconds", r->seconds);
