@@ -7,7 +7,7 @@
 # the trained nets, quantized models and logs go to $RUNS.
 #
 #   experiments/ptq/pq/run.sh                 # everything (about an hour on 2 busy cores)
-#   RUNS=/tmp/x EPOCHS=1 experiments/ptq/pq/run.sh
+#   RUNS=/tmp/x EPOCHS=1 NETS=gpfq_cnn BLOCKS=9 experiments/ptq/pq/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 BUILD=${BUILD:-build}
@@ -15,6 +15,7 @@ RUNS=${RUNS:-/tmp/pq-runs}
 EPOCHS=${EPOCHS:-3}
 THREADS=${THREADS:-1}
 NETS=${NETS:-"gpfq_cnn resnet20"}
+BLOCKS=${BLOCKS:-"9 18"}
 OUT=experiments/ptq/pq
 # Finetuning scaled down from the paper's 2,500 steps per layer and 90,000 global steps
 FINETUNE=(--finetune-steps 25 --global-finetune-steps 400 --finetune-batch 64)
@@ -27,7 +28,7 @@ for net in $NETS; do
             --set train.epochs="$EPOCHS" --threads "$THREADS" --quiet --out "$RUNS/$net"
     fi
     ckpt=$(ls "$RUNS/$net"/checkpoints/step-*.qtr | tail -n 1)
-    for d in 9 18; do
+    for d in $BLOCKS; do
         blocks=$([ "$d" = 9 ] && echo small || echo large)
         for stage in em finetuned; do
             name="$net-$blocks-$stage"
