@@ -330,8 +330,10 @@ static int em_init(em *e, const float *w, const qt_pq_shape *s, const qt_pq_em_o
 static int check_args(const qt_pq_shape *s, const qt_layer_inputs *x, const qt_pq_em_opts *o,
                       qt_error *err)
 {
-    if (s->d < 1 || s->d > QT_PQ_MAX_BLOCK || s->k < 1 || s->n_blocks < 1)
-        return qt_errorf(err, "pq: block size %d, %d centroids: invalid", s->d, s->k);
+    if (s->d < 1 || s->d > QT_PQ_MAX_BLOCK || s->k < 1 || s->n_blocks < 1 || s->rows < 1 ||
+        s->fan_in != s->n_blocks * s->d)
+        return qt_errorf(err, "pq: %d outputs of %d inputs in %d blocks of %d, %d centroids: "
+                         "not a valid layout", s->rows, s->fan_in, s->n_blocks, s->d, s->k);
     if (qt_pq_subvectors(s) < (size_t)s->k || qt_pq_subvectors(s) > UINT32_MAX)
         return qt_errorf(err, "pq: %zu subvectors for %d centroids", qt_pq_subvectors(s), s->k);
     if (o->weighted && (!x || x->n_features != s->fan_in || x->m < 1))

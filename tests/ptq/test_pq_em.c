@@ -217,6 +217,9 @@ static void test_bad_arguments(void **state)
     o.weighted = 1;
     assert_int_equal(qt_pq_em(w, &s, NULL, &o, c, a, &st, &err), QT_ERR);
     assert_string_equal(err.msg, "pq: the activations have 0 features and 0 samples, the layer takes 2 inputs");
+    s.fan_in = 3;
+    assert_int_equal(qt_pq_em(w, &s, NULL, &o, c, a, &st, &err), QT_ERR);
+    assert_string_equal(err.msg, "pq: 4 outputs of 3 inputs in 1 blocks of 2, 2 centroids: not a valid layout");
 }
 
 /* min(k, the largest power of two strictly below n_sub / 4), as kill-the-bits' bisect_left. */
