@@ -32,7 +32,7 @@ typedef struct qt_qquant_opts {
 } qt_qquant_opts;
 
 /* Defaults: GPFQ, ternary (bits log2 3), C_alpha 2, GPFQ's own alphabet, 5000 calibration
- * images, 16 patches per image, seed 1, all layers. */
+ * images, 16 patches per image, seed 1, all layers; pq's settings from qt_pq_defaults. */
 qt_qquant_opts qt_qquant_defaults(void);
 const char *qt_qquant_method_name(qt_qquant_method m);
 
