@@ -151,8 +151,8 @@ static void test_centroid_step_is_shared(void **state)
     qt_param_free(p);
 }
 
-/* PQ of the small net (with both finetuning stages), saved and loaded into a net built with
- * other weights: the loaded weights and the logits are bit for bit those of the quantized
+/* PQ of the small net (with both finetuning stages: batchnorm statistics frozen in the first,
+ * updated in the second), saved and loaded into a net built with other weights: the loaded weights and the logits are bit for bit those of the quantized
  * net in memory, and the file holds indices (u8, or u16 past 256 centroids) and fp16
  * centroids instead of the quantized weights. */
 static void test_save_load_round_trip(void **state)
@@ -172,9 +172,15 @@ static void test_save_load_round_trip(void **state)
     qt_pq_net pq;
     qt_pq_layer_report *reps;
     qt_pq_finetune_stats gs;
+    const qt_bn_stats *bn = &qnet->layers[3].bn;
+    float mean0[8];
+    memcpy(mean0, bn->running_mean, sizeof mean0);
     assert_int_equal(qt_pq_teacher_logits(qnet, &cs, &teacher, &err), QT_OK);
     assert_int_equal(qt_pq_quantize_layers(qnet, &cs, teacher, &o, &pq, &reps, &err), QT_OK);
+    /* the layer stage keeps batchnorm's statistics, the global stage (training mode) moves them */
+    assert_memory_equal(bn->running_mean, mean0, sizeof mean0);
     assert_int_equal(qt_pq_finetune_global(qnet, &pq, &cs, teacher, &o, &gs, &err), QT_OK);
+    assert_memory_not_equal(bn->running_mean, mean0, sizeof mean0);
     assert_int_equal(pq.n, 3);    /* conv1 stays float */
     assert_string_equal(reps[0].name, "conv2");
     assert_int_equal(reps[0].shape.k, 4);   /* 32 subvectors: 8 -> 4 */
