@@ -9,6 +9,8 @@
  *   param/<name>               f32   a float parameter (or a BC layer's float buffer w_r)
  *   param/<name>.index         u8    a weight stored on a grid: level indices...
  *   param/<name>.levels        f64   ...and the grid {lowest value, spacing, levels}
+ *   param/<name>.pq_index      u8/u16 a product-quantized weight: a centroid per subvector...
+ *   param/<name>.pq_centroids  f16   ...and the layer's codebook (pq_coded.h)
  *   bn/<layer>.running_mean, bn/<layer>.running_var                    f32
  *   opt/<name>.m, opt/<name>.v f32   optimizer state
  *   flips/<name>               i8    signs at the start of the epoch (flip counting)

@@ -1,13 +1,15 @@
 /* What `qquant` does: loads a trained checkpoint, quantizes it after training with a chosen
  * method, evaluates the float and quantized nets on the test split, and writes the quantized
- * model (weights stored coded: level indices and alphabets) with a summary. */
+ * model (weights stored coded: level indices and alphabets, or for pq centroid indices and
+ * codebooks) with a summary. */
 #ifndef QTRAIN_QQUANT_H
 #define QTRAIN_QQUANT_H
 
 #include "qtrain/config.h"
 #include "qtrain/gpfq_net.h"
+#include "qtrain/pq_net.h"
 
-typedef enum { QT_QQUANT_GPFQ, QT_QQUANT_MSQ } qt_qquant_method;
+typedef enum { QT_QQUANT_GPFQ, QT_QQUANT_MSQ, QT_QQUANT_PQ } qt_qquant_method;
 
 typedef struct qt_qquant_opts {
     const char *checkpoint;
@@ -26,10 +28,11 @@ typedef struct qt_qquant_opts {
     int threads;
     qt_ptq_progress_fn progress;
     void *user;
+    qt_pq_opts pq;            /* method pq: blocks, EM, finetuning, its own progress callback */
 } qt_qquant_opts;
 
 /* Defaults: GPFQ, ternary (bits log2 3), C_alpha 2, GPFQ's own alphabet, 5000 calibration
- * images, 16 patches per image, seed 1, all layers. */
+ * images, 16 patches per image, seed 1, all layers; pq's settings from qt_pq_defaults. */
 qt_qquant_opts qt_qquant_defaults(void);
 const char *qt_qquant_method_name(qt_qquant_method m);
 
@@ -39,6 +42,8 @@ typedef struct qt_qquant_result {
     double bits_per_weight;        /* of the quantized layers */
     double model_bytes, float_model_bytes;
     double seconds;
+    qt_pq_size pq_size;            /* method pq: the paper's size accounting */
+    double pq_acc_before_global;   /* method pq: after the layer stage (-1: no global stage) */
 } qt_qquant_result;
 
 /* One quantization into out_dir (model.qtr, summary.json). */

@@ -27,10 +27,14 @@ qt_qquant_opts qt_qquant_defaults(void)
     o.patches_per_image = 16;
     o.seed = 1;
     o.layers = "all";
+    o.pq = qt_pq_defaults();
     return o;
 }
 
-const char *qt_qquant_method_name(qt_qquant_method m) { return m == QT_QQUANT_MSQ ? "msq" : "gpfq"; }
+const char *qt_qquant_method_name(qt_qquant_method m)
+{
+    return m == QT_QQUANT_MSQ ? "msq" : m == QT_QQUANT_PQ ? "pq" : "gpfq";
+}
 
 static double now_seconds(void)
 {
@@ -195,12 +199,189 @@ static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, co
     return rc;
 }
 
+/* ---- method pq: product quantization (pq_net.h) ---- */
+
+static void json_num(qt_json_writer *w, const char *key, double v)
+{
+    qt_json_key(w, key);
+    qt_json_number(w, v);
+}
+
+static void json_int(qt_json_writer *w, const char *key, int v)
+{
+    qt_json_key(w, key);
+    qt_json_int(w, v);
+}
+
+static void pq_json_settings(qt_json_writer *w, const qt_pq_opts *p)
+{
+    qt_json_key(w, "pq");
+    qt_json_begin_object(w);
+    json_int(w, "block_size", p->blocks.conv_d);
+    json_int(w, "centroids", p->blocks.conv_k);
+    json_int(w, "pw_block_size", p->blocks.pw_d);
+    json_int(w, "pw_centroids", p->blocks.pw_k);
+    json_int(w, "fc_block_size", p->blocks.fc_d);
+    json_int(w, "fc_centroids", p->blocks.fc_k);
+    json_int(w, "em_iters", p->em.iters);
+    json_int(w, "em_sample", p->em.sample);
+    json_int(w, "act_images", p->act_images);
+    json_int(w, "patches_per_image", p->sample.patches_per_image);
+    json_int(w, "finetune_steps", p->layer_ft.steps);
+    json_int(w, "global_finetune_steps", p->global_ft.steps);
+    json_int(w, "finetune_batch", p->layer_ft.batch);
+    json_num(w, "finetune_lr", p->layer_ft.lr);
+    json_num(w, "global_finetune_lr", p->global_ft.lr);
+    qt_json_end_object(w);
+}
+
+static void pq_json_size(qt_json_writer *w, const qt_pq_size *z)
+{
+    qt_json_key(w, "size");
+    qt_json_begin_object(w);
+    json_num(w, "index_bytes", z->index_bytes);
+    json_num(w, "centroid_bytes", z->centroid_bytes);
+    json_num(w, "other_bytes", z->other_bytes);
+    json_num(w, "total_bytes", z->total_bytes);
+    json_num(w, "total_mb", qt_pq_mb(z->total_bytes));
+    json_num(w, "float_bytes", z->float_bytes);
+    json_num(w, "float_mb", qt_pq_mb(z->float_bytes));
+    json_num(w, "ratio", z->ratio);
+    qt_json_end_object(w);
+}
+
+static void pq_json_layers(qt_json_writer *w, const qt_pq_layer_report *reps, int n)
+{
+    qt_json_key(w, "layers");
+    qt_json_begin_array(w);
+    for (int i = 0; i < n; i++) {
+        const qt_pq_layer_report *r = &reps[i];
+        qt_json_begin_object(w);
+        qt_json_key(w, "name");
+        qt_json_string(w, r->name);
+        json_int(w, "outputs", r->shape.rows);
+        json_int(w, "fan_in", r->shape.fan_in);
+        json_int(w, "block_size", r->shape.d);
+        json_int(w, "centroids", r->shape.k);
+        json_int(w, "subvectors", r->shape.rows * r->shape.n_blocks);
+        json_int(w, "samples", r->samples);
+        json_num(w, "objective_first", r->obj_first);
+        json_num(w, "objective_last", r->obj_last);
+        json_int(w, "splits", r->splits);
+        json_int(w, "rank_deficient_iters", r->rank_deficient);
+        json_num(w, "rel_error_em", r->rel_error_em);
+        json_num(w, "rel_error", r->rel_error);
+        json_num(w, "finetune_loss_first", r->loss_first);
+        json_num(w, "finetune_loss_last", r->loss_last);
+        json_num(w, "seconds", r->seconds);
+        qt_json_end_object(w);
+    }
+    qt_json_end_array(w);
+}
+
+static int pq_write_summary(const char *dir, const qt_qquant_opts *o, const session *s,
+                            const qt_qquant_result *r, const qt_pq_finetune_stats *gs,
+                            const qt_pq_layer_report *reps, int n, qt_error *err)
+{
+    char path[1200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/model.qtr", dir);
+    double file_bytes = stat(path, &st) == 0 ? (double)st.st_size : -1.0;
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    qt_json_writer *w = qt_json_writer_new(2);
+    qt_json_begin_object(w);
+    qt_json_key(w, "method");
+    qt_json_string(w, "pq");
+    json_num(w, "float_acc", r->float_acc);
+    json_num(w, "quant_acc", r->quant_acc);
+    json_num(w, "acc_before_global_finetune", r->pq_acc_before_global);
+    json_num(w, "global_finetune_loss_first", gs->loss_first);
+    json_num(w, "global_finetune_loss_last", gs->loss_last);
+    json_num(w, "bits_per_weight", r->bits_per_weight);
+    json_num(w, "model_bytes", r->model_bytes);
+    json_num(w, "float_model_bytes", r->float_model_bytes);
+    json_num(w, "file_bytes", file_bytes);   /* model.qtr: whole-byte indices, zlib */
+    pq_json_size(w, &r->pq_size);
+    pq_json_settings(w, &o->pq);
+    json_num(w, "seconds", r->seconds);
+    json_int(w, "calib_images", s->calib.n);
+    qt_json_key(w, "checkpoint");
+    qt_json_string(w, o->checkpoint);
+    pq_json_layers(w, reps, n);
+    qt_json_end_object(w);
+    return qt_json_writer_save(w, path, err);
+}
+
+static int pq_evaluate(session *s, qt_net *net, double *acc, qt_error *err)
+{
+    qt_eval_result er;
+    if (qt_evaluate(&s->ctx, net, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err) != QT_OK)
+        return QT_ERR;
+    *acc = er.acc;
+    return QT_OK;
+}
+
+/* Product quantization into dir: the layer stage, the global stage, the coded model. */
+static int pq_quantize_once(session *s, const qt_qquant_opts *o, const char *dir,
+                            qt_qquant_result *r, qt_error *err)
+{
+    double t0 = now_seconds();
+    memset(r, 0, sizeof *r);
+    r->float_acc = s->float_acc;
+    r->pq_acc_before_global = -1.0;
+    qt_pq_opts po = o->pq;
+    po.mask = s->mask;
+    po.keep_first = !o->layers || !*o->layers || !strcmp(o->layers, "all");
+    po.sample.patches_per_image = o->patches_per_image;
+    po.sample.seed = po.em.seed = po.layer_ft.seed = po.global_ft.seed = o->seed;
+    qt_net *qnet = NULL;
+    qt_pq_net pq = {0};
+    qt_pq_layer_report *reps = NULL;
+    qt_pq_finetune_stats gs = {0};
+    float *teacher = NULL;
+    int rc = make_dir(dir, err);
+    if (rc == QT_OK)
+        rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &qnet, err);
+    if (rc == QT_OK)
+        rc = qt_pq_teacher_logits(s->fnet, &s->calib, &teacher, err);
+    if (rc == QT_OK)
+        rc = qt_pq_quantize_layers(qnet, &s->calib, teacher, &po, &pq, &reps, err);
+    if (rc == QT_OK && po.global_ft.steps > 0) {
+        rc = pq_evaluate(s, qnet, &r->pq_acc_before_global, err);
+        if (rc == QT_OK)
+            rc = qt_pq_finetune_global(qnet, &pq, &s->calib, teacher, &po, &gs, err);
+    }
+    if (rc == QT_OK)
+        rc = pq_evaluate(s, qnet, &r->quant_acc, err);
+    if (rc == QT_OK) {
+        char path[1200];
+        qt_checkpoint_extra extra = qt_pq_net_writer(&pq);
+        snprintf(path, sizeof path, "%s/model.qtr", dir);
+        qt_pq_net_size(qnet, &pq, &r->pq_size);
+        r->model_bytes = r->pq_size.total_bytes;
+        r->float_model_bytes = r->pq_size.float_bytes;
+        r->bits_per_weight = r->pq_size.coded_weights > 0
+                                 ? 8.0 * r->pq_size.index_bytes / r->pq_size.coded_weights : 32.0;
+        rc = qt_checkpoint_save(path, qnet, NULL, NULL, s->config_ini, &extra, err);
+    }
+    r->seconds = now_seconds() - t0;
+    if (rc == QT_OK)
+        rc = pq_write_summary(dir, o, s, r, &gs, reps, pq.n, err);
+    free(teacher);
+    free(reps);
+    qt_pq_net_free(&pq);
+    qt_net_free(qnet);
+    return rc;
+}
+
 int qt_qquant_run(const qt_qquant_opts *o, qt_qquant_result *r, qt_error *err)
 {
     session s;
     memset(&s, 0, sizeof s);
     int rc = open_session(&s, o, err);
-    if (rc == QT_OK)
+    if (rc == QT_OK && o->method == QT_QQUANT_PQ)
+        rc = pq_quantize_once(&s, o, o->out_dir, r, err);
+    else if (rc == QT_OK)
         rc = quantize_once(&s, o, o->c_alpha, o->out_dir, r, err);
     close_session(&s);
     return rc;
@@ -209,6 +390,8 @@ int qt_qquant_run(const qt_qquant_opts *o, qt_qquant_result *r, qt_error *err)
 int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
                     qt_qquant_result *results, qt_error *err)
 {
+    if (o->method == QT_QQUANT_PQ)
+        return qt_errorf(err, "the C_alpha sweep applies to gpfq and msq, not pq");
     session s;
     memset(&s, 0, sizeof s);
     int rc = make_dir(o->out_dir, err);
