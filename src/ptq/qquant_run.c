@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "qtrain/bn_calib.h"
+#include "qtrain/compress_report.h"
 #include "qtrain/csv_writer.h"
 #include "qtrain/evaluate.h"
 #include "qtrain/export.h"
@@ -26,11 +28,30 @@ qt_qquant_opts qt_qquant_defaults(void)
     o.calib_images = 5000;
     o.patches_per_image = 16;
     o.seed = 1;
-    o.layers = "all";
+    o.cp = (qt_cp_net_opts){.method = QT_CP_ADMM, .init = QT_CP_INIT_CP, .rate = 2.0, .bits = 4,
+                            .max_sweeps = 100, .max_inner = 30, .als_sweeps = 500,
+                            .als_tol = 1e-6};
+    o.act_bits = 32.0;
     return o;
 }
 
-const char *qt_qquant_method_name(qt_qquant_method m) { return m == QT_QQUANT_MSQ ? "msq" : "gpfq"; }
+const char *qt_qquant_method_name(qt_qquant_method m)
+{
+    static const char *const names[] = {"gpfq", "msq", "admm-cp", "cp-quant"};
+    return m >= 0 && m <= QT_QQUANT_CP_QUANT ? names[m] : "?";
+}
+
+static int is_cp(qt_qquant_method m) { return m == QT_QQUANT_ADMM_CP || m == QT_QQUANT_CP_QUANT; }
+
+/* The layer mask: the method's default set when no --layers was given. */
+static int select_layers(const qt_qquant_opts *o, const qt_net *net, int *mask, qt_error *err)
+{
+    if (!o->layers && is_cp(o->method)) {
+        qt_cp_default_mask(net, mask);
+        return QT_OK;
+    }
+    return qt_ptq_select_layers(net, o->layers, mask, err);
+}
 
 static double now_seconds(void)
 {
@@ -86,9 +107,12 @@ static int open_session(session *s, const qt_qquant_opts *o, qt_error *err)
         qt_open_checkpoint_net(&s->cfg, o->checkpoint, &s->fnet, err) != QT_OK)
         return QT_ERR;
     if (!(s->mask = calloc((size_t)s->fnet->nlayers, sizeof *s->mask)) ||
-        qt_ptq_select_layers(s->fnet, o->layers, s->mask, err) != QT_OK)
+        select_layers(o, s->fnet, s->mask, err) != QT_OK)
         return s->mask ? QT_ERR : qt_errorf(err, "out of memory");
-    if (qt_calib_load(&s->calib, s->train_ds, o->calib_images, o->seed, err) != QT_OK)
+    /* CP needs images only for batchnorm calibration */
+    int n_calib = is_cp(o->method) ? 0 : o->calib_images;
+    n_calib = o->bn_calib > n_calib ? o->bn_calib : n_calib;
+    if (n_calib > 0 && qt_calib_load(&s->calib, s->train_ds, n_calib, o->seed, err) != QT_OK)
         return QT_ERR;
     qt_eval_result r;
     if (qt_evaluate(&s->ctx, s->fnet, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &r, err) != QT_OK)
@@ -116,8 +140,46 @@ static int make_dir(const char *path, qt_error *err)
     return QT_OK;
 }
 
+/* What every method adds to the summary: cost, weight errors, batchnorm calibration, and
+ * the CP details. */
+typedef struct compress_info {
+    const qt_weight_report *weights;
+    int nweights;
+    const qt_cp_layer_report *cp;  /* fnet->nlayers entries, or NULL */
+} compress_info;
+
+static void write_compress(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
+                           const qt_qquant_result *r, const compress_info *ci)
+{
+    qt_model_cost_json(w, &r->cost);
+    qt_json_key(w, "bn_calib");
+    qt_json_int(w, o->bn_calib > 0 ? (o->bn_calib < s->calib.n ? o->bn_calib : s->calib.n) : 0);
+    if (o->bn_calib > 0) {
+        qt_json_key(w, "quant_acc_before_bn_calib");
+        qt_json_number(w, r->acc_before_bn_calib);
+    }
+    if (is_cp(o->method)) {
+        qt_json_key(w, "rate");
+        qt_json_number(w, o->cp.rate);
+        qt_json_key(w, "init");
+        qt_json_string(w, o->method == QT_QQUANT_CP_QUANT ? "cp"
+                          : o->cp.init == QT_CP_INIT_CP ? "cp" : "random");
+        qt_json_key(w, "max_sweeps");
+        qt_json_int(w, o->cp.max_sweeps);
+        qt_json_key(w, "max_inner");
+        qt_json_int(w, o->cp.max_inner);
+        qt_json_key(w, "als_sweeps");
+        qt_json_int(w, o->cp.als_sweeps);
+        qt_json_key(w, "rest_bits");
+        qt_json_int(w, o->cp.rest_bits);
+        qt_cp_reports_json(w, ci->cp, s->fnet->nlayers);
+    }
+    qt_weight_reports_json(w, ci->weights, ci->nweights);
+}
+
 static int write_summary(const char *dir, const qt_qquant_opts *o, const session *s,
-                         const qt_qquant_result *r, const qt_ptq_layer_report *reps, qt_error *err)
+                         const qt_qquant_result *r, const qt_ptq_layer_report *reps,
+                         const compress_info *ci, qt_error *err)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
@@ -150,7 +212,7 @@ static int write_summary(const char *dir, const qt_qquant_opts *o, const session
     qt_json_key(w, "layers");
     qt_json_begin_array(w);
     for (int i = 0; i < s->fnet->nlayers; i++) {
-        if (!s->mask[i])
+        if (!s->mask[i] || !reps[i].name[0])
             continue;
         qt_json_begin_object(w);
         qt_json_key(w, "name");
@@ -166,8 +228,35 @@ static int write_summary(const char *dir, const qt_qquant_opts *o, const session
         qt_json_end_object(w);
     }
     qt_json_end_array(w);
+    write_compress(w, o, s, r, ci);
     qt_json_end_object(w);
     return qt_json_writer_save(w, path, err);
+}
+
+/* CP factorization of qnet (cp_net.h) with the session's mask. */
+static int cp_compress(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_coded_net *coded,
+                       qt_cp_layer_report *reps, qt_error *err)
+{
+    qt_cp_net_opts co = o->cp;
+    co.method = o->method == QT_QQUANT_CP_QUANT ? QT_CP_FLOAT_THEN_QUANT : QT_CP_ADMM;
+    co.bits = (int)o->bits;
+    co.seed = o->seed;
+    co.mask = s->mask;
+    if ((double)co.bits != o->bits || co.bits < 2 || co.bits > 8)
+        return qt_errorf(err, "%s: --bits must be a whole number from 2 to 8 (got %g)",
+                         qt_qquant_method_name(o->method), o->bits);
+    return qt_cp_net_factorize(qnet, &co, coded, reps, o->cp_progress, o->user, err);
+}
+
+/* Batchnorm calibration of qnet, with the accuracy before it. */
+static int bn_calibrate(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_qquant_result *r,
+                        qt_error *err)
+{
+    qt_eval_result er;
+    if (qt_evaluate(&s->ctx, qnet, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err) != QT_OK)
+        return QT_ERR;
+    r->acc_before_bn_calib = er.acc;
+    return qt_bn_calibrate(qnet, &s->calib, o->bn_calib, 32, err);
 }
 
 /* One quantization at c_alpha into dir. */
@@ -181,15 +270,21 @@ static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, co
     qt_net *qnet = NULL;
     qt_coded_net coded = {0};
     qt_ptq_layer_report *reps = calloc((size_t)s->fnet->nlayers, sizeof *reps);
+    qt_cp_layer_report *cp_reps = calloc((size_t)s->fnet->nlayers, sizeof *cp_reps);
+    compress_info ci = {NULL, 0, cp_reps};
     qt_gpfq_net_opts go = {o->method == QT_QQUANT_MSQ ? QT_GPFQ_MSQ : QT_GPFQ_GREEDY, o->alphabet,
                            o->bits, c_alpha, o->per_channel, o->stochastic, o->seed,
                            {o->patches_per_image, 100, o->seed}, s->mask};
-    int rc = reps ? make_dir(dir, err) : qt_errorf(err, "out of memory");
+    int rc = reps && cp_reps ? make_dir(dir, err) : qt_errorf(err, "out of memory");
     if (rc == QT_OK)
         rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &qnet, err);
-    if (rc == QT_OK)
+    if (rc == QT_OK && is_cp(o->method))
+        rc = cp_compress(s, o, qnet, &coded, cp_reps, err);
+    else if (rc == QT_OK)
         rc = qt_gpfq_quantize_net(s->fnet, qnet, &s->calib, &go, &coded, reps, o->progress,
                                   o->user, err);
+    if (rc == QT_OK && o->bn_calib > 0)
+        rc = bn_calibrate(s, o, qnet, r, err);
     qt_eval_result er;
     if (rc == QT_OK)
         rc = qt_evaluate(&s->ctx, qnet, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err);
@@ -200,15 +295,23 @@ static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, co
         r->quant_acc = er.acc;
         r->bits_per_weight = qt_coded_net_bits_per_weight(&coded);
         r->model_bytes = qt_coded_net_bytes(qnet, &coded);
-        r->float_model_bytes = 4.0 * (double)qt_net_param_count(qnet);
+        r->float_model_bytes = 4.0 * (double)qt_net_param_count(s->fnet);
         rc = qt_checkpoint_save(path, qnet, NULL, NULL, s->config_ini, &extra, err);
     }
+    if (rc == QT_OK)
+        rc = qt_model_cost_of(s->fnet, qnet, &coded, o->act_bits, &r->cost, err);
+    qt_weight_report *wr = NULL;
+    if (rc == QT_OK)
+        rc = qt_weight_reports(s->fnet, qnet, &coded, &wr, &ci.nweights, err);
+    ci.weights = wr;
     r->seconds = now_seconds() - t0;
     if (rc == QT_OK)
-        rc = write_summary(dir, o, s, r, reps, err);
+        rc = write_summary(dir, o, s, r, reps, &ci, err);
     qt_coded_net_free(&coded);
     qt_net_free(qnet);
     free(reps);
+    free(cp_reps);
+    free(wr);
     return rc;
 }
 
