@@ -45,7 +45,7 @@ typedef struct qt_qquant_opts {
 
 /* Defaults: GPFQ, ternary (bits log2 3), C_alpha 2, GPFQ's own alphabet, 5000 calibration
  * images, 16 patches per image, seed 1, the method's layers; CP: rate 2, CP-ALS init, 100
- * ADMM sweeps of at most 30 iterations per factor, 500 ALS sweeps, other layers float;
+ * ADMM sweeps of at most 30 iterations per factor, 50 ALS sweeps, other layers float;
  * 32-bit activations, no batchnorm calibration. */
 qt_qquant_opts qt_qquant_defaults(void);
 const char *qt_qquant_method_name(qt_qquant_method m);

@@ -29,7 +29,7 @@ qt_qquant_opts qt_qquant_defaults(void)
     o.patches_per_image = 16;
     o.seed = 1;
     o.cp = (qt_cp_net_opts){.method = QT_CP_ADMM, .init = QT_CP_INIT_CP, .rate = 2.0, .bits = 4,
-                            .max_sweeps = 100, .max_inner = 30, .als_sweeps = 500,
+                            .max_sweeps = 100, .max_inner = 30, .als_sweeps = 50,
                             .als_tol = 1e-6};
     o.act_bits = 32.0;
     return o;
@@ -233,6 +233,20 @@ static int write_summary(const char *dir, const qt_qquant_opts *o, const session
     return qt_json_writer_save(w, path, err);
 }
 
+/* Settings checked before any data is read. */
+static int check_opts(const qt_qquant_opts *o, qt_error *err)
+{
+    if (is_cp(o->method) && (o->bits != floor(o->bits) || o->bits < 2 || o->bits > 8))
+        return qt_errorf(err, "%s: --bits must be a whole number from 2 to 8 (got %g)",
+                         qt_qquant_method_name(o->method), o->bits);
+    if (is_cp(o->method) && !(o->cp.rate > 0.0))
+        return qt_errorf(err, "%s: the reduction rate must be positive (got %g)",
+                         qt_qquant_method_name(o->method), o->cp.rate);
+    if (!(o->act_bits >= 1.0 && o->act_bits <= 32.0))
+        return qt_errorf(err, "activation bits %g outside [1, 32]", o->act_bits);
+    return QT_OK;
+}
+
 /* CP factorization of qnet (cp_net.h) with the session's mask. */
 static int cp_compress(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_coded_net *coded,
                        qt_cp_layer_report *reps, qt_error *err)
@@ -242,9 +256,6 @@ static int cp_compress(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_cod
     co.bits = (int)o->bits;
     co.seed = o->seed;
     co.mask = s->mask;
-    if ((double)co.bits != o->bits || co.bits < 2 || co.bits > 8)
-        return qt_errorf(err, "%s: --bits must be a whole number from 2 to 8 (got %g)",
-                         qt_qquant_method_name(o->method), o->bits);
     return qt_cp_net_factorize(qnet, &co, coded, reps, o->cp_progress, o->user, err);
 }
 
@@ -319,7 +330,9 @@ int qt_qquant_run(const qt_qquant_opts *o, qt_qquant_result *r, qt_error *err)
 {
     session s;
     memset(&s, 0, sizeof s);
-    int rc = open_session(&s, o, err);
+    int rc = check_opts(o, err);
+    if (rc == QT_OK)
+        rc = open_session(&s, o, err);
     if (rc == QT_OK)
         rc = quantize_once(&s, o, o->c_alpha, o->out_dir, r, err);
     close_session(&s);
@@ -331,7 +344,9 @@ int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
 {
     session s;
     memset(&s, 0, sizeof s);
-    int rc = make_dir(o->out_dir, err);
+    int rc = check_opts(o, err);
+    if (rc == QT_OK)
+        rc = make_dir(o->out_dir, err);
     if (rc == QT_OK)
         rc = open_session(&s, o, err);
     qt_csv_writer *csv = NULL;
