@@ -152,6 +152,8 @@ static void write_compress(qt_json_writer *w, const qt_qquant_opts *o, const ses
                            const qt_qquant_result *r, const compress_info *ci)
 {
     qt_model_cost_json(w, &r->cost);
+    qt_json_key(w, "seed");
+    qt_json_int(w, (int64_t)o->seed);
     qt_json_key(w, "bn_calib");
     qt_json_int(w, o->bn_calib > 0 ? (o->bn_calib < s->calib.n ? o->bn_calib : s->calib.n) : 0);
     if (o->bn_calib > 0) {
@@ -205,8 +207,8 @@ static int write_summary(const char *dir, const qt_qquant_opts *o, const session
     qt_json_number(w, r->float_model_bytes);
     qt_json_key(w, "seconds");
     qt_json_number(w, r->seconds);
-    qt_json_key(w, "calib_images");
-    qt_json_int(w, s->calib.n);
+    qt_json_key(w, "calib_images");   /* used to quantize (CP methods use none) */
+    qt_json_int(w, is_cp(o->method) ? 0 : (s->calib.n < o->calib_images ? s->calib.n : o->calib_images));
     qt_json_key(w, "checkpoint");
     qt_json_string(w, o->checkpoint);
     qt_json_key(w, "layers");
@@ -286,13 +288,16 @@ static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, co
     qt_gpfq_net_opts go = {o->method == QT_QQUANT_MSQ ? QT_GPFQ_MSQ : QT_GPFQ_GREEDY, o->alphabet,
                            o->bits, c_alpha, o->per_channel, o->stochastic, o->seed,
                            {o->patches_per_image, 100, o->seed}, s->mask};
+    /* the set may hold more images, for batchnorm calibration; GPFQ takes the first ones */
+    qt_calib_set gpfq_calib = s->calib;
+    gpfq_calib.n = gpfq_calib.n < o->calib_images ? gpfq_calib.n : o->calib_images;
     int rc = reps && cp_reps ? make_dir(dir, err) : qt_errorf(err, "out of memory");
     if (rc == QT_OK)
         rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &qnet, err);
     if (rc == QT_OK && is_cp(o->method))
         rc = cp_compress(s, o, qnet, &coded, cp_reps, err);
     else if (rc == QT_OK)
-        rc = qt_gpfq_quantize_net(s->fnet, qnet, &s->calib, &go, &coded, reps, o->progress,
+        rc = qt_gpfq_quantize_net(s->fnet, qnet, &gpfq_calib, &go, &coded, reps, o->progress,
                                   o->user, err);
     if (rc == QT_OK && o->bn_calib > 0)
         rc = bn_calibrate(s, o, qnet, r, err);

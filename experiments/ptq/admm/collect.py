@@ -22,8 +22,11 @@ def mean(xs):
 
 
 def row(name, s):
-    weights = s.get("weights", [])
-    changed = [w for w in weights if w["rel_error"] > 0]
+    # mean weight error over the factorised layers (CP methods) or the quantized ones
+    if "cp_layers" in s:
+        errors = [c["rel_error"] for c in s["cp_layers"] if c["rank"] > 0]
+    else:
+        errors = [w["rel_error"] for w in s.get("weights", []) if w["rel_error"] > 0]
     return {
         "run": name,
         "method": s["method"] + ("-" + s["init"] if s["method"] == "admm-cp" else ""),
@@ -32,6 +35,7 @@ def row(name, s):
         "act_bits": s["act_bits"],
         "rest_bits": s.get("rest_bits", ""),
         "calpha": s["calpha"] if s["method"] in ("gpfq", "msq") else "",
+        "seed": s.get("seed", 1),
         "float_acc": s["float_acc"],
         "acc_before_bn_calib": s.get("quant_acc_before_bn_calib", ""),
         "acc": s["quant_acc"],
@@ -39,7 +43,7 @@ def row(name, s):
         "params": s["params"],
         "fp32_params": s["fp32_params"],
         "model_bytes": s["model_bytes"],
-        "mean_weight_error": round(mean([w["rel_error"] for w in changed]), 4),
+        "mean_weight_error": round(mean(errors), 4),
         "seconds": round(s["seconds"], 1),
     }
 
