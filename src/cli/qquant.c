@@ -16,8 +16,9 @@ static const char usage_text[] =
     "\n"
     "Quantizes a trained net after training, layer by layer, first to last, and evaluates the\n"
     "float and the quantized net on the test split. DIR receives model.qtr (the quantized\n"
-    "weights stored as level indices plus one alphabet per layer; `qtrain eval --checkpoint\n"
-    "DIR/model.qtr` evaluates it) and summary.json.\n"
+    "weights stored as level indices plus one alphabet per layer, and which layers are\n"
+    "factorised; `qtrain eval --checkpoint DIR/model.qtr` evaluates it) and summary.json\n"
+    "(accuracies, BOPs, parameters, per-layer weight errors ||W - W^|| / ||W||).\n"
     "\n"
     "  --checkpoint FILE     a qtrain checkpoint (RUN/checkpoints/step-*.qtr); BC runs start\n"
     "                        from their float buffer, SR/R runs from their grid values\n"
@@ -30,7 +31,8 @@ static const char usage_text[] =
     "                        convs whose weights lie on --bits grids; cp-quant: its\n"
     "                        baseline, a float CP (ALS) whose factors are then rounded\n"
     "  --bits B              alphabet size: round(2^B) levels (1.58 = ternary, 2, 3, 4, ...);\n"
-    "                        with --alphabet zero, 2 round(2^(B-1)) + 1 levels (default 1.58)\n"
+    "                        with --alphabet zero, 2 round(2^(B-1)) + 1 levels (default 1.58;\n"
+    "                        4 for admm-cp and cp-quant)\n"
     "  --calpha C            alphabet scale: levels span +-C median|W| (midrise), or the\n"
     "                        step is (C / 2^(B-1)) mean max|W_row| (zero) (default 2)\n"
     "  --alphabet A          midrise: GPFQ's M equispaced levels on [-1, 1]; zero: the\n"
@@ -53,8 +55,9 @@ static const char usage_text[] =
     "  --rate R              parameter reduction rate; rank R = floor(C_out C_in k^2 /\n"
     "                        ((C_out + C_in + k^2) rate)), (C_out C_in / (C_out + C_in)\n"
     "                        / rate) for 1x1 convs and linear layers (default 2)\n"
-    "  --init I              admm-cp's starting factors: cp (a float CP-ALS, the paper's\n"
-    "                        best variant) or random (N(0,1)) (default cp)\n"
+    "  --init I              admm-cp's starting factors: cp (a float CP-ALS; the paper's\n"
+    "                        best variant starts from an EPC-corrected CP, which qtrain\n"
+    "                        does not have) or random (N(0,1)) (default cp)\n"
     "  --sweeps N            admm-cp: at most N alternating sweeps over the factors; stops\n"
     "                        earlier when the error changes by < 1e-5 (default 100)\n"
     "  --admm-iters N        admm-cp: at most N ADMM iterations per factor update (default 30)\n"
@@ -79,7 +82,7 @@ typedef struct args {
     qt_qquant_opts o;
     const char *sets[64];
     double sweep[64];
-    int nsweep, quiet;
+    int nsweep, quiet, bits_set;
 } args;
 
 static int parse_list(const char *s, double *v, int max, int *n)
@@ -132,6 +135,7 @@ static int parse(args *a, int argc, char **argv)
         } else if (VALUE("--bits")) {
             if (missing || cli_double(PROG, "--bits", v, 1.0, 8.0, &a->o.bits))
                 return 1;
+            a->bits_set = 1;
         } else if (VALUE("--calpha")) {
             if (missing || cli_double(PROG, "--calpha", v, 1e-6, 1e6, &a->o.c_alpha))
                 return 1;
@@ -210,8 +214,11 @@ static int parse(args *a, int argc, char **argv)
         return cli_fail(PROG, "--checkpoint FILE is required (see qquant --help)");
     if (!a->o.out_dir)
         return cli_fail(PROG, "--out DIR is required");
-    if (a->nsweep && (a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT))
+    int cp = a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT;
+    if (a->nsweep && cp)
         return cli_fail(PROG, "--sweep-calpha applies to gpfq and msq only");
+    if (cp && !a->bits_set)
+        a->o.bits = 4;
     return 0;
 }
 

@@ -100,9 +100,11 @@ static int solve(const qt_cp_tensor *t, qt_cp_factors *f, const qt_cp_net_opts *
                  qt_cp_layer_report *r, qt_error *err)
 {
     r->float_error = -1.0;
-    if (o->method == QT_CP_FLOAT_THEN_QUANT)
-        return float_cp(t, f, o, seed, r, err) == QT_OK ? qt_cp_quantize_factors(f, o->bits, r->grids, err)
-                                                         : QT_ERR;
+    if (o->method == QT_CP_FLOAT_THEN_QUANT) {
+        if (float_cp(t, f, o, seed, r, err) != QT_OK)
+            return QT_ERR;
+        return qt_cp_quantize_factors(f, o->bits, r->grids, err);
+    }
     if (o->init == QT_CP_INIT_CP) {
         if (float_cp(t, f, o, seed, r, err) != QT_OK)
             return QT_ERR;

@@ -145,7 +145,7 @@ static int make_dir(const char *path, qt_error *err)
 typedef struct compress_info {
     const qt_weight_report *weights;
     int nweights;
-    const qt_cp_layer_report *cp;  /* fnet->nlayers entries, or NULL */
+    const qt_cp_layer_report *cp;  /* fnet->nlayers entries (CP methods) */
 } compress_info;
 
 static void write_compress(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
