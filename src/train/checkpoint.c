@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "qtrain/half.h"
+#include "qtrain/net_cp.h"
 #include "qtrain/pq_layout.h"
 #include "qtrain/quant.h"
 
@@ -125,6 +126,21 @@ static int write_state(qt_record_writer *w, const qt_optimizer *opt, const qt_tr
     return opt ? write_u64(w, "state/opt_t", opt->t, err) : QT_OK;
 }
 
+/* arch/<layer>.cp_rank for each factorised layer, named by its first part "<layer>.cp1". */
+static int write_arch(qt_record_writer *w, const qt_net *net, qt_error *err)
+{
+    for (int i = 0; i < net->nlayers; i++) {
+        const qt_layer *l = &net->layers[i];
+        if (l->cp_part != 1)
+            continue;
+        char rec[NAME_MAX_LEN];
+        snprintf(rec, sizeof rec, "arch/%.*s.cp_rank", (int)strlen(l->name) - 4, l->name);
+        if (write_u64(w, rec, (uint64_t)l->out_c, err) != QT_OK)
+            return QT_ERR;
+    }
+    return QT_OK;
+}
+
 static int write_all(qt_record_writer *w, const qt_net *net, const qt_optimizer *opt,
                      const qt_train_state *st, const char *config_ini,
                      const qt_checkpoint_extra *extra, qt_error *err)
@@ -134,7 +150,7 @@ static int write_all(qt_record_writer *w, const qt_net *net, const qt_optimizer 
         if (qt_record_write(w, "config.ini", QT_REC_U8, 1, &len, config_ini, err) != QT_OK)
             return QT_ERR;
     }
-    if (st && write_state(w, opt, st, err) != QT_OK)
+    if (write_arch(w, net, err) != QT_OK || (st && write_state(w, opt, st, err) != QT_OK))
         return QT_ERR;
     for (int i = 0; i < net->nparams; i++)
         if (write_param(w, net->params[i], opt, st, extra, err) != QT_OK)
@@ -423,6 +439,45 @@ int qt_checkpoint_load(const char *path, qt_net *net, qt_optimizer *opt, qt_trai
         return QT_ERR;
     loader ld = {f, path, !state};
     int rc = load_all(&ld, net, opt, state, err);
+    qt_record_file_close(f);
+    return rc;
+}
+
+/* One arch/ record: factorises the layer it names. */
+static int apply_arch_record(const char *path, const qt_record *r, qt_net *net, qt_error *err)
+{
+    static const char suffix[] = ".cp_rank";
+    const char *name = r->name + 5;
+    size_t len = strlen(name), sl = sizeof suffix - 1;
+    if (len <= sl || strcmp(name + len - sl, suffix) != 0 || len - sl >= sizeof net->layers[0].name)
+        return qt_errorf(err, "%s: %s: unknown structure record", path, r->name);
+    if (r->dtype != QT_REC_U64 || r->ndim != 0)
+        return qt_errorf(err, "%s: %s: expected a u64 scalar", path, r->name);
+    char layer[sizeof net->layers[0].name];
+    snprintf(layer, sizeof layer, "%.*s", (int)(len - sl), name);
+    uint64_t rank;
+    memcpy(&rank, r->data, sizeof rank);
+    int i = qt_net_find_layer(net, layer);
+    if (i < 0)
+        return qt_errorf(err, "%s: %s: %s has no layer %s", path, r->name, net->name, layer);
+    if (rank < 1 || rank > 1000000)
+        return qt_errorf(err, "%s: %s: rank %llu out of range", path, r->name, (unsigned long long)rank);
+    if (qt_net_cp_factorize(net, i, (int)rank, err) != QT_OK)
+        return qt_error_prefix(err, "%s: %s", path, r->name);
+    return QT_OK;
+}
+
+int qt_checkpoint_apply_arch(const char *path, qt_net *net, qt_error *err)
+{
+    qt_record_file *f;
+    if (qt_record_file_open(&f, path, err) != QT_OK)
+        return QT_ERR;
+    int rc = QT_OK;
+    for (int i = 0; rc == QT_OK && i < qt_record_file_count(f); i++) {
+        const qt_record *r = qt_record_file_at(f, i);
+        if (!strncmp(r->name, "arch/", 5))
+            rc = apply_arch_record(path, r, net, err);
+    }
     qt_record_file_close(f);
     return rc;
 }
