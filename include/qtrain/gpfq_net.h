@@ -38,8 +38,4 @@ int qt_gpfq_quantize_net(qt_net *fnet, qt_net *qnet, const qt_calib_set *cs,
                          qt_ptq_layer_report *reports, qt_ptq_progress_fn progress, void *user,
                          qt_error *err);
 
-/* ||W X - Q Xq||_F / ||W X||_F for weights w and q (rows x N) and feature-major X, Xq. */
-double qt_ptq_relative_error(const float *w, const float *q, int rows, const qt_layer_inputs *x,
-                             const qt_layer_inputs *xq);
-
 #endif

@@ -53,6 +53,10 @@ typedef struct qt_sample_opts {
 int qt_ptq_layer_inputs(qt_net *net, int layer, const qt_calib_set *cs, const qt_sample_opts *o,
                         qt_layer_inputs *out, qt_error *err);
 void qt_layer_inputs_free(qt_layer_inputs *li);
+/* ||W X - Q Xq||_F / ||W X||_F for weights w and q (rows x N) and feature-major X, Xq: a
+ * quantized layer's output error on the calibration samples (NaN when out of memory). */
+double qt_ptq_relative_error(const float *w, const float *q, int rows, const qt_layer_inputs *x,
+                             const qt_layer_inputs *xq);
 
 /* A quantized layer's stored form: level indices on an equispaced alphabet. Post-training
  * methods fill one per quantized layer; the checkpoint writer stores them as

@@ -1,4 +1,6 @@
-/* Calibration images and the inputs of one layer on them. */
+/* Calibration images, the inputs of one layer on them, and a layer's output error on them. */
+#include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,4 +139,28 @@ int qt_ptq_layer_inputs(qt_net *net, int layer, const qt_calib_set *cs, const qt
     if (rc != QT_OK)
         qt_layer_inputs_free(out);
     return rc;
+}
+
+double qt_ptq_relative_error(const float *w, const float *q, int rows, const qt_layer_inputs *x,
+                             const qt_layer_inputs *xq)
+{
+    const int n = x->n_features, m = x->m;
+    float *y = malloc((size_t)rows * m * sizeof *y), *yq = malloc((size_t)rows * m * sizeof *yq);
+    if (!y || !yq) {
+        free(y);
+        free(yq);
+        return NAN;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m, n, 1.0f, w, n, x->xt, m,
+                0.0f, y, m);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m, n, 1.0f, q, n, xq->xt, m,
+                0.0f, yq, m);
+    double e2 = 0.0, y2 = 0.0;
+    for (size_t i = 0; i < (size_t)rows * m; i++) {
+        e2 += ((double)y[i] - yq[i]) * ((double)y[i] - yq[i]);
+        y2 += (double)y[i] * y[i];
+    }
+    free(y);
+    free(yq);
+    return y2 > 0 ? sqrt(e2 / y2) : 0.0;
 }

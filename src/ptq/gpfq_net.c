@@ -1,7 +1,6 @@
 #include "qtrain/gpfq_net.h"
 
-#include <cblas.h>
-#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,30 +10,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-double qt_ptq_relative_error(const float *w, const float *q, int rows, const qt_layer_inputs *x,
-                             const qt_layer_inputs *xq)
-{
-    const int n = x->n_features, m = x->m;
-    float *y = malloc((size_t)rows * m * sizeof *y), *yq = malloc((size_t)rows * m * sizeof *yq);
-    if (!y || !yq) {
-        free(y);
-        free(yq);
-        return NAN;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m, n, 1.0f, w, n, x->xt, m,
-                0.0f, y, m);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m, n, 1.0f, q, n, xq->xt, m,
-                0.0f, yq, m);
-    double e2 = 0.0, y2 = 0.0;
-    for (size_t i = 0; i < (size_t)rows * m; i++) {
-        e2 += ((double)y[i] - yq[i]) * ((double)y[i] - yq[i]);
-        y2 += (double)y[i] * y[i];
-    }
-    free(y);
-    free(yq);
-    return y2 > 0 ? sqrt(e2 / y2) : 0.0;
 }
 
 /* GPFQ on the k x k kernels of one input channel at a time (the original code's conv

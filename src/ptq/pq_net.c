@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "qtrain/gpfq_net.h"
 #include "qtrain/pq_net.h"
 
 static double now_seconds(void)
