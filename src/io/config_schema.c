@@ -121,7 +121,10 @@ static const qt_config_key keys[] = {
     ROW(quant, mode, QT_KEY_ENUM, "fp", "fp|bc|sr|r",
         "Training rule: fp (full precision), bc (BinaryConnect: float buffer behind the "
         "quantized weights), sr (stochastic rounding onto the grid, no float copy), r "
-        "(deterministic rounding to the nearest grid point)."),
+        "(deterministic rounding to the nearest grid point). Warning: r on the binary grid "
+        "moves a weight only when one step reaches H, and Adam's steps (about lr) are far "
+        "smaller, so r rarely flips any weight (experiments/README.md measured no flip at "
+        "all) and trains little beyond biases and batchnorm."),
     ROW(quant, grid, QT_KEY_ENUM, "binary", "binary|ternary|uniform|unbounded",
         "Quantization levels: binary {-H, +H}, ternary {-H, 0, +H}, uniform (2^bits evenly "
         "spaced levels), unbounded (every multiple of the grid step)."),
