@@ -126,14 +126,15 @@ static const qt_config_key keys[] = {
         "smaller, so r rarely flips any weight (experiments/README.md measured no flip at "
         "all) and trains little beyond biases and batchnorm."),
     ROW(quant, grid, QT_KEY_ENUM, "binary", "binary|ternary|uniform|unbounded",
-        "Quantization levels: binary {-H, +H}, ternary {-H, 0, +H}, uniform (2^bits evenly "
-        "spaced levels), unbounded (every multiple of the grid step)."),
+        "Quantization levels: binary {-H, +H}, ternary {-H, 0, +H}, uniform (2^bits - 1 evenly "
+        "spaced levels from -H to +H, zero included), unbounded (every multiple of the grid "
+        "step, as far as int8 codes reach: -127 to 127 steps)."),
     ROW(quant, bits, QT_KEY_INT, "1", "[1, 8]",
         "Bits per weight: 1 for binary, 2 to 8 for uniform (ternary and unbounded ignore it)."),
     ROW(quant, scale, QT_KEY_ENUM, "mean_abs", "const|mean_abs|std",
-        "Per-layer H (binary, ternary) or grid step (uniform, unbounded): const = scale_value; "
-        "mean_abs = scale_value * mean |w|; std = scale_value * std of w; w = the layer's "
-        "initial weights."),
+        "Per-layer H (binary, ternary, uniform) or grid step (unbounded): const = scale_value; "
+        "mean_abs = scale_value * mean |w| of the layer's initial weights; std = scale_value "
+        "* sqrt(2 / fan_in), the std of the He initialization."),
     ROW(quant, scale_value, QT_KEY_FLOAT, "1", "(0, inf)",
         "The constant for scale = const, else the multiplier of mean |w| or of the std."),
     ROW(quant, binarize, QT_KEY_ENUM, "det", "det|stoch",
