@@ -26,7 +26,7 @@ static const char usage[] =
     "  -x, --x COL         column on the x axis (default step)\n"
     "  -y, --y COL         column on the y axis of the chart (default loss)\n"
     "      --y2 COL        add a second panel below, sharing x, plotting COL (e.g. loss\n"
-    "                      above, test_err below); a file lacking a panel's column has\n"
+    "                      above, acc below); a file lacking a panel's column has\n"
     "                      no line there, but at least one file must have it\n"
     "      --smooth N      plot the trailing moving average over N points in the first\n"
     "                      panel, the raw values faintly behind it (default 1: none)\n"
@@ -45,7 +45,7 @@ static const char usage[] =
     "  -h, --help          show this help\n"
     "\n"
     "example:\n"
-    "  qplot -o loss.png --y loss --y2 test_err --smooth 20 --logy \\\n"
+    "  qplot -o loss.png --y loss --y2 acc --smooth 20 --logy \\\n"
     "        runs/bc/train.csv runs/sr/train.csv\n";
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -33,6 +33,9 @@ int qt_atomic_commit(qt_atomic_file *f, qt_error *err);
 /* Removes the temporary file and frees f's names; does nothing after commit. */
 void qt_atomic_abort(qt_atomic_file *f);
 
+/* mkdir -p: creates path and every missing parent (existing ones are fine). */
+int qt_make_dirs(const char *path, qt_error *err);
+
 /* Open, write data, commit. */
 int qt_write_file_atomic(const char *path, const void *data, size_t len, qt_error *err);
 

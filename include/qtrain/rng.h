@@ -1,6 +1,7 @@
 /* Seeded pseudo-random numbers (xoshiro256**, seeded through splitmix64).
- * The state is a plain struct so checkpoints can save and restore it exactly.
- * Every random choice in qtrain comes from a qt_rng that was seeded explicitly. */
+ * Every random choice in qtrain comes from a qt_rng that was seeded explicitly. Long runs
+ * derive a fresh generator per use from (seed, step, index) with qt_rng_derive, so no
+ * generator state needs saving: a resumed run draws exactly what the straight run drew. */
 #ifndef QTRAIN_RNG_H
 #define QTRAIN_RNG_H
 

@@ -3,18 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "qtrain/clock.h"
 #include "qtrain/models.h"
 #include "qtrain/threads.h"
 #include "qtrain/train_step.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -54,7 +47,7 @@ static int run_steps(const qt_bench_config *cfg, qt_net *net, qt_ctx *c, qt_opti
 {
     for (int i = 0; i < n; i++) {
         qt_batch_result res;
-        double t0 = now_seconds();
+        double t0 = qt_now_seconds();
         int rc = cfg->train
                      ? qt_train_step(c, net, opt, 0.01f, QT_LOSS_CROSS_ENTROPY, x, y, cfg->batch, 1,
                                      (uint64_t)(first_step + i), &res, err)
@@ -63,7 +56,7 @@ static int run_steps(const qt_bench_config *cfg, qt_net *net, qt_ctx *c, qt_opti
         if (rc != QT_OK)
             return QT_ERR;
         if (times)
-            times[i] = now_seconds() - t0;
+            times[i] = qt_now_seconds() - t0;
         if (times && progress)
             progress(i + 1, n, user);
     }

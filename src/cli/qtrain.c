@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "qtrain/clock.h"
 #include "qtrain/export.h"
 #include "qtrain/trainer.h"
 
@@ -129,13 +130,6 @@ typedef struct printer {
     int line_open;
 } printer;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void duration(double s, char *buf, size_t n)
 {
     long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
@@ -173,7 +167,7 @@ static void observe(const qt_train_event *e, void *user)
         return;
     switch (e->kind) {
     case QT_TRAIN_EV_STEP: {
-        double t = now();
+        double t = qt_now_seconds();
         int due = p->tty ? t - p->last >= 0.25 || e->step == e->total_steps
                          : e->step % p->every == 0 || e->step == 1;
         if (due) {

@@ -14,29 +14,7 @@
 /* Streams of the generators, so CIFAR, IDX and PNG content never share random numbers. */
 enum { STREAM_CIFAR = 1, STREAM_IDX = 2, STREAM_TREE = 3 };
 
-static int make_dir(const char *path, qt_error *err)
-{
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return qt_errorf(err, "%s: cannot create directory: %s", path, strerror(errno));
-    return QT_OK;
-}
 
-/* mkdir -p */
-static int make_dirs(const char *path, qt_error *err)
-{
-    char buf[4096];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
-        return qt_errorf(err, "%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (make_dir(buf, err) != QT_OK)
-            return QT_ERR;
-        *p = '/';
-    }
-    return make_dir(buf, err);
-}
 
 static int join(char *out, size_t n, const char *dir, const char *name, qt_error *err)
 {
@@ -82,7 +60,7 @@ int qt_synth_cifar(const char *dir, qt_cifar_labels layout, int n_train, int n_t
 {
     if (n_train < 0 || n_test < 0)
         return qt_errorf(err, "synthetic CIFAR: negative image count");
-    if (make_dirs(dir, err) != QT_OK)
+    if (qt_make_dirs(dir, err) != QT_OK)
         return QT_ERR;
     if (layout != QT_CIFAR10_LABELS) {
         if (write_cifar_file(dir, "train.bin", layout, seed, QT_SPLIT_TRAIN, 0, n_train, err))
@@ -163,7 +141,7 @@ int qt_synth_idx(const char *dir, int n_train, int n_test, int rows, int cols, i
 {
     if (n_train < 0 || n_test < 0 || rows <= 0 || cols <= 0)
         return qt_errorf(err, "synthetic IDX: bad counts or size");
-    if (make_dirs(dir, err) != QT_OK)
+    if (qt_make_dirs(dir, err) != QT_OK)
         return QT_ERR;
     if (write_idx_split(dir, "train", QT_SPLIT_TRAIN, n_train, rows, cols, gzip, seed, err))
         return QT_ERR;
@@ -296,7 +274,7 @@ int qt_synth_tree_write(const char *root, const qt_synth_tree *t, qt_error *err)
         for (int c = 0; c < t->classes; c++) {
             char dir[4096];
             snprintf(dir, sizeof dir, "%s/%s/class_%02d", root, s ? "val" : "train", c);
-            if (make_dirs(dir, err) != QT_OK)
+            if (qt_make_dirs(dir, err) != QT_OK)
                 return QT_ERR;
             for (int j = 0; j < per; j++) {
                 qt_synth_png im;

@@ -177,3 +177,21 @@ int qt_write_file_atomic(const char *path, const void *data, size_t len, qt_erro
     }
     return qt_atomic_commit(&f, err);
 }
+
+int qt_make_dirs(const char *path, qt_error *err)
+{
+    char buf[4096];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
+        return qt_errorf(err, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return qt_errorf(err, "cannot create directory %s: %s", buf, strerror(errno));
+        *p = c;
+        if (!c)
+            return QT_OK;
+    }
+}

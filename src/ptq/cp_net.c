@@ -4,16 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "qtrain/clock.h"
 #include "qtrain/mse_grid.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The weight's CP view: (C_out, C_in, k*k), or the matrix (out, in). */
 static qt_cp_tensor layer_tensor(const qt_layer *l, const float *w)
@@ -125,7 +118,7 @@ static int solve(const qt_cp_tensor *t, qt_cp_factors *f, const qt_cp_net_opts *
 static int factorize_layer(qt_net *net, int i, const qt_cp_net_opts *o, qt_coded_net *coded,
                            qt_cp_layer_report *r, qt_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = qt_now_seconds();
     const qt_layer *l = &net->layers[i];
     const size_t n = l->weight->t.numel;
     char name[sizeof l->name];
@@ -171,7 +164,7 @@ static int factorize_layer(qt_net *net, int i, const qt_cp_net_opts *o, qt_coded
     }
     if (rc == QT_OK && (rc = qt_net_dense_weight(net, name, rec, n, err)) == QT_OK)
         r->rel_error = rel_diff(w, rec, n);
-    r->seconds = now_seconds() - t0;
+    r->seconds = qt_now_seconds() - t0;
     for (int m = 0; m < 3; m++)
         free(fa[m]);
     qt_cp_factors_free(&f);
@@ -184,7 +177,7 @@ static int factorize_layer(qt_net *net, int i, const qt_cp_net_opts *o, qt_coded
 static int round_layer(qt_layer *l, int bits, qt_coded_net *coded, qt_cp_layer_report *r,
                        qt_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = qt_now_seconds();
     qt_param *p = l->weight;
     const size_t n = p->t.numel;
     double *d = malloc(n * sizeof *d);
@@ -207,7 +200,7 @@ static int round_layer(qt_layer *l, int bits, qt_coded_net *coded, qt_cp_layer_r
         r->float_error = -1.0;
         r->params_before = r->params_after = n;
     }
-    r->seconds = now_seconds() - t0;
+    r->seconds = qt_now_seconds() - t0;
     free(d);
     free(w);
     return rc;

@@ -3,15 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
+#include "qtrain/clock.h"
 /* GPFQ on the k x k kernels of one input channel at a time (the original code's conv
  * variant): the error state of channel c sees only channel c's patches. */
 static int gpfq_per_channel(const qt_layer_inputs *x, const qt_layer_inputs *xq, const float *w,
@@ -45,7 +38,7 @@ static int quantize_layer(qt_net *fnet, qt_net *qnet, int i, const qt_calib_set 
     const qt_param *fw = fnet->layers[i].weight;
     qt_param *qw = qnet->layers[i].weight;
     const int rows = fw->t.shape[0], n = (int)(fw->t.numel / (size_t)rows);
-    double t0 = now_seconds();
+    double t0 = qt_now_seconds();
     qt_layer_inputs x = {0}, xq = {0};
     int32_t *q = malloc(fw->t.numel * sizeof *q);
     float *qv = malloc(fw->t.numel * sizeof *qv);
@@ -82,7 +75,7 @@ static int quantize_layer(qt_net *fnet, qt_net *qnet, int i, const qt_calib_set 
         rep->samples = x.m;
         rep->alphabet = cl->alphabet;
         rep->rel_error = qt_ptq_relative_error(fw->t.data, qv, rows, &x, &xq);
-        rep->seconds = now_seconds() - t0;
+        rep->seconds = qt_now_seconds() - t0;
     }
     qt_layer_inputs_free(&x);
     qt_layer_inputs_free(&xq);

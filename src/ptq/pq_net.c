@@ -2,16 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "qtrain/clock.h"
 #include "qtrain/pq_net.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 qt_pq_opts qt_pq_defaults(void)
 {
@@ -70,7 +63,7 @@ static int run_layer(qt_net *qnet, qt_pq_layer *l, const qt_calib_set *cs,
                      const float *teacher_logits, const qt_pq_opts *o, qt_pq_layer_report *rep,
                      qt_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = qt_now_seconds();
     qt_calib_set acts = *cs;  /* the EM sees the first act_images calibration images */
     if (o->act_images > 0 && o->act_images < acts.n)
         acts.n = o->act_images;
@@ -85,7 +78,7 @@ static int run_layer(qt_net *qnet, qt_pq_layer *l, const qt_calib_set *cs,
     snprintf(rep->name, sizeof rep->name, "%s", qnet->layers[l->layer].name);
     rep->shape = l->shape;
     rep->samples = x.m;
-    rep->seconds = now_seconds() - t0;
+    rep->seconds = qt_now_seconds() - t0;
     qt_layer_inputs_free(&x);
     free(w);
     return rc;

@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "qtrain/bn_calib.h"
+#include "qtrain/clock.h"
 #include "qtrain/compress_report.h"
 #include "qtrain/csv_writer.h"
 #include "qtrain/evaluate.h"
 #include "qtrain/export.h"
+#include "qtrain/file_io.h"
 #include "qtrain/json.h"
 #include "qtrain/run_setup.h"
 #include "qtrain/threads.h"
@@ -52,13 +53,6 @@ static int select_layers(const qt_qquant_opts *o, const qt_net *net, int *mask, 
         return QT_OK;
     }
     return qt_ptq_select_layers(net, o->layers, mask, err);
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Everything one or several quantizations of the same checkpoint share. */
@@ -134,12 +128,6 @@ static void close_session(session *s)
     qt_ctx_free(&s->ctx);
 }
 
-static int make_dir(const char *path, qt_error *err)
-{
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return qt_errorf(err, "cannot create directory %s: %s", path, strerror(errno));
-    return QT_OK;
-}
 
 /* What every method adds to the summary: cost, weight errors, batchnorm calibration, and
  * the CP details. */
@@ -252,7 +240,7 @@ static int bn_calibrate(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_qq
 static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, const char *dir,
                          qt_qquant_result *r, qt_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = qt_now_seconds();
     memset(r, 0, sizeof *r);
     r->c_alpha = c_alpha;
     r->float_acc = s->float_acc;
@@ -267,7 +255,7 @@ static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, co
     /* the set may hold more images, for batchnorm calibration; GPFQ takes the first ones */
     qt_calib_set gpfq_calib = s->calib;
     gpfq_calib.n = gpfq_calib.n < o->calib_images ? gpfq_calib.n : o->calib_images;
-    int rc = reps && cp_reps ? make_dir(dir, err) : qt_errorf(err, "out of memory");
+    int rc = reps && cp_reps ? qt_make_dirs(dir, err) : qt_errorf(err, "out of memory");
     if (rc == QT_OK)
         rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &qnet, err);
     if (rc == QT_OK && is_cp(o->method))
@@ -296,7 +284,7 @@ static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, co
     if (rc == QT_OK)
         rc = qt_weight_reports(s->fnet, qnet, &coded, &wr, &ci.nweights, err);
     ci.weights = wr;
-    r->seconds = now_seconds() - t0;
+    r->seconds = qt_now_seconds() - t0;
     if (rc == QT_OK)
         rc = write_summary(dir, o, s, r, reps, &ci, err);
     qt_coded_net_free(&coded);
@@ -421,7 +409,7 @@ static int pq_evaluate(session *s, qt_net *net, double *acc, qt_error *err)
 static int pq_quantize_once(session *s, const qt_qquant_opts *o, const char *dir,
                             qt_qquant_result *r, qt_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = qt_now_seconds();
     memset(r, 0, sizeof *r);
     r->float_acc = s->float_acc;
     r->pq_acc_before_global = -1.0;
@@ -435,7 +423,7 @@ static int pq_quantize_once(session *s, const qt_qquant_opts *o, const char *dir
     qt_pq_layer_report *reps = NULL;
     qt_pq_finetune_stats gs = {0};
     float *teacher = NULL;
-    int rc = make_dir(dir, err);
+    int rc = qt_make_dirs(dir, err);
     if (rc == QT_OK)
         rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &qnet, err);
     if (rc == QT_OK)
@@ -462,7 +450,7 @@ static int pq_quantize_once(session *s, const qt_qquant_opts *o, const char *dir
                                  ? 8.0 * r->pq_size.index_bytes / r->pq_size.coded_weights : 32.0;
         rc = qt_checkpoint_save(path, qnet, NULL, NULL, s->config_ini, &extra, err);
     }
-    r->seconds = now_seconds() - t0;
+    r->seconds = qt_now_seconds() - t0;
     if (rc == QT_OK)
         rc = pq_write_summary(dir, o, s, r, &gs, reps, pq.n, err);
     free(teacher);
@@ -496,7 +484,7 @@ int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
     memset(&s, 0, sizeof s);
     int rc = check_opts(o, err);
     if (rc == QT_OK)
-        rc = make_dir(o->out_dir, err);
+        rc = qt_make_dirs(o->out_dir, err);
     if (rc == QT_OK)
         rc = open_session(&s, o, err);
     qt_csv_writer *csv = NULL;

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "qtrain/checkpoint.h"
+#include "qtrain/clock.h"
 #include "qtrain/evaluate.h"
 #include "qtrain/file_io.h"
 #include "qtrain/run_setup.h"
@@ -38,14 +38,7 @@ typedef struct run {
     qt_train_summary *sum;
 } run;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double elapsed(const run *r) { return r->seconds0 + now_seconds() - r->t_start; }
+static double elapsed(const run *r) { return r->seconds0 + qt_now_seconds() - r->t_start; }
 
 static void emit(const run *r, qt_train_event *ev)
 {
@@ -67,23 +60,6 @@ static void note(const run *r, const char *text)
     emit(r, &ev);
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path, qt_error *err)
-{
-    char buf[1100];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        char c = *p;
-        if (c != '/' && c != '\0')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return qt_errorf(err, "cannot create directory %s: %s", buf, strerror(errno));
-        *p = c;
-        if (!c)
-            return QT_OK;
-    }
-}
 
 /* ---- setup ---- */
 
@@ -131,7 +107,7 @@ static int open_run_dir(run *r, qt_error *err)
 {
     const char *dir = r->opts->run_dir;
     snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", dir);
-    if (make_dirs(r->ckpt_dir, err) != QT_OK)
+    if (qt_make_dirs(r->ckpt_dir, err) != QT_OK)
         return QT_ERR;
     char path[1200];
     snprintf(path, sizeof path, "%s/config.ini", dir);
@@ -254,11 +230,11 @@ static int one_step(run *r, const qt_batch *b, qt_error *err)
     double progress = (double)r->st.epoch + (double)r->st.batch / (double)r->batches;
     float lr = qt_schedule_lr(&r->sched, progress);
     qt_batch_result res;
-    double t0 = now_seconds();
+    double t0 = qt_now_seconds();
     if (qt_train_step(&r->ctx, r->net, &r->opt, lr, r->loss, (float *)b->x, b->y, b->n,
                       (uint64_t)r->cfg->train.seed, (uint64_t)r->st.step, &res, err) != QT_OK)
         return QT_ERR;
-    double dt = now_seconds() - t0;
+    double dt = qt_now_seconds() - t0;
     r->step_ema = r->step_ema > 0 ? 0.9 * r->step_ema + 0.1 * dt : dt;
     if (!isfinite(res.loss))
         return qt_errorf(err, "the loss became %g at step %lld (epoch %lld); stopped. The last "
@@ -357,7 +333,7 @@ static int train(run *r, qt_error *err)
     if (run_logs_open(&r->logs, r->opts->run_dir, r->opts->resume, r->st.step, r->st.epoch, err) != QT_OK)
         return QT_ERR;
     r->seconds0 = r->st.seconds;
-    r->t_start = now_seconds();
+    r->t_start = qt_now_seconds();
     if (train_loop(r, err) != QT_OK)
         return QT_ERR;
     return write_summary(r, err);
