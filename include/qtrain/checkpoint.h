@@ -9,9 +9,12 @@
  *   param/<name>               f32   a float parameter (or a BC layer's float buffer w_r)
  *   param/<name>.index         u8    a weight stored on a grid: level indices...
  *   param/<name>.levels        f64   ...and the grid {lowest value, spacing, levels}
+ *   param/<name>.pq_index      u8/u16 a product-quantized weight: a centroid per subvector...
+ *   param/<name>.pq_centroids  f16   ...and the layer's codebook (pq_coded.h)
  *   bn/<layer>.running_mean, bn/<layer>.running_var                    f32
  *   opt/<name>.m, opt/<name>.v f32   optimizer state
  *   flips/<name>               i8    signs at the start of the epoch (flip counting)
+ *   arch/<layer>.cp_rank       u64   layer <layer> is CP-factorised with this rank (net_cp.h)
  * SR and R weights are stored only as level indices (1 byte per weight); BC stores w_r
  * (the indices of Q(w_r) follow from it). Post-training quantizers store their own coded
  * forms (see qt_checkpoint_param_writer). */
@@ -57,6 +60,10 @@ int qt_checkpoint_save(const char *path, const qt_net *net, const qt_optimizer *
  * come in any stored form and are decoded to the net's float values for evaluation. */
 int qt_checkpoint_load(const char *path, qt_net *net, qt_optimizer *opt, qt_train_state *state,
                        qt_error *err);
+
+/* Applies the structure a checkpoint records (arch/<layer>.cp_rank: factorise that layer)
+ * to a net freshly built from its config, before qt_checkpoint_load. */
+int qt_checkpoint_apply_arch(const char *path, qt_net *net, qt_error *err);
 
 /* The config.ini text stored in a checkpoint (malloc'd, NUL-terminated). */
 int qt_checkpoint_config_text(const char *path, char **text, qt_error *err);

@@ -39,6 +39,7 @@ typedef struct qt_layer {
     float p;                  /* dropout probability */
     int out_ndim;             /* 4 for (N, C, H, W) outputs, 2 for (N, F) */
     int out_c, out_h, out_w;  /* per-image output shape (F, 1, 1 for vectors) */
+    int cp_part;              /* 1, 2 or 3: a part of a CP-factorised layer (net_cp.h); 0 otherwise */
 } qt_layer;
 
 typedef struct qt_net {
@@ -85,9 +86,14 @@ qt_tensor *qt_net_forward(qt_ctx *c, qt_net *net, qt_tensor *x);
 /* FLOPs per image (2 per multiply-add of conv and linear layers); training counts the
  * forward, weight-gradient and input-gradient products (no input gradient for the first layer). */
 double qt_net_flops_per_image(const qt_net *net, int training);
+/* Multiply-adds per image of a conv (C_out * C_in/groups * KH * KW * OH * OW) or linear
+ * (IN * OUT) layer; 0 for other layers. */
+double qt_layer_weight_macs(const qt_layer *l);
 
 /* Number of learnable scalars. */
 size_t qt_net_param_count(const qt_net *net);
 qt_param *qt_net_find_param(const qt_net *net, const char *name);
+/* Index of the layer with this name, or -1. */
+int qt_net_find_layer(const qt_net *net, const char *name);
 
 #endif

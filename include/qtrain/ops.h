@@ -74,6 +74,10 @@ qt_tensor *qt_cross_entropy(qt_ctx *c, qt_tensor *logits, const int32_t *labels)
 /* BinaryConnect's squared hinge: mean over N*K of max(0, 1 - t y)^2 with t = +1 for the label's
  * class and -1 elsewhere.  logits (N, K) -> scalar. */
 qt_tensor *qt_squared_hinge(qt_ctx *c, qt_tensor *logits, const int32_t *labels);
+/* Distillation: KL(softmax(teacher) || softmax(student)), mean over the batch (PyTorch's
+ * kl_div(log_softmax(student), softmax(teacher), 'batchmean')).  student, teacher (N, K) ->
+ * scalar; gradients flow to both (a fixed teacher simply does not require one). */
+qt_tensor *qt_kl_div(qt_ctx *c, qt_tensor *student, qt_tensor *teacher);
 
 /* Number of rows whose arg-max (first on ties) equals the label.  logits (N, K). */
 int qt_top1_correct(const qt_tensor *logits, const int32_t *labels);

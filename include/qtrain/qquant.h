@@ -1,13 +1,23 @@
 /* What `qquant` does: loads a trained checkpoint, quantizes it after training with a chosen
  * method, evaluates the float and quantized nets on the test split, and writes the quantized
- * model (weights stored coded: level indices and alphabets) with a summary. */
+ * model (weights stored coded: level indices and alphabets, or for pq centroid indices and
+ * codebooks) with a summary. */
 #ifndef QTRAIN_QQUANT_H
 #define QTRAIN_QQUANT_H
 
+#include "qtrain/bops.h"
 #include "qtrain/config.h"
+#include "qtrain/cp_net.h"
 #include "qtrain/gpfq_net.h"
+#include "qtrain/pq_net.h"
 
-typedef enum { QT_QQUANT_GPFQ, QT_QQUANT_MSQ } qt_qquant_method;
+typedef enum {
+    QT_QQUANT_GPFQ,
+    QT_QQUANT_MSQ,
+    QT_QQUANT_PQ,             /* product quantization (pq_net.h) */
+    QT_QQUANT_ADMM_CP,        /* quantization-aware CP factorization by ADMM (cp_net.h) */
+    QT_QQUANT_CP_QUANT,       /* its baseline: float CP-ALS, then the factors rounded */
+} qt_qquant_method;
 
 typedef struct qt_qquant_opts {
     const char *checkpoint;
@@ -22,14 +32,25 @@ typedef struct qt_qquant_opts {
     int calib_images;         /* training images used to quantize */
     int patches_per_image;    /* conv layers: sampled patch positions per image (0 = all) */
     uint64_t seed;
-    const char *layers;       /* "all" or a comma list of layer names */
+    const char *layers;       /* "all" or a comma list of layer names; NULL: the method's
+                                 default (all for gpfq/msq, qt_cp_default_mask for CP) */
     int threads;
     qt_ptq_progress_fn progress;
     void *user;
+    qt_pq_opts pq;            /* method pq: blocks, EM, finetuning, its own progress callback */
+    /* admm-cp and cp-quant: method, init, rate, sweeps, rest_bits (bits, seed and mask come
+       from the fields above) */
+    qt_cp_net_opts cp;
+    qt_cp_progress_fn cp_progress;
+    /* every method */
+    double act_bits;          /* activation bits in the BOPs count (activations stay float) */
+    int bn_calib;             /* > 0: re-estimate batchnorm statistics on this many images */
 } qt_qquant_opts;
 
 /* Defaults: GPFQ, ternary (bits log2 3), C_alpha 2, GPFQ's own alphabet, 5000 calibration
- * images, 16 patches per image, seed 1, all layers. */
+ * images, 16 patches per image, seed 1, the method's layers; pq's settings from
+ * qt_pq_defaults; CP: rate 2, CP-ALS init, 100 ADMM sweeps of at most 30 iterations per
+ * factor, 50 ALS sweeps, other layers float; 32-bit activations, no batchnorm calibration. */
 qt_qquant_opts qt_qquant_defaults(void);
 const char *qt_qquant_method_name(qt_qquant_method m);
 
@@ -39,6 +60,10 @@ typedef struct qt_qquant_result {
     double bits_per_weight;        /* of the quantized layers */
     double model_bytes, float_model_bytes;
     double seconds;
+    qt_pq_size pq_size;            /* method pq: the paper's size accounting */
+    double pq_acc_before_global;   /* method pq: after the layer stage (-1: no global stage) */
+    qt_model_cost cost;            /* BOPs and parameters (bops.h) */
+    double acc_before_bn_calib;    /* quantized accuracy before batchnorm calibration */
 } qt_qquant_result;
 
 /* One quantization into out_dir (model.qtr, summary.json). */

@@ -29,8 +29,9 @@
 
 enum { QT_RECORD_VERSION = 1, QT_RECORD_MAX_DIMS = 4, QT_RECORD_MAX_NAME = 255 };
 
+/* F16 holds IEEE binary16 bit patterns (half.h converts); U16 unsigned 16-bit integers. */
 typedef enum qt_record_dtype {
-    QT_REC_F32 = 1, QT_REC_I8, QT_REC_U8, QT_REC_I32, QT_REC_U64, QT_REC_F64
+    QT_REC_F32 = 1, QT_REC_I8, QT_REC_U8, QT_REC_I32, QT_REC_U64, QT_REC_F64, QT_REC_F16, QT_REC_U16
 } qt_record_dtype;
 
 /* "f32", "i8", ...; "?" for anything else. */

@@ -12,21 +12,28 @@
 #define PROG "qquant"
 
 static const char usage_text[] =
-    "usage: qquant --checkpoint FILE --method gpfq|msq --out DIR [options]\n"
+    "usage: qquant --checkpoint FILE --method gpfq|msq|pq|admm-cp|cp-quant --out DIR [options]\n"
     "\n"
     "Quantizes a trained net after training, layer by layer, first to last, and evaluates the\n"
     "float and the quantized net on the test split. DIR receives model.qtr (the quantized\n"
-    "weights stored as level indices plus one alphabet per layer; `qtrain eval --checkpoint\n"
-    "DIR/model.qtr` evaluates it) and summary.json.\n"
+    "weights stored as level indices plus one alphabet per layer, and which layers are\n"
+    "factorised; `qtrain eval --checkpoint DIR/model.qtr` evaluates it) and summary.json\n"
+    "(accuracies, BOPs, parameters, per-layer weight errors ||W - W^|| / ||W||).\n"
     "\n"
     "  --checkpoint FILE     a qtrain checkpoint (RUN/checkpoints/step-*.qtr); BC runs start\n"
     "                        from their float buffer, SR/R runs from their grid values\n"
     "  --config FILE         config to build the net with (default: the checkpoint's own)\n"
     "  --set SEC.KEY=VALUE   config override, repeatable (e.g. --set data.root=DIR)\n"
     "  --method M            gpfq: greedy path-following (Lybrand and Saab 2021);\n"
-    "                        msq: round every weight to the nearest level (the baseline)\n"
+    "                        msq: round every weight to the nearest level (the baseline);\n"
+    "                        pq: product quantization (see below)\n"
+    "                        admm-cp: quantization-aware CP factorization by ADMM (Cherniuk\n"
+    "                        et al. 2024): each layer becomes 1x1 -> depthwise kxk -> 1x1\n"
+    "                        convs whose weights lie on --bits grids; cp-quant: its\n"
+    "                        baseline, a float CP (ALS) whose factors are then rounded\n"
     "  --bits B              alphabet size: round(2^B) levels (1.58 = ternary, 2, 3, 4, ...);\n"
-    "                        with --alphabet zero, 2 round(2^(B-1)) + 1 levels (default 1.58)\n"
+    "                        with --alphabet zero, 2 round(2^(B-1)) + 1 levels (default 1.58;\n"
+    "                        4 for admm-cp and cp-quant)\n"
     "  --calpha C            alphabet scale: levels span +-C median|W| (midrise), or the\n"
     "                        step is (C / 2^(B-1)) mean max|W_row| (zero) (default 2)\n"
     "  --alphabet A          midrise: GPFQ's M equispaced levels on [-1, 1]; zero: the\n"
@@ -39,17 +46,77 @@ static const char usage_text[] =
     "  --per-channel         conv layers: quantize each input channel's k x k kernel as a\n"
     "                        neuron (the original GPFQ code) instead of whole filters\n"
     "  --stochastic          round stochastically inside GPFQ (SPFQ), seeded by --seed\n"
-    "  --layers L            'all' (default) or a comma list of layer names to quantize\n"
+    "  --layers L            'all' or a comma list of layer names to quantize or factorise\n"
+    "                        (default: all for gpfq/msq; for admm-cp/cp-quant every kxk conv\n"
+    "                        with k > 1 except the first layer, the paper's choice)\n"
     "  --seed N              calibration sample and patch positions (default 1)\n"
     "  --threads N           BLAS threads (0 = all cores)\n"
+    "\n"
+    "admm-cp and cp-quant (--bits: whole bits, 2 to 8, of the factor grids):\n"
+    "  --rate R              parameter reduction rate; rank R = floor(C_out C_in k^2 /\n"
+    "                        ((C_out + C_in + k^2) rate)), (C_out C_in / (C_out + C_in)\n"
+    "                        / rate) for 1x1 convs and linear layers (default 2)\n"
+    "  --init I              admm-cp's starting factors: cp (a float CP-ALS; the paper's\n"
+    "                        best variant starts from an EPC-corrected CP, which qtrain\n"
+    "                        does not have) or random (N(0,1)) (default cp)\n"
+    "  --sweeps N            admm-cp: at most N alternating sweeps over the factors; stops\n"
+    "                        earlier when the error changes by < 1e-5 (default 100)\n"
+    "  --admm-iters N        admm-cp: at most N ADMM iterations per factor update (default 30)\n"
+    "  --als-sweeps N        CP-ALS sweeps (cp-quant, and --init cp; the reference initialises\n"
+    "                        with 50); more sweeps fit the float CP better but, at high ranks,\n"
+    "                        drift to large cancelling terms that round badly (default 50)\n"
+    "  --rest-bits B         round the conv/linear layers that are not factorised to B bits\n"
+    "                        on their own MSE grid (the paper keeps them at 8) (default:\n"
+    "                        keep them float)\n"
+    "\n"
+    "Every method:\n"
+    "  --bn-calib N          after quantizing, re-estimate the batchnorm running statistics\n"
+    "                        on N training images (the paper uses 2048); the summary also\n"
+    "                        gives the accuracy before (default 0: off)\n"
+    "  --act-bits A          activation bits used in the BOPs count (MACs x weight bits x\n"
+    "                        activation bits, float layers and batchnorm at 32-bit weights);\n"
+    "                        activations are not quantized in the evaluation (default 32)\n"
     "  --quiet               print only the result\n"
-    "  --help                this text\n";
+    "  --help                this text\n"
+    "\n"
+    "Product quantization, --method pq (Stock et al. 2020, \"And the Bit Goes Down\"): each\n"
+    "output's weights are cut into blocks of d values (d = 9: one input channel's 3x3 kernel)\n"
+    "and replaced by the nearest of k centroids, one codebook per layer, learnt by k-means\n"
+    "weighted by the layer's inputs so that its outputs are kept. Layers go first to last, each\n"
+    "seeing the inputs of the partly quantized net; with --layers all the first layer stays\n"
+    "float, as do batchnorm and biases. model.qtr stores the indices and fp16 centroids;\n"
+    "summary.json the paper's size accounting (log2(k)/d bits per weight, k*d*2 bytes of\n"
+    "centroids per layer, 4 bytes per other parameter, MB = 2^20 bytes). --calib-images sets\n"
+    "the images finetuning draws from; --seed the EM's starts and samples.\n"
+    "  --block-size D        d for convs larger than 1x1 (default 9; 18 = the large blocks)\n"
+    "  --centroids K         k for those convs (default 256)\n"
+    "  --pw-block-size D     d for 1x1 convs (default 4)\n"
+    "  --pw-centroids K      k for 1x1 convs (default 256)\n"
+    "  --fc-block-size D     d for linear layers (default 4)\n"
+    "  --fc-centroids K      k for linear layers (default 2048)\n"
+    "                        every k is clamped to the largest power of 2 below the layer's\n"
+    "                        subvectors / 4\n"
+    "  --em-iters N          EM iterations per layer (default 100)\n"
+    "  --em-sample N         input patches drawn afresh for each EM iteration (default 4096;\n"
+    "                        0 = all of them every time)\n"
+    "  --act-images N        calibration images whose layer inputs feed the EM (default 1024)\n"
+    "  --finetune-steps N    distillation steps (KL to the float net's softmax) on each layer's\n"
+    "                        centroids right after it is quantized, batchnorm statistics\n"
+    "                        frozen (default 0: no finetuning)\n"
+    "  --global-finetune-steps N  steps on all centroids at the end, batchnorm in training\n"
+    "                        mode, learning rate /10 after each third (default: the value of\n"
+    "                        --finetune-steps)\n"
+    "  --finetune-batch N    images per finetuning step (default 128)\n"
+    "  --finetune-lr LR      SGD learning rate of the layer stage (default 0.05; momentum 0.9,\n"
+    "                        weight decay 1e-4 in both stages)\n"
+    "  --global-finetune-lr LR  learning rate of the global stage (default 0.01)\n";
 
 typedef struct args {
     qt_qquant_opts o;
     const char *sets[64];
     double sweep[64];
-    int nsweep, quiet;
+    int nsweep, quiet, bits_set;
+    int pq_global_steps;      /* -1: as --finetune-steps */
 } args;
 
 static int parse_list(const char *s, double *v, int max, int *n)
@@ -65,11 +132,63 @@ static int parse_list(const char *s, double *v, int max, int *n)
     return *n > 0 ? 0 : cli_fail(PROG, "--sweep-calpha needs at least one value");
 }
 
+/* Options of --method pq. Returns 0 when argv[*i] is not one of them, 1 when parsed, -1 on
+ * error (printed). */
+static int parse_pq(args *a, int argc, char **argv, int *i)
+{
+    qt_pq_opts *p = &a->o.pq;
+    const struct { const char *opt; int *dst; long lo, hi; } ints[] = {
+        {"--block-size", &p->blocks.conv_d, 1, QT_PQ_MAX_BLOCK},
+        {"--centroids", &p->blocks.conv_k, 1, 65536},
+        {"--pw-block-size", &p->blocks.pw_d, 1, QT_PQ_MAX_BLOCK},
+        {"--pw-centroids", &p->blocks.pw_k, 1, 65536},
+        {"--fc-block-size", &p->blocks.fc_d, 1, QT_PQ_MAX_BLOCK},
+        {"--fc-centroids", &p->blocks.fc_k, 1, 65536},
+        {"--em-iters", &p->em.iters, 1, 1000000},
+        {"--em-sample", &p->em.sample, 0, 100000000},
+        {"--act-images", &p->act_images, 1, 10000000},
+        {"--finetune-steps", &p->layer_ft.steps, 0, 100000000},
+        {"--global-finetune-steps", &a->pq_global_steps, 0, 100000000},
+        {"--finetune-batch", &p->layer_ft.batch, 1, 100000},
+    };
+    const struct { const char *opt; double *dst; } reals[] = {
+        {"--finetune-lr", &p->layer_ft.lr},
+        {"--global-finetune-lr", &p->global_ft.lr},
+    };
+    const char *v;
+    int missing;
+    long n;
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
+        if (!(v = cli_value(PROG, argc, argv, i, ints[k].opt, &missing)) && !missing)
+            continue;
+        if (missing || cli_int(PROG, ints[k].opt, v, ints[k].lo, ints[k].hi, &n))
+            return -1;
+        *ints[k].dst = (int)n;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) {
+        if (!(v = cli_value(PROG, argc, argv, i, reals[k].opt, &missing)) && !missing)
+            continue;
+        return missing || cli_double(PROG, reals[k].opt, v, 1e-9, 1e3, reals[k].dst) ? -1 : 1;
+    }
+    return 0;
+}
+
+static int parse_method(const char *v, qt_qquant_method *m)
+{
+    for (int k = QT_QQUANT_GPFQ; k <= QT_QQUANT_CP_QUANT; k++)
+        if (!strcmp(v, qt_qquant_method_name((qt_qquant_method)k))) {
+            *m = (qt_qquant_method)k;
+            return 0;
+        }
+    return 1;
+}
+
 static int parse(args *a, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *v, *s = argv[i];
-        int missing;
+        int missing, pq;
         long n;
 #define VALUE(opt) ((v = cli_value(PROG, argc, argv, &i, opt, &missing)) || missing)
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
@@ -85,13 +204,14 @@ static int parse(args *a, int argc, char **argv)
             if (!missing && a->o.nsets < 64)
                 a->sets[a->o.nsets++] = v;
         } else if (VALUE("--method")) {
-            if (!missing && strcmp(v, "gpfq") && strcmp(v, "msq"))
-                return cli_fail(PROG, "--method: '%s' is not one of gpfq, msq", v);
-            if (!missing)
-                a->o.method = strcmp(v, "msq") ? QT_QQUANT_GPFQ : QT_QQUANT_MSQ;
+            if (missing)
+                return 1;
+            if (parse_method(v, &a->o.method))
+                return cli_fail(PROG, "--method: '%s' is not one of gpfq, msq, pq, admm-cp, cp-quant", v);
         } else if (VALUE("--bits")) {
             if (missing || cli_double(PROG, "--bits", v, 1.0, 8.0, &a->o.bits))
                 return 1;
+            a->bits_set = 1;
         } else if (VALUE("--calpha")) {
             if (missing || cli_double(PROG, "--calpha", v, 1e-6, 1e6, &a->o.c_alpha))
                 return 1;
@@ -121,6 +241,40 @@ static int parse(args *a, int argc, char **argv)
             if (missing || cli_int(PROG, "--threads", v, 0, 1024, &n))
                 return 1;
             a->o.threads = (int)n;
+        } else if (VALUE("--rate")) {
+            if (missing || cli_double(PROG, "--rate", v, 1e-3, 1e6, &a->o.cp.rate))
+                return 1;
+        } else if (VALUE("--init")) {
+            if (!missing && strcmp(v, "random") && strcmp(v, "cp"))
+                return cli_fail(PROG, "--init: '%s' is not one of random, cp", v);
+            if (!missing)
+                a->o.cp.init = strcmp(v, "cp") ? QT_CP_INIT_RANDOM : QT_CP_INIT_CP;
+        } else if (VALUE("--sweeps")) {
+            if (missing || cli_int(PROG, "--sweeps", v, 1, 100000, &n))
+                return 1;
+            a->o.cp.max_sweeps = (int)n;
+        } else if (VALUE("--admm-iters")) {
+            if (missing || cli_int(PROG, "--admm-iters", v, 1, 100000, &n))
+                return 1;
+            a->o.cp.max_inner = (int)n;
+        } else if (VALUE("--als-sweeps")) {
+            if (missing || cli_int(PROG, "--als-sweeps", v, 1, 100000, &n))
+                return 1;
+            a->o.cp.als_sweeps = (int)n;
+        } else if (VALUE("--rest-bits")) {
+            if (missing || cli_int(PROG, "--rest-bits", v, 2, 8, &n))
+                return 1;
+            a->o.cp.rest_bits = (int)n;
+        } else if (VALUE("--bn-calib")) {
+            if (missing || cli_int(PROG, "--bn-calib", v, 0, 10000000, &n))
+                return 1;
+            a->o.bn_calib = (int)n;
+        } else if (VALUE("--act-bits")) {
+            if (missing || cli_double(PROG, "--act-bits", v, 1.0, 32.0, &a->o.act_bits))
+                return 1;
+        } else if ((pq = parse_pq(a, argc, argv, &i)) != 0) {
+            if (pq < 0)
+                return 1;
         } else if (!strcmp(s, "--per-channel")) {
             a->o.per_channel = 1;
         } else if (!strcmp(s, "--stochastic")) {
@@ -135,10 +289,19 @@ static int parse(args *a, int argc, char **argv)
 #undef VALUE
     }
     a->o.sets = a->sets;
+    a->o.pq.global_ft.steps = a->pq_global_steps >= 0 ? a->pq_global_steps : a->o.pq.layer_ft.steps;
+    a->o.pq.global_ft.batch = a->o.pq.layer_ft.batch;
+    if (a->nsweep && a->o.method == QT_QQUANT_PQ)
+        return cli_fail(PROG, "--sweep-calpha applies to gpfq and msq, not pq");
     if (!a->o.checkpoint)
         return cli_fail(PROG, "--checkpoint FILE is required (see qquant --help)");
     if (!a->o.out_dir)
         return cli_fail(PROG, "--out DIR is required");
+    int cp = a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT;
+    if (a->nsweep && cp)
+        return cli_fail(PROG, "--sweep-calpha applies to gpfq and msq only");
+    if (cp && !a->bits_set)
+        a->o.bits = 4;
     return 0;
 }
 
@@ -151,12 +314,62 @@ static void progress(const qt_ptq_layer_report *r, int done, int total, void *us
     fflush(stdout);
 }
 
+static void pq_progress(const qt_pq_layer_report *r, int done, int total, void *user)
+{
+    (void)user;
+    printf("  layer %d/%d %-24s d %2d k %5d %6d subvectors  rel. error %.4f", done, total, r->name,
+           r->shape.d, r->shape.k, r->shape.rows * r->shape.n_blocks, r->rel_error_em);
+    if (r->rel_error != r->rel_error_em || r->loss_first > 0)
+        printf(" -> %.4f finetuned (KL %.4f -> %.4f)", r->rel_error, r->loss_first, r->loss_last);
+    printf("  (%.1f s)\n", r->seconds);
+    fflush(stdout);
+}
+
+static void pq_print_result(const qt_qquant_result *r)
+{
+    const qt_pq_size *z = &r->pq_size;
+    printf("pq: float acc %.4f, quantized acc %.4f", r->float_acc, r->quant_acc);
+    if (r->pq_acc_before_global >= 0)
+        printf(" (%.4f before global finetuning)", r->pq_acc_before_global);
+    printf("; %.4f MB = index %.4f + centroids %.4f + other %.4f (float %.4f MB, %.1fx), "
+           "%.3f index bits/weight, %.1f s\n",
+           qt_pq_mb(z->total_bytes), qt_pq_mb(z->index_bytes), qt_pq_mb(z->centroid_bytes),
+           qt_pq_mb(z->other_bytes), qt_pq_mb(z->float_bytes), z->ratio, r->bits_per_weight,
+           r->seconds);
+}
+
+static void cp_progress(const qt_cp_layer_report *r, int done, int total, void *user)
+{
+    (void)user;
+    if (r->rank)
+        printf("  layer %d/%d %-24s %4d x %4d x %-2d rank %-4d rel. error %.4f (float CP %.4f), "
+               "%d sweeps, %.1f s\n", done, total, r->name, r->c_out, r->c_in, r->kk, r->rank,
+               r->rel_error, r->float_error, r->sweeps, r->seconds);
+    else
+        printf("  layer %d/%d %-24s rounded to %d levels, rel. error %.4f\n", done, total,
+               r->name, r->grids[0].levels, r->rel_error);
+    fflush(stdout);
+}
+
 static void print_result(const args *a, const qt_qquant_result *r)
 {
-    printf("%s %.2f bits, C_alpha %g: float acc %.4f, quantized acc %.4f; %.3f bits/weight, "
+    if (a->o.method == QT_QQUANT_PQ) {
+        pq_print_result(r);
+        if (a->o.bn_calib > 0)
+            printf("accuracy before batchnorm calibration %.4f\n", r->acc_before_bn_calib);
+        return;
+    }
+    int cp = a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT;
+    printf("%s %.2f bits, %s %g: float acc %.4f, quantized acc %.4f; %.3f bits/weight, "
            "%.0f bytes (float %.0f), %.1f s\n",
-           qt_qquant_method_name(a->o.method), a->o.bits, r->c_alpha, r->float_acc, r->quant_acc,
-           r->bits_per_weight, r->model_bytes, r->float_model_bytes, r->seconds);
+           qt_qquant_method_name(a->o.method), a->o.bits, cp ? "rate" : "C_alpha",
+           cp ? a->o.cp.rate : r->c_alpha, r->float_acc, r->quant_acc, r->bits_per_weight,
+           r->model_bytes, r->float_model_bytes, r->seconds);
+    printf("BOPs %.4g (%.3f%% of FP32 at %g-bit activations), %zu parameters (float %zu)",
+           r->cost.bops, r->cost.bops_percent, r->cost.act_bits, r->cost.params, r->cost.fp32_params);
+    if (a->o.bn_calib > 0)
+        printf(", accuracy before batchnorm calibration %.4f", r->acc_before_bn_calib);
+    printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -164,14 +377,18 @@ int main(int argc, char **argv)
     args a;
     memset(&a, 0, sizeof a);
     a.o = qt_qquant_defaults();
+    a.pq_global_steps = -1;
     if (argc == 1) {
         fputs(usage_text, stderr);
         return 1;
     }
     if (parse(&a, argc, argv))
         return 1;
-    if (!a.quiet)
+    if (!a.quiet) {
         a.o.progress = progress;
+        a.o.pq.progress = pq_progress;
+        a.o.cp_progress = cp_progress;
+    }
     qt_error err;
     if (a.nsweep) {
         qt_qquant_result res[64];

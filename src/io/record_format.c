@@ -12,6 +12,8 @@ const char *qt_record_dtype_name(qt_record_dtype t)
     case QT_REC_I32: return "i32";
     case QT_REC_U64: return "u64";
     case QT_REC_F64: return "f64";
+    case QT_REC_F16: return "f16";
+    case QT_REC_U16: return "u16";
     }
     return "?";
 }
@@ -21,6 +23,8 @@ size_t qt_record_dtype_size(qt_record_dtype t)
     switch (t) {
     case QT_REC_I8:
     case QT_REC_U8: return 1;
+    case QT_REC_F16:
+    case QT_REC_U16: return 2;
     case QT_REC_F32:
     case QT_REC_I32: return 4;
     case QT_REC_U64:

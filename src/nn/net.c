@@ -323,6 +323,14 @@ qt_param *qt_net_find_param(const qt_net *net, const char *name)
     return NULL;
 }
 
+int qt_net_find_layer(const qt_net *net, const char *name)
+{
+    for (int i = 0; i < net->nlayers; i++)
+        if (strcmp(net->layers[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
 /* ---- forward ---- */
 
 static qt_tensor *param_tensor(qt_param *p) { return p ? &p->t : NULL; }

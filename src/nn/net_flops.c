@@ -4,7 +4,7 @@
  * the first layer's input needs no gradient. Elementwise layers are not counted. */
 #include "qtrain/net.h"
 
-static double layer_macs(const qt_net *net, const qt_layer *l)
+double qt_layer_weight_macs(const qt_layer *l)
 {
     if (l->kind == QT_LAYER_LINEAR)
         return (double)l->weight->t.numel;
@@ -18,7 +18,7 @@ double qt_net_flops_per_image(const qt_net *net, int training)
     double flops = 0.0;
     for (int i = 0; i < net->nlayers; i++) {
         const qt_layer *l = &net->layers[i];
-        double f = 2.0 * layer_macs(net, l);
+        double f = 2.0 * qt_layer_weight_macs(l);
         if (training && f > 0.0)
             f *= l->in[0] == QT_NET_INPUT ? 2.0 : 3.0;
         flops += f;

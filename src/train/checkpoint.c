@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qtrain/half.h"
+#include "qtrain/net_cp.h"
+#include "qtrain/pq_layout.h"
 #include "qtrain/quant.h"
 
 #define NAME_MAX_LEN 160
@@ -123,6 +126,21 @@ static int write_state(qt_record_writer *w, const qt_optimizer *opt, const qt_tr
     return opt ? write_u64(w, "state/opt_t", opt->t, err) : QT_OK;
 }
 
+/* arch/<layer>.cp_rank for each factorised layer, named by its first part "<layer>.cp1". */
+static int write_arch(qt_record_writer *w, const qt_net *net, qt_error *err)
+{
+    for (int i = 0; i < net->nlayers; i++) {
+        const qt_layer *l = &net->layers[i];
+        if (l->cp_part != 1)
+            continue;
+        char rec[NAME_MAX_LEN];
+        snprintf(rec, sizeof rec, "arch/%.*s.cp_rank", (int)strlen(l->name) - 4, l->name);
+        if (write_u64(w, rec, (uint64_t)l->out_c, err) != QT_OK)
+            return QT_ERR;
+    }
+    return QT_OK;
+}
+
 static int write_all(qt_record_writer *w, const qt_net *net, const qt_optimizer *opt,
                      const qt_train_state *st, const char *config_ini,
                      const qt_checkpoint_extra *extra, qt_error *err)
@@ -132,7 +150,7 @@ static int write_all(qt_record_writer *w, const qt_net *net, const qt_optimizer 
         if (qt_record_write(w, "config.ini", QT_REC_U8, 1, &len, config_ini, err) != QT_OK)
             return QT_ERR;
     }
-    if (st && write_state(w, opt, st, err) != QT_OK)
+    if (write_arch(w, net, err) != QT_OK || (st && write_state(w, opt, st, err) != QT_OK))
         return QT_ERR;
     for (int i = 0; i < net->nparams; i++)
         if (write_param(w, net->params[i], opt, st, extra, err) != QT_OK)
@@ -201,11 +219,83 @@ static int get_indices(const loader *ld, const qt_param *p, const qt_record **ou
     return qt_record_file_get(ld->f, rec, QT_REC_U8, p->t.ndim, shape, out, err);
 }
 
+/* A product-quantized weight (pq_coded.h): its fp16 codebook [k, d] and its u8 or u16 index
+ * per subvector [C_out, n_blocks], checked against the parameter's shape and each other. */
+typedef struct {
+    const qt_record *centroids, *index;
+    qt_pq_shape shape;
+} pq_records;
+
+static int has_pq(const loader *ld, const qt_param *p)
+{
+    char rec[NAME_MAX_LEN];
+    snprintf(rec, sizeof rec, "param/%s.pq_centroids", p->name);
+    return qt_record_file_find(ld->f, rec) != NULL;
+}
+
+static uint32_t pq_index_at(const qt_record *idx, size_t j)
+{
+    return idx->dtype == QT_REC_U16 ? ((const uint16_t *)idx->data)[j] : ((const uint8_t *)idx->data)[j];
+}
+
+static int get_pq(const loader *ld, const qt_param *p, pq_records *pq, qt_error *err)
+{
+    char rc_name[NAME_MAX_LEN], ix_name[NAME_MAX_LEN];
+    snprintf(rc_name, sizeof rc_name, "param/%s.pq_centroids", p->name);
+    snprintf(ix_name, sizeof ix_name, "param/%s.pq_index", p->name);
+    const qt_record *c = qt_record_file_find(ld->f, rc_name), *x = qt_record_file_find(ld->f, ix_name);
+    if (!c || c->dtype != QT_REC_F16 || c->ndim != 2 || c->shape[0] < 1 || c->shape[0] > 65536 ||
+        c->shape[1] < 1 || c->shape[1] > QT_PQ_MAX_BLOCK)
+        return qt_errorf(err, "%s: %s: expected an f16 codebook [k, d] with k <= 65536 and d <= %d",
+                         ld->path, rc_name, QT_PQ_MAX_BLOCK);
+    int64_t rows = p->t.shape[0], fan_in = (int64_t)(p->t.numel / (size_t)rows), d = c->shape[1];
+    if (fan_in % d)
+        return qt_errorf(err, "%s: %s: blocks of %d do not divide the %d weights of each output",
+                         ld->path, rc_name, (int)d, (int)fan_in);
+    if (!x)
+        return qt_errorf(err, "%s: no record \"%s\"", ld->path, ix_name);
+    if (x->dtype != QT_REC_U8 && x->dtype != QT_REC_U16)
+        return qt_errorf(err, "%s: record \"%s\" is %s, expected u8 or u16", ld->path, ix_name,
+                         qt_record_dtype_name(x->dtype));
+    if (x->ndim != 2 || x->shape[0] != rows || x->shape[1] != fan_in / d)
+        return qt_errorf(err, "%s: record \"%s\" must have shape [%d, %d]", ld->path, ix_name,
+                         (int)rows, (int)(fan_in / d));
+    pq->centroids = c;
+    pq->index = x;
+    pq->shape = (qt_pq_shape){(int)rows, (int)fan_in, (int)d, (int)(fan_in / d), (int)c->shape[0]};
+    for (size_t j = 0; j < qt_pq_subvectors(&pq->shape); j++)
+        if (pq_index_at(x, j) >= (uint32_t)pq->shape.k)
+            return qt_errorf(err, "%s: %s: index %u of a %d-centroid codebook", ld->path, ix_name,
+                             pq_index_at(x, j), pq->shape.k);
+    return QT_OK;
+}
+
+static int decode_pq(const pq_records *pq, float *w, qt_error *err)
+{
+    size_t n = qt_pq_subvectors(&pq->shape), nc = (size_t)pq->shape.k * pq->shape.d;
+    float *c = malloc(nc * sizeof *c);
+    int32_t *a = malloc(n * sizeof *a);
+    if (!c || !a) {
+        free(c);
+        free(a);
+        return qt_errorf(err, "out of memory");
+    }
+    for (size_t i = 0; i < nc; i++)
+        c[i] = qt_f16_to_f32(((const uint16_t *)pq->centroids->data)[i]);
+    for (size_t j = 0; j < n; j++)
+        a[j] = (int32_t)pq_index_at(pq->index, j);
+    qt_pq_decode(&pq->shape, c, a, w);
+    free(c);
+    free(a);
+    return QT_OK;
+}
+
 /* Checks (apply = 0) or copies (apply = 1) one parameter. */
 static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int apply, qt_error *err)
 {
     char rec[NAME_MAX_LEN];
     const qt_record *r = NULL, *idx = NULL;
+    pq_records pq = {0};
     double lv[3];
     qt_qstate *q = p->q;
     snprintf(rec, sizeof rec, "param/%s", p->name);
@@ -218,6 +308,9 @@ static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int appl
             return QT_ERR;
     } else if (has_float || !ld->weights_only) {
         if (get_f32(ld, rec, &p->t, &r, err) != QT_OK)
+            return QT_ERR;
+    } else if (has_pq(ld, p)) {      /* a float net reading a product-quantized weight */
+        if (get_pq(ld, p, &pq, err) != QT_OK)
             return QT_ERR;
     } else if (get_indices(ld, p, &idx, err) != QT_OK || get_levels(ld, p, lv, err) != QT_OK) {
         return QT_ERR;               /* a float net reading a coded weight: decode it */
@@ -259,6 +352,9 @@ static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int appl
             memcpy(q->snapshot, flips->data, n);
     } else if (r) {
         memcpy(p->t.data, r->data, n * sizeof(float));
+    } else if (pq.centroids) {
+        if (decode_pq(&pq, p->t.data, err) != QT_OK)
+            return QT_ERR;
     } else {
         for (size_t i = 0; i < n; i++)
             p->t.data[i] = (float)(lv[0] + lv[1] * ((const uint8_t *)idx->data)[i]);
@@ -343,6 +439,45 @@ int qt_checkpoint_load(const char *path, qt_net *net, qt_optimizer *opt, qt_trai
         return QT_ERR;
     loader ld = {f, path, !state};
     int rc = load_all(&ld, net, opt, state, err);
+    qt_record_file_close(f);
+    return rc;
+}
+
+/* One arch/ record: factorises the layer it names. */
+static int apply_arch_record(const char *path, const qt_record *r, qt_net *net, qt_error *err)
+{
+    static const char suffix[] = ".cp_rank";
+    const char *name = r->name + 5;
+    size_t len = strlen(name), sl = sizeof suffix - 1;
+    if (len <= sl || strcmp(name + len - sl, suffix) != 0 || len - sl >= sizeof net->layers[0].name)
+        return qt_errorf(err, "%s: %s: unknown structure record", path, r->name);
+    if (r->dtype != QT_REC_U64 || r->ndim != 0)
+        return qt_errorf(err, "%s: %s: expected a u64 scalar", path, r->name);
+    char layer[sizeof net->layers[0].name];
+    snprintf(layer, sizeof layer, "%.*s", (int)(len - sl), name);
+    uint64_t rank;
+    memcpy(&rank, r->data, sizeof rank);
+    int i = qt_net_find_layer(net, layer);
+    if (i < 0)
+        return qt_errorf(err, "%s: %s: %s has no layer %s", path, r->name, net->name, layer);
+    if (rank < 1 || rank > 1000000)
+        return qt_errorf(err, "%s: %s: rank %llu out of range", path, r->name, (unsigned long long)rank);
+    if (qt_net_cp_factorize(net, i, (int)rank, err) != QT_OK)
+        return qt_error_prefix(err, "%s: %s", path, r->name);
+    return QT_OK;
+}
+
+int qt_checkpoint_apply_arch(const char *path, qt_net *net, qt_error *err)
+{
+    qt_record_file *f;
+    if (qt_record_file_open(&f, path, err) != QT_OK)
+        return QT_ERR;
+    int rc = QT_OK;
+    for (int i = 0; rc == QT_OK && i < qt_record_file_count(f); i++) {
+        const qt_record *r = qt_record_file_at(f, i);
+        if (!strncmp(r->name, "arch/", 5))
+            rc = apply_arch_record(path, r, net, err);
+    }
     qt_record_file_close(f);
     return rc;
 }

@@ -105,7 +105,8 @@ int qt_open_checkpoint_net(const qt_config *c, const char *ckpt, qt_net **net, q
     qt_dataset_free(ds);
     if (!*net)
         return QT_ERR;
-    if (qt_checkpoint_load(ckpt, *net, NULL, NULL, err) != QT_OK) {
+    if (qt_checkpoint_apply_arch(ckpt, *net, err) != QT_OK ||
+        qt_checkpoint_load(ckpt, *net, NULL, NULL, err) != QT_OK) {
         qt_net_free(*net);
         *net = NULL;
         return QT_ERR;

@@ -92,6 +92,7 @@ static void test_conv2d(void **state)
     run_conv_case(1, 3, 7, 7, 2, 1, (conv_case){{2, 0, 1}, 0}, 50);   /* 1x1 stride 2 (option B) */
     run_conv_case(2, 4, 6, 6, 4, 3, (conv_case){{1, 1, 4}, 0}, 60);   /* depthwise */
     run_conv_case(1, 4, 6, 5, 6, 3, (conv_case){{2, 1, 2}, 1}, 70);   /* 2 groups */
+    run_conv_case(2, 5, 7, 6, 5, 3, (conv_case){{2, 1, 5}, 0}, 80);   /* depthwise stride 2 (CP middle conv) */
 }
 
 /* ---- batchnorm ---- */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "io_test_util.h"
+#include "qtrain/half.h"
 #include "qtrain/record_file.h"
 #include "qtrain/rng.h"
 
@@ -65,6 +66,48 @@ static void test_round_trip(void **state)
     assert_int_equal(r->shape[1], 7);
     assert_null(qt_record_file_find(f, "nope"));
     qt_record_file_close(f);
+}
+
+/* f16 records hold half bit patterns and u16 records 16-bit integers, 2 bytes each; both come
+ * back bit for bit, and the lookup checks their dtype by name. */
+static void test_f16_and_u16_records(void **state)
+{
+    const char *path = io_path("half.qtr");
+    const float values[6] = {1.5f, -2.25f, 65504.0f, 0x1p-24f, -0.0f, 0.1f};
+    uint16_t half[6], idx[4] = {0, 1, 2047, UINT16_MAX};
+    for (int i = 0; i < 6; i++)
+        half[i] = qt_f32_to_f16(values[i]);
+    qt_record_writer *w;
+    qt_error err = {{0}};
+    assert_int_equal(qt_record_writer_open(&w, path, &err), QT_OK);
+    assert_int_equal(qt_record_write(w, "centroids", QT_REC_F16, 2, (int64_t[]){3, 2}, half, &err), QT_OK);
+    assert_int_equal(qt_record_write(w, "index", QT_REC_U16, 1, (int64_t[]){4}, idx, &err), QT_OK);
+    assert_int_equal(qt_record_writer_commit(w, &err), QT_OK);
+
+    qt_record_file *f;
+    const qt_record *r;
+    assert_int_equal(qt_record_file_open(&f, path, &err), QT_OK);
+    assert_int_equal(qt_record_file_get(f, "centroids", QT_REC_F16, 2, (int64_t[]){3, 2}, &r, &err), QT_OK);
+    assert_int_equal(r->nbytes, 12);
+    assert_memory_equal(r->data, half, 12);
+    /* every value above is a half, so it converts back exactly (0.1 rounds to 0x2e66) */
+    const uint16_t *h = r->data;
+    for (int i = 0; i < 5; i++)
+        assert_true(qt_f16_to_f32(h[i]) == values[i]);
+    assert_int_equal(h[5], 0x2e66);
+    uint16_t back[4];
+    assert_int_equal(qt_record_file_read(f, "index", QT_REC_U16, 1, (int64_t[]){4}, back, &err), QT_OK);
+    assert_memory_equal(back, idx, sizeof idx);
+    assert_int_equal(qt_record_file_get(f, "index", QT_REC_U8, 1, (int64_t[]){4}, &r, &err), QT_ERR);
+    char want[1200];
+    snprintf(want, sizeof want, "%s: record \"index\" is u16, expected u8", path);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(qt_record_file_get(f, "centroids", QT_REC_F32, 2, (int64_t[]){3, 2}, &r, &err), QT_ERR);
+    snprintf(want, sizeof want, "%s: record \"centroids\" is f16, expected f32", path);
+    assert_string_equal(err.msg, want);
+    qt_record_file_close(f);
+    assert_string_equal(qt_record_dtype_name(QT_REC_F16), "f16");
+    assert_int_equal(qt_record_dtype_size(QT_REC_U16), 2);
 }
 
 static void test_lookup_errors(void **state)
@@ -342,6 +385,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_f16_and_u16_records),
         cmocka_unit_test(test_lookup_errors),
         cmocka_unit_test(test_writer_rejects_bad_records),
         cmocka_unit_test(test_atomic_replacement),
