@@ -10,8 +10,9 @@
  * Wide 3x3 layers (128+ channels in and out, or 64+ on 32x32 images) run their forward and
  * input-gradient products as Winograd F(2x2, 3x3) instead (winograd.h): 4 multiply-adds per
  * output and channel instead of 9, for a few additions. Weight gradients are dot products over pixels
- * (qt_gemm_dot), summed over a tile of images per task into one partial per worker, and the
- * partials are added at the end. */
+ * (qt_gemm_dot), summed into one partial per slot, and the partials are added at the end in
+ * slot order. Slot k always takes tiles k, k + slots, ...: which thread runs a slot does not
+ * change what it sums, so gradients are bitwise reproducible (exact resume needs that). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -301,17 +302,18 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, const
 typedef struct {
     const conv_shape *s;
     const float *x, *dy;
-    float *dx, *dwp, *dbp;           /* dwp, dbp: per-worker partial sums */
+    float *dx, *dwp, *dbp;           /* dwp, dbp: per-slot partial sums */
     int dx_accumulate;
     const float *apack_t;            /* packed flipped/transposed weights for dx */
     size_t apack_group;
     const ptrdiff_t *off_x, *off_dy, *off_out;  /* patch rows of x, of dy; rows of dy */
     const qt_gemm_lanes *lanes;
-    float *col;                      /* per-worker patch matrix (im2col) */
-    int tile;                        /* images per task */
+    float *col;                      /* per-slot patch matrix (im2col) */
+    int tile;                        /* images per tile */
     int dx_tile;                     /* images per dx product */
     const qt_winograd *wino;         /* dx by Winograd: geometry (dy -> dx); apack_t its weights */
     float *wscratch;
+    int tiles, slots;                /* slot k sums tiles k, k + slots, ... */
 } bwd_job;
 
 /* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T */
@@ -366,16 +368,15 @@ static void input_grad(const bwd_job *j, int i0, int nt, float *col)
     }
 }
 
-static void backward_tile(void *arg, int task, int worker)
+static void backward_tile(const bwd_job *j, int tile, int slot)
 {
-    const bwd_job *j = arg;
     const conv_shape *s = j->s;
-    const int i0 = task * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
-    float *col = j->col ? j->col + (size_t)worker * s->kg * s->p : NULL;
+    const int i0 = tile * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
+    float *col = j->col ? j->col + (size_t)slot * s->kg * s->p : NULL;
     if (j->dwp)
-        weight_grad(j, i0, nt, col, j->dwp + (size_t)worker * s->cout * s->kg);
+        weight_grad(j, i0, nt, col, j->dwp + (size_t)slot * s->cout * s->kg);
     if (j->dbp) {
-        float *db = j->dbp + (size_t)worker * s->cout;
+        float *db = j->dbp + (size_t)slot * s->cout;
         for (int t = 0; t < nt; t++)
             for (int o = 0; o < s->cout; o++) {
                 const float *d = j->dy + ((size_t)(i0 + t) * s->cout + o) * s->p;
@@ -388,9 +389,17 @@ static void backward_tile(void *arg, int task, int worker)
     if (j->dx && j->wino)
         qt_winograd_conv(j->wino, j->apack_t, j->dy + (size_t)i0 * s->cout * s->p, nt,
                          j->dx + (size_t)i0 * s->cin * s->h * s->w, j->dx_accumulate,
-                         j->wscratch + (size_t)worker * qt_winograd_scratch_floats(j->wino));
+                         j->wscratch + (size_t)slot * qt_winograd_scratch_floats(j->wino));
     for (int t = 0; j->dx && !j->wino && t < nt; t += j->dx_tile)
         input_grad(j, i0 + t, nt - t < j->dx_tile ? nt - t : j->dx_tile, col);
+}
+
+static void backward_slot(void *arg, int slot, int worker)
+{
+    const bwd_job *j = arg;
+    (void)worker;
+    for (int t = slot; t < j->tiles; t += j->slots)
+        backward_tile(j, t, slot);
 }
 
 /* flip[g][c][(o, q)] = w[g][o][c][KK-1-q] for the (group, input channel) rows [lo, hi) */
@@ -440,7 +449,7 @@ static int backward_tile_images(const conv_shape *s, int workers)
     return s->direct ? images_per_task(s, 2048 / s->p, workers) : 1;
 }
 
-/* The workers' partial sums (workers x n) and their total, over the workers in ranges. */
+/* The slots' partial sums (slots x n) and their total, added in slot order. */
 typedef struct {
     float *parts, *dst;
     size_t n;
@@ -478,7 +487,7 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
     qt_gemm_lanes lanes;
     bwd_job j = {s, x->data, nd->out->grad, dx, NULL, NULL, bx != 0.0f, NULL, 0,
                  NULL, NULL, NULL, &lanes, NULL, backward_tile_images(s, workers),
-                 product_tile(s, s->cin_g, kt, (size_t)s->cout * s->p, workers), NULL, NULL};
+                 product_tile(s, s->cin_g, kt, (size_t)s->cout * s->p, workers), NULL, NULL, 0, 0};
     ptrdiff_t *off_x = qt_ctx_scratch(c, (size_t)s->kg * sizeof(ptrdiff_t));
     const size_t dy_rows = (size_t)(kt > s->cout_g ? kt : s->cout_g);
     ptrdiff_t *off_dy = qt_ctx_scratch(c, dy_rows * sizeof(ptrdiff_t));
@@ -517,7 +526,9 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
             qt_pool_for(c->pool, (long)wn, 16384, zero_range, &pw);
         if (db)
             zero_range(&pb, 0, s->cout, 0);
-        qt_pool_run(c->pool, (s->n + j.tile - 1) / j.tile, backward_tile, &j);
+        j.tiles = (s->n + j.tile - 1) / j.tile;
+        j.slots = workers;
+        qt_pool_run(c->pool, workers, backward_slot, &j);
         if (dw)
             qt_pool_for(c->pool, (long)wn, 16384, sum_range, &pw);
         if (db)
