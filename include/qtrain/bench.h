@@ -9,7 +9,7 @@
 typedef struct qt_bench_config {
     const char *model;
     int batch;
-    int threads;
+    int threads;              /* kernel workers; 0 = one per core */
     int train;                /* 1: training steps (SGD momentum 0.9), 0: inference */
     qt_quant_mode quant;
     int iters, warmup;
@@ -25,6 +25,7 @@ typedef struct qt_bench_result {
     double peak_rss_mb;
     size_t params, param_bytes;
     int in_c, in_h, in_w, classes;
+    int threads;              /* workers used (cfg->threads, or the core count for 0) */
 } qt_bench_result;
 
 /* progress(i, n, user) is called after each timed step when non-NULL. */

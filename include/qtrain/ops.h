@@ -33,6 +33,18 @@ typedef struct qt_bn_stats {
  * c->training: batch statistics, running stats updated; otherwise the running stats. */
 qt_tensor *qt_batchnorm(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_tensor *beta,
                         const qt_bn_stats *stats);
+/* Fused y = relu(batchnorm(x) + residual), residual (same shape as x) or NULL: the
+ * conv-BN-ReLU unit and the end of a residual block in one pass, without keeping the
+ * intermediate tensors. */
+qt_tensor *qt_batchnorm_relu(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_tensor *beta,
+                             const qt_bn_stats *stats, qt_tensor *residual);
+
+/* Inference: y = [relu](batchnorm(conv2d(x, w, b)) [+ residual]) with the running
+ * statistics, in one pass over each image's output while it is in cache. With grad
+ * recording or training on, it runs the ops one by one (same result). */
+qt_tensor *qt_conv2d_bn_relu(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b,
+                             qt_conv_spec spec, qt_tensor *gamma, qt_tensor *beta,
+                             const qt_bn_stats *stats, qt_tensor *residual, int relu);
 
 /* Elementwise, any shape. */
 qt_tensor *qt_relu(qt_ctx *c, qt_tensor *x);

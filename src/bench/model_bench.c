@@ -73,7 +73,6 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
     qt_net *net = build(cfg, out, err);
     if (!net)
         return QT_ERR;
-    qt_threads_set(cfg->threads);
     qt_optimizer opt = qt_optimizer_sgd(0.9f, 0, 0.0f);
     size_t xn = (size_t)cfg->batch * out->in_c * out->in_h * out->in_w;
     float *x = malloc(xn * sizeof(float));
@@ -82,6 +81,9 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
     qt_ctx c;
     qt_ctx_init(&c);
     int rc = x && y && times ? QT_OK : qt_errorf(err, "out of memory");
+    out->threads = cfg->threads > 0 ? cfg->threads : qt_cpu_count();
+    if (rc == QT_OK)
+        rc = qt_ctx_set_threads(&c, out->threads, err);
     for (int i = 0; rc == QT_OK && i < net->nparams; i++)
         rc = qt_optimizer_init_state(&opt, net->params[i], err);
     if (rc == QT_OK) {

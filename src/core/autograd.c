@@ -4,6 +4,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qtrain/threads.h"
+
+/* A recycled buffer: carved from the arena once per step, handed out again once released. */
+struct qt_buf {
+    void *ptr;
+    size_t bytes;
+    int in_use;
+    qt_buf *next;
+};
+
+static qt_buf *find_buf(const qt_ctx *c, const void *p)
+{
+    for (qt_buf *b = c->bufs; b && p; b = b->next)
+        if (b->ptr == p)
+            return b;
+    return NULL;
+}
+
 void qt_ctx_init(qt_ctx *c)
 {
     memset(c, 0, sizeof *c);
@@ -16,13 +34,42 @@ void qt_ctx_init(qt_ctx *c)
 void qt_ctx_free(qt_ctx *c)
 {
     qt_arena_free(&c->arena);
+    qt_pool_free(c->pool);
+    c->pool = NULL;
     c->tape = NULL;
+    c->bufs = NULL;
+}
+
+int qt_ctx_set_threads(qt_ctx *c, int threads, qt_error *err)
+{
+    if (threads == 0)
+        threads = qt_cpu_count();
+    if (threads < 1 || threads > QT_MAX_THREADS)
+        return qt_errorf(err, "threads must be in 0..%d (0: every core), got %d", QT_MAX_THREADS,
+                         threads);
+    qt_pool *p = NULL;
+    if (threads > 1 && qt_pool_create(&p, threads, err) != QT_OK)
+        return QT_ERR;
+    qt_pool_free(c->pool);
+    c->pool = p;
+    qt_threads_set(1);
+    return QT_OK;
+}
+
+int qt_ctx_set_isa(qt_ctx *c, qt_isa isa, qt_error *err)
+{
+    if (!qt_isa_supported(isa))
+        return qt_errorf(err, "this CPU or build cannot run %s kernels", qt_isa_name(isa));
+    c->isa = isa;
+    return QT_OK;
 }
 
 void qt_ctx_reset(qt_ctx *c)
 {
     qt_arena_reset(&c->arena);
     c->tape = NULL;
+    c->bufs = NULL;
+    memset(&c->plane_moments, 0, sizeof c->plane_moments);
     c->failed = 0;
     c->err.msg[0] = '\0';
 }
@@ -45,6 +92,38 @@ void *qt_ctx_alloc(qt_ctx *c, size_t bytes)
     if (!p)
         qt_ctx_fail(c, "out of memory allocating %zu bytes for the step arena", bytes);
     return p;
+}
+
+void *qt_ctx_scratch(qt_ctx *c, size_t bytes)
+{
+    bytes = (bytes + QT_ARENA_ALIGN - 1) & ~(size_t)(QT_ARENA_ALIGN - 1);
+    if (!bytes)
+        bytes = QT_ARENA_ALIGN;
+    /* Smallest free buffer that fits without wasting more than half of it. */
+    qt_buf *best = NULL;
+    for (qt_buf *b = c->bufs; b; b = b->next)
+        if (!b->in_use && b->bytes >= bytes && b->bytes / 2 <= bytes &&
+            (!best || b->bytes < best->bytes))
+            best = b;
+    if (!best) {
+        best = qt_ctx_alloc(c, sizeof *best);
+        if (!best || !(best->ptr = qt_ctx_alloc(c, bytes)))
+            return NULL;
+        best->bytes = bytes;
+        best->next = c->bufs;
+        c->bufs = best;
+    } else if (c->arena.poison) {
+        memset(best->ptr, 0xff, best->bytes); /* a reused buffer is as unwritten as a new one */
+    }
+    best->in_use = 1;
+    return best->ptr;
+}
+
+void qt_ctx_release(qt_ctx *c, const void *p)
+{
+    qt_buf *b = find_buf(c, p);
+    if (b)
+        b->in_use = 0;
 }
 
 static qt_tensor *tensor_header(qt_ctx *c, int ndim, const int *shape)
@@ -90,13 +169,15 @@ qt_tensor *qt_tensor_wrap(qt_ctx *c, float *data, int ndim, const int *shape)
     return t;
 }
 
-qt_node *qt_tape_record(qt_ctx *c, qt_backward_fn fn, qt_tensor *out,
-                        qt_tensor *in0, qt_tensor *in1, qt_tensor *in2)
+qt_node *qt_tape_record4(qt_ctx *c, qt_backward_fn fn, qt_tensor *out, qt_tensor *in0,
+                         qt_tensor *in1, qt_tensor *in2, qt_tensor *in3)
 {
     if (!c->grad_enabled)
         return NULL;
-    int needed = (in0 && in0->requires_grad) || (in1 && in1->requires_grad) ||
-                 (in2 && in2->requires_grad);
+    qt_tensor *in[4] = {in0, in1, in2, in3};
+    int needed = 0;
+    for (int i = 0; i < 4; i++)
+        needed |= in[i] && in[i]->requires_grad;
     if (!needed)
         return NULL;
     qt_node *n = qt_ctx_alloc(c, sizeof *n);
@@ -104,14 +185,18 @@ qt_node *qt_tape_record(qt_ctx *c, qt_backward_fn fn, qt_tensor *out,
         return NULL;
     n->backward = fn;
     n->out = out;
-    n->in[0] = in0;
-    n->in[1] = in1;
-    n->in[2] = in2;
+    memcpy(n->in, in, sizeof in);
     n->saved = NULL;
     n->prev = c->tape;
     c->tape = n;
     out->requires_grad = 1;
     return n;
+}
+
+qt_node *qt_tape_record(qt_ctx *c, qt_backward_fn fn, qt_tensor *out,
+                        qt_tensor *in0, qt_tensor *in1, qt_tensor *in2)
+{
+    return qt_tape_record4(c, fn, out, in0, in1, in2, NULL);
 }
 
 void *qt_node_save(qt_ctx *c, qt_node *n, size_t bytes)
@@ -126,11 +211,34 @@ float *qt_grad_target(qt_ctx *c, qt_tensor *t, float *beta)
 {
     if (!t || !t->requires_grad)
         return NULL;
-    if (!t->grad && !(t->grad = qt_ctx_alloc(c, t->numel * sizeof(float))))
+    if (!t->grad && !(t->grad = qt_ctx_scratch(c, t->numel * sizeof(float))))
         return NULL;
     *beta = t->grad_written ? 1.0f : 0.0f;
     t->grad_written = 1;
     return t->grad;
+}
+
+int qt_grad_hand_over(qt_ctx *c, qt_tensor *out, qt_tensor *t)
+{
+    if (!t || !t->requires_grad || t->grad || t->grad_written || t->numel != out->numel ||
+        !find_buf(c, out->grad))
+        return 0;
+    t->grad = out->grad;
+    t->grad_written = 1;
+    out->grad = NULL;
+    out->grad_written = 0;
+    return 1;
+}
+
+/* The node that produced t has run its backward: nothing reads t's gradient any more. */
+static void release_grad(qt_ctx *c, qt_tensor *t)
+{
+    qt_buf *b = find_buf(c, t->grad);
+    if (b) {
+        b->in_use = 0;
+        t->grad = NULL;
+        t->grad_written = 0;
+    }
 }
 
 static int run_tape(qt_ctx *c, qt_error *err)
@@ -139,6 +247,7 @@ static int run_tape(qt_ctx *c, qt_error *err)
         /* A node whose output received no gradient contributes nothing. */
         if (n->out->grad && n->out->grad_written)
             n->backward(c, n);
+        release_grad(c, n->out);
         if (c->failed)
             return qt_errorf(err, "backward: %s", c->err.msg);
     }

@@ -354,6 +354,44 @@ static qt_tensor *layer_forward(qt_ctx *c, qt_layer *l, qt_tensor *a, qt_tensor 
     return qt_ctx_fail(c, "unknown layer kind %d", (int)l->kind);
 }
 
+/* How many layers read each layer's output. */
+static int *count_readers(qt_ctx *c, const qt_net *net, int upto)
+{
+    int *readers = qt_ctx_alloc(c, (size_t)(upto > 0 ? upto : 1) * sizeof *readers);
+    if (!readers)
+        return NULL;
+    memset(readers, 0, (size_t)(upto > 0 ? upto : 1) * sizeof *readers);
+    for (int i = 0; i < upto; i++)
+        for (int k = 0; k < (net->layers[i].kind == QT_LAYER_ADD ? 2 : 1); k++)
+            if (net->layers[i].in[k] >= 0)
+                readers[net->layers[i].in[k]]++;
+    return readers;
+}
+
+/* Layers after batchnorm layer i that run fused with it (qt_batchnorm_relu) when nobody
+ * else sees the intermediate outputs: 1 for BN -> ReLU, 2 for BN -> add -> ReLU (the add's
+ * other input becomes the residual, stored in *residual_layer); 0 otherwise. In inference
+ * a conv feeding only that batchnorm joins too (qt_conv2d_bn_relu). */
+static int fusable_after_bn(const qt_net *net, const int *readers, int i, int upto,
+                            int *residual_layer)
+{
+    const qt_layer *l = net->layers;
+    if (l[i].kind != QT_LAYER_BATCHNORM || readers[i] != 1 || i + 1 >= upto)
+        return 0;
+    if (l[i + 1].kind == QT_LAYER_RELU && l[i + 1].in[0] == i)
+        return 1;
+    if (l[i + 1].kind != QT_LAYER_ADD || i + 2 >= upto || readers[i + 1] != 1 ||
+        l[i + 2].kind != QT_LAYER_RELU || l[i + 2].in[0] != i + 1)
+        return 0;
+    if (l[i + 1].in[0] == i && l[i + 1].in[1] != i)
+        *residual_layer = l[i + 1].in[1];
+    else if (l[i + 1].in[1] == i && l[i + 1].in[0] != i)
+        *residual_layer = l[i + 1].in[0];
+    else
+        return 0;
+    return 2;
+}
+
 qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor **outs)
 {
     if (!x || c->failed)
@@ -366,6 +404,8 @@ qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor 
     }
     if (upto > net->nlayers)
         upto = net->nlayers;
+    /* Fusion hides intermediate outputs, so only when the caller does not ask for them. */
+    const int *readers = outs ? NULL : count_readers(c, net, upto);
     if (!outs && !(outs = qt_ctx_alloc(c, (size_t)(upto > 0 ? upto : 1) * sizeof *outs)))
         return NULL;
     qt_tensor *y = x;
@@ -373,7 +413,27 @@ qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor 
         qt_layer *l = &net->layers[i];
         qt_tensor *a = l->in[0] == QT_NET_INPUT ? x : outs[l->in[0]];
         qt_tensor *b = l->kind == QT_LAYER_ADD ? (l->in[1] == QT_NET_INPUT ? x : outs[l->in[1]]) : NULL;
-        y = outs[i] = layer_forward(c, l, a, b);
+        int res = QT_NET_INPUT;
+        int fused = readers ? fusable_after_bn(net, readers, i, upto, &res) : 0;
+        if (readers && !c->grad_enabled && !c->training && l->kind == QT_LAYER_CONV &&
+            readers[i] == 1 && i + 1 < upto && l[1].kind == QT_LAYER_BATCHNORM && l[1].in[0] == i) {
+            /* Inference: the conv, its batchnorm and what fuses after that in one op. */
+            fused = fusable_after_bn(net, readers, i + 1, upto, &res);
+            qt_tensor *r = fused == 2 ? (res == QT_NET_INPUT ? x : outs[res]) : NULL;
+            y = qt_conv2d_bn_relu(c, a, &l->weight->t, param_tensor(l->bias), l->conv,
+                                  &l[1].weight->t, &l[1].bias->t, &l[1].bn, r, fused > 0);
+            for (int k = 0; k <= fused + 1; k++)
+                outs[i + k] = y;
+            i += fused + 1;
+        } else if (fused) {
+            qt_tensor *r = fused == 2 ? (res == QT_NET_INPUT ? x : outs[res]) : NULL;
+            y = qt_batchnorm_relu(c, a, &l->weight->t, &l->bias->t, &l->bn, r);
+            for (int k = 0; k <= fused; k++)
+                outs[i + k] = y;
+            i += fused;
+        } else {
+            y = outs[i] = layer_forward(c, l, a, b);
+        }
         if (!y)
             return NULL;
     }

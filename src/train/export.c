@@ -8,7 +8,6 @@
 #include "qtrain/quant.h"
 #include "qtrain/run_setup.h"
 #include "qtrain/safetensors.h"
-#include "qtrain/threads.h"
 
 typedef struct {
     qt_st_tensor *t;
@@ -122,9 +121,10 @@ int qt_eval_checkpoint(const qt_config *c, const char *ckpt, int float_view, qt_
     qt_net *net = NULL;
     qt_ctx ctx;
     qt_ctx_init(&ctx);
-    qt_threads_set(c->train.threads);
     qt_loader_config lc;
-    int rc = qt_run_open_dataset(c, QT_SPLIT_TEST, &ds, err);
+    int rc = qt_ctx_set_threads(&ctx, c->train.threads, err);
+    if (rc == QT_OK)
+        rc = qt_run_open_dataset(c, QT_SPLIT_TEST, &ds, err);
     if (rc == QT_OK) {
         qt_run_loader_config(c, ds, QT_SPLIT_TEST, &lc);
         rc = qt_loader_open(&ld, ds, &lc, err);

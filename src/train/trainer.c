@@ -12,7 +12,6 @@
 #include "qtrain/evaluate.h"
 #include "qtrain/file_io.h"
 #include "qtrain/run_setup.h"
-#include "qtrain/threads.h"
 #include "run_logs.h"
 
 typedef struct run {
@@ -321,9 +320,10 @@ static int train(run *r, qt_error *err)
     if (qt_config_validate(r->cfg, err) != QT_OK || open_data(r, err) != QT_OK ||
         open_model(r, err) != QT_OK || open_run_dir(r, err) != QT_OK)
         return QT_ERR;
-    qt_threads_set(r->cfg->train.threads);
     qt_ctx_init(&r->ctx);
     r->ctx_ready = 1;
+    if (qt_ctx_set_threads(&r->ctx, r->cfg->train.threads, err) != QT_OK)
+        return QT_ERR;
     r->st.best_acc = -1.0;
     r->last_eval_step = r->last_ckpt_step = -1;
     if (r->opts->resume && resume(r, err) != QT_OK)

@@ -1,6 +1,9 @@
 /* conv2d forward and backward against a naive direct 7-loop convolution on random shapes
- * (odd sizes, strides 1-3, padding 0-2, groups). Tolerance 1e-4 relative to the magnitude of
- * the sum (float32 sgemm reorders the additions). */
+ * (odd sizes, strides 1-3, padding 0-2, groups), through every kernel path: each instruction
+ * set this CPU has (portable C, AVX2, AVX-512), each algorithm (im2col; the direct one and
+ * Winograd F(2x2, 3x3) wherever they apply), serial and on 3 workers. When the output has the input's shape the
+ * case runs again as x + conv(x), so dx accumulates onto a gradient already written.
+ * Tolerance 1e-4 relative to the magnitude of the sum (float32 reorders the additions). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 
 #include "qtrain/ops.h"
 #include "qtrain/rng.h"
+#include "qtrain/threads.h"
 #include "test_tensor.h"
 
 typedef struct {
@@ -80,7 +84,13 @@ static void assert_close(const float *got, const double *want, size_t n, const c
             fail_msg("%s[%zu]: got %g, want %g", what, i, (double)got[i], want[i]);
 }
 
-static void run_case(const shape_case *q, uint64_t seed)
+typedef struct {
+    qt_isa isa;
+    qt_conv_algo algo;
+    int threads;
+} kernel_path;
+
+static void run_path(const shape_case *q, uint64_t seed, kernel_path path, int residual)
 {
     qt_tensor *x = tt_uniform(4, (int[]){q->n, q->ci, q->h, q->w}, -1, 1, seed, 1);
     qt_tensor *w = tt_uniform(4, (int[]){q->co, q->ci / q->g, q->k, q->k}, -1, 1, seed + 1, 1);
@@ -90,22 +100,30 @@ static void run_case(const shape_case *q, uint64_t seed)
     b->grad = malloc(b->numel * sizeof(float));
     qt_ctx c;
     qt_ctx_init(&c);
+    c.arena.poison = 1; /* NaN in every buffer a kernel should write before reading */
+    c.conv_algo = path.algo;
+    qt_error err;
+    assert_int_equal(qt_ctx_set_isa(&c, path.isa, &err), QT_OK);
+    assert_int_equal(qt_ctx_set_threads(&c, path.threads, &err), QT_OK);
     qt_tensor *y = qt_conv2d(&c, x, w, q->bias ? b : NULL, (qt_conv_spec){q->s, q->p, q->g});
     assert_non_null(y);
     double *ref = calloc(y->numel, sizeof(double));
     naive_forward(q, x->data, w->data, q->bias ? b->data : NULL, ref);
     assert_close(y->data, ref, y->numel, "y");
+    qt_tensor *out = residual ? qt_add(&c, y, x) : y;
+    assert_non_null(out);
 
     float *dy = malloc(y->numel * sizeof(float));
     qt_rng r;
     qt_rng_seed(&r, seed + 3);
     for (size_t i = 0; i < y->numel; i++)
         dy[i] = qt_rng_uniform(&r) * 2 - 1;
-    qt_error err;
-    assert_int_equal(qt_backward_from(&c, y, dy, &err), QT_OK);
+    assert_int_equal(qt_backward_from(&c, out, dy, &err), QT_OK);
     double *dx = calloc(x->numel, sizeof(double)), *dw = calloc(w->numel, sizeof(double));
     double *db = calloc(b->numel, sizeof(double));
     naive_backward(q, x->data, w->data, dy, dx, dw, db);
+    for (size_t i = 0; residual && i < x->numel; i++)
+        dx[i] += dy[i];
     assert_close(x->grad, dx, x->numel, "dx");
     assert_close(w->grad, dw, w->numel, "dw");
     if (q->bias)
@@ -116,13 +134,42 @@ static void run_case(const shape_case *q, uint64_t seed)
     qt_ctx_free(&c);
 }
 
+static void run_case(const shape_case *q, uint64_t seed)
+{
+    const qt_isa isas[] = {QT_ISA_PORTABLE, QT_ISA_AVX2, QT_ISA_AVX512};
+    const qt_conv_algo algos[] = {QT_CONV_IM2COL, QT_CONV_AUTO, QT_CONV_WINOGRAD};
+    const int same = q->ci == q->co && q->s == 1 && 2 * q->p == q->k - 1;
+    for (int i = 0; i < 3; i++) {
+        if (!qt_isa_supported(isas[i]))
+            continue;
+        for (int a = 0; a < 3; a++)
+            for (int t = 1; t <= 3; t += 2) {
+                kernel_path path = {isas[i], algos[a], t};
+                run_path(q, seed, path, 0);
+                if (same)
+                    run_path(q, seed, path, 1);
+            }
+    }
+}
+
 static void test_fixed_shapes(void **state)
 {
+    for (qt_isa isa = QT_ISA_PORTABLE; isa <= QT_ISA_AVX512; isa++)
+        print_message("%s kernels: %s\n", qt_isa_name(isa),
+                      qt_isa_supported(isa) ? "tested" : "not supported here, skipped");
     const shape_case cases[] = {
         {2, 3, 8, 8, 4, 3, 1, 1, 1, 1},   {3, 16, 9, 7, 8, 3, 2, 1, 1, 0},
         {1, 5, 11, 13, 7, 5, 3, 2, 1, 1}, {2, 8, 6, 6, 8, 1, 1, 0, 1, 0},
         {2, 6, 7, 7, 6, 3, 1, 1, 6, 1},   {2, 6, 9, 5, 4, 3, 2, 0, 2, 0},
         {1, 3, 13, 13, 64, 7, 2, 3, 1, 0}, {4, 2, 1, 1, 3, 1, 1, 0, 1, 1},
+        /* direct-path shapes: odd widths, widths past one vector, row panels not a multiple
+         * of 8, 5x5, grouped and depthwise, 1x1, enough images for multi-image tiles */
+        {3, 5, 7, 9, 6, 3, 1, 1, 1, 1},   {2, 3, 17, 33, 20, 3, 1, 1, 1, 1},
+        {2, 4, 5, 5, 4, 5, 1, 2, 2, 0},   {2, 6, 6, 6, 6, 3, 1, 1, 6, 0},
+        {3, 6, 5, 7, 9, 1, 1, 0, 3, 1},   {9, 8, 4, 4, 8, 3, 1, 1, 1, 0},
+        {2, 16, 8, 8, 16, 3, 1, 1, 1, 0}, {1, 2, 2, 1, 3, 3, 1, 1, 1, 1},
+        /* weights too large for cache: depth slices, and several images per weight sweep */
+        {8, 128, 2, 3, 128, 3, 1, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         run_case(&cases[i], 100 + i * 10);

@@ -2,32 +2,49 @@
 #include <string.h>
 
 #include "qtrain/ops.h"
+#include "qtrain/threads.h"
 
-/* a, b (any, same) -> y = a + b */
-static void add_forward(const float *a, const float *b, float *y, size_t n)
+enum { CHUNK = 16384 };
+
+typedef struct {
+    const float *a, *b;
+    float *y;
+    int accumulate;
+} add_job;
+
+/* a, b (any, same) -> y = a + b;  backward: y += a (accumulate) or y = a (copy) */
+static void add_range(void *arg, long lo, long hi, int worker)
 {
-    for (size_t i = 0; i < n; i++)
-        y[i] = a[i] + b[i];
+    const add_job *j = arg;
+    if (j->b)
+        for (long i = lo; i < hi; i++)
+            j->y[i] = j->a[i] + j->b[i];
+    else if (j->accumulate)
+        for (long i = lo; i < hi; i++)
+            j->y[i] += j->a[i];
+    else
+        memcpy(j->y + lo, j->a + lo, (size_t)(hi - lo) * sizeof(float));
 }
 
 static void pass_gradient(qt_ctx *c, qt_tensor *t, const float *dy, size_t n)
 {
+    add_job j = {dy, NULL, NULL, 0};
     float beta;
-    float *dt = qt_grad_target(c, t, &beta);
-    if (!dt)
+    if (!(j.y = qt_grad_target(c, t, &beta)))
         return;
-    if (beta == 0.0f)
-        memcpy(dt, dy, n * sizeof(float));
-    else
-        for (size_t i = 0; i < n; i++)
-            dt[i] += dy[i];
+    j.accumulate = beta != 0.0f;
+    qt_pool_for(c->pool, (long)n, CHUNK, add_range, &j);
 }
 
-/* dy -> da = dy, db = dy (summed into each when a == b) */
+/* dy -> da = dy, db = dy (summed into each when a == b). The first input takes over dy's
+ * buffer when it can. */
 static void add_backward(qt_ctx *c, const qt_node *nd)
 {
-    pass_gradient(c, nd->in[0], nd->out->grad, nd->out->numel);
-    pass_gradient(c, nd->in[1], nd->out->grad, nd->out->numel);
+    const float *dy = nd->out->grad;
+    size_t n = nd->out->numel;
+    if (!qt_grad_hand_over(c, nd->out, nd->in[0]))
+        pass_gradient(c, nd->in[0], dy, n);
+    pass_gradient(c, nd->in[1], dy, n);
 }
 
 qt_tensor *qt_add(qt_ctx *c, qt_tensor *a, qt_tensor *b)
@@ -42,7 +59,8 @@ qt_tensor *qt_add(qt_ctx *c, qt_tensor *a, qt_tensor *b)
     qt_tensor *y = qt_tensor_new(c, a->ndim, a->shape);
     if (!y)
         return NULL;
-    add_forward(a->data, b->data, y->data, a->numel);
+    add_job j = {a->data, b->data, y->data, 0};
+    qt_pool_for(c->pool, (long)a->numel, CHUNK, add_range, &j);
     qt_tape_record(c, add_backward, y, a, b, NULL);
     return y;
 }

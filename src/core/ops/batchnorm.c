@@ -1,15 +1,28 @@
-/* Batch normalisation per channel, over N (and H, W). Training normalises with the batch's
+/* Batch normalisation per channel, over N (and H, W), alone or fused with what follows it in
+ * a ResNet: y = relu(batchnorm(x) [+ residual]). Training normalises with the batch's
  * biased variance and folds the unbiased one into the running statistics (as PyTorch does);
- * evaluation normalises with the running statistics. */
+ * evaluation normalises with the running statistics.
+ *
+ * The passes over memory, spread over the context's workers: forward, the per-plane moments
+ * of x (left in the context by the conv2d that produced x, else one pass) combined per
+ * channel, then the elementwise map; backward, per-channel sums (workers take channels), then
+ * the elementwise map (workers take planes). Fusing the ReLU and the residual add saves two
+ * tensors per block in memory and three passes over them; backward stores the masked
+ * gradient over dy (which nothing reads afterwards) so its second pass needs neither the
+ * ReLU mask nor y, and the residual takes that buffer over as its gradient. */
 #include <math.h>
 #include <string.h>
 
+#include "../plane_moments.h"
 #include "qtrain/ops.h"
+#include "qtrain/threads.h"
 
 typedef struct {
     float *mean;              /* C: the mean used (batch or running) */
     float *invstd;            /* C: 1/sqrt(var + eps) used */
     int batch_stats;          /* mean/var depend on x (training) */
+    int relu;
+    qt_tensor *residual;      /* added before the ReLU, or NULL */
 } bn_saved;
 
 /* Views any x as (N, C, S): S = H*W for 4-D inputs, 1 for (N, C). */
@@ -24,80 +37,290 @@ static bn_dims bn_dims_of(const qt_tensor *x)
     return d;
 }
 
-static void batch_moments(bn_dims d, const float *x, float *mean, float *var)
+enum { LANES = 16 };
+
+/* max(v, 0) as a compare the compiler vectorises (fmaxf's NaN rules keep it a libm call). */
+static inline float relu1(float v) { return v > 0.0f ? v : 0.0f; }
+
+/* Sums of g and g * (x - mean) over one plane; with relu, g = dy where y > 0 (else 0), and
+ * g is stored back over dy. */
+static void plane_grad_sums(float *dy, const float *y, const float *x, size_t s, float mean,
+                            int relu, double *sg, double *sgx)
 {
-    const double m = (double)d.n * d.s;
-    for (int ch = 0; ch < d.c; ch++) {
-        double sum = 0.0, sq = 0.0;
-        for (int i = 0; i < d.n; i++) {
-            const float *p = x + ((size_t)i * d.c + ch) * d.s;
-            for (size_t k = 0; k < d.s; k++)
-                sum += p[k];
+    float a[LANES] = {0}, b[LANES] = {0};
+    size_t k = 0;
+    for (; k + LANES <= s; k += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float g = dy[k + l];
+            if (relu) {
+                g = y[k + l] > 0.0f ? g : 0.0f;
+                dy[k + l] = g;
+            }
+            a[l] += g;
+            b[l] += g * (x[k + l] - mean);
         }
-        double mu = sum / m;
-        for (int i = 0; i < d.n; i++) {
-            const float *p = x + ((size_t)i * d.c + ch) * d.s;
-            for (size_t k = 0; k < d.s; k++)
-                sq += ((double)p[k] - mu) * ((double)p[k] - mu);
+    for (; k < s; k++) {
+        float g = dy[k];
+        if (relu) {
+            g = y[k] > 0.0f ? g : 0.0f;
+            dy[k] = g;
         }
-        mean[ch] = (float)mu;
-        var[ch] = (float)(sq / m);
+        a[0] += g;
+        b[0] += g * (x[k] - mean);
+    }
+    for (int l = 0; l < LANES; l++) {
+        *sg += a[l];
+        *sgx += b[l];
     }
 }
 
-/* x (N, C, S), gamma/beta (C) -> y = gamma (x - mean) invstd + beta */
-static void batchnorm_forward(bn_dims d, const float *x, const float *gamma, const float *beta,
-                              const float *mean, const float *invstd, float *y)
+/* ---- forward ---- */
+
+typedef struct {
+    bn_dims d;
+    const float *x, *r, *gamma, *beta;
+    float *mean, *var, *y;
+    const float *invstd;
+    float *plane_mean, *plane_m2;    /* N x C */
+    int relu;
+} fwd_job;
+
+static void plane_moments_range(void *arg, long lo, long hi, int worker)
 {
-    for (int i = 0; i < d.n; i++)
-        for (int ch = 0; ch < d.c; ch++) {
-            size_t o = ((size_t)i * d.c + ch) * d.s;
-            float a = gamma[ch] * invstd[ch], b = beta[ch] - a * mean[ch];
-            for (size_t k = 0; k < d.s; k++)
-                y[o + k] = a * x[o + k] + b;
+    const fwd_job *j = arg;
+    for (long pl = lo; pl < hi; pl++)
+        qt_plane_moments(j->x + pl * j->d.s, j->d.s, &j->plane_mean[pl], &j->plane_m2[pl]);
+}
+
+/* mean and var (biased) per channel from the N plane moments (Chan et al.):
+ * M2 = sum of the planes' M2 + S * sum (plane mean - mean)^2, in double. A (N, C) input has
+ * planes of one value: x itself holds the means and every M2 is 0 (plane_m2 NULL). */
+static void combine_moments(const fwd_job *j)
+{
+    const bn_dims d = j->d;
+    for (int ch = 0; ch < d.c; ch++) {
+        double sum = 0.0, m2 = 0.0, dev = 0.0;
+        for (int i = 0; i < d.n; i++) {
+            sum += j->plane_mean[(size_t)i * d.c + ch];
+            m2 += j->plane_m2 ? j->plane_m2[(size_t)i * d.c + ch] : 0.0;
+        }
+        const double mean = sum / d.n;
+        for (int i = 0; i < d.n; i++) {
+            double e = j->plane_mean[(size_t)i * d.c + ch] - mean;
+            dev += e * e;
+        }
+        j->mean[ch] = (float)mean;
+        j->var[ch] = (float)((m2 + (double)d.s * dev) / ((double)d.n * d.s));
+    }
+}
+
+/* planes [lo, hi) of x (N*C, S) -> y = [relu](gamma (x - mean) invstd + beta [+ r]) */
+static void normalise_range(void *arg, long lo, long hi, int worker)
+{
+    const fwd_job *j = arg;
+    const size_t s = j->d.s;
+    for (long pl = lo; pl < hi; pl++) {
+        const int ch = (int)(pl % j->d.c);
+        const float a = j->gamma[ch] * j->invstd[ch], b = j->beta[ch] - a * j->mean[ch];
+        const float *x = j->x + pl * s, *r = j->r ? j->r + pl * s : NULL;
+        float *y = j->y + pl * s;
+        if (r && j->relu)
+            for (size_t k = 0; k < s; k++)
+                y[k] = relu1(a * x[k] + b + r[k]);
+        else if (r)
+            for (size_t k = 0; k < s; k++)
+                y[k] = a * x[k] + b + r[k];
+        else if (j->relu)
+            for (size_t k = 0; k < s; k++)
+                y[k] = relu1(a * x[k] + b);
+        else
+            for (size_t k = 0; k < s; k++)
+                y[k] = a * x[k] + b;
+    }
+}
+
+/* rows [lo, hi) of a (N, C) x -> y: the same map, the channel varying along the row */
+static void normalise_rows(void *arg, long lo, long hi, int worker)
+{
+    const fwd_job *j = arg;
+    const int nc = j->d.c;
+    for (long i = lo; i < hi; i++) {
+        const float *x = j->x + i * nc, *r = j->r ? j->r + i * nc : NULL;
+        float *y = j->y + i * nc;
+        for (int ch = 0; ch < nc; ch++) {
+            const float a = j->gamma[ch] * j->invstd[ch], b = j->beta[ch] - a * j->mean[ch];
+            float v = a * x[ch] + b + (r ? r[ch] : 0.0f);
+            y[ch] = j->relu ? relu1(v) : v;
+        }
+    }
+}
+
+/* Planes per task such that a task touches at least ~16K floats. */
+static long plane_chunk(bn_dims d) { return (long)(16384 / d.s) + 1; }
+
+/* ---- backward ---- */
+
+typedef struct {
+    bn_dims d;
+    float *dy;                /* becomes g (masked) after the sums */
+    const float *y, *x, *gamma, *mean, *invstd;
+    double *sg, *sgx;         /* C */
+    double *psum;             /* 2 x N x C: per-plane sums (planes of more than one value) */
+    float *dx, *dres;
+    float dx_beta, dres_beta;
+    int relu, batch_stats;
+} bwd_job;
+
+/* Per-plane sums (contiguous runs, so workers take planes): g stored over dy, and
+ * psum[pl] = sum g, psum[N*C + pl] = sum g (x - mean). */
+static void plane_sums_range(void *arg, long lo, long hi, int worker)
+{
+    const bwd_job *j = arg;
+    const size_t s = j->d.s, planes = (size_t)j->d.n * j->d.c;
+    for (long pl = lo; pl < hi; pl++) {
+        double sg = 0.0, sgx = 0.0;
+        plane_grad_sums(j->dy + pl * s, j->y + pl * s, j->x + pl * s, s,
+                        j->mean[pl % j->d.c], j->relu, &sg, &sgx);
+        j->psum[pl] = sg;
+        j->psum[planes + pl] = sgx;
+    }
+}
+
+/* The per-channel sums from the per-plane ones, in double. */
+static void combine_sums(const bwd_job *j)
+{
+    const size_t planes = (size_t)j->d.n * j->d.c;
+    for (int ch = 0; ch < j->d.c; ch++) {
+        double sg = 0.0, sgx = 0.0;
+        for (int i = 0; i < j->d.n; i++) {
+            sg += j->psum[(size_t)i * j->d.c + ch];
+            sgx += j->psum[planes + (size_t)i * j->d.c + ch];
+        }
+        j->sg[ch] = sg;
+        j->sgx[ch] = sgx * j->invstd[ch];
+    }
+}
+
+/* The sums for a (N, C) x, row by row (the channel varies along the row). */
+static void grad_sums_rows(const bwd_job *j)
+{
+    const int nc = j->d.c;
+    for (int ch = 0; ch < nc; ch++)
+        j->sg[ch] = j->sgx[ch] = 0.0;
+    for (int i = 0; i < j->d.n; i++) {
+        float *dy = j->dy + (size_t)i * nc;
+        const float *y = j->y + (size_t)i * nc, *x = j->x + (size_t)i * nc;
+        for (int ch = 0; ch < nc; ch++) {
+            float g = j->relu && !(y[ch] > 0.0f) ? 0.0f : dy[ch];
+            dy[ch] = g;
+            j->sg[ch] += g;
+            j->sgx[ch] += (double)g * (x[ch] - j->mean[ch]);
+        }
+    }
+    for (int ch = 0; ch < nc; ch++)
+        j->sgx[ch] *= j->invstd[ch];
+}
+
+/* rows [lo, hi) of a (N, C) input: dx and dres as below, the channel varying along the row */
+static void input_grad_rows(void *arg, long lo, long hi, int worker)
+{
+    const bwd_job *j = arg;
+    const int nc = j->d.c;
+    const double m = (double)j->d.n;
+    for (long i = lo; i < hi; i++)
+        for (int ch = 0; ch < nc; ch++) {
+            const size_t o = (size_t)i * nc + ch;
+            const float is = j->invstd[ch], a = j->gamma[ch] * is, g = j->dy[o];
+            const float c1 = j->batch_stats ? (float)(j->sg[ch] / m) : 0.0f;
+            const float c2 = j->batch_stats ? (float)(j->sgx[ch] / m) * is : 0.0f;
+            const float v = a * (g - c1 - (j->x[o] - j->mean[ch]) * c2);
+            if (j->dx)
+                j->dx[o] = j->dx_beta != 0.0f ? j->dx[o] + v : v;
+            if (j->dres)
+                j->dres[o] = j->dres_beta != 0.0f ? j->dres[o] + g : g;
         }
 }
 
-/* dy (N, C, S) -> dgamma = sum dy xhat, dbeta = sum dy,
- *   dx = gamma invstd (dy - [batch stats] (sum dy + xhat sum dy xhat) / M),  M = N*S */
+/* planes [lo, hi): dx = gamma invstd (g - [batch stats] (sum g + xhat sum g xhat) / M),
+ * dres = g */
+static void input_grad_range(void *arg, long lo, long hi, int worker)
+{
+    const bwd_job *j = arg;
+    const size_t s = j->d.s;
+    const double m = (double)j->d.n * s;
+    for (long pl = lo; pl < hi; pl++) {
+        const int ch = (int)(pl % j->d.c);
+        const float is = j->invstd[ch], mu = j->mean[ch], a = j->gamma[ch] * is;
+        const float c1 = j->batch_stats ? (float)(j->sg[ch] / m) : 0.0f;
+        const float c2 = j->batch_stats ? (float)(j->sgx[ch] / m) * is : 0.0f;
+        const float *g = j->dy + pl * s, *x = j->x + pl * s;
+        if (j->dx) {
+            float *dx = j->dx + pl * s;
+            if (j->dx_beta != 0.0f)
+                for (size_t k = 0; k < s; k++)
+                    dx[k] += a * (g[k] - c1 - (x[k] - mu) * c2);
+            else
+                for (size_t k = 0; k < s; k++)
+                    dx[k] = a * (g[k] - c1 - (x[k] - mu) * c2);
+        }
+        if (j->dres) {
+            float *dr = j->dres + pl * s;
+            if (j->dres_beta != 0.0f)
+                for (size_t k = 0; k < s; k++)
+                    dr[k] += g[k];
+            else
+                memcpy(dr, g, s * sizeof(float));
+        }
+    }
+}
+
+/* dy (N, C, S) -> dgamma = sum g xhat, dbeta = sum g, dx as above, dresidual = g, where
+ * g = dy masked by y > 0 when a ReLU was fused. */
 static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
 {
     const bn_saved *sv = nd->saved;
     qt_tensor *x = nd->in[0], *gamma = nd->in[1], *beta = nd->in[2];
     bn_dims d = bn_dims_of(x);
-    const float *dy = nd->out->grad, *xd = x->data;
-    float bx, bg, bb;
-    float *dx = qt_grad_target(c, x, &bx);
+    const size_t planes = (size_t)d.n * d.c;
+    double *sums = qt_ctx_scratch(c, 2 * (d.c + (d.s > 1 ? planes : 0)) * sizeof(double));
+    if (!sums)
+        return;
+    bwd_job j = {d, nd->out->grad, nd->out->data, x->data, gamma->data, sv->mean, sv->invstd,
+                 sums, sums + d.c, sums + 2 * d.c, NULL, NULL, 0.0f, 0.0f, sv->relu,
+                 sv->batch_stats};
+    if (d.s == 1) {
+        grad_sums_rows(&j);
+    } else {
+        qt_pool_for(c->pool, (long)planes, plane_chunk(d), plane_sums_range, &j);
+        combine_sums(&j);
+    }
+    float bg, bb;
     float *dg = qt_grad_target(c, gamma, &bg);
     float *db = qt_grad_target(c, beta, &bb);
-    const double m = (double)d.n * d.s;
     for (int ch = 0; ch < d.c; ch++) {
-        double sdy = 0.0, sdyx = 0.0;
-        const float mu = sv->mean[ch], is = sv->invstd[ch];
-        for (int i = 0; i < d.n; i++) {
-            size_t o = ((size_t)i * d.c + ch) * d.s;
-            for (size_t k = 0; k < d.s; k++) {
-                sdy += dy[o + k];
-                sdyx += (double)dy[o + k] * (xd[o + k] - mu) * is;
-            }
-        }
         if (dg)
-            dg[ch] = (bg != 0.0f ? dg[ch] : 0.0f) + (float)sdyx;
+            dg[ch] = (bg != 0.0f ? dg[ch] : 0.0f) + (float)j.sgx[ch];
         if (db)
-            db[ch] = (bb != 0.0f ? db[ch] : 0.0f) + (float)sdy;
-        if (!dx)
-            continue;
-        const float a = gamma->data[ch] * is;
-        const float c1 = sv->batch_stats ? (float)(sdy / m) : 0.0f;
-        const float c2 = sv->batch_stats ? (float)(sdyx / m) : 0.0f;
-        for (int i = 0; i < d.n; i++) {
-            size_t o = ((size_t)i * d.c + ch) * d.s;
-            for (size_t k = 0; k < d.s; k++) {
-                float xhat = (xd[o + k] - mu) * is;
-                dx[o + k] = (bx != 0.0f ? dx[o + k] : 0.0f) + a * (dy[o + k] - c1 - xhat * c2);
-            }
-        }
+            db[ch] = (bb != 0.0f ? db[ch] : 0.0f) + (float)j.sg[ch];
     }
+    j.dx = qt_grad_target(c, x, &j.dx_beta);
+    /* The residual's gradient is g itself: it takes over the buffer g was stored in when it
+     * can. A residual that is x itself takes its share in a second pass (one buffer). */
+    qt_tensor *res = sv->residual;
+    if (res && res != x && !qt_grad_hand_over(c, nd->out, res))
+        j.dres = qt_grad_target(c, res, &j.dres_beta);
+    for (int pass = 0; pass < 2; pass++) {
+        if (j.dx || j.dres) {
+            if (d.s == 1)
+                qt_pool_for(c->pool, d.n, 1 + 16384 / d.c, input_grad_rows, &j);
+            else
+                qt_pool_for(c->pool, (long)d.n * d.c, plane_chunk(d), input_grad_range, &j);
+        }
+        if (pass || res != x || !(j.dres = qt_grad_target(c, res, &j.dres_beta)))
+            break;
+        j.dx = NULL;
+    }
+    qt_ctx_release(c, sums);
 }
 
 static void update_running(const qt_bn_stats *st, bn_dims d, const float *mean, const float *var)
@@ -111,22 +334,45 @@ static void update_running(const qt_bn_stats *st, bn_dims d, const float *mean, 
     }
 }
 
-qt_tensor *qt_batchnorm(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_tensor *beta,
-                        const qt_bn_stats *st)
+static qt_tensor *batchnorm_op(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_tensor *beta,
+                               const qt_bn_stats *st, qt_tensor *residual, int relu)
 {
     if (!x || !gamma || !beta || c->failed)
         return NULL;
+    const char *name = relu ? "batchnorm_relu" : "batchnorm";
     if (x->ndim < 2 || (int)gamma->numel != x->shape[1] || (int)beta->numel != x->shape[1])
-        return qt_ctx_fail(c, "batchnorm: input with %d channels, parameters for %zu",
+        return qt_ctx_fail(c, "%s: input with %d channels, parameters for %zu", name,
                            x->ndim < 2 ? 1 : x->shape[1], gamma->numel);
+    if (residual && !qt_tensor_same_shape(x, residual)) {
+        char sx[64], sr[64];
+        return qt_ctx_fail(c, "%s: residual %s does not match input %s", name,
+                           qt_tensor_shape_str(residual, sr, 64), qt_tensor_shape_str(x, sx, 64));
+    }
     bn_dims d = bn_dims_of(x);
     qt_tensor *y = qt_tensor_new(c, x->ndim, x->shape);
     float *mean = qt_ctx_alloc(c, (size_t)d.c * sizeof(float));
     float *invstd = qt_ctx_alloc(c, (size_t)d.c * sizeof(float));
     if (!y || !mean || !invstd)
         return NULL;
+    fwd_job j = {d, x->data, residual ? residual->data : NULL, gamma->data, beta->data,
+                 mean, invstd, y->data, invstd, NULL, NULL, relu};
     if (c->training) {
-        batch_moments(d, x->data, mean, invstd);
+        /* Plane moments: from the conv2d that produced x, or one pass over x. */
+        float *pm = NULL;
+        if (d.s == 1) {
+            j.plane_mean = x->data;
+        } else if (c->plane_moments.of == x) {
+            j.plane_mean = (float *)c->plane_moments.mean;
+            j.plane_m2 = (float *)c->plane_moments.m2;
+        } else if ((pm = qt_ctx_scratch(c, 2 * (size_t)d.n * d.c * sizeof(float)))) {
+            j.plane_mean = pm;
+            j.plane_m2 = pm + (size_t)d.n * d.c;
+            qt_pool_for(c->pool, (long)d.n * d.c, plane_chunk(d), plane_moments_range, &j);
+        } else {
+            return NULL;
+        }
+        combine_moments(&j);
+        qt_ctx_release(c, pm);
         update_running(st, d, mean, invstd);
         for (int ch = 0; ch < d.c; ch++)
             invstd[ch] = 1.0f / sqrtf(invstd[ch] + st->eps);
@@ -135,13 +381,27 @@ qt_tensor *qt_batchnorm(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_tensor *be
         for (int ch = 0; ch < d.c; ch++)
             invstd[ch] = 1.0f / sqrtf(st->running_var[ch] + st->eps);
     }
-    batchnorm_forward(d, x->data, gamma->data, beta->data, mean, invstd, y->data);
-    qt_node *nd = qt_tape_record(c, batchnorm_backward, y, x, gamma, beta);
+    if (d.s == 1)
+        qt_pool_for(c->pool, d.n, 1 + 16384 / d.c, normalise_rows, &j);
+    else
+        qt_pool_for(c->pool, (long)d.n * d.c, plane_chunk(d), normalise_range, &j);
+    qt_node *nd = qt_tape_record4(c, batchnorm_backward, y, x, gamma, beta, residual);
     bn_saved *sv = qt_node_save(c, nd, sizeof *sv);
-    if (sv) {
-        sv->mean = mean;
-        sv->invstd = invstd;
-        sv->batch_stats = c->training;
-    }
+    if (nd && !sv)
+        return NULL;
+    if (sv)
+        *sv = (bn_saved){mean, invstd, c->training, relu, residual};
     return y;
+}
+
+qt_tensor *qt_batchnorm(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_tensor *beta,
+                        const qt_bn_stats *st)
+{
+    return batchnorm_op(c, x, gamma, beta, st, NULL, 0);
+}
+
+qt_tensor *qt_batchnorm_relu(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_tensor *beta,
+                             const qt_bn_stats *st, qt_tensor *residual)
+{
+    return batchnorm_op(c, x, gamma, beta, st, residual, 1);
 }

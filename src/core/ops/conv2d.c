@@ -1,92 +1,476 @@
-/* 2-D convolution (with groups) as im2col + sgemm, one image and one group at a time: the
- * patch matrix of one image stays in cache, unlike the whole batch's. A 1x1 stride-1
- * unpadded convolution needs no patch matrix at all. */
-#include <cblas.h>
+/* 2-D convolution (with groups) on the matrix-product kernels of gemm.h, images spread over
+ * the context's workers.
+ *
+ * Two ways to present the patch matrix (K = C_in/G*KH*KW rows, P = OH*OW columns) to them:
+ * - direct (stride 1, k x k kernel with k odd, pad (k-1)/2: nearly every conv of VGGs and
+ *   ResNets): patch row (c, i, j) is the input plane c shifted by (i - pad, j - pad), read in
+ *   place with lane masks zeroing what falls outside the image, so nothing is copied. The
+ *   input gradient is the same kind of convolution of dy with the flipped, transposed kernel.
+ * - im2col (any stride, pad, kernel): the patch matrix of one image, and col2im for dx.
+ * Wide 3x3 layers (128+ channels in and out, or 64+ on 32x32 images) run their forward and
+ * input-gradient products as Winograd F(2x2, 3x3) instead (winograd.h): 4 multiply-adds per
+ * output and channel instead of 9, for a few additions. Weight gradients are dot products over pixels
+ * (qt_gemm_dot), summed into one partial per slot, and the partials are added at the end in
+ * slot order. Slot k always takes tiles k, k + slots, ...: which thread runs a slot does not
+ * change what it sums, so gradients are bitwise reproducible (exact resume needs that). */
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
+#include "../gemm.h"
+#include "../plane_moments.h"
+#include "../winograd.h"
 #include "qtrain/im2col.h"
 #include "qtrain/ops.h"
+#include "qtrain/threads.h"
 
 typedef struct {
     qt_conv_spec spec;
-    int n, cin, cout, kh, kw;
+    int n, cin, cout, kh, kw, h, w;
+    int cin_g, cout_g, kg;    /* per group: input and output channels, patch rows */
+    int p;                    /* output pixels per image */
     qt_patch_geom g;          /* one group of one image */
-    int direct;               /* 1x1, stride 1, no pad: the input is its own patch matrix */
+    int direct;               /* patches read in place instead of im2col */
+    int winograd;             /* forward and dx by Winograd (direct is set too, for dw) */
+    qt_isa isa;
 } conv_shape;
 
-static size_t col_floats(const conv_shape *s) { return (size_t)s->g.channels * s->kh * s->kw * s->g.out_h * s->g.out_w; }
-
-/* Patch matrix of group gi of one image (C_in/groups * KH * KW, OH * OW). */
-static const float *group_patches(const conv_shape *s, const float *x_img, int gi, float *col)
+/* Row offsets of the patch matrix of one group, relative to the group's first channel:
+ * direct, row (c, i, j) of an image of `channels` planes starts at c*H*W + (i-p)*W + (j-p);
+ * im2col rows are P apart. (The direct dx reads dy the same way, with C_out planes.) */
+static void patch_offsets(const conv_shape *s, int rows, ptrdiff_t *off)
 {
-    const float *xg = x_img + (size_t)gi * s->g.channels * s->g.height * s->g.width;
-    if (s->direct)
-        return xg;
-    qt_im2col(&s->g, xg, col);
-    return col;
-}
-
-/* x (N, C_in, H, W), w (C_out, C_in/G, KH, KW), b (C_out) -> y (N, C_out, OH, OW)
- * per image and group: y_g (C_out/G, OH*OW) = w_g (C_out/G, K) col_g (K, OH*OW), K = C_in/G*KH*KW */
-static void conv2d_forward(const conv_shape *s, const float *x, const float *w, const float *b,
-                           float *y, float *col)
-{
-    const int G = s->spec.groups, mo = s->cout / G, hw = s->g.out_h * s->g.out_w;
-    const int k = s->g.channels * s->kh * s->kw;
-    for (int i = 0; i < s->n; i++) {
-        const float *xi = x + (size_t)i * s->cin * s->g.height * s->g.width;
-        float *yi = y + (size_t)i * s->cout * hw;
-        for (int gi = 0; gi < G; gi++) {
-            const float *cm = group_patches(s, xi, gi, col);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mo, hw, k, 1.0f,
-                        w + (size_t)gi * mo * k, k, cm, hw, 0.0f, yi + (size_t)gi * mo * hw, hw);
-        }
-        if (b)
-            for (int o = 0; o < s->cout; o++)
-                for (int p = 0; p < hw; p++)
-                    yi[(size_t)o * hw + p] += b[o];
+    const int taps = s->kh * s->kw, p = s->spec.pad;
+    for (int l = 0; l < rows; l++) {
+        int c = l / taps, i = l / s->kw % s->kh, j = l % s->kw;
+        off[l] = s->direct ? (ptrdiff_t)c * s->p + (ptrdiff_t)(i - p) * s->w + (j - p)
+                           : (ptrdiff_t)l * s->p;
     }
 }
 
-/* dy (N, C_out, OH, OW) -> per image and group:
- *   dw_g (C_out/G, K) += dy_g (C_out/G, OH*OW) col_g^T;  dcol = w_g^T dy_g;  dx += col2im(dcol)
- *   db (C_out) += sum over N, OH, OW of dy */
-static void conv2d_backward_kernel(const conv_shape *s, const float *x, const float *w,
-                                   const float *dy, float *dx, float *dw, float dw_beta,
-                                   float *db, float *col, float *dcol)
+/* Direct convolutions: for each tap (i, j), which of the P pixels read inside the image. */
+static int tap_lanes(qt_ctx *c, const conv_shape *s, qt_gemm_lanes *lanes)
 {
-    const int G = s->spec.groups, mo = s->cout / G, hw = s->g.out_h * s->g.out_w;
-    const int k = s->g.channels * s->kh * s->kw;
-    const size_t img_in = (size_t)s->cin * s->g.height * s->g.width, grp_in = img_in / G;
-    for (int i = 0; i < s->n; i++) {
-        const float *dyi = dy + (size_t)i * s->cout * hw;
-        for (int gi = 0; gi < G; gi++) {
-            const float *dyg = dyi + (size_t)gi * mo * hw;
-            const float *wg = w + (size_t)gi * mo * k;
-            if (dw) {
-                const float *cm = group_patches(s, x + i * img_in, gi, col);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mo, k, hw, 1.0f, dyg, hw,
-                            cm, hw, i == 0 ? dw_beta : 1.0f, dw + (size_t)gi * mo * k, k);
-            }
-            if (dx) {
-                float *dxg = dx + i * img_in + gi * grp_in;
-                if (s->direct) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, hw, mo, 1.0f, wg, k,
-                                dyg, hw, 1.0f, dxg, hw);
-                } else {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, hw, mo, 1.0f, wg, k,
-                                dyg, hw, 0.0f, dcol, hw);
-                    qt_col2im_add(&s->g, dcol, dxg);
-                }
-            }
+    memset(lanes, 0, sizeof *lanes);
+    if (!s->direct || s->kh == 1)
+        return QT_OK;
+    const int taps = s->kh * s->kw, words = (s->p + 15) / 16, p = s->spec.pad;
+    uint16_t *bits = qt_ctx_scratch(c, (size_t)taps * words * sizeof *bits);
+    if (!bits)
+        return QT_ERR;
+    memset(bits, 0, (size_t)taps * words * sizeof *bits);
+    for (int t = 0; t < taps; t++)
+        for (int q = 0; q < s->p; q++) {
+            int y = q / s->w + t / s->kw - p, x = q % s->w + t % s->kw - p;
+            if (y >= 0 && y < s->h && x >= 0 && x < s->w)
+                bits[t * words + q / 16] |= (uint16_t)(1u << (q % 16));
         }
-        if (db)
+    *lanes = (qt_gemm_lanes){taps, words, bits};
+    return QT_OK;
+}
+
+/* `wanted` images per task, but at most enough that each worker gets about four tasks (a
+ * preempted worker then holds up only a short piece of the job), and at least one. */
+static int images_per_task(const conv_shape *s, int wanted, int workers)
+{
+    int fair = (s->n + 4 * workers - 1) / (4 * workers);
+    if (wanted > fair)
+        wanted = fair;
+    return wanted < 1 ? 1 : wanted;
+}
+
+/* Images per product call. With a large weight operand (wide, deep layers: the kernels then
+ * sweep each panel of weights over all columns, see qt_gemm_panel_sweep) several images
+ * share one sweep, as many as keep their inputs (`in_floats` each) in L2; else one. */
+static int product_tile(const conv_shape *s, int m, int k, size_t in_floats, int workers)
+{
+    if (!s->direct || !qt_gemm_panel_sweep(m, k))
+        return 1;
+    return images_per_task(s, (int)(((size_t)384 << 10) / (in_floats * sizeof(float))), workers);
+}
+
+typedef struct {
+    const qt_winograd *g;
+    const float *w;
+    int flip;
+    float *u;
+} wino_job;
+
+static void wino_transform_range(void *arg, long lo, long hi, int worker)
+{
+    const wino_job *j = arg;
+    qt_winograd_transform_weights(j->g, j->w, j->flip, j->u, (int)lo, (int)hi);
+}
+
+static void wino_pack_range(void *arg, long lo, long hi, int worker)
+{
+    const wino_job *j = arg;
+    for (long xi = lo; xi < hi; xi++)
+        qt_winograd_pack_weights(j->g, j->u, (int)xi);
+}
+
+/* Winograd weights (w, or flipped and transposed for dx) and every worker's scratch. */
+static float *winograd_weights(qt_ctx *c, const qt_winograd *g, const float *w, int flip,
+                               float **scratch, int workers)
+{
+    wino_job j = {g, w, flip, qt_ctx_scratch(c, qt_winograd_weight_floats(g) * sizeof(float))};
+    *scratch = qt_ctx_scratch(c, qt_winograd_scratch_floats(g) * workers * sizeof(float));
+    if (!j.u || !*scratch)
+        return NULL;
+    qt_pool_for(c->pool, g->cout, 1 + 4096 / g->cin, wino_transform_range, &j);
+    qt_pool_for(c->pool, 16, 1, wino_pack_range, &j);
+    return j.u;
+}
+
+/* Images per Winograd task: about one round of tiles. */
+static int winograd_tile(const conv_shape *s, const qt_winograd *g, int workers)
+{
+    const int tiles = g->th * g->tw;
+    return images_per_task(s, (g->chunk + tiles - 1) / tiles, workers);
+}
+
+/* ---- forward ---- */
+
+typedef struct {
+    const conv_shape *s;
+    const float *x, *bias, *apack;   /* apack: packed weights, group after group */
+    size_t apack_group;
+    const ptrdiff_t *off;
+    const qt_gemm_lanes *lanes;
+    float *y, *col;                  /* col: per-worker patch matrix (im2col) */
+    const qt_winograd *wino;         /* Winograd: geometry; apack holds its weights */
+    float *wscratch;                 /* Winograd: per-worker scratch */
+    int tile;                        /* images per task */
+    float *plane_mean, *plane_m2;    /* N x C_out moments of y, or NULL */
+    const float *scale, *shift;      /* inference epilogue: y = [relu](scale y + shift [+ res]) */
+    const float *res;
+    int relu;
+} fwd_job;
+
+/* The inference epilogue on one image's output, still in cache. */
+static void epilogue(const fwd_job *j, int i, float *yi)
+{
+    const conv_shape *s = j->s;
+    for (int o = 0; o < s->cout; o++) {
+        float *y = yi + (size_t)o * s->p;
+        const float a = j->scale[o], b = j->shift[o];
+        const float *r = j->res ? j->res + ((size_t)i * s->cout + o) * s->p : NULL;
+        for (int q = 0; q < s->p; q++) {
+            float v = a * y[q] + b + (r ? r[q] : 0.0f);
+            y[q] = j->relu && !(v > 0.0f) ? 0.0f : v;
+        }
+    }
+}
+
+/* Bias, epilogue and the moments batchnorm will want, on one image's output in cache. */
+static void finish_image(const fwd_job *j, int i)
+{
+    const conv_shape *s = j->s;
+    float *yi = j->y + (size_t)i * s->cout * s->p;
+    if (j->bias)
+        for (int o = 0; o < s->cout; o++)
+            for (int q = 0; q < s->p; q++)
+                yi[(size_t)o * s->p + q] += j->bias[o];
+    if (j->scale)
+        epilogue(j, i, yi);
+    for (int o = 0; j->plane_mean && o < s->cout; o++) {
+        size_t pl = (size_t)i * s->cout + o;
+        qt_plane_moments(yi + (size_t)o * s->p, (size_t)s->p, &j->plane_mean[pl], &j->plane_m2[pl]);
+    }
+}
+
+/* x (N, C_in, H, W), w (C_out, C_in/G, KH, KW), b (C_out) -> y (N, C_out, OH, OW);
+ * per image and group y_g (C_out/G, P) = w_g (C_out/G, K) patches_g (K, P). */
+static void forward_tile(void *arg, int task, int worker)
+{
+    const fwd_job *j = arg;
+    const conv_shape *s = j->s;
+    const int i0 = task * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
+    const size_t plane = (size_t)s->h * s->w, img_in = s->cin * plane, img_out = (size_t)s->cout * s->p;
+    float *col = j->col ? j->col + (size_t)worker * s->kg * s->p : NULL;
+    if (j->wino)
+        qt_winograd_conv(j->wino, j->apack, j->x + i0 * img_in, nt, j->y + i0 * img_out, 0,
+                         j->wscratch + (size_t)worker * qt_winograd_scratch_floats(j->wino));
+    for (int gi = 0; !j->wino && gi < s->spec.groups; gi++) {
+        const float *xg = j->x + i0 * img_in + (size_t)gi * s->cin_g * plane;
+        float *yg = j->y + i0 * img_out + (size_t)gi * s->cout_g * s->p;
+        const float *ap = j->apack + gi * j->apack_group;
+        if (s->direct) {
+            qt_gemm_rows b = {xg, j->off, (ptrdiff_t)img_in, j->lanes};
+            qt_gemm_packed(s->isa, s->cout_g, s->p, s->kg, nt, ap, &b, yg, s->p, (ptrdiff_t)img_out, 0);
+            continue;
+        }
+        for (int t = 0; t < nt; t++) {
+            qt_gemm_rows b = {col, j->off, 0, NULL};
+            qt_im2col(&s->g, xg + t * img_in, col);
+            qt_gemm_packed(s->isa, s->cout_g, s->p, s->kg, 1, ap, &b, yg + t * img_out, s->p, 0, 0);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        finish_image(j, i0 + t);
+}
+
+/* Packing an operand for qt_gemm_packed, for every group, the workers taking panels: group
+ * gi's m x k matrix has element (i, l) at src + gi * src_group + i * rs + l * cs. */
+typedef struct {
+    qt_isa isa;
+    int m, k, panels;         /* panels per group */
+    const float *src;
+    ptrdiff_t src_group, rs, cs;
+    float *dst;
+    size_t dst_group;
+} pack_job;
+
+static void pack_range(void *arg, long lo, long hi, int worker)
+{
+    const pack_job *j = arg;
+    const int mr = qt_gemm_mr(j->isa);
+    for (long t = lo; t < hi; t++) {
+        const int gi = (int)(t / j->panels), i0 = (int)(t % j->panels) * mr;
+        const int rows = j->m - i0 < mr ? j->m - i0 : mr;
+        qt_gemm_pack_a(j->isa, rows, j->k, j->src + gi * j->src_group + i0 * j->rs, j->rs, j->cs,
+                       j->dst + gi * j->dst_group + (size_t)i0 * j->k);
+    }
+}
+
+/* Packed copy of (m x k per group) from src, in a scratch buffer; *group_floats apart. */
+static float *pack_groups(qt_ctx *c, const conv_shape *s, int m, int k, const float *src,
+                          ptrdiff_t src_group, ptrdiff_t rs, ptrdiff_t cs, size_t *group_floats)
+{
+    *group_floats = qt_gemm_pack_floats(s->isa, m, k);
+    float *ap = qt_ctx_scratch(c, *group_floats * s->spec.groups * sizeof(float));
+    if (!ap)
+        return NULL;
+    const int mr = qt_gemm_mr(s->isa), panels = (m + mr - 1) / mr;
+    pack_job j = {s->isa, m, k, panels, src, src_group, rs, cs, ap, *group_floats};
+    qt_pool_for(c->pool, (long)panels * s->spec.groups, 1 + (1L << 16) / ((long)mr * k), pack_range,
+                &j);
+    return ap;
+}
+
+/* Each group's weights (C_out/G x K, row-major in w) packed for the forward product. */
+static float *pack_weights(qt_ctx *c, const conv_shape *s, const float *w, size_t *group_floats)
+{
+    return pack_groups(c, s, s->cout_g, s->kg, w, (ptrdiff_t)s->cout_g * s->kg, s->kg, 1,
+                       group_floats);
+}
+
+/* In training, the per-plane moments of y are left in the context for a batchnorm that
+ * reads y next (computed here while each image's output is still in cache). */
+static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, const float *w,
+                           const float *b, qt_tensor *yt, fwd_job j)
+{
+    const int workers = qt_pool_threads(c->pool);
+    qt_gemm_lanes lanes;
+    j.s = s;
+    j.x = x;
+    j.bias = b;
+    j.lanes = &lanes;
+    j.y = yt->data;
+    const size_t planes = (size_t)s->n * s->cout;
+    if (c->training && !j.scale && (j.plane_mean = qt_ctx_alloc(c, 2 * planes * sizeof(float))))
+        j.plane_m2 = j.plane_mean + planes;
+    ptrdiff_t *off = qt_ctx_scratch(c, (size_t)s->kg * sizeof *off);
+    qt_winograd wino = qt_winograd_make(s->isa, s->cin, s->cout, s->h, s->w);
+    if (s->winograd) {
+        j.wino = &wino;
+        j.apack = winograd_weights(c, &wino, w, 0, &j.wscratch, workers);
+    } else {
+        j.apack = pack_weights(c, s, w, &j.apack_group);
+    }
+    if (!s->direct)
+        j.col = qt_ctx_scratch(c, (size_t)s->kg * s->p * workers * sizeof(float));
+    if (off && j.apack && (s->direct || j.col) && tap_lanes(c, s, &lanes) == QT_OK) {
+        patch_offsets(s, s->kg, off);
+        j.off = off;
+        j.tile = s->winograd ? winograd_tile(s, &wino, workers)
+                             : product_tile(s, s->cout_g, s->kg, (size_t)s->cin * s->h * s->w, workers);
+        qt_pool_run(c->pool, (s->n + j.tile - 1) / j.tile, forward_tile, &j);
+        if (j.plane_mean) {
+            c->plane_moments.of = yt;
+            c->plane_moments.mean = j.plane_mean;
+            c->plane_moments.m2 = j.plane_m2;
+        }
+    }
+    const void *bufs[] = {off, j.apack, j.col, lanes.bits, j.wscratch};
+    for (size_t q = 0; q < sizeof bufs / sizeof *bufs; q++)
+        qt_ctx_release(c, bufs[q]);
+}
+
+/* ---- backward ---- */
+
+typedef struct {
+    const conv_shape *s;
+    const float *x, *dy;
+    float *dx, *dwp, *dbp;           /* dwp, dbp: per-slot partial sums */
+    int dx_accumulate;
+    const float *apack_t;            /* packed flipped/transposed weights for dx */
+    size_t apack_group;
+    const ptrdiff_t *off_x, *off_dy, *off_out;  /* patch rows of x, of dy; rows of dy */
+    const qt_gemm_lanes *lanes;
+    float *col;                      /* per-slot patch matrix (im2col) */
+    int tile;                        /* images per tile */
+    int dx_tile;                     /* images per dx product */
+    const qt_winograd *wino;         /* dx by Winograd: geometry (dy -> dx); apack_t its weights */
+    float *wscratch;
+    int tiles, slots;                /* slot k sums tiles k, k + slots, ... */
+} bwd_job;
+
+/* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T */
+static void weight_grad(const bwd_job *j, int i0, int nt, float *col, float *dwp)
+{
+    const conv_shape *s = j->s;
+    const size_t img_in = (size_t)s->cin * s->h * s->w, img_out = (size_t)s->cout * s->p;
+    for (int gi = 0; gi < s->spec.groups; gi++) {
+        const float *dyg = j->dy + i0 * img_out + (size_t)gi * s->cout_g * s->p;
+        const float *xg = j->x + i0 * img_in + (size_t)gi * s->cin_g * s->h * s->w;
+        float *dwg = dwp + (size_t)gi * s->cout_g * s->kg;
+        qt_gemm_rows a = {dyg, j->off_out, (ptrdiff_t)img_out, NULL};
+        if (s->direct) {
+            qt_gemm_rows b = {xg, j->off_x, (ptrdiff_t)img_in, j->lanes};
+            qt_gemm_dot(s->isa, s->cout_g, s->kg, s->p, nt, &a, &b, dwg, s->kg);
+            continue;
+        }
+        for (int t = 0; t < nt; t++) {
+            qt_gemm_rows b = {col, j->off_x, 0, NULL};
+            qt_im2col(&s->g, xg + t * img_in, col);
+            a.base = dyg + t * img_out;
+            qt_gemm_dot(s->isa, s->cout_g, s->kg, s->p, 1, &a, &b, dwg, s->kg);
+        }
+    }
+}
+
+/* dx (C_in, H, W) of images [i0, i0 + nt): direct, a convolution of dy with the flipped
+ * kernel; im2col, dcol_g = w_g^T dy_g then col2im, one image at a time. */
+static void input_grad(const bwd_job *j, int i0, int nt, float *col)
+{
+    const conv_shape *s = j->s;
+    const size_t img_in = (size_t)s->cin * s->h * s->w, img_out = (size_t)s->cout * s->p;
+    const float *dyi = j->dy + i0 * img_out;
+    float *dxi = j->dx + i0 * img_in;
+    if (!s->direct && !j->dx_accumulate)
+        memset(dxi, 0, nt * img_in * sizeof(float));
+    for (int gi = 0; gi < s->spec.groups; gi++) {
+        const float *ap = j->apack_t + gi * j->apack_group;
+        const float *dyg = dyi + (size_t)gi * s->cout_g * s->p;
+        float *dxg = dxi + (size_t)gi * s->cin_g * s->h * s->w;
+        if (s->direct) {
+            qt_gemm_rows b = {dyg, j->off_dy, (ptrdiff_t)img_out, j->lanes};
+            qt_gemm_packed(s->isa, s->cin_g, s->p, s->cout_g * s->kh * s->kw, nt, ap, &b, dxg,
+                           s->p, (ptrdiff_t)img_in, j->dx_accumulate);
+            continue;
+        }
+        for (int t = 0; t < nt; t++) {
+            qt_gemm_rows b = {dyg + t * img_out, j->off_dy, 0, NULL};
+            qt_gemm_packed(s->isa, s->kg, s->p, s->cout_g, 1, ap, &b, col, s->p, 0, 0);
+            qt_col2im_add(&s->g, col, dxg + t * img_in);
+        }
+    }
+}
+
+static void backward_tile(const bwd_job *j, int tile, int slot)
+{
+    const conv_shape *s = j->s;
+    const int i0 = tile * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
+    float *col = j->col ? j->col + (size_t)slot * s->kg * s->p : NULL;
+    if (j->dwp)
+        weight_grad(j, i0, nt, col, j->dwp + (size_t)slot * s->cout * s->kg);
+    if (j->dbp) {
+        float *db = j->dbp + (size_t)slot * s->cout;
+        for (int t = 0; t < nt; t++)
             for (int o = 0; o < s->cout; o++) {
+                const float *d = j->dy + ((size_t)(i0 + t) * s->cout + o) * s->p;
                 float acc = 0.0f;
-                for (int p = 0; p < hw; p++)
-                    acc += dyi[(size_t)o * hw + p];
+                for (int q = 0; q < s->p; q++)
+                    acc += d[q];
                 db[o] += acc;
             }
+    }
+    if (j->dx && j->wino)
+        qt_winograd_conv(j->wino, j->apack_t, j->dy + (size_t)i0 * s->cout * s->p, nt,
+                         j->dx + (size_t)i0 * s->cin * s->h * s->w, j->dx_accumulate,
+                         j->wscratch + (size_t)slot * qt_winograd_scratch_floats(j->wino));
+    for (int t = 0; j->dx && !j->wino && t < nt; t += j->dx_tile)
+        input_grad(j, i0 + t, nt - t < j->dx_tile ? nt - t : j->dx_tile, col);
+}
+
+static void backward_slot(void *arg, int slot, int worker)
+{
+    const bwd_job *j = arg;
+    (void)worker;
+    for (int t = slot; t < j->tiles; t += j->slots)
+        backward_tile(j, t, slot);
+}
+
+/* flip[g][c][(o, q)] = w[g][o][c][KK-1-q] for the (group, input channel) rows [lo, hi) */
+typedef struct {
+    const conv_shape *s;
+    const float *w;
+    float *flip;
+} flip_job;
+
+static void flip_range(void *arg, long lo, long hi, int worker)
+{
+    const flip_job *j = arg;
+    const conv_shape *s = j->s;
+    const int kk = s->kh * s->kw, kt = s->cout_g * kk;
+    for (long row = lo; row < hi; row++) {
+        const int gi = (int)(row / s->cin_g), ch = (int)(row % s->cin_g);
+        const float *wg = j->w + (size_t)gi * s->cout_g * s->kg;
+        float *f = j->flip + (size_t)row * kt;
+        for (int o = 0; o < s->cout_g; o++)
+            for (int q = 0; q < kk; q++)
+                f[o * kk + q] = wg[((size_t)o * s->cin_g + ch) * kk + kk - 1 - q];
+    }
+}
+
+/* Weights for dx, packed per group. direct: A (C_in/G x C_out/G*KH*KW) with
+ * A[c][(o, i, j)] = w[o][c][KH-1-i][KW-1-j]; im2col: A = w_g^T (K x C_out/G). */
+static float *pack_weights_t(qt_ctx *c, const conv_shape *s, const float *w, size_t *group_floats)
+{
+    const int kt = s->cout_g * s->kh * s->kw;
+    if (!s->direct)
+        return pack_groups(c, s, s->kg, s->cout_g, w, (ptrdiff_t)s->cout_g * s->kg, 1, s->kg,
+                           group_floats);
+    flip_job f = {s, w, qt_ctx_scratch(c, (size_t)s->cin * kt * sizeof(float))};
+    if (!f.flip)
+        return NULL;
+    qt_pool_for(c->pool, s->cin, 1 + 16384 / kt, flip_range, &f);
+    float *ap = pack_groups(c, s, s->cin_g, kt, f.flip, (ptrdiff_t)s->cin_g * kt, kt, 1,
+                            group_floats);
+    qt_ctx_release(c, f.flip);
+    return ap;
+}
+
+/* Images per backward task: the weight-gradient kernel keeps a few patch rows of the tile
+ * (tile * P floats each) in L1 while the rows of dy stream past. */
+static int backward_tile_images(const conv_shape *s, int workers)
+{
+    return s->direct ? images_per_task(s, 2048 / s->p, workers) : 1;
+}
+
+/* The slots' partial sums (slots x n) and their total, added in slot order. */
+typedef struct {
+    float *parts, *dst;
+    size_t n;
+    int workers, accumulate;
+} partials;
+
+static void zero_range(void *arg, long lo, long hi, int worker)
+{
+    const partials *p = arg;
+    for (int w = 0; w < p->workers; w++)
+        memset(p->parts + w * p->n + lo, 0, (size_t)(hi - lo) * sizeof(float));
+}
+
+static void sum_range(void *arg, long lo, long hi, int worker)
+{
+    const partials *p = arg;
+    for (long q = lo; q < hi; q++) {
+        float acc = 0.0f;
+        for (int w = 0; w < p->workers; w++)
+            acc += p->parts[w * p->n + q];
+        p->dst[q] = p->accumulate ? p->dst[q] + acc : acc;
     }
 }
 
@@ -94,19 +478,66 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
 {
     const conv_shape *s = nd->saved;
     qt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
-    float bx, bw, bb;
+    float bx = 0.0f, bw = 0.0f, bb = 0.0f;
     float *dx = qt_grad_target(c, x, &bx);
     float *dw = qt_grad_target(c, w, &bw);
     float *db = qt_grad_target(c, b, &bb);
-    if (dx && bx == 0.0f)
-        memset(dx, 0, x->numel * sizeof(float));
-    if (db && bb == 0.0f)
-        memset(db, 0, b->numel * sizeof(float));
-    float *col = NULL, *dcol = NULL;
-    if (!s->direct && ((dw && !(col = qt_ctx_alloc(c, col_floats(s) * sizeof(float)))) ||
-                       (dx && !(dcol = qt_ctx_alloc(c, col_floats(s) * sizeof(float))))))
-        return;
-    conv2d_backward_kernel(s, x->data, w->data, nd->out->grad, dx, dw, bw, db, col, dcol);
+    const int workers = qt_pool_threads(c->pool), kt = s->cout_g * s->kh * s->kw;
+    const size_t wn = (size_t)s->cout * s->kg;
+    qt_gemm_lanes lanes;
+    bwd_job j = {s, x->data, nd->out->grad, dx, NULL, NULL, bx != 0.0f, NULL, 0,
+                 NULL, NULL, NULL, &lanes, NULL, backward_tile_images(s, workers),
+                 product_tile(s, s->cin_g, kt, (size_t)s->cout * s->p, workers), NULL, NULL, 0, 0};
+    ptrdiff_t *off_x = qt_ctx_scratch(c, (size_t)s->kg * sizeof(ptrdiff_t));
+    const size_t dy_rows = (size_t)(kt > s->cout_g ? kt : s->cout_g);
+    ptrdiff_t *off_dy = qt_ctx_scratch(c, dy_rows * sizeof(ptrdiff_t));
+    ptrdiff_t *off_out = qt_ctx_scratch(c, (size_t)s->cout_g * sizeof(ptrdiff_t));
+    if (!s->direct)
+        j.col = qt_ctx_scratch(c, (size_t)s->kg * s->p * workers * sizeof(float));
+    if (dw)
+        j.dwp = qt_ctx_scratch(c, wn * workers * sizeof(float));
+    if (db)
+        j.dbp = qt_ctx_scratch(c, (size_t)s->cout * workers * sizeof(float));
+    qt_winograd wino = qt_winograd_make(s->isa, s->cout, s->cin, s->h, s->w);
+    if (dx && s->winograd) {
+        j.wino = &wino;
+        j.apack_t = winograd_weights(c, &wino, w->data, 1, &j.wscratch, workers);
+    } else if (dx) {
+        j.apack_t = pack_weights_t(c, s, w->data, &j.apack_group);
+    }
+    int ok = off_x && off_dy && off_out && (s->direct || j.col) && (!dw || j.dwp) &&
+             (!db || j.dbp) && (!dx || j.apack_t) && tap_lanes(c, s, &lanes) == QT_OK;
+    if (ok) {
+        patch_offsets(s, s->kg, off_x);
+        if (s->direct) {
+            patch_offsets(s, kt, off_dy);
+        } else {
+            for (int o = 0; o < s->cout_g; o++)
+                off_dy[o] = (ptrdiff_t)o * s->p;
+        }
+        for (int o = 0; o < s->cout_g; o++)
+            off_out[o] = (ptrdiff_t)o * s->p;
+        j.off_x = off_x;
+        j.off_dy = off_dy;
+        j.off_out = off_out;
+        partials pw = {j.dwp, dw, wn, workers, bw != 0.0f};
+        partials pb = {j.dbp, db, (size_t)s->cout, workers, bb != 0.0f};
+        if (dw)
+            qt_pool_for(c->pool, (long)wn, 16384, zero_range, &pw);
+        if (db)
+            zero_range(&pb, 0, s->cout, 0);
+        j.tiles = (s->n + j.tile - 1) / j.tile;
+        j.slots = workers;
+        qt_pool_run(c->pool, workers, backward_slot, &j);
+        if (dw)
+            qt_pool_for(c->pool, (long)wn, 16384, sum_range, &pw);
+        if (db)
+            sum_range(&pb, 0, s->cout, 0);
+    }
+    const void *bufs[] = {off_x, off_dy, off_out, j.col, j.dwp, j.dbp, j.apack_t, lanes.bits,
+                          j.wscratch};
+    for (size_t q = 0; q < sizeof bufs / sizeof *bufs; q++)
+        qt_ctx_release(c, bufs[q]);
 }
 
 static int conv_shape_make(qt_ctx *c, const qt_tensor *x, const qt_tensor *w,
@@ -131,20 +562,36 @@ static int conv_shape_make(qt_ctx *c, const qt_tensor *x, const qt_tensor *w,
         qt_ctx_fail(c, "conv2d: bias of %zu, expected %d", b->numel, w->shape[0]);
         return QT_ERR;
     }
+    memset(s, 0, sizeof *s);
     s->spec = spec;
     s->n = x->shape[0];
     s->cin = x->shape[1];
+    s->h = x->shape[2];
+    s->w = x->shape[3];
     s->cout = w->shape[0];
     s->kh = w->shape[2];
     s->kw = w->shape[3];
-    s->g = qt_patch_geom_make(s->cin / spec.groups, x->shape[2], x->shape[3], s->kh, s->kw,
-                              spec.stride, spec.pad);
+    s->cin_g = s->cin / spec.groups;
+    s->cout_g = s->cout / spec.groups;
+    s->kg = s->cin_g * s->kh * s->kw;
+    s->g = qt_patch_geom_make(s->cin_g, s->h, s->w, s->kh, s->kw, spec.stride, spec.pad);
     if (s->g.out_h < 1 || s->g.out_w < 1) {
         qt_ctx_fail(c, "conv2d: %dx%d kernel does not fit a %dx%d input with pad %d", s->kh,
-                    s->kw, x->shape[2], x->shape[3], spec.pad);
+                    s->kw, s->h, s->w, spec.pad);
         return QT_ERR;
     }
-    s->direct = s->kh == 1 && s->kw == 1 && spec.stride == 1 && spec.pad == 0;
+    s->p = s->g.out_h * s->g.out_w;
+    s->direct = c->conv_algo != QT_CONV_IM2COL && spec.stride == 1 && s->kh == s->kw &&
+                s->kh % 2 == 1 && spec.pad == (s->kh - 1) / 2;
+    /* Winograd's transforms cost per channel what its products save per channel pair: it
+     * wins from 128 channels, or 64 on large images (measured on AVX-512: about 1.4-1.6x
+     * the direct kernel at 128-512 channels, a loss at 64 channels on 8x8 or 16x16). */
+    const int narrow = s->cin < s->cout ? s->cin : s->cout;
+    s->winograd = s->direct && s->kh == 3 && spec.groups == 1 &&
+                  (c->conv_algo == QT_CONV_WINOGRAD ||
+                   (c->conv_algo == QT_CONV_AUTO &&
+                    (narrow >= 128 || (narrow >= 64 && s->p >= 1024))));
+    s->isa = qt_isa_resolve(c->isa);
     return QT_OK;
 }
 
@@ -156,13 +603,56 @@ qt_tensor *qt_conv2d(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b, qt_con
     if (conv_shape_make(c, x, w, b, spec, &s) != QT_OK)
         return NULL;
     qt_tensor *y = qt_tensor_new4(c, s.n, s.cout, s.g.out_h, s.g.out_w);
-    float *col = s.direct ? NULL : qt_ctx_alloc(c, col_floats(&s) * sizeof(float));
-    if (!y || (!s.direct && !col))
+    if (!y)
         return NULL;
-    conv2d_forward(&s, x->data, w->data, b ? b->data : NULL, y->data, col);
+    fwd_job j = {0};
+    conv2d_forward(c, &s, x->data, w->data, b ? b->data : NULL, y, j);
+    if (c->failed)
+        return NULL;
     qt_node *nd = qt_tape_record(c, conv2d_backward, y, x, w, b);
     conv_shape *saved = qt_node_save(c, nd, sizeof s);
+    if (nd && !saved)
+        return NULL;
     if (saved)
         *saved = s;
     return y;
+}
+
+qt_tensor *qt_conv2d_bn_relu(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b,
+                             qt_conv_spec spec, qt_tensor *gamma, qt_tensor *beta,
+                             const qt_bn_stats *stats, qt_tensor *residual, int relu)
+{
+    if (c->grad_enabled || c->training) {
+        qt_tensor *z = qt_batchnorm(c, qt_conv2d(c, x, w, b, spec), gamma, beta, stats);
+        return relu ? qt_relu(c, residual ? qt_add(c, z, residual) : z)
+                    : (residual ? qt_add(c, z, residual) : z);
+    }
+    if (!x || !w || !gamma || !beta || c->failed)
+        return NULL;
+    conv_shape s;
+    if (conv_shape_make(c, x, w, b, spec, &s) != QT_OK)
+        return NULL;
+    if ((int)gamma->numel != s.cout || (int)beta->numel != s.cout)
+        return qt_ctx_fail(c, "conv2d_bn_relu: %d channels, batchnorm parameters for %zu",
+                           s.cout, gamma->numel);
+    qt_tensor *y = qt_tensor_new4(c, s.n, s.cout, s.g.out_h, s.g.out_w);
+    float *ab = qt_ctx_alloc(c, 2 * (size_t)s.cout * sizeof(float));
+    if (!y || !ab)
+        return NULL;
+    if (residual && !qt_tensor_same_shape(y, residual)) {
+        char sy[64], sr[64];
+        return qt_ctx_fail(c, "conv2d_bn_relu: residual %s does not match output %s",
+                           qt_tensor_shape_str(residual, sr, 64), qt_tensor_shape_str(y, sy, 64));
+    }
+    for (int o = 0; o < s.cout; o++) {
+        ab[o] = gamma->data[o] / sqrtf(stats->running_var[o] + stats->eps);
+        ab[s.cout + o] = beta->data[o] - ab[o] * stats->running_mean[o];
+    }
+    fwd_job j = {0};
+    j.scale = ab;
+    j.shift = ab + s.cout;
+    j.res = residual ? residual->data : NULL;
+    j.relu = relu;
+    conv2d_forward(c, &s, x->data, w->data, b ? b->data : NULL, y, j);
+    return c->failed ? NULL : y;
 }

@@ -1,42 +1,71 @@
-/* Fully connected layer on cblas_sgemm. */
+/* Fully connected layer on cblas_sgemm, each product split into row blocks over the
+ * context's workers (OpenBLAS itself runs single-threaded inside them). */
 #include <cblas.h>
 #include <string.h>
 
 #include "qtrain/ops.h"
+#include "qtrain/threads.h"
 
-/* x (N, IN), w (OUT, IN), b (OUT) -> y (N, OUT):  y = x w^T + b */
-static void linear_forward(const float *x, const float *w, const float *b, float *y,
-                           int n, int in, int out)
+typedef struct {
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw;
+    int n, in, out;
+    float beta;
+} linear_job;
+
+/* Rows of a block: enough work per task to outweigh the dispatch. */
+static long min_rows(int cols, int depth)
 {
-    if (b)
-        for (int i = 0; i < n; i++)
-            memcpy(y + (size_t)i * out, b, (size_t)out * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in,
-                1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
+    long r = (1L << 20) / ((long)cols * depth + 1);
+    return r < 1 ? 1 : r;
+}
+
+/* rows [lo, hi) of y (N, OUT) = x w^T + b */
+static void forward_rows(void *arg, long lo, long hi, int worker)
+{
+    const linear_job *j = arg;
+    float *y = j->y + lo * j->out;
+    if (j->b)
+        for (long i = lo; i < hi; i++)
+            memcpy(j->y + i * j->out, j->b, (size_t)j->out * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), j->out, j->in, 1.0f,
+                j->x + lo * j->in, j->in, j->w, j->in, j->b ? 1.0f : 0.0f, y, j->out);
+}
+
+/* rows [lo, hi) of dx (N, IN) = dy w */
+static void input_grad_rows(void *arg, long lo, long hi, int worker)
+{
+    const linear_job *j = arg;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), j->in, j->out, 1.0f,
+                j->dy + lo * j->out, j->out, j->w, j->in, j->beta, j->dx + lo * j->in, j->in);
+}
+
+/* rows [lo, hi) of dw (OUT, IN) = dy^T x */
+static void weight_grad_rows(void *arg, long lo, long hi, int worker)
+{
+    const linear_job *j = arg;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), j->in, j->n, 1.0f,
+                j->dy + lo, j->out, j->x, j->in, j->beta, j->dw + lo * j->in, j->in);
 }
 
 /* dy (N, OUT) -> dx = dy w (N, IN), dw = dy^T x (OUT, IN), db = sum_n dy (OUT) */
 static void linear_backward(qt_ctx *c, const qt_node *nd)
 {
     qt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
-    const float *dy = nd->out->grad;
-    int n = x->shape[0], in = x->shape[1], out = w->shape[0];
+    linear_job j = {x->data, w->data, NULL, nd->out->grad, NULL, NULL, NULL,
+                    x->shape[0], x->shape[1], w->shape[0], 0.0f};
+    if ((j.dx = qt_grad_target(c, x, &j.beta)))
+        qt_pool_for(c->pool, j.n, min_rows(j.in, j.out), input_grad_rows, &j);
+    if ((j.dw = qt_grad_target(c, w, &j.beta)))
+        qt_pool_for(c->pool, j.out, min_rows(j.in, j.n), weight_grad_rows, &j);
     float beta;
-    float *dx = qt_grad_target(c, x, &beta);
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out,
-                    1.0f, dy, out, w->data, in, beta, dx, in);
-    float *dw = qt_grad_target(c, w, &beta);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n,
-                    1.0f, dy, out, x->data, in, beta, dw, in);
     float *db = qt_grad_target(c, b, &beta);
     if (db) {
         if (beta == 0.0f)
-            memset(db, 0, (size_t)out * sizeof(float));
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < out; j++)
-                db[j] += dy[(size_t)i * out + j];
+            memset(db, 0, (size_t)j.out * sizeof(float));
+        for (int i = 0; i < j.n; i++)
+            for (int k = 0; k < j.out; k++)
+                db[k] += j.dy[(size_t)i * j.out + k];
     }
 }
 
@@ -52,8 +81,9 @@ qt_tensor *qt_linear(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b)
     qt_tensor *y = qt_tensor_new2(c, x->shape[0], w->shape[0]);
     if (!y)
         return NULL;
-    linear_forward(x->data, w->data, b ? b->data : NULL, y->data, x->shape[0], x->shape[1],
-                   w->shape[0]);
+    linear_job j = {x->data, w->data, b ? b->data : NULL, NULL, y->data, NULL, NULL,
+                    x->shape[0], x->shape[1], w->shape[0], 0.0f};
+    qt_pool_for(c->pool, j.n, min_rows(j.out, j.in), forward_rows, &j);
     qt_tape_record(c, linear_backward, y, x, w, b);
     return y;
 }

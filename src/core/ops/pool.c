@@ -1,120 +1,154 @@
-/* Max, average and global average pooling over NCHW planes. */
+/* Max, average and global average pooling over NCHW planes; the context's workers take
+ * ranges of planes. */
 #include <float.h>
 #include <string.h>
 
 #include "qtrain/im2col.h"
 #include "qtrain/ops.h"
+#include "qtrain/threads.h"
 
 typedef struct {
     int k, stride, pad;
     int32_t *argmax;          /* max pool: flat input offset within the plane, per output */
 } pool_saved;
 
-/* x (N, C, H, W) -> y (N, C, OH, OW): max over each window; argmax = first maximum */
-static void maxpool_forward(const qt_tensor *x, float *y, int32_t *argmax, int k, int s, int p,
-                            int oh, int ow)
+/* One pooling call: planes of h x w in, oh x ow out. */
+typedef struct {
+    const float *x, *dy;
+    float *y, *dx;
+    int32_t *argmax;
+    int h, w, oh, ow, k, s, p;
+    int accumulate;
+} pool_job;
+
+static long plane_chunk(const pool_job *j)
 {
-    const int h = x->shape[2], w = x->shape[3];
-    const size_t planes = (size_t)x->shape[0] * x->shape[1];
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *xp = x->data + pl * h * w;
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
+    return 8192 / ((long)j->h * j->w) + 1;
+}
+
+/* x (N, C, H, W) -> y (N, C, OH, OW): max over each window; argmax = first maximum */
+static void maxpool_range(void *arg, long lo, long hi, int worker)
+{
+    const pool_job *j = arg;
+    const int h = j->h, w = j->w, k = j->k, s = j->s, p = j->p;
+    for (long pl = lo; pl < hi; pl++) {
+        const float *xp = j->x + pl * h * w;
+        for (int oy = 0; oy < j->oh; oy++)
+            for (int ox = 0; ox < j->ow; ox++) {
                 float best = -FLT_MAX;
                 int arg = -1;
                 for (int i = 0; i < k; i++) {
                     int yy = oy * s - p + i;
                     if (yy < 0 || yy >= h)
                         continue;
-                    for (int j = 0; j < k; j++) {
-                        int xx = ox * s - p + j;
+                    for (int jj = 0; jj < k; jj++) {
+                        int xx = ox * s - p + jj;
                         if (xx >= 0 && xx < w && (arg < 0 || xp[yy * w + xx] > best)) {
                             best = xp[yy * w + xx];
                             arg = yy * w + xx;
                         }
                     }
                 }
-                size_t o = (pl * oh + oy) * ow + ox;
-                y[o] = best;
-                if (argmax)
-                    argmax[o] = arg;
+                size_t o = ((size_t)pl * j->oh + oy) * j->ow + ox;
+                j->y[o] = best;
+                if (j->argmax)
+                    j->argmax[o] = arg;
             }
     }
 }
 
 /* dy (N, C, OH, OW) -> dx: each output's gradient to its argmax */
-static void maxpool_backward(qt_ctx *c, const qt_node *nd)
+static void maxpool_grad_range(void *arg, long lo, long hi, int worker)
 {
-    qt_tensor *x = nd->in[0];
-    float beta;
-    float *dx = qt_grad_target(c, x, &beta);
-    if (!dx)
-        return;
-    if (beta == 0.0f)
-        memset(dx, 0, x->numel * sizeof(float));
-    const pool_saved *sv = nd->saved;
-    const size_t plane_in = (size_t)x->shape[2] * x->shape[3];
-    const size_t plane_out = (size_t)nd->out->shape[2] * nd->out->shape[3];
-    const float *dy = nd->out->grad;
-    for (size_t o = 0; o < nd->out->numel; o++)
-        dx[(o / plane_out) * plane_in + sv->argmax[o]] += dy[o];
+    const pool_job *j = arg;
+    const size_t in = (size_t)j->h * j->w, out = (size_t)j->oh * j->ow;
+    for (long pl = lo; pl < hi; pl++) {
+        float *dxp = j->dx + pl * in;
+        if (!j->accumulate)
+            memset(dxp, 0, in * sizeof(float));
+        for (size_t o = pl * out; o < (pl + 1) * out; o++)
+            dxp[j->argmax[o]] += j->dy[o];
+    }
 }
 
 /* x (N, C, H, W) -> y (N, C, OH, OW): sum over each window / k^2 (padding counts as zeros) */
-static void avgpool_forward(const qt_tensor *x, float *y, int k, int s, int p, int oh, int ow)
+static void avgpool_range(void *arg, long lo, long hi, int worker)
 {
-    const int h = x->shape[2], w = x->shape[3];
-    const size_t planes = (size_t)x->shape[0] * x->shape[1];
+    const pool_job *j = arg;
+    const int h = j->h, w = j->w, k = j->k, s = j->s, p = j->p;
     const float inv = 1.0f / (float)(k * k);
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *xp = x->data + pl * h * w;
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
+    for (long pl = lo; pl < hi; pl++) {
+        const float *xp = j->x + pl * h * w;
+        for (int oy = 0; oy < j->oh; oy++)
+            for (int ox = 0; ox < j->ow; ox++) {
                 float acc = 0.0f;
                 for (int i = 0; i < k; i++) {
                     int yy = oy * s - p + i;
-                    for (int j = 0; j < k && yy >= 0 && yy < h; j++) {
-                        int xx = ox * s - p + j;
+                    for (int jj = 0; jj < k && yy >= 0 && yy < h; jj++) {
+                        int xx = ox * s - p + jj;
                         if (xx >= 0 && xx < w)
                             acc += xp[yy * w + xx];
                     }
                 }
-                y[(pl * oh + oy) * ow + ox] = acc * inv;
+                j->y[((size_t)pl * j->oh + oy) * j->ow + ox] = acc * inv;
             }
     }
 }
 
 /* dy (N, C, OH, OW) -> dx: each output's gradient / k^2 to every in-image window element */
-static void avgpool_backward(qt_ctx *c, const qt_node *nd)
+static void avgpool_grad_range(void *arg, long lo, long hi, int worker)
 {
-    qt_tensor *x = nd->in[0];
-    float beta;
-    float *dx = qt_grad_target(c, x, &beta);
-    if (!dx)
-        return;
-    if (beta == 0.0f)
-        memset(dx, 0, x->numel * sizeof(float));
-    const pool_saved *sv = nd->saved;
-    const int h = x->shape[2], w = x->shape[3], oh = nd->out->shape[2], ow = nd->out->shape[3];
-    const int k = sv->k, s = sv->stride, p = sv->pad;
-    const size_t planes = (size_t)x->shape[0] * x->shape[1];
+    const pool_job *j = arg;
+    const int h = j->h, w = j->w, k = j->k, s = j->s, p = j->p;
     const float inv = 1.0f / (float)(k * k);
-    for (size_t pl = 0; pl < planes; pl++) {
-        float *dxp = dx + pl * h * w;
-        const float *dyp = nd->out->grad + pl * oh * ow;
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
-                float g = dyp[oy * ow + ox] * inv;
+    for (long pl = lo; pl < hi; pl++) {
+        float *dxp = j->dx + pl * h * w;
+        const float *dyp = j->dy + pl * j->oh * j->ow;
+        if (!j->accumulate)
+            memset(dxp, 0, (size_t)h * w * sizeof(float));
+        for (int oy = 0; oy < j->oh; oy++)
+            for (int ox = 0; ox < j->ow; ox++) {
+                float g = dyp[oy * j->ow + ox] * inv;
                 for (int i = 0; i < k; i++) {
                     int yy = oy * s - p + i;
-                    for (int j = 0; j < k && yy >= 0 && yy < h; j++) {
-                        int xx = ox * s - p + j;
+                    for (int jj = 0; jj < k && yy >= 0 && yy < h; jj++) {
+                        int xx = ox * s - p + jj;
                         if (xx >= 0 && xx < w)
                             dxp[yy * w + xx] += g;
                     }
                 }
             }
     }
+}
+
+static pool_job pool_job_of(const qt_tensor *x, const qt_tensor *y, int k, int s, int p)
+{
+    pool_job j = {x->data, y->grad, y->data, NULL, NULL, x->shape[2], x->shape[3],
+                  y->shape[2], y->shape[3], k, s, p, 0};
+    return j;
+}
+
+static void pool_backward(qt_ctx *c, const qt_node *nd, qt_range_fn fn)
+{
+    qt_tensor *x = nd->in[0];
+    const pool_saved *sv = nd->saved;
+    pool_job j = pool_job_of(x, nd->out, sv->k, sv->stride, sv->pad);
+    float beta;
+    if (!(j.dx = qt_grad_target(c, x, &beta)))
+        return;
+    j.accumulate = beta != 0.0f;
+    j.argmax = sv->argmax;
+    qt_pool_for(c->pool, (long)x->shape[0] * x->shape[1], plane_chunk(&j), fn, &j);
+}
+
+static void maxpool_backward(qt_ctx *c, const qt_node *nd)
+{
+    pool_backward(c, nd, maxpool_grad_range);
+}
+
+static void avgpool_backward(qt_ctx *c, const qt_node *nd)
+{
+    pool_backward(c, nd, avgpool_grad_range);
 }
 
 static qt_tensor *pool2d(qt_ctx *c, qt_tensor *x, int k, int s, int p, int is_max)
@@ -143,10 +177,10 @@ static qt_tensor *pool2d(qt_ctx *c, qt_tensor *x, int k, int s, int p, int is_ma
         if (is_max && !(sv->argmax = qt_ctx_alloc(c, y->numel * sizeof(int32_t))))
             return NULL;
     }
-    if (is_max)
-        maxpool_forward(x, y->data, sv ? sv->argmax : NULL, k, s, p, oh, ow);
-    else
-        avgpool_forward(x, y->data, k, s, p, oh, ow);
+    pool_job j = pool_job_of(x, y, k, s, p);
+    j.argmax = sv ? sv->argmax : NULL;
+    qt_pool_for(c->pool, (long)x->shape[0] * x->shape[1], plane_chunk(&j),
+                is_max ? maxpool_range : avgpool_range, &j);
     return y;
 }
 
@@ -161,31 +195,40 @@ qt_tensor *qt_avgpool2d(qt_ctx *c, qt_tensor *x, int k, int stride, int pad)
 }
 
 /* x (N, C, H, W) -> y (N, C) = mean over H*W */
-static void global_avgpool_forward(const qt_tensor *x, float *y)
+static void global_avgpool_range(void *arg, long lo, long hi, int worker)
 {
-    const size_t planes = (size_t)x->shape[0] * x->shape[1], hw = (size_t)x->shape[2] * x->shape[3];
-    for (size_t pl = 0; pl < planes; pl++) {
+    const pool_job *j = arg;
+    const size_t hw = (size_t)j->h * j->w;
+    for (long pl = lo; pl < hi; pl++) {
         float acc = 0.0f;
         for (size_t k = 0; k < hw; k++)
-            acc += x->data[pl * hw + k];
-        y[pl] = acc / (float)hw;
+            acc += j->x[pl * hw + k];
+        j->y[pl] = acc / (float)hw;
     }
 }
 
 /* dy (N, C) -> dx (N, C, H, W) = dy / (H*W) everywhere in the plane */
+static void global_avgpool_grad_range(void *arg, long lo, long hi, int worker)
+{
+    const pool_job *j = arg;
+    const size_t hw = (size_t)j->h * j->w;
+    for (long pl = lo; pl < hi; pl++) {
+        float g = j->dy[pl] / (float)hw, *dxp = j->dx + pl * hw;
+        for (size_t k = 0; k < hw; k++)
+            dxp[k] = (j->accumulate ? dxp[k] : 0.0f) + g;
+    }
+}
+
 static void global_avgpool_backward(qt_ctx *c, const qt_node *nd)
 {
     qt_tensor *x = nd->in[0];
+    pool_job j = pool_job_of(x, nd->out, 1, 1, 0);
     float beta;
-    float *dx = qt_grad_target(c, x, &beta);
-    if (!dx)
+    if (!(j.dx = qt_grad_target(c, x, &beta)))
         return;
-    const size_t planes = (size_t)x->shape[0] * x->shape[1], hw = (size_t)x->shape[2] * x->shape[3];
-    for (size_t pl = 0; pl < planes; pl++) {
-        float g = nd->out->grad[pl] / (float)hw;
-        for (size_t k = 0; k < hw; k++)
-            dx[pl * hw + k] = (beta != 0.0f ? dx[pl * hw + k] : 0.0f) + g;
-    }
+    j.accumulate = beta != 0.0f;
+    qt_pool_for(c->pool, (long)x->shape[0] * x->shape[1], plane_chunk(&j),
+                global_avgpool_grad_range, &j);
 }
 
 qt_tensor *qt_global_avgpool(qt_ctx *c, qt_tensor *x)
@@ -197,7 +240,9 @@ qt_tensor *qt_global_avgpool(qt_ctx *c, qt_tensor *x)
     qt_tensor *y = qt_tensor_new2(c, x->shape[0], x->shape[1]);
     if (!y)
         return NULL;
-    global_avgpool_forward(x, y->data);
+    pool_job j = pool_job_of(x, y, 1, 1, 0);
+    qt_pool_for(c->pool, (long)x->shape[0] * x->shape[1], plane_chunk(&j), global_avgpool_range,
+                &j);
     qt_tape_record(c, global_avgpool_backward, y, x, NULL, NULL);
     return y;
 }

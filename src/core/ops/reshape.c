@@ -1,5 +1,6 @@
-/* Reshape and flatten: the same values under a new shape. The output has its own buffer so
- * that gradients keep the one-writer-per-buffer rule of the tape. */
+/* Reshape and flatten: the same values under a new shape. The output shares the input's
+ * data; its gradient is its own buffer (one writer per buffer), handed over to the input
+ * in backward when the input has none yet. */
 #include <string.h>
 
 #include "qtrain/ops.h"
@@ -7,6 +8,8 @@
 /* dy (new shape) -> dx (old shape), same element order */
 static void reshape_backward(qt_ctx *c, const qt_node *nd)
 {
+    if (qt_grad_hand_over(c, nd->out, nd->in[0]))
+        return;
     float beta;
     float *dx = qt_grad_target(c, nd->in[0], &beta);
     if (!dx)
@@ -25,10 +28,9 @@ qt_tensor *qt_reshape(qt_ctx *c, qt_tensor *x, int ndim, const int *shape)
         return NULL;
     if (ndim < 1 || ndim > QT_MAX_DIMS || qt_shape_numel(ndim, shape) != x->numel)
         return qt_ctx_fail(c, "reshape: %zu elements cannot take the requested shape", x->numel);
-    qt_tensor *y = qt_tensor_new(c, ndim, shape);
+    qt_tensor *y = qt_tensor_wrap(c, x->data, ndim, shape);
     if (!y)
         return NULL;
-    memcpy(y->data, x->data, x->numel * sizeof(float));
     qt_tape_record(c, reshape_backward, y, x, NULL, NULL);
     return y;
 }

@@ -1,19 +1,29 @@
 /* The parameter-free ResNet shortcut ("option A", He et al. 2016 for CIFAR): subsample by the
- * stride and zero-pad the channels equally on both sides. */
+ * stride and zero-pad the channels equally on both sides. Workers take ranges of images. */
 #include <string.h>
 
 #include "qtrain/ops.h"
+#include "qtrain/threads.h"
 
-/* x (N, C, H, W) -> y (N, C_out, OH, OW): y[:, lo + ch, oy, ox] = x[:, ch, oy*s, ox*s], zeros elsewhere */
-static void shortcut_pad_forward(const qt_tensor *x, qt_tensor *y, int s)
+typedef struct {
+    const qt_tensor *x, *y;
+    float *dx;
+    int s, accumulate;
+} shortcut_job;
+
+/* x (N, C, H, W) -> y (N, C_out, OH, OW):
+ * y[:, lo + ch, oy, ox] = x[:, ch, oy*s, ox*s], zeros elsewhere */
+static void forward_range(void *arg, long i0, long i1, int worker)
 {
-    const int n = x->shape[0], ci = x->shape[1], h = x->shape[2], w = x->shape[3];
-    const int co = y->shape[1], oh = y->shape[2], ow = y->shape[3], lo = (co - ci) / 2;
-    memset(y->data, 0, y->numel * sizeof(float));
-    for (int i = 0; i < n; i++)
+    const shortcut_job *j = arg;
+    const int ci = j->x->shape[1], h = j->x->shape[2], w = j->x->shape[3], s = j->s;
+    const int co = j->y->shape[1], oh = j->y->shape[2], ow = j->y->shape[3], lo = (co - ci) / 2;
+    const size_t img = (size_t)co * oh * ow;
+    memset(j->y->data + i0 * img, 0, (size_t)(i1 - i0) * img * sizeof(float));
+    for (long i = i0; i < i1; i++)
         for (int ch = 0; ch < ci; ch++) {
-            const float *xp = x->data + ((size_t)i * ci + ch) * h * w;
-            float *yp = y->data + ((size_t)i * co + lo + ch) * oh * ow;
+            const float *xp = j->x->data + ((size_t)i * ci + ch) * h * w;
+            float *yp = j->y->data + ((size_t)i * co + lo + ch) * oh * ow;
             for (int oy = 0; oy < oh; oy++)
                 for (int ox = 0; ox < ow; ox++)
                     yp[oy * ow + ox] = xp[(oy * s) * w + ox * s];
@@ -21,26 +31,32 @@ static void shortcut_pad_forward(const qt_tensor *x, qt_tensor *y, int s)
 }
 
 /* dy (N, C_out, OH, OW) -> dx (N, C, H, W): the subsampled positions get dy, others 0 */
-static void shortcut_pad_backward(qt_ctx *c, const qt_node *nd)
+static void backward_range(void *arg, long i0, long i1, int worker)
 {
-    qt_tensor *x = nd->in[0], *y = nd->out;
-    float beta;
-    float *dx = qt_grad_target(c, x, &beta);
-    if (!dx)
-        return;
-    if (beta == 0.0f)
-        memset(dx, 0, x->numel * sizeof(float));
-    const int n = x->shape[0], ci = x->shape[1], h = x->shape[2], w = x->shape[3];
-    const int co = y->shape[1], oh = y->shape[2], ow = y->shape[3], lo = (co - ci) / 2;
-    const int s = *(const int *)nd->saved;
-    for (int i = 0; i < n; i++)
+    const shortcut_job *j = arg;
+    const int ci = j->x->shape[1], h = j->x->shape[2], w = j->x->shape[3], s = j->s;
+    const int co = j->y->shape[1], oh = j->y->shape[2], ow = j->y->shape[3], lo = (co - ci) / 2;
+    const size_t img = (size_t)ci * h * w;
+    if (!j->accumulate)
+        memset(j->dx + i0 * img, 0, (size_t)(i1 - i0) * img * sizeof(float));
+    for (long i = i0; i < i1; i++)
         for (int ch = 0; ch < ci; ch++) {
-            float *dxp = dx + ((size_t)i * ci + ch) * h * w;
-            const float *dyp = y->grad + ((size_t)i * co + lo + ch) * oh * ow;
+            float *dxp = j->dx + ((size_t)i * ci + ch) * h * w;
+            const float *dyp = j->y->grad + ((size_t)i * co + lo + ch) * oh * ow;
             for (int oy = 0; oy < oh; oy++)
                 for (int ox = 0; ox < ow; ox++)
                     dxp[(oy * s) * w + ox * s] += dyp[oy * ow + ox];
         }
+}
+
+static void shortcut_pad_backward(qt_ctx *c, const qt_node *nd)
+{
+    float beta;
+    shortcut_job j = {nd->in[0], nd->out, NULL, *(const int *)nd->saved, 0};
+    if (!(j.dx = qt_grad_target(c, nd->in[0], &beta)))
+        return;
+    j.accumulate = beta != 0.0f;
+    qt_pool_for(c->pool, nd->in[0]->shape[0], 1, backward_range, &j);
 }
 
 qt_tensor *qt_shortcut_pad(qt_ctx *c, qt_tensor *x, int out_channels, int stride)
@@ -54,9 +70,12 @@ qt_tensor *qt_shortcut_pad(qt_ctx *c, qt_tensor *x, int out_channels, int stride
     qt_tensor *y = qt_tensor_new4(c, x->shape[0], out_channels, oh, ow);
     if (!y)
         return NULL;
-    shortcut_pad_forward(x, y, stride);
+    shortcut_job j = {x, y, NULL, stride, 0};
+    qt_pool_for(c->pool, x->shape[0], 1, forward_range, &j);
     qt_node *nd = qt_tape_record(c, shortcut_pad_backward, y, x, NULL, NULL);
     int *saved = qt_node_save(c, nd, sizeof(int));
+    if (nd && !saved)
+        return NULL;
     if (saved)
         *saved = stride;
     return y;

@@ -1,0 +1,42 @@
+/* Winograd F(2x2, 3x3) convolution for 3x3 kernels, stride 1, pad 1 (private to src/core).
+ *
+ * Each 2x2 block of outputs ("tile") comes from the 4x4 input patch around it:
+ *   Y = A^T [ (G g G^T) .* (B^T d B) ] A   (Lavin and Gray, 2016)
+ * so a layer becomes 16 independent matrix products, one per position xi of the 4x4
+ * transformed patch: M_xi (C_out x tiles) = U_xi (C_out x C_in) V_xi (C_in x tiles), with
+ * 4 multiply-adds per output and input channel instead of 9. The transforms are additions
+ * only, vectorised along rows of tiles; the products run on qt_gemm_packed. Tiles are
+ * gathered across images into chunks so the products stay wide for small images. Weights
+ * are transformed once per call (forward: w; input gradient: w flipped and transposed). */
+#ifndef QTRAIN_CORE_WINOGRAD_H
+#define QTRAIN_CORE_WINOGRAD_H
+
+#include <stddef.h>
+
+#include "qtrain/cpu.h"
+
+typedef struct {
+    qt_isa isa;
+    int cin, cout, h, w;      /* one image: x (cin, h, w) -> y (cout, h, w) */
+    int th, tw;               /* tiles down and across: ceil(h/2), ceil(w/2) */
+    int chunk;                /* at most this many tiles per round of products (>= tw) */
+} qt_winograd;
+
+qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w);
+/* Floats of the transformed weights: the 16 packed operands (cout x cin), then room for the
+ * transform before packing. */
+size_t qt_winograd_weight_floats(const qt_winograd *g);
+/* Weights in two steps, each splittable over workers: transform the kernels of outputs
+ * [o0, o1) of w (cout, cin, 3, 3) into dst's tail, then pack position xi (0..15) of them.
+ * With flip, w is (cin, cout, 3, 3) and kernel (o, c) is w[c][o] rotated by 180 degrees:
+ * the convolution taking dy to dx. */
+void qt_winograd_transform_weights(const qt_winograd *g, const float *w, int flip, float *dst,
+                                   int o0, int o1);
+void qt_winograd_pack_weights(const qt_winograd *g, float *dst, int xi);
+/* Floats of one worker's scratch for qt_winograd_conv. */
+size_t qt_winograd_scratch_floats(const qt_winograd *g);
+/* y (n, cout, h, w) = [y +] conv(x (n, cin, h, w)) with the transformed weights u. */
+void qt_winograd_conv(const qt_winograd *g, const float *u, const float *x, int n, float *y,
+                      int accumulate, float *scratch);
+
+#endif
