@@ -76,7 +76,8 @@ size_t qt_winograd_scratch_floats(const qt_winograd *g)
 {
     size_t offs = 2 * (size_t)g->cin; /* ptrdiff_t, two floats each */
     size_t vm = (size_t)XI * (g->cin + g->cout) * g->chunk;
-    return offs + vm + (size_t)g->w + 4 * pitch(g) + 10 * (size_t)g->tw;
+    size_t n = offs + vm + (size_t)g->w + 4 * pitch(g) + 10 * (size_t)g->tw;
+    return (n + 15) & ~(size_t)15; /* whole 64-byte lines: workers' scratches stay aligned */
 }
 
 /* The transforms, one row at a time. Each loop is its own function with restrict
