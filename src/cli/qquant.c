@@ -132,12 +132,21 @@ static int parse_list(const char *s, double *v, int max, int *n)
     return *n > 0 ? 0 : cli_fail(PROG, "--sweep-calpha needs at least one value");
 }
 
-/* Options of --method pq. Returns 0 when argv[*i] is not one of them, 1 when parsed, -1 on
- * error (printed). */
-static int parse_pq(args *a, int argc, char **argv, int *i)
+/* The numeric options that only set a field. Returns 0 when argv[*i] is not one of them, 1
+ * when parsed, -1 on error (printed). */
+static int parse_number(args *a, int argc, char **argv, int *i)
 {
     qt_pq_opts *p = &a->o.pq;
+    qt_cp_net_opts *cp = &a->o.cp;
     const struct { const char *opt; int *dst; long lo, hi; } ints[] = {
+        {"--calib-images", &a->o.calib_images, 1, 10000000},
+        {"--patches-per-image", &a->o.patches_per_image, 0, 1000000},
+        {"--threads", &a->o.threads, 0, 1024},
+        {"--bn-calib", &a->o.bn_calib, 0, 10000000},
+        {"--sweeps", &cp->max_sweeps, 1, 100000},
+        {"--admm-iters", &cp->max_inner, 1, 100000},
+        {"--als-sweeps", &cp->als_sweeps, 1, 100000},
+        {"--rest-bits", &cp->rest_bits, 2, 8},
         {"--block-size", &p->blocks.conv_d, 1, QT_PQ_MAX_BLOCK},
         {"--centroids", &p->blocks.conv_k, 1, 65536},
         {"--pw-block-size", &p->blocks.pw_d, 1, QT_PQ_MAX_BLOCK},
@@ -151,9 +160,12 @@ static int parse_pq(args *a, int argc, char **argv, int *i)
         {"--global-finetune-steps", &a->pq_global_steps, 0, 100000000},
         {"--finetune-batch", &p->layer_ft.batch, 1, 100000},
     };
-    const struct { const char *opt; double *dst; } reals[] = {
-        {"--finetune-lr", &p->layer_ft.lr},
-        {"--global-finetune-lr", &p->global_ft.lr},
+    const struct { const char *opt; double *dst, lo, hi; } reals[] = {
+        {"--calpha", &a->o.c_alpha, 1e-6, 1e6},
+        {"--rate", &cp->rate, 1e-3, 1e6},
+        {"--act-bits", &a->o.act_bits, 1.0, 32.0},
+        {"--finetune-lr", &p->layer_ft.lr, 1e-9, 1e3},
+        {"--global-finetune-lr", &p->global_ft.lr, 1e-9, 1e3},
     };
     const char *v;
     int missing;
@@ -169,7 +181,8 @@ static int parse_pq(args *a, int argc, char **argv, int *i)
     for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) {
         if (!(v = cli_value(PROG, argc, argv, i, reals[k].opt, &missing)) && !missing)
             continue;
-        return missing || cli_double(PROG, reals[k].opt, v, 1e-9, 1e3, reals[k].dst) ? -1 : 1;
+        return missing || cli_double(PROG, reals[k].opt, v, reals[k].lo, reals[k].hi, reals[k].dst)
+                   ? -1 : 1;
     }
     return 0;
 }
@@ -188,7 +201,7 @@ static int parse(args *a, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *v, *s = argv[i];
-        int missing, pq;
+        int missing, num;
         long n;
 #define VALUE(opt) ((v = cli_value(PROG, argc, argv, &i, opt, &missing)) || missing)
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
@@ -212,9 +225,6 @@ static int parse(args *a, int argc, char **argv)
             if (missing || cli_double(PROG, "--bits", v, 1.0, 8.0, &a->o.bits))
                 return 1;
             a->bits_set = 1;
-        } else if (VALUE("--calpha")) {
-            if (missing || cli_double(PROG, "--calpha", v, 1e-6, 1e6, &a->o.c_alpha))
-                return 1;
         } else if (VALUE("--alphabet")) {
             if (!missing && strcmp(v, "midrise") && strcmp(v, "zero"))
                 return cli_fail(PROG, "--alphabet: '%s' is not one of midrise, zero", v);
@@ -223,57 +233,19 @@ static int parse(args *a, int argc, char **argv)
         } else if (VALUE("--sweep-calpha")) {
             if (missing || parse_list(v, a->sweep, 64, &a->nsweep))
                 return 1;
-        } else if (VALUE("--calib-images")) {
-            if (missing || cli_int(PROG, "--calib-images", v, 1, 10000000, &n))
-                return 1;
-            a->o.calib_images = (int)n;
-        } else if (VALUE("--patches-per-image")) {
-            if (missing || cli_int(PROG, "--patches-per-image", v, 0, 1000000, &n))
-                return 1;
-            a->o.patches_per_image = (int)n;
         } else if (VALUE("--layers")) {
             a->o.layers = v;
         } else if (VALUE("--seed")) {
             if (missing || cli_int(PROG, "--seed", v, 0, 2147483647L, &n))
                 return 1;
             a->o.seed = (uint64_t)n;
-        } else if (VALUE("--threads")) {
-            if (missing || cli_int(PROG, "--threads", v, 0, 1024, &n))
-                return 1;
-            a->o.threads = (int)n;
-        } else if (VALUE("--rate")) {
-            if (missing || cli_double(PROG, "--rate", v, 1e-3, 1e6, &a->o.cp.rate))
-                return 1;
         } else if (VALUE("--init")) {
             if (!missing && strcmp(v, "random") && strcmp(v, "cp"))
                 return cli_fail(PROG, "--init: '%s' is not one of random, cp", v);
             if (!missing)
                 a->o.cp.init = strcmp(v, "cp") ? QT_CP_INIT_RANDOM : QT_CP_INIT_CP;
-        } else if (VALUE("--sweeps")) {
-            if (missing || cli_int(PROG, "--sweeps", v, 1, 100000, &n))
-                return 1;
-            a->o.cp.max_sweeps = (int)n;
-        } else if (VALUE("--admm-iters")) {
-            if (missing || cli_int(PROG, "--admm-iters", v, 1, 100000, &n))
-                return 1;
-            a->o.cp.max_inner = (int)n;
-        } else if (VALUE("--als-sweeps")) {
-            if (missing || cli_int(PROG, "--als-sweeps", v, 1, 100000, &n))
-                return 1;
-            a->o.cp.als_sweeps = (int)n;
-        } else if (VALUE("--rest-bits")) {
-            if (missing || cli_int(PROG, "--rest-bits", v, 2, 8, &n))
-                return 1;
-            a->o.cp.rest_bits = (int)n;
-        } else if (VALUE("--bn-calib")) {
-            if (missing || cli_int(PROG, "--bn-calib", v, 0, 10000000, &n))
-                return 1;
-            a->o.bn_calib = (int)n;
-        } else if (VALUE("--act-bits")) {
-            if (missing || cli_double(PROG, "--act-bits", v, 1.0, 32.0, &a->o.act_bits))
-                return 1;
-        } else if ((pq = parse_pq(a, argc, argv, &i)) != 0) {
-            if (pq < 0)
+        } else if ((num = parse_number(a, argc, argv, &i)) != 0) {
+            if (num < 0)
                 return 1;
         } else if (!strcmp(s, "--per-channel")) {
             a->o.per_channel = 1;
@@ -291,15 +263,14 @@ static int parse(args *a, int argc, char **argv)
     a->o.sets = a->sets;
     a->o.pq.global_ft.steps = a->pq_global_steps >= 0 ? a->pq_global_steps : a->o.pq.layer_ft.steps;
     a->o.pq.global_ft.batch = a->o.pq.layer_ft.batch;
-    if (a->nsweep && a->o.method == QT_QQUANT_PQ)
-        return cli_fail(PROG, "--sweep-calpha applies to gpfq and msq, not pq");
+    if (a->nsweep && a->o.method != QT_QQUANT_GPFQ && a->o.method != QT_QQUANT_MSQ)
+        return cli_fail(PROG, "--sweep-calpha applies to gpfq and msq, not %s",
+                        qt_qquant_method_name(a->o.method));
     if (!a->o.checkpoint)
         return cli_fail(PROG, "--checkpoint FILE is required (see qquant --help)");
     if (!a->o.out_dir)
         return cli_fail(PROG, "--out DIR is required");
     int cp = a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT;
-    if (a->nsweep && cp)
-        return cli_fail(PROG, "--sweep-calpha applies to gpfq and msq only");
     if (cp && !a->bits_set)
         a->o.bits = 4;
     return 0;

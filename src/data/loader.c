@@ -1,7 +1,7 @@
 /* The batch loader. Batches are numbered by seq = epoch * batches_per_epoch + index; slot
  * seq % 2 holds batch seq. With prefetch, a producer thread fills the slots in seq order
  * while the caller reads them (double buffering); without, the caller fills slot 0 itself.
- * Each batch's images are spread over a work pool; every value written depends only on
+ * Each batch's images are spread over a worker pool (threads.h); every value written depends only on
  * (seed, epoch, image index), so the result is the same however the work is split. */
 #include "qtrain/loader.h"
 
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "work_pool.h"
+#include "qtrain/threads.h"
 
 enum { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_HELD };
 
@@ -40,7 +40,7 @@ struct qt_loader {
     /* producer side: the epoch order and the pool, used by one thread at a time */
     uint32_t *perm;
     int64_t perm_epoch;
-    qt_work_pool *pool;
+    qt_pool *pool;
     worker *workers;
     int nworkers;
     slot *job_slot;
@@ -86,7 +86,7 @@ static void ensure_perm(qt_loader *ld, int64_t epoch)
     ld->perm_epoch = epoch;
 }
 
-static void load_item(void *ctx, int wi, int item)
+static void load_item(void *ctx, int item, int wi)
 {
     qt_loader *ld = ctx;
     worker *w = &ld->workers[wi];
@@ -149,7 +149,7 @@ static void produce(qt_loader *ld, int64_t seq, slot *s)
     ld->job_epoch = epoch;
     for (int t = 0; t < ld->nworkers; t++)
         ld->workers[t].fail_item = INT_MAX;
-    qt_work_pool_run(ld->pool, n, load_item, ld);
+    qt_pool_run(ld->pool, n, load_item, ld);
     s->seq = seq;
     s->n = n;
     s->skipped = 0;
@@ -268,7 +268,7 @@ int qt_loader_open(qt_loader **out, qt_dataset *ds, const qt_loader_config *cfg,
                                cfg->batch_size, ld->img_floats);
     }
     if (rc == QT_OK)
-        rc = qt_work_pool_create(&ld->pool, cfg->threads, err);
+        rc = qt_pool_create(&ld->pool, cfg->threads, err);
     if (rc == QT_OK)
         rc = restart(ld, err);
     if (rc != QT_OK) {
@@ -284,7 +284,7 @@ void qt_loader_free(qt_loader *ld)
     if (!ld)
         return;
     stop_producer(ld);
-    qt_work_pool_free(ld->pool);
+    qt_pool_free(ld->pool);
     for (int t = 0; ld->workers && t < ld->nworkers; t++) {
         qt_augmenter_free(ld->workers[t].aug);
         qt_png_reader_free(&ld->workers[t].rd);

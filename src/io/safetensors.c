@@ -90,8 +90,7 @@ static char *header_json(const char *path, const qt_st_tensor *tensors, int n,
         }
         qt_json_key(w, tensors[i].name);
         qt_json_begin_object(w);
-        qt_json_key(w, "dtype");
-        qt_json_string(w, dtypes[tensors[i].dtype].name);
+        qt_json_field_string(w, "dtype", dtypes[tensors[i].dtype].name);
         qt_json_key(w, "shape");
         qt_json_begin_array(w);
         for (int d = 0; d < tensors[i].ndim; d++)

@@ -392,6 +392,41 @@ static int fusable_after_bn(const qt_net *net, const int *readers, int i, int up
     return 2;
 }
 
+/* Output of layer index k (QT_NET_INPUT: the net's input). */
+static qt_tensor *output_of(int k, qt_tensor *x, qt_tensor **outs)
+{
+    return k == QT_NET_INPUT ? x : outs[k];
+}
+
+/* Runs layer i, fused with the layers after it where readers allows (NULL: never); every
+ * layer it covers gets the one output. Returns how many layers it ran. */
+static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upto,
+                      qt_tensor *x, qt_tensor **outs)
+{
+    qt_layer *l = &net->layers[i];
+    qt_tensor *a = output_of(l->in[0], x, outs), *y;
+    int res = QT_NET_INPUT, fused;
+    if (readers && !c->grad_enabled && !c->training && l->kind == QT_LAYER_CONV &&
+        readers[i] == 1 && i + 1 < upto && l[1].kind == QT_LAYER_BATCHNORM && l[1].in[0] == i) {
+        /* Inference: the conv, its batchnorm and what fuses after that in one op. */
+        int after = fusable_after_bn(net, readers, i + 1, upto, &res);
+        qt_tensor *r = after == 2 ? output_of(res, x, outs) : NULL;
+        y = qt_conv2d_bn_relu(c, a, &l->weight->t, param_tensor(l->bias), l->conv,
+                              &l[1].weight->t, &l[1].bias->t, &l[1].bn, r, after > 0);
+        fused = after + 1;
+    } else if (readers && (fused = fusable_after_bn(net, readers, i, upto, &res)) > 0) {
+        qt_tensor *r = fused == 2 ? output_of(res, x, outs) : NULL;
+        y = qt_batchnorm_relu(c, a, &l->weight->t, &l->bias->t, &l->bn, r);
+    } else {
+        qt_tensor *b = l->kind == QT_LAYER_ADD ? output_of(l->in[1], x, outs) : NULL;
+        y = layer_forward(c, l, a, b);
+        fused = 0;
+    }
+    for (int k = 0; k <= fused; k++)
+        outs[i + k] = y;
+    return fused + 1;
+}
+
 qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor **outs)
 {
     if (!x || c->failed)
@@ -408,36 +443,13 @@ qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor 
     const int *readers = outs ? NULL : count_readers(c, net, upto);
     if (!outs && !(outs = qt_ctx_alloc(c, (size_t)(upto > 0 ? upto : 1) * sizeof *outs)))
         return NULL;
-    qt_tensor *y = x;
-    for (int i = 0; i < upto; i++) {
-        qt_layer *l = &net->layers[i];
-        qt_tensor *a = l->in[0] == QT_NET_INPUT ? x : outs[l->in[0]];
-        qt_tensor *b = l->kind == QT_LAYER_ADD ? (l->in[1] == QT_NET_INPUT ? x : outs[l->in[1]]) : NULL;
-        int res = QT_NET_INPUT;
-        int fused = readers ? fusable_after_bn(net, readers, i, upto, &res) : 0;
-        if (readers && !c->grad_enabled && !c->training && l->kind == QT_LAYER_CONV &&
-            readers[i] == 1 && i + 1 < upto && l[1].kind == QT_LAYER_BATCHNORM && l[1].in[0] == i) {
-            /* Inference: the conv, its batchnorm and what fuses after that in one op. */
-            fused = fusable_after_bn(net, readers, i + 1, upto, &res);
-            qt_tensor *r = fused == 2 ? (res == QT_NET_INPUT ? x : outs[res]) : NULL;
-            y = qt_conv2d_bn_relu(c, a, &l->weight->t, param_tensor(l->bias), l->conv,
-                                  &l[1].weight->t, &l[1].bias->t, &l[1].bn, r, fused > 0);
-            for (int k = 0; k <= fused + 1; k++)
-                outs[i + k] = y;
-            i += fused + 1;
-        } else if (fused) {
-            qt_tensor *r = fused == 2 ? (res == QT_NET_INPUT ? x : outs[res]) : NULL;
-            y = qt_batchnorm_relu(c, a, &l->weight->t, &l->bias->t, &l->bn, r);
-            for (int k = 0; k <= fused; k++)
-                outs[i + k] = y;
-            i += fused;
-        } else {
-            y = outs[i] = layer_forward(c, l, a, b);
-        }
-        if (!y)
+    for (int i = 0; i < upto;) {
+        int ran = run_layers(c, net, readers, i, upto, x, outs);
+        if (!outs[i])
             return NULL;
+        i += ran;
     }
-    return y;
+    return upto > 0 ? outs[upto - 1] : x;
 }
 
 qt_tensor *qt_net_forward(qt_ctx *c, qt_net *net, qt_tensor *x)

@@ -75,22 +75,14 @@ int qt_weight_reports(const qt_net *fnet, const qt_net *net, const qt_coded_net 
 
 void qt_model_cost_json(qt_json_writer *w, const qt_model_cost *c)
 {
-    qt_json_key(w, "act_bits");
-    qt_json_number(w, c->act_bits);
-    qt_json_key(w, "macs");
-    qt_json_number(w, c->macs);
-    qt_json_key(w, "bops");
-    qt_json_number(w, c->bops);
-    qt_json_key(w, "fp32_macs");
-    qt_json_number(w, c->fp32_macs);
-    qt_json_key(w, "fp32_bops");
-    qt_json_number(w, c->fp32_bops);
-    qt_json_key(w, "bops_percent");
-    qt_json_number(w, c->bops_percent);
-    qt_json_key(w, "params");
-    qt_json_int(w, (int64_t)c->params);
-    qt_json_key(w, "fp32_params");
-    qt_json_int(w, (int64_t)c->fp32_params);
+    qt_json_field_number(w, "act_bits", c->act_bits);
+    qt_json_field_number(w, "macs", c->macs);
+    qt_json_field_number(w, "bops", c->bops);
+    qt_json_field_number(w, "fp32_macs", c->fp32_macs);
+    qt_json_field_number(w, "fp32_bops", c->fp32_bops);
+    qt_json_field_number(w, "bops_percent", c->bops_percent);
+    qt_json_field_int(w, "params", (int64_t)c->params);
+    qt_json_field_int(w, "fp32_params", (int64_t)c->fp32_params);
 }
 
 void qt_weight_reports_json(qt_json_writer *w, const qt_weight_report *r, int n)
@@ -99,16 +91,11 @@ void qt_weight_reports_json(qt_json_writer *w, const qt_weight_report *r, int n)
     qt_json_begin_array(w);
     for (int i = 0; i < n; i++) {
         qt_json_begin_object(w);
-        qt_json_key(w, "name");
-        qt_json_string(w, r[i].name);
-        qt_json_key(w, "rel_error");
-        qt_json_number(w, r[i].rel_error);
-        qt_json_key(w, "bits");
-        qt_json_number(w, r[i].bits);
-        qt_json_key(w, "params");
-        qt_json_int(w, (int64_t)r[i].params);
-        qt_json_key(w, "fp32_params");
-        qt_json_int(w, (int64_t)r[i].fp32_params);
+        qt_json_field_string(w, "name", r[i].name);
+        qt_json_field_number(w, "rel_error", r[i].rel_error);
+        qt_json_field_number(w, "bits", r[i].bits);
+        qt_json_field_int(w, "params", (int64_t)r[i].params);
+        qt_json_field_int(w, "fp32_params", (int64_t)r[i].fp32_params);
         qt_json_end_object(w);
     }
     qt_json_end_array(w);
@@ -121,8 +108,7 @@ static void grid_json(qt_json_writer *w, const qt_alphabet *a)
     qt_json_float(w, a->lo);
     qt_json_key(w, "step");
     qt_json_float(w, a->step);
-    qt_json_key(w, "levels");
-    qt_json_int(w, a->levels);
+    qt_json_field_int(w, "levels", a->levels);
     qt_json_end_object(w);
 }
 
@@ -134,30 +120,21 @@ void qt_cp_reports_json(qt_json_writer *w, const qt_cp_layer_report *r, int n)
         if (!r[i].name[0])
             continue;
         qt_json_begin_object(w);
-        qt_json_key(w, "name");
-        qt_json_string(w, r[i].name);
+        qt_json_field_string(w, "name", r[i].name);
         qt_json_key(w, "shape");
         qt_json_begin_array(w);
         qt_json_int(w, r[i].c_out);
         qt_json_int(w, r[i].c_in);
         qt_json_int(w, r[i].kk);
         qt_json_end_array(w);
-        qt_json_key(w, "rank");
-        qt_json_int(w, r[i].rank);
-        qt_json_key(w, "rel_error");
-        qt_json_number(w, r[i].rel_error);
-        qt_json_key(w, "float_error");
-        qt_json_number(w, r[i].float_error);
-        qt_json_key(w, "sweeps");
-        qt_json_int(w, r[i].sweeps);
-        qt_json_key(w, "inner_iters");
-        qt_json_int(w, r[i].inner_iters);
-        qt_json_key(w, "params_before");
-        qt_json_int(w, (int64_t)r[i].params_before);
-        qt_json_key(w, "params_after");
-        qt_json_int(w, (int64_t)r[i].params_after);
-        qt_json_key(w, "seconds");
-        qt_json_number(w, r[i].seconds);
+        qt_json_field_int(w, "rank", r[i].rank);
+        qt_json_field_number(w, "rel_error", r[i].rel_error);
+        qt_json_field_number(w, "float_error", r[i].float_error);
+        qt_json_field_int(w, "sweeps", r[i].sweeps);
+        qt_json_field_int(w, "inner_iters", r[i].inner_iters);
+        qt_json_field_int(w, "params_before", (int64_t)r[i].params_before);
+        qt_json_field_int(w, "params_after", (int64_t)r[i].params_after);
+        qt_json_field_number(w, "seconds", r[i].seconds);
         qt_json_key(w, "grids");
         qt_json_begin_array(w);
         int ngrids = r[i].rank == 0 ? 1 : (r[i].kk > 1 ? 3 : 2);

@@ -81,6 +81,16 @@ static int load_config(const qt_qquant_opts *o, qt_config *c, qt_error *err)
     return qt_config_validate(c, err);
 }
 
+/* Accuracy of net on the test split (quantized weights where it has them). */
+static int test_accuracy(session *s, qt_net *net, double *acc, qt_error *err)
+{
+    qt_eval_result er;
+    if (qt_evaluate(&s->ctx, net, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err) != QT_OK)
+        return QT_ERR;
+    *acc = er.acc;
+    return QT_OK;
+}
+
 static int open_session(session *s, const qt_qquant_opts *o, qt_error *err)
 {
     qt_ctx_init(&s->ctx);
@@ -109,11 +119,7 @@ static int open_session(session *s, const qt_qquant_opts *o, qt_error *err)
     n_calib = o->bn_calib > n_calib ? o->bn_calib : n_calib;
     if (n_calib > 0 && qt_calib_load(&s->calib, s->train_ds, n_calib, o->seed, err) != QT_OK)
         return QT_ERR;
-    qt_eval_result r;
-    if (qt_evaluate(&s->ctx, s->fnet, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &r, err) != QT_OK)
-        return QT_ERR;
-    s->float_acc = r.acc;
-    return QT_OK;
+    return test_accuracy(s, s->fnet, &s->float_acc, err);
 }
 
 static void close_session(session *s)
@@ -137,14 +143,29 @@ typedef struct compress_info {
     const qt_cp_layer_report *cp;  /* fnet->nlayers entries (CP methods) */
 } compress_info;
 
-static void write_compress(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
-                           const qt_qquant_result *r, const compress_info *ci)
+/* The summary keys of every method; calib_images: how many images the method itself used. */
+static void write_result(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
+                         const qt_qquant_result *r, int calib_images)
 {
-    qt_model_cost_json(w, &r->cost);
+    qt_json_field_string(w, "method", qt_qquant_method_name(o->method));
+    qt_json_field_number(w, "float_acc", r->float_acc);
+    qt_json_field_number(w, "quant_acc", r->quant_acc);
+    qt_json_field_number(w, "bits_per_weight", r->bits_per_weight);
+    qt_json_field_number(w, "model_bytes", r->model_bytes);
+    qt_json_field_number(w, "float_model_bytes", r->float_model_bytes);
+    qt_json_field_number(w, "seconds", r->seconds);
+    qt_json_field_int(w, "calib_images", calib_images);
     qt_json_field_int(w, "seed", (int64_t)o->seed);
     qt_json_field_int(w, "bn_calib", o->bn_calib > 0 ? (o->bn_calib < s->calib.n ? o->bn_calib : s->calib.n) : 0);
     if (o->bn_calib > 0)
         qt_json_field_number(w, "quant_acc_before_bn_calib", r->acc_before_bn_calib);
+    qt_json_field_string(w, "checkpoint", o->checkpoint);
+}
+
+static void write_compress(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
+                           const qt_qquant_result *r, const compress_info *ci)
+{
+    qt_model_cost_json(w, &r->cost);
     if (is_cp(o->method)) {
         qt_json_field_number(w, "rate", o->cp.rate);
         qt_json_field_string(w, "init", o->method == QT_QQUANT_CP_QUANT ? "cp"
@@ -166,20 +187,12 @@ static int write_summary(const char *dir, const qt_qquant_opts *o, const session
     snprintf(path, sizeof path, "%s/summary.json", dir);
     qt_json_writer *w = qt_json_writer_new(2);
     qt_json_begin_object(w);
-    qt_json_field_string(w, "method", qt_qquant_method_name(o->method));
+    /* CP methods use no images to quantize */
+    write_result(w, o, s, r, is_cp(o->method) ? 0
+                 : (s->calib.n < o->calib_images ? s->calib.n : o->calib_images));
     qt_json_field_number(w, "bits", o->bits);
     qt_json_field_number(w, "calpha", r->c_alpha);
     qt_json_field_string(w, "alphabet", o->alphabet == QT_ALPHABET_ZERO ? "zero" : "midrise");
-    qt_json_field_number(w, "float_acc", r->float_acc);
-    qt_json_field_number(w, "quant_acc", r->quant_acc);
-    qt_json_field_number(w, "bits_per_weight", r->bits_per_weight);
-    qt_json_field_number(w, "model_bytes", r->model_bytes);
-    qt_json_field_number(w, "float_model_bytes", r->float_model_bytes);
-    qt_json_field_number(w, "seconds", r->seconds);
-    /* images used to quantize (CP methods use none) */
-    qt_json_field_int(w, "calib_images", is_cp(o->method) ? 0
-                      : (s->calib.n < o->calib_images ? s->calib.n : o->calib_images));
-    qt_json_field_string(w, "checkpoint", o->checkpoint);
     qt_json_key(w, "layers");
     qt_json_begin_array(w);
     for (int i = 0; i < s->fnet->nlayers; i++) {
@@ -229,10 +242,8 @@ static int cp_compress(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_cod
 static int bn_calibrate(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_qquant_result *r,
                         qt_error *err)
 {
-    qt_eval_result er;
-    if (qt_evaluate(&s->ctx, qnet, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err) != QT_OK)
+    if (test_accuracy(s, qnet, &r->acc_before_bn_calib, err) != QT_OK)
         return QT_ERR;
-    r->acc_before_bn_calib = er.acc;
     return qt_bn_calibrate(qnet, &s->calib, o->bn_calib, 32, err);
 }
 
@@ -265,14 +276,12 @@ static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, co
                                   o->user, err);
     if (rc == QT_OK && o->bn_calib > 0)
         rc = bn_calibrate(s, o, qnet, r, err);
-    qt_eval_result er;
     if (rc == QT_OK)
-        rc = qt_evaluate(&s->ctx, qnet, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err);
+        rc = test_accuracy(s, qnet, &r->quant_acc, err);
     if (rc == QT_OK) {
         char path[1200];
         qt_checkpoint_extra extra = qt_coded_net_writer(&coded);
         snprintf(path, sizeof path, "%s/model.qtr", dir);
-        r->quant_acc = er.acc;
         r->bits_per_weight = qt_coded_net_bits_per_weight(&coded);
         r->model_bytes = qt_coded_net_bytes(qnet, &coded);
         r->float_model_bytes = 4.0 * (double)qt_net_param_count(s->fnet);
@@ -373,36 +382,16 @@ static int pq_write_summary(const char *dir, const qt_qquant_opts *o, const sess
     snprintf(path, sizeof path, "%s/summary.json", dir);
     qt_json_writer *w = qt_json_writer_new(2);
     qt_json_begin_object(w);
-    qt_json_field_string(w, "method", "pq");
-    qt_json_field_number(w, "float_acc", r->float_acc);
-    qt_json_field_number(w, "quant_acc", r->quant_acc);
+    write_result(w, o, s, r, s->calib.n);
     qt_json_field_number(w, "acc_before_global_finetune", r->pq_acc_before_global);
     qt_json_field_number(w, "global_finetune_loss_first", gs->loss_first);
     qt_json_field_number(w, "global_finetune_loss_last", gs->loss_last);
-    qt_json_field_number(w, "bits_per_weight", r->bits_per_weight);
-    qt_json_field_number(w, "model_bytes", r->model_bytes);
-    qt_json_field_number(w, "float_model_bytes", r->float_model_bytes);
     qt_json_field_number(w, "file_bytes", file_bytes);   /* model.qtr: whole-byte indices, zlib */
     pq_json_size(w, &r->pq_size);
     pq_json_settings(w, &o->pq);
-    qt_json_field_number(w, "seconds", r->seconds);
-    qt_json_field_int(w, "calib_images", s->calib.n);
-    qt_json_field_int(w, "bn_calib", o->bn_calib > 0 ? (o->bn_calib < s->calib.n ? o->bn_calib : s->calib.n) : 0);
-    if (o->bn_calib > 0)
-        qt_json_field_number(w, "quant_acc_before_bn_calib", r->acc_before_bn_calib);
-    qt_json_field_string(w, "checkpoint", o->checkpoint);
     pq_json_layers(w, reps, n);
     qt_json_end_object(w);
     return qt_json_writer_save(w, path, err);
-}
-
-static int pq_evaluate(session *s, qt_net *net, double *acc, qt_error *err)
-{
-    qt_eval_result er;
-    if (qt_evaluate(&s->ctx, net, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err) != QT_OK)
-        return QT_ERR;
-    *acc = er.acc;
-    return QT_OK;
 }
 
 /* Product quantization into dir: the layer stage, the global stage, the coded model. */
@@ -431,14 +420,14 @@ static int pq_quantize_once(session *s, const qt_qquant_opts *o, const char *dir
     if (rc == QT_OK)
         rc = qt_pq_quantize_layers(qnet, &s->calib, teacher, &po, &pq, &reps, err);
     if (rc == QT_OK && po.global_ft.steps > 0) {
-        rc = pq_evaluate(s, qnet, &r->pq_acc_before_global, err);
+        rc = test_accuracy(s, qnet, &r->pq_acc_before_global, err);
         if (rc == QT_OK)
             rc = qt_pq_finetune_global(qnet, &pq, &s->calib, teacher, &po, &gs, err);
     }
     if (rc == QT_OK && o->bn_calib > 0)
         rc = bn_calibrate(s, o, qnet, r, err);
     if (rc == QT_OK)
-        rc = pq_evaluate(s, qnet, &r->quant_acc, err);
+        rc = test_accuracy(s, qnet, &r->quant_acc, err);
     if (rc == QT_OK) {
         char path[1200];
         qt_checkpoint_extra extra = qt_pq_net_writer(&pq);
@@ -478,8 +467,9 @@ int qt_qquant_run(const qt_qquant_opts *o, qt_qquant_result *r, qt_error *err)
 int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
                     qt_qquant_result *results, qt_error *err)
 {
-    if (o->method == QT_QQUANT_PQ)
-        return qt_errorf(err, "the C_alpha sweep applies to gpfq and msq, not pq");
+    if (o->method != QT_QQUANT_GPFQ && o->method != QT_QQUANT_MSQ)
+        return qt_errorf(err, "the C_alpha sweep applies to gpfq and msq, not %s",
+                         qt_qquant_method_name(o->method));
     session s;
     memset(&s, 0, sizeof s);
     int rc = check_opts(o, err);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "log_sum_exp.h"
 #include "qtrain/ops.h"
 
 typedef struct {
@@ -16,13 +17,8 @@ static float cross_entropy_forward(const float *z, const int32_t *labels, float 
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         const float *zi = z + (size_t)i * k;
-        float m = zi[0];
-        for (int j = 1; j < k; j++)
-            m = zi[j] > m ? zi[j] : m;
-        double s = 0.0;
-        for (int j = 0; j < k; j++)
-            s += exp((double)(zi[j] - m));
-        double log_s = log(s);
+        float m;
+        double log_s = row_log_sum_exp(zi, k, &m);
         total += log_s - (double)(zi[labels[i]] - m);
         if (prob)
             for (int j = 0; j < k; j++)

@@ -3,6 +3,7 @@
  * taken around the row max, so logits of any magnitude give a finite loss. */
 #include <math.h>
 
+#include "log_sum_exp.h"
 #include "qtrain/ops.h"
 
 /* Log-probabilities rather than probabilities: a student probability that underflows would
@@ -16,13 +17,8 @@ typedef struct {
 /* log softmax of one row of k logits into out */
 static void log_softmax_row(const float *z, int k, double *out)
 {
-    float m = z[0];
-    for (int j = 1; j < k; j++)
-        m = z[j] > m ? z[j] : m;
-    double s = 0.0;
-    for (int j = 0; j < k; j++)
-        s += exp((double)(z[j] - m));
-    double log_s = log(s);
+    float m;
+    double log_s = row_log_sum_exp(z, k, &m);
     for (int j = 0; j < k; j++)
         out[j] = (double)(z[j] - m) - log_s;
 }
