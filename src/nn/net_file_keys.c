@@ -56,7 +56,7 @@ static const qt_config_key keys[] = {
         "How many times the sections up to the matching [end] occur."),
     KEY("repeat", name, QT_KEY_STRING, NO_DEFAULT, "non-empty",
         "Repetition i names each layer x inside it <name>.<i>.x; default: no prefix."),
-    KEY("repeat", first, QT_KEY_INT, "0", "[0, inf)", "Number i of the first repetition."),
+    KEY("repeat", first, QT_KEY_INT, "0", "[0, 1000000]", "Number i of the first repetition."),
 
     NAME_REQ("conv"),
     KEY("conv", out, QT_KEY_STRING, REQUIRED, "non-empty",
