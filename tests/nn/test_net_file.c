@@ -322,23 +322,48 @@ static int documented(const char *doc, const char *kind, const char *key)
     return 0;
 }
 
-/* Every (section, key) of the reader's table has a row in its section of docs/net-files.md. */
-static void test_docs_cover_every_key(void **state)
+static const char *read_doc(void)
 {
+    static char doc[65536];
     char path[1024];
     snprintf(path, sizeof path, "%s/docs/net-files.md", getenv("QTRAIN_SOURCE_ROOT"));
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
-    static char doc[65536];
     size_t n = fread(doc, 1, sizeof doc - 1, f);
     fclose(f);
     doc[n] = '\0';
+    return doc;
+}
+
+/* Every (section, key) of the reader's table has a row in its section of docs/net-files.md. */
+static void test_docs_cover_every_key(void **state)
+{
+    const char *doc = read_doc();
     int nkeys;
     const qt_config_key *keys = qt_net_file_keys(&nkeys);
     for (int i = 0; i < nkeys; i++)
         if (!documented(doc, keys[i].section, keys[i].key))
             fail_msg("docs/net-files.md: no row for `%s` under a \"### ...[%s]\" heading",
                      keys[i].key, keys[i].section);
+}
+
+/* The short example of docs/net-files.md builds: two residual blocks, a 4-bit stem. */
+static void test_docs_example_builds(void **state)
+{
+    const char *doc = read_doc(), *at = strstr(doc, "## A short example");
+    assert_non_null(at);
+    const char *start = strstr(at, "```ini\n"), *end = start ? strstr(start + 7, "```") : NULL;
+    assert_non_null(end);
+    qt_error err;
+    qt_model_spec s = qt_model_spec_default("x", 1, 28, 28, 10);
+    qt_net *net = qt_net_file_parse("example.net", start + 7, (size_t)(end - start - 7), &s, &err);
+    if (!net)
+        fail_msg("%s", err.msg);
+    assert_string_equal(net->name, "tiny_res");
+    assert_non_null(qt_net_find_param(net, "block.1.bn2.weight"));
+    assert_int_equal(net->layers[0].quant.bits, 4);
+    assert_int_equal(net->layers[net->nlayers - 1].quant.quantize, -1);
+    qt_net_free(net);
 }
 
 int main(void)
@@ -350,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_descriptions_rebuild_the_net),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_docs_cover_every_key),
+        cmocka_unit_test(test_docs_example_builds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
