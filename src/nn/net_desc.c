@@ -55,12 +55,14 @@ static int read_option(header *h, const char *key, const char *v, qt_error *err)
     long long n;
     if (!strcmp(key, "input")) {
         h->has_input = sscanf(v, "%dx%dx%d%c", &s->in_c, &s->in_h, &s->in_w, &tail) == 3;
-        return h->has_input ? QT_OK
-                            : qt_errorf(err, "net description: input: expected CxHxW, got \"%s\"", v);
+        if (!h->has_input)
+            return qt_errorf(err, "net description: input: expected CxHxW, got \"%s\"", v);
+        return QT_OK;
     }
     if (!strcmp(key, "classes")) {
         if (qt_parse_int(v, 2, 1 << 24, &n) != 0)
-            return qt_errorf(err, "net description: classes: expected an integer >= 2, got \"%s\"", v);
+            return qt_errorf(err, "net description: classes: expected an integer >= 2, got "
+                             "\"%s\"", v);
         s->num_classes = (int)n;
         h->has_classes = 1;
         return QT_OK;

@@ -213,7 +213,8 @@ static int needs_image(const builder *b, const site *t, qt_error *err)
     char sx[48];
     if (t->s.ndim == 4)
         return QT_OK;
-    return fail(b, t, err, "needs an image input (C,H,W), got the flat %s", shape_text(t->s, sx, sizeof sx));
+    return fail(b, t, err, "needs an image input (C,H,W), got the flat %s",
+                shape_text(t->s, sx, sizeof sx));
 }
 
 /* Output side of a k x k window with stride and pad, or an error when it does not fit. */
@@ -279,7 +280,8 @@ static int build_pool(builder *b, const site *t, qt_error *err)
     if (window_fits(b, t, sec->v.k, stride, sec->v.pad, err) != QT_OK)
         return QT_ERR;
     if (2 * sec->v.pad > sec->v.k)
-        return fail(b, t, err, "pad = %d is more than half the window k = %d", sec->v.pad, sec->v.k);
+        return fail(b, t, err, "pad = %d is more than half the window k = %d", sec->v.pad,
+                    sec->v.k);
     return (sec->kind == NF_MAXPOOL ? qt_net_maxpool : qt_net_avgpool)(b->net, t->in, sec->v.k,
                                                                        stride, sec->v.pad, err);
 }
@@ -342,11 +344,15 @@ static int build_kind(builder *b, site *t, const char *prefix, qt_error *err)
     case NF_FLATTEN:
         if (t->s.ndim != 4)
             return fail(b, t, err, "the input %s is already flat", shape_text(t->s, sx, sizeof sx));
-        return (t->sec->kind == NF_FLATTEN ? qt_net_flatten : qt_net_global_avgpool)(b->net, t->in, err);
+        if (t->sec->kind == NF_FLATTEN)
+            return qt_net_flatten(b->net, t->in, err);
+        return qt_net_global_avgpool(b->net, t->in, err);
     case NF_DROPOUT: return qt_net_dropout(b->net, t->in, (float)t->sec->v.p, err);
     case NF_ADD: return build_add(b, t, prefix, err);
     case NF_SHORTCUT: return build_shortcut(b, t, prefix, err);
-    default: return qt_errorf(err, "%s:%d: [%s] is not a layer", b->file, t->sec->line, t->sec->kind_name);
+    default:
+        return qt_errorf(err, "%s:%d: [%s] is not a layer", b->file, t->sec->line,
+                         t->sec->kind_name);
     }
 }
 
@@ -421,7 +427,8 @@ static int check_input(const builder *b, qt_error *err)
 {
     const nf_section *net = b->nsecs > 0 && b->secs[0].kind == NF_NET ? &b->secs[0] : NULL;
     const qt_model_spec *sp = b->spec;
-    if (!net || !net->in_c || (net->in_c == sp->in_c && net->in_h == sp->in_h && net->in_w == sp->in_w))
+    if (!net || !net->in_c ||
+        (net->in_c == sp->in_c && net->in_h == sp->in_h && net->in_w == sp->in_w))
         return QT_OK;
     return qt_errorf(err, "%s:%d: net: input = %s, but the data's images are %dx%dx%d", b->file,
                      nf_given(net, "input"), net->v.input, sp->in_c, sp->in_h, sp->in_w);

@@ -91,7 +91,8 @@ static const qt_config_key keys[] = {
     NAME_OPT("flatten"),
 
     NAME_OPT("dropout"),
-    KEY("dropout", p, QT_KEY_FLOAT, REQUIRED, "[0, 1)", "Probability of zeroing a value in training."),
+    KEY("dropout", p, QT_KEY_FLOAT, REQUIRED, "[0, 1)",
+        "Probability of zeroing a value in training."),
 
     NAME_OPT("add"),
     KEY("add", from, QT_KEY_STRING, REQUIRED, "non-empty",

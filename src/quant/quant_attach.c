@@ -114,7 +114,8 @@ int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_e
         qt_quant_config lc;
         if (l->kind != QT_LAYER_CONV && l->kind != QT_LAYER_LINEAR)
             continue;
-        if (layer_config(l, i, first, last, cfg, &lc) && attach_one(net, l->weight, &lc, seed, err) != QT_OK)
+        if (layer_config(l, i, first, last, cfg, &lc) &&
+            attach_one(net, l->weight, &lc, seed, err) != QT_OK)
             return QT_ERR;
     }
     return QT_OK;

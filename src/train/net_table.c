@@ -67,7 +67,10 @@ static void input_cell(const qt_layer *l, char *out)
     char a[16], b[16];
     snprintf(a, sizeof a, l->in[0] == QT_NET_INPUT ? "x" : "%d", l->in[0]);
     snprintf(b, sizeof b, l->in[1] == QT_NET_INPUT ? "x" : "%d", l->in[1]);
-    snprintf(out, CELL, "%s%s%s", a, l->kind == QT_LAYER_ADD ? "+" : "", l->kind == QT_LAYER_ADD ? b : "");
+    if (l->kind == QT_LAYER_ADD)
+        snprintf(out, CELL, "%s+%s", a, b);
+    else
+        snprintf(out, CELL, "%s", a);
 }
 
 /* "-" without weights, "float", or the rule and grid: "bc binary", "sr 4-bit". */
@@ -81,7 +84,8 @@ static void weights_cell(const qt_layer *l, char *out)
     } else if (w->q->grid.kind == QT_GRID_UNIFORM) {
         snprintf(out, CELL, "%s %d-bit", qt_quant_mode_name(w->q->mode), w->q->grid.bits);
     } else {
-        snprintf(out, CELL, "%s %s", qt_quant_mode_name(w->q->mode), qt_grid_kind_name(w->q->grid.kind));
+        snprintf(out, CELL, "%s %s", qt_quant_mode_name(w->q->mode),
+                 qt_grid_kind_name(w->q->grid.kind));
     }
 }
 
