@@ -373,6 +373,8 @@ static int build_layer(builder *b, const nf_section *sec, const char *prefix, qt
         t.in = b->placed[b->nplaced - 1].layer;
     t.s = shape_of(b->net, t.in);
     int l = build_kind(b, &t, prefix, err);
+    if (l < 0 && strncmp(err->msg, b->file, strlen(b->file)) != 0)  /* a constructor's own */
+        return qt_error_prefix(err, "%s:%d: %s", b->file, sec->line, t.what);
     if (l < 0)
         return QT_ERR;
     if (*t.full && !(sec->kind == NF_SHORTCUT && sec->v.type == 1))
