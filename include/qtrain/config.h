@@ -64,6 +64,7 @@ typedef enum qt_cfg_bc_lr_scale { QT_CFG_BC_LR_SCALE_NONE, QT_CFG_BC_LR_SCALE_GL
 /* Field names equal key names; see configs/README.md for each key's meaning. */
 typedef struct qt_config_model {
     char name[QT_CONFIG_STR_MAX];
+    char file[QT_CONFIG_PATH_MAX];
     qt_cfg_int_list widths;
     qt_cfg_shortcut shortcut;
     double dropout;

@@ -18,7 +18,8 @@ int qt_export_safetensors(const qt_net *net, const char *quant_mode, const char 
 int qt_checkpoint_config(const char *ckpt, const char *const *overrides, int n_overrides,
                          qt_config *c, qt_error *err);
 
-/* Builds the net of config c for its dataset's shape, applies the structure the checkpoint
+/* Builds the net the checkpoint records (qt_run_build_checkpoint_net: its stored description,
+ * else config c's model for its dataset's shape), applies the structure the checkpoint
  * records (factorised layers) and loads its weights (weights only; coded forms decoded). */
 int qt_open_checkpoint_net(const qt_config *c, const char *ckpt, qt_net **net, qt_error *err);
 

@@ -25,12 +25,19 @@ int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt
 void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split split,
                           qt_loader_config *lc);
 
-/* Builds the model for the dataset's image shape and class count, initialises it from
- * train.seed and attaches the quantizers of [quant]. */
+/* Builds the model (model.file, or else model.name) for the dataset's image shape and class
+ * count, initialises it from train.seed and attaches the quantizers of [quant]. */
 qt_net *qt_run_build_net(const qt_config *c, const qt_dataset *ds, qt_error *err);
 /* The same, for a given input shape and class count (no dataset at hand). */
 qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w, int classes,
                                qt_error *err);
+/* The same for the net a checkpoint was trained with: rebuilt from the description it stores
+ * (net_desc.h), so that a net file may have changed or gone since; the config's [model] keys
+ * are then not used, and the data must fit the net. From the config when the checkpoint
+ * holds no description (or ckpt is NULL). Initialised and quantized as above, ready for
+ * qt_checkpoint_load. */
+qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, const char *ckpt,
+                                    qt_error *err);
 
 qt_quant_config qt_run_quant_config(const qt_config *c);
 qt_optimizer qt_run_optimizer(const qt_config *c);

@@ -12,6 +12,7 @@
 #include "cli_util.h"
 #include "qtrain/clock.h"
 #include "qtrain/export.h"
+#include "qtrain/net_table.h"
 #include "qtrain/trainer.h"
 
 #define PROG "qtrain"
@@ -33,11 +34,15 @@ static const char usage_text[] =
     "  --threads N          same as --set train.threads=N (0 = all cores)\n"
     "  --quiet              print only errors and the final result\n"
     "  --print-config       print the resolved config and exit\n"
+    "  --print-net          print the net (model.file or model.name, for the dataset's input\n"
+    "                       and classes) as a table and exit: each layer's output shape,\n"
+    "                       parameters, quantized weights (rule and grid) and FLOPs\n"
     "\n"
     "eval / export options:\n"
     "  --checkpoint FILE    a checkpoint (RUN/checkpoints/step-*.qtr) or a qquant output\n"
-    "  --config FILE        config to build the net with (default: the one stored in the\n"
-    "                       checkpoint); --set overrides apply to either\n"
+    "  --config FILE        config for the data and the quantization (default: the one\n"
+    "                       stored in the checkpoint); --set overrides apply to either. The\n"
+    "                       net is rebuilt from the checkpoint's own description of it\n"
     "  --float              eval: use BinaryConnect's float buffer instead of binary weights\n"
     "  --out FILE           export: the .safetensors file to write\n"
     "\n"
@@ -55,7 +60,7 @@ typedef struct args {
     const char *sets[64];
     int nsets;
     char seed_set[40], threads_set[40];
-    int resume, quiet, print_config, float_view;
+    int resume, quiet, print_config, print_net, float_view;
 } args;
 
 static volatile sig_atomic_t stop_flag;
@@ -108,6 +113,8 @@ static int parse_option(args *a, int argc, char **argv, int *i)
         return a->quiet = 1, 0;
     if (!strcmp(s, "--print-config"))
         return a->print_config = 1, 0;
+    if (!strcmp(s, "--print-net"))
+        return a->print_net = 1, 0;
     if (!strcmp(s, "--float"))
         return a->float_view = 1, 0;
     return cli_fail(PROG, "unknown option '%s' (see qtrain --help)", s);
@@ -245,6 +252,13 @@ static int cmd_train(const args *a)
     if (a->print_config) {
         return print_text(qt_config_to_ini(&c));
     }
+    if (a->print_net) {
+        char *table;
+        qt_error err;
+        if (qt_config_net_table(&c, &table, &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+        return print_text(table);
+    }
     if (a->resume && !a->out)
         return cli_fail(PROG, "--resume needs --out RUN_DIR (the run to continue)");
     char dir[1100];
@@ -261,7 +275,8 @@ static int cmd_train(const args *a)
     qt_config_value_text(&c, "quant.mode", mode, sizeof mode);
     qt_config_value_text(&c, "data.dataset", dataset, sizeof dataset);
     if (!a->quiet)
-        printf("run %s: model %s, quant %s, dataset %s\n", dir, c.model.name, mode, dataset);
+        printf("run %s: model %s, quant %s, dataset %s\n", dir,
+               c.model.file[0] ? c.model.file : c.model.name, mode, dataset);
     qt_train_opts o = {dir, a->resume, &stop_flag, observe, &p};
     qt_train_summary s;
     qt_error err;

@@ -13,7 +13,7 @@
 #define AT_LEAST_1 "[1, inf)"
 
 static const qt_config_section sections[] = {
-    {"model", "The network and its layer settings."},
+    {"model", "The network and its layer settings: a zoo model by name, or a net file."},
     {"data", "The dataset, the subset used, and augmentation."},
     {"train", "Optimization: epochs, batch, optimizer, learning-rate schedule, loss."},
     {"quant", "Weight quantization and the training rule."},
@@ -22,8 +22,14 @@ static const qt_config_section sections[] = {
 
 static const qt_config_key keys[] = {
     ROW(model, name, QT_KEY_STRING, "convnet", "non-empty",
-        "Network: mlp, convnet, gpfq_cnn, vgg9, vgg_bc, resnet<6n+2> (resnet20, resnet32, "
-        "resnet44, resnet56, resnet110, ...), wrn<depth>_<k> (e.g. wrn56_2) or resnet18."),
+        "Network from the model zoo (when file is empty): mlp, convnet, gpfq_cnn, vgg9, vgg_bc, "
+        "resnet<6n+2> (resnet20, resnet32, resnet44, resnet56, resnet110, ...), wrn<depth>_<k> "
+        "(e.g. wrn56_2) or resnet18."),
+    ROW(model, file, QT_KEY_PATH, "", NULL,
+        "A net file: the network layer by layer, with per-layer quantization "
+        "([docs/net-files.md](../docs/net-files.md); every zoo model is in configs/nets/). When "
+        "set, name, widths, shortcut and dropout are not used; bn_momentum and bn_eps are the "
+        "defaults of its [bn] layers."),
     ROW(model, widths, QT_KEY_INT_LIST, "500,300", AT_LEAST_1,
         "Hidden-layer widths of mlp, input side first (other models ignore it)."),
     ROW(model, shortcut, QT_KEY_ENUM, "A", "A|B",

@@ -1,7 +1,10 @@
-/* Name -> builder. resnet<depth> and wrn<depth>_<k> take any valid depth. */
+/* Name -> builder. resnet<depth> and wrn<depth>_<k> take any valid depth. Every net built here
+ * records its description ("zoo:<name> input=... classes=... <options>", net_desc.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../io/number_text.h"
 #include "qtrain/models.h"
 
 qt_model_spec qt_model_spec_default(const char *name, int in_c, int in_h, int in_w, int classes)
@@ -15,6 +18,24 @@ const char *qt_model_names(void)
     return "mlp, convnet, gpfq_cnn, vgg9, vgg_bc, resnet<6n+2> (resnet20, resnet32, resnet44, "
            "resnet56, resnet110), wrn<6n+2>_<k> (wrn56_2), resnet18";
 }
+
+/* The spec options a family's builder reads; only these enter its description. */
+enum { USES_WIDTHS = 1, USES_DROPOUT = 2, USES_SHORTCUT = 4 };
+
+typedef struct family {
+    const char *name;
+    qt_net *(*build)(const qt_model_spec *spec, qt_error *err);
+    int uses;
+} family;
+
+static const family fixed_families[] = {
+    {"mlp", qt_model_mlp, USES_WIDTHS | USES_DROPOUT},
+    {"convnet", qt_model_convnet, USES_DROPOUT},
+    {"gpfq_cnn", qt_model_gpfq_cnn, USES_DROPOUT},
+    {"vgg9", qt_model_vgg9, USES_DROPOUT},
+    {"vgg_bc", qt_model_vgg_bc, USES_DROPOUT},
+    {"resnet18", qt_model_resnet18, 0},
+};
 
 /* Parses "<prefix><int>" or "<prefix><int>_<int>" fully; returns the number of ints read. */
 static int parse_depth(const char *name, const char *prefix, int *depth, int *widen)
@@ -30,30 +51,68 @@ static int parse_depth(const char *name, const char *prefix, int *depth, int *wi
     return 0;
 }
 
-qt_net *qt_model_build(const qt_model_spec *spec, qt_error *err)
+/* "zoo:resnet20 input=3x32x32 classes=10 shortcut=A bn_momentum=0.1 bn_eps=1e-05" */
+static char *describe(const qt_model_spec *spec, int uses)
+{
+    char *text = NULL, num[QT_NUMBER_TEXT_MAX];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    fprintf(f, "zoo:%s input=%dx%dx%d classes=%d", spec->name, spec->in_c, spec->in_h,
+            spec->in_w, spec->num_classes);
+    for (int i = 0; (uses & USES_WIDTHS) && i < spec->nwidths; i++)
+        fprintf(f, "%s%d", i ? "," : " widths=", spec->widths[i]);
+    if (uses & USES_DROPOUT) {
+        qt_format_float(num, spec->dropout);
+        fprintf(f, " dropout=%s", num);
+    }
+    if (uses & USES_SHORTCUT)
+        fprintf(f, " shortcut=%c", spec->shortcut);
+    qt_format_float(num, spec->bn_momentum);
+    fprintf(f, " bn_momentum=%s", num);
+    qt_format_float(num, spec->bn_eps);
+    fprintf(f, " bn_eps=%s", num);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static qt_net *build_family(const qt_model_spec *spec, int *uses, qt_error *err)
 {
     const char *name = spec->name;
     int depth = 0, widen = 1;
-    if (spec->num_classes < 2) {
-        qt_errorf(err, "%s: needs at least 2 classes, got %d", name, spec->num_classes);
-        return NULL;
-    }
-    if (strcmp(name, "mlp") == 0)
-        return qt_model_mlp(spec, err);
-    if (strcmp(name, "convnet") == 0)
-        return qt_model_convnet(spec, err);
-    if (strcmp(name, "gpfq_cnn") == 0)
-        return qt_model_gpfq_cnn(spec, err);
-    if (strcmp(name, "vgg9") == 0)
-        return qt_model_vgg9(spec, err);
-    if (strcmp(name, "vgg_bc") == 0)
-        return qt_model_vgg_bc(spec, err);
-    if (strcmp(name, "resnet18") == 0)
-        return qt_model_resnet18(spec, err);
+    for (size_t i = 0; i < sizeof fixed_families / sizeof *fixed_families; i++)
+        if (strcmp(name, fixed_families[i].name) == 0) {
+            *uses = fixed_families[i].uses;
+            return fixed_families[i].build(spec, err);
+        }
+    *uses = USES_SHORTCUT;
     if (parse_depth(name, "resnet", &depth, &widen) == 1)
         return qt_model_resnet_cifar(spec, depth, 1, err);
     if (parse_depth(name, "wrn", &depth, &widen) == 2)
         return qt_model_resnet_cifar(spec, depth, widen, err);
     qt_errorf(err, "unknown model \"%s\" (known: %s)", name, qt_model_names());
     return NULL;
+}
+
+qt_net *qt_model_build(const qt_model_spec *spec, qt_error *err)
+{
+    if (spec->num_classes < 2) {
+        qt_errorf(err, "%s: needs at least 2 classes, got %d", spec->name, spec->num_classes);
+        return NULL;
+    }
+    int uses = 0;
+    qt_net *net = build_family(spec, &uses, err);
+    if (!net)
+        return NULL;
+    net->num_classes = spec->num_classes;
+    if (!(net->description = describe(spec, uses))) {
+        qt_errorf(err, "out of memory");
+        qt_net_free(net);
+        return NULL;
+    }
+    return net;
 }

@@ -100,7 +100,7 @@ int qt_open_checkpoint_net(const qt_config *c, const char *ckpt, qt_net **net, q
     qt_dataset *ds;
     if (qt_run_open_dataset(c, QT_SPLIT_TEST, &ds, err) != QT_OK)
         return QT_ERR;
-    *net = qt_run_build_net(c, ds, err);
+    *net = qt_run_build_checkpoint_net(c, ds, ckpt, err);
     qt_dataset_free(ds);
     if (!*net)
         return QT_ERR;

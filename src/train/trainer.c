@@ -28,6 +28,7 @@ typedef struct run {
     run_logs logs;
     qt_train_state st;
     char ckpt_dir[1100];
+    char resume_from[1200];   /* the checkpoint --resume continues from */
     char *config_ini;
     int64_t batches, total_steps;
     int eval_float;           /* also evaluate BC's float buffer */
@@ -88,7 +89,8 @@ static int open_data(run *r, qt_error *err)
 static int open_model(run *r, qt_error *err)
 {
     const qt_config *c = r->cfg;
-    if (!(r->net = qt_run_build_net(c, r->train_ds, err)))
+    if (!(r->net = qt_run_build_checkpoint_net(c, r->train_ds,
+                                               r->resume_from[0] ? r->resume_from : NULL, err)))
         return QT_ERR;
     r->opt = qt_run_optimizer(c);
     r->sched = qt_run_schedule(c);
@@ -105,7 +107,6 @@ static int open_model(run *r, qt_error *err)
 static int open_run_dir(run *r, qt_error *err)
 {
     const char *dir = r->opts->run_dir;
-    snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", dir);
     if (qt_make_dirs(r->ckpt_dir, err) != QT_OK)
         return QT_ERR;
     char path[1200];
@@ -117,10 +118,12 @@ static int open_run_dir(run *r, qt_error *err)
     return qt_dataset_write_classes(r->train_ds, dir, err);
 }
 
-static int resume(run *r, qt_error *err)
+/* The newest usable checkpoint, whose net the run is rebuilt from. */
+static int find_resume_point(run *r, qt_error *err)
 {
-    char path[1200], skipped[2048];
-    if (qt_checkpoint_find_latest(r->ckpt_dir, path, sizeof path, skipped, sizeof skipped, err) != QT_OK)
+    char *path = r->resume_from, skipped[2048];
+    if (qt_checkpoint_find_latest(r->ckpt_dir, path, sizeof r->resume_from, skipped,
+                                  sizeof skipped, err) != QT_OK)
         return QT_ERR;
     if (skipped[0]) {
         char text[2200];
@@ -129,6 +132,12 @@ static int resume(run *r, qt_error *err)
     }
     if (!path[0])
         return qt_errorf(err, "--resume: no usable checkpoint in %s", r->ckpt_dir);
+    return QT_OK;
+}
+
+static int resume(run *r, qt_error *err)
+{
+    const char *path = r->resume_from;
     if (qt_checkpoint_load(path, r->net, &r->opt, &r->st, err) != QT_OK)
         return QT_ERR;
     char text[1300];
@@ -298,7 +307,7 @@ static int write_summary(run *r, qt_error *err)
     char mode[16], dataset[32];
     qt_config_value_text(r->cfg, "quant.mode", mode, sizeof mode);
     qt_config_value_text(r->cfg, "data.dataset", dataset, sizeof dataset);
-    run_summary_fields f = {r->cfg->model.name, mode, dataset, s};
+    run_summary_fields f = {r->net->name, mode, dataset, s};
     return run_logs_summary(r->opts->run_dir, &f, err);
 }
 
@@ -317,7 +326,9 @@ static void close_run(run *r)
 
 static int train(run *r, qt_error *err)
 {
+    snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", r->opts->run_dir);
     if (qt_config_validate(r->cfg, err) != QT_OK || open_data(r, err) != QT_OK ||
+        (r->opts->resume && find_resume_point(r, err) != QT_OK) ||
         open_model(r, err) != QT_OK || open_run_dir(r, err) != QT_OK)
         return QT_ERR;
     qt_ctx_init(&r->ctx);

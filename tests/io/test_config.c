@@ -480,7 +480,7 @@ static void test_written_ini_text(void **state)
     assert_int_equal(qt_config_set_arg(&c, "data.root=a ;b", &err), QT_OK);
     char *ini = qt_config_to_ini(&c);
     assert_non_null(ini);
-    assert_non_null(strstr(ini, "\n[model]\nname = convnet\nwidths = 500,300\nshortcut = A\n"));
+    assert_non_null(strstr(ini, "\n[model]\nname = convnet\nfile = \nwidths = 500,300\nshortcut = A\n"));
     assert_non_null(strstr(ini, "\nroot = \"a ;b\"\n"));
     assert_non_null(strstr(ini, "\nlr = 0.001\n"));
     assert_non_null(strstr(ini, "\nbn_eps = 1e-05\n"));
