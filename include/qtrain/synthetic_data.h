@@ -11,6 +11,7 @@
 #include "qtrain/cifar.h"
 #include "qtrain/dataset.h"
 #include "qtrain/error.h"
+#include "qtrain/jpeg_image.h"
 #include "qtrain/png_image.h"
 
 /* CIFAR: layout QT_CIFAR10_LABELS writes dir/data_batch_1.bin .. data_batch_5.bin (the
@@ -58,5 +59,35 @@ typedef struct qt_synth_tree {
 void qt_synth_tree_image(const qt_synth_tree *t, qt_split split, int cls, int j,
                          qt_synth_png *im, char *relpath, size_t relpath_size);
 int qt_synth_tree_write(const char *root, const qt_synth_tree *t, qt_error *err);
+
+/* One synthetic JPEG: squares of block x block pixels, each of one colour drawn from seed,
+ * plus uniform noise of +-noise on every sample (0: none). Away from the squares' edges a
+ * correct decoder reproduces each square's colour within the coding error. */
+typedef struct qt_synth_jpeg {
+    qt_jpeg_format fmt;
+    int w, h;
+    int block;
+    int noise;
+    uint64_t seed;
+} qt_synth_jpeg;
+
+/* Noise of the photo-like files (qt_synth_imagenet.photo): a 500 x 375 file then takes
+ * about 110 KB at quality 90, near the average ImageNet training file (the 1,281,167 images
+ * come in an archive of about 138 GiB), so entropy decoding, a large part of the work, costs
+ * about what it costs on the real files. */
+enum { QT_SYNTH_PHOTO_NOISE = 48 };
+
+/* Every colour space (grey, YCbCr, RGB, CMYK with and without the Adobe marker, YCCK),
+ * baseline and progressive, quality 100. Returns the count. */
+int qt_synth_jpeg_formats(const qt_jpeg_format **formats);
+
+/* The RGB a decoder yields inside square (bx, by) (qt_jpeg_color_to_rgb of its samples). */
+void qt_synth_jpeg_block_rgb(const qt_synth_jpeg *im, int bx, int by, uint8_t rgb[3]);
+/* The largest difference between got (the image decoded at 1/scale) and the squares'
+ * colours, over the middle half of every whole square. */
+int qt_synth_jpeg_max_error(const qt_synth_jpeg *im, const qt_image *got, int scale);
+/* The encoded file into *buf (free() it). */
+int qt_synth_jpeg_encode(const qt_synth_jpeg *im, uint8_t **buf, size_t *len, qt_error *err);
+int qt_synth_jpeg_write(const char *path, const qt_synth_jpeg *im, qt_error *err);
 
 #endif
