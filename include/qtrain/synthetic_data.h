@@ -90,4 +90,38 @@ int qt_synth_jpeg_max_error(const qt_synth_jpeg *im, const qt_image *got, int sc
 int qt_synth_jpeg_encode(const qt_synth_jpeg *im, uint8_t **buf, size_t *len, qt_error *err);
 int qt_synth_jpeg_write(const char *path, const qt_synth_jpeg *im, qt_error *err);
 
+/* How a synthetic ILSVRC-2012 tree gives its validation labels. */
+typedef enum qt_synth_val_form {
+    QT_SYNTH_VAL_SORTED,      /* val/<wnid>/ILSVRC2012_val_NNNNNNNN.JPEG */
+    QT_SYNTH_VAL_LOC_CSV,     /* flat val/, root/LOC_val_solution.csv (Kaggle's form) */
+    QT_SYNTH_VAL_WNID_LIST,   /* flat val/, root/val_labels.txt: "file wnid" lines */
+    QT_SYNTH_VAL_INDEX_LIST,  /* flat val/, root/val_labels.txt: "file index" (Caffe's form) */
+} qt_synth_val_form;
+
+/* A tree in the ILSVRC-2012 layout (train/<wnid>/<wnid>_J.JPEG, val/ per val) or the
+ * Tiny-ImageNet one (wnids.txt and words.txt in creation order, train/<wnid>/images/,
+ * val/images/val_V.JPEG, val/val_annotations.txt). Class k's wnid is random, so creation
+ * order differs from sorted order; val image v's class is drawn too, so some classes may
+ * have no val image. */
+typedef struct qt_synth_imagenet {
+    int classes, train_per_class, val_images;
+    int min_side, max_side;  /* each image's sides drawn in this range ... */
+    int width, height;       /* ... unless these are > 0 */
+    int photo;               /* 1: every file YCbCr 4:2:0 baseline quality 90 with photo-like
+                                noise; 0: cycle through qt_synth_jpeg_formats, flat squares */
+    int tiny;
+    qt_synth_val_form val;   /* ILSVRC layout */
+    uint64_t seed;
+} qt_synth_imagenet;
+
+/* Class k's wnid ("n" and 8 digits). */
+void qt_synth_imagenet_wnid(const qt_synth_imagenet *t, int k, char out[16]);
+/* The class (creation order) of val image v. */
+int qt_synth_imagenet_val_class(const qt_synth_imagenet *t, int v);
+/* Training image j of class k, or (QT_SPLIT_TEST) val image j: its description and its path
+ * relative to root. */
+void qt_synth_imagenet_image(const qt_synth_imagenet *t, qt_split split, int k, int j,
+                             qt_synth_jpeg *im, char *rel, size_t n);
+int qt_synth_imagenet_write(const char *root, const qt_synth_imagenet *t, qt_error *err);
+
 #endif
