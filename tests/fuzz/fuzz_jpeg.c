@@ -1,0 +1,34 @@
+/* libFuzzer harness: JPEG header walk and decoding to 8-bit RGB at every scale. The first
+ * byte picks the scale (1, 1/2, 1/4, 1/8); the rest is the file. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "qtrain/jpeg_image.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    int denom = 1 << (data[0] & 3);
+    data++;
+    size--;
+    qt_error err;
+    int w, h;
+    int header_ok = qt_jpeg_check_header("fuzz", data, size, &w, &h, &err) == QT_OK;
+    qt_jpeg_reader rd = {0};
+    qt_image im;
+    if (qt_jpeg_decode(&rd, "fuzz", data, size, denom, &im, &err) == QT_OK) {
+        /* a decoded image has the header's size, scaled, and every pixel is readable */
+        if (header_ok && (im.w != (w + denom - 1) / denom || im.h != (h + denom - 1) / denom))
+            abort();
+        volatile unsigned sum = 0;
+        for (int y = 0; y < im.h; y++)
+            for (int x = 0; x < im.w; x++)
+                for (int c = 0; c < 3; c++)
+                    sum += qt_image_at(&im, c, y, x);
+        (void)sum;
+    }
+    qt_jpeg_reader_free(&rd);
+    return 0;
+}
