@@ -50,7 +50,7 @@ cp "$seeds"/png/train/class_00/*.png "$out/corpus_png/"
 # the JPEG harness reads a scale byte first: 1 << (byte & 3) is the denominator
 i=0
 for f in "$seeds"/jpeg/train/*/*.JPEG; do
-    { printf "\\$(printf %03o $((i % 4)))"; cat "$f"; } >"$out/corpus_jpeg/seed$i"
+    { printf '%b' "\\00$((i % 4))"; cat "$f"; } >"$out/corpus_jpeg/seed$i"
     i=$((i + 1))
 done
 
