@@ -65,6 +65,14 @@ static int sorted_label(const qt_synth_imagenet *t, int k)
     return -1;
 }
 
+/* A fresh folder holding the generator's tree (its path in root). */
+static void make_tree(char *root, size_t n, const qt_synth_imagenet *t)
+{
+    qt_error err;
+    assert_int_equal(tmpdir_make(root, n), 0);
+    assert_int_equal(qt_synth_imagenet_write(root, t, &err), QT_OK);
+}
+
 /* Image i of ds is the generator's image (split, k, j): same path, right label, and the
  * decoded squares have their colours. */
 static void expect_image(const qt_dataset *ds, int i, const char *root,
@@ -134,11 +142,9 @@ static void test_ilsvrc_layouts(void **state)
 {
     for (int form = QT_SYNTH_VAL_SORTED; form <= QT_SYNTH_VAL_INDEX_LIST; form++) {
         char root[256];
-        qt_error err;
         qt_synth_imagenet t = {5, 3, 14, 20, 50, 0, 0, 0, 0, (qt_synth_val_form)form,
                                40 + (uint64_t)form};
-        assert_int_equal(tmpdir_make(root, sizeof root), 0);
-        assert_int_equal(qt_synth_imagenet_write(root, &t, &err), QT_OK);
+        make_tree(root, sizeof root, &t);
         if (form == QT_SYNTH_VAL_SORTED)
             expect_train_split(root, &t, QT_DATASET_IMAGENET);
         expect_val_split(root, &t, QT_DATASET_IMAGENET, form != QT_SYNTH_VAL_SORTED);
@@ -151,8 +157,7 @@ static void test_tiny_imagenet(void **state)
     char root[256];
     qt_error err;
     qt_synth_imagenet t = {6, 2, 9, 0, 0, 64, 64, 0, 1, QT_SYNTH_VAL_SORTED, 77};
-    assert_int_equal(tmpdir_make(root, sizeof root), 0);
-    assert_int_equal(qt_synth_imagenet_write(root, &t, &err), QT_OK);
+    make_tree(root, sizeof root, &t);
     expect_train_split(root, &t, QT_DATASET_TINY_IMAGENET);
     expect_val_split(root, &t, QT_DATASET_TINY_IMAGENET, 1);
     /* a class of wnids.txt without its train folder */
@@ -178,8 +183,7 @@ static void test_class_list(void **state)
     qt_dataset *ds;
     qt_synth_imagenet t = {6, 2, 30, 20, 40, 0, 0, 0, 0, QT_SYNTH_VAL_LOC_CSV, 5};
     char wnids[64][16];
-    assert_int_equal(tmpdir_make(root, sizeof root), 0);
-    assert_int_equal(qt_synth_imagenet_write(root, &t, &err), QT_OK);
+    make_tree(root, sizeof root, &t);
     sorted_wnids(&t, wnids);
     char text[256];
     int n = snprintf(text, sizeof text, "# chosen\n%s some words, here\n\n  %s\t\n", wnids[4],
@@ -317,8 +321,7 @@ static void test_bad_label_files(void **state)
     qt_dataset *ds;
     qt_synth_imagenet t = {3, 1, 4, 20, 30, 0, 0, 0, 0, QT_SYNTH_VAL_WNID_LIST, 8};
     char wnids[64][16];
-    assert_int_equal(tmpdir_make(root, sizeof root), 0);
-    assert_int_equal(qt_synth_imagenet_write(root, &t, &err), QT_OK);
+    make_tree(root, sizeof root, &t);
     sorted_wnids(&t, wnids);
     snprintf(labels, sizeof labels, "%s/val_labels.txt", root);
     open_args a = {.kind = QT_DATASET_IMAGENET, .split = QT_SPLIT_TEST};
