@@ -13,7 +13,7 @@
 #include "qtrain/train_step.h"
 
 /* data.root, or the dataset's standard place when it is empty (qt_dataset_default_root;
- * NULL for png_folder, which has none). */
+ * NULL for image_folder, which has none). */
 const char *qt_run_data_root(const qt_config *c);
 
 /* Opens the train or test split with the config's subset settings. A missing root directory

@@ -185,8 +185,11 @@ static void observe(const qt_train_event *e, void *user)
     }
     case QT_TRAIN_EV_EVAL:
         end_line(p);
-        printf("epoch %lld/%d  step %lld  test acc %.4f  test loss %.4f", (long long)e->epoch + 1,
-               e->epochs, (long long)e->step, e->test_acc, e->test_loss);
+        printf("epoch %lld/%d  step %lld  test acc %.4f", (long long)e->epoch + 1, e->epochs,
+               (long long)e->step, e->test_acc);
+        if (!isnan(e->test_top5))
+            printf("  top-5 %.4f", e->test_top5);
+        printf("  test loss %.4f", e->test_loss);
         if (!isnan(e->float_test_acc))
             printf("  float-buffer acc %.4f", e->float_test_acc);
         printf("  flips %.4f\n", e->flips);
@@ -284,8 +287,10 @@ static int cmd_train(const args *a)
     end_line(&p);
     if (rc != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
-    printf("test accuracy %.4f (best %.4f) after %lld steps, %.0f s; run %s\n", s.test_acc,
-           s.best_test_acc, (long long)s.steps, s.seconds, dir);
+    printf("test accuracy %.4f (best %.4f", s.test_acc, s.best_test_acc);
+    if (!isnan(s.test_top5))
+        printf("; top-5 %.4f", s.test_top5);
+    printf(") after %lld steps, %.0f s; run %s\n", (long long)s.steps, s.seconds, dir);
     if (s.interrupted) {
         printf("interrupted: checkpoint %s; continue with: qtrain --resume --out %s\n",
                s.checkpoint, dir);
@@ -315,8 +320,11 @@ static int cmd_eval(const args *a)
         return 1;
     if (qt_eval_checkpoint(&c, a->checkpoint, a->float_view, &r, &err) != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
-    printf("test_acc %.4f  test_loss %.4f  images %lld  weights %s\n", r.acc, r.loss,
-           (long long)r.images, a->float_view ? "float buffer" : "as stored (quantized)");
+    printf("test_acc %.4f  ", r.acc);
+    if (r.classes > 5)
+        printf("test_top5 %.4f  ", r.top5);
+    printf("test_loss %.4f  images %lld  weights %s\n", r.loss, (long long)r.images,
+           a->float_view ? "float buffer" : "as stored (quantized)");
     return 0;
 }
 

@@ -17,7 +17,10 @@ static qt_dataset_kind dataset_kind(qt_cfg_dataset d)
     case QT_CFG_DATASET_CIFAR100: return QT_DATASET_CIFAR100;
     case QT_CFG_DATASET_FASHION_MNIST: return QT_DATASET_FASHION_MNIST;
     case QT_CFG_DATASET_MNIST: return QT_DATASET_MNIST;
-    case QT_CFG_DATASET_PNG_FOLDER: return QT_DATASET_PNG_FOLDER;
+    case QT_CFG_DATASET_PNG_FOLDER:
+    case QT_CFG_DATASET_IMAGE_FOLDER: return QT_DATASET_IMAGE_FOLDER;
+    case QT_CFG_DATASET_IMAGENET: return QT_DATASET_IMAGENET;
+    case QT_CFG_DATASET_TINY_IMAGENET: return QT_DATASET_TINY_IMAGENET;
     }
     return QT_DATASET_FASHION_MNIST;
 }
@@ -31,8 +34,8 @@ int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt
 {
     const char *root = qt_run_data_root(c);
     if (!root)
-        return qt_config_key_error(c, "data.root", err, "png_folder needs a root directory "
-                                   "holding train/<class>/*.png and val/<class>/*.png");
+        return qt_config_key_error(c, "data.root", err, "image_folder needs a root directory "
+                                   "holding train/<class>/ and val/<class>/ image folders");
     struct stat sb;
     if (stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return qt_config_key_error(c, "data.root", err, "dataset directory %s does not exist%s",
@@ -52,6 +55,8 @@ int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt
     dc.fraction = split == QT_SPLIT_TRAIN ? c->data.fraction : 1.0;
     dc.image_size = c->data.image_size;
     dc.skip_bad = c->data.skip_bad;
+    dc.class_list = c->data.class_list;
+    dc.val_labels = c->data.val_labels;
     return qt_dataset_open(out, &dc, err);
 }
 
@@ -66,6 +71,7 @@ void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split spl
     lc->drop_last = train && c->data.drop_last;
     lc->seed = (uint64_t)c->train.seed;
     lc->prefetch = c->data.prefetch;
+    lc->scaled_decode = c->data.scaled_decode;
     qt_augment_preset(&lc->augment, kind, train && c->data.augment, c->data.image_size);
     if (lc->augment.crop == QT_CROP_PAD_RANDOM)
         lc->augment.pad = c->data.crop_pad;

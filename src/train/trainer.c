@@ -166,23 +166,26 @@ static int save_checkpoint(run *r, qt_error *err)
 
 static int evaluate(run *r, int64_t epochs_done, qt_error *err)
 {
-    qt_eval_result q, f = {NAN, NAN, 0};
+    qt_eval_result q, f = {NAN, NAN, NAN, 0, 0};
     if (qt_evaluate(&r->ctx, r->net, r->test_ld, QT_VIEW_EVAL, r->loss, &q, err) != QT_OK)
         return QT_ERR;
     if (r->eval_float &&
         qt_evaluate(&r->ctx, r->net, r->test_ld, QT_VIEW_FLOAT, r->loss, &f, err) != QT_OK)
         return QT_ERR;
     double flips = qt_quant_flip_fraction(r->net);
-    if (run_logs_eval_row(&r->logs, epochs_done, r->st.step, q.loss, q.acc, f.acc, flips, err) != QT_OK)
+    double top5 = r->logs.top5 ? q.top5 : NAN;
+    if (run_logs_eval_row(&r->logs, epochs_done, r->st.step, q.loss, q.acc, top5, f.acc, flips,
+                          err) != QT_OK)
         return QT_ERR;
     if (q.acc > r->st.best_acc)
         r->st.best_acc = q.acc;
     r->sum->test_acc = q.acc;
+    r->sum->test_top5 = top5;
     r->sum->test_loss = q.loss;
     r->sum->float_test_acc = f.acc;
     r->last_eval_step = r->st.step;
     qt_train_event ev = {.kind = QT_TRAIN_EV_EVAL, .test_loss = q.loss, .test_acc = q.acc,
-                         .float_test_acc = f.acc, .flips = flips};
+                         .test_top5 = top5, .float_test_acc = f.acc, .flips = flips};
     emit(r, &ev);
     return QT_OK;
 }
@@ -340,6 +343,7 @@ static int train(run *r, qt_error *err)
     if (r->opts->resume && resume(r, err) != QT_OK)
         return QT_ERR;
     r->logs.float_acc = r->eval_float;
+    r->logs.top5 = r->net->num_classes > 5;
     r->logs.flips = r->quantized && r->cfg->log.flips;
     if (run_logs_open(&r->logs, r->opts->run_dir, r->opts->resume, r->st.step, r->st.epoch, err) != QT_OK)
         return QT_ERR;
@@ -356,6 +360,7 @@ int qt_train(const qt_config *c, const qt_train_opts *opts, qt_train_summary *ou
     memset(&r, 0, sizeof r);
     memset(out, 0, sizeof *out);
     out->float_test_acc = NAN;
+    out->test_top5 = NAN;
     r.cfg = c;
     r.opts = opts;
     r.sum = out;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the libFuzzer harnesses for the IDX, CIFAR and PNG readers with clang
+# Builds the libFuzzer harnesses for the IDX, CIFAR, PNG and JPEG readers with clang
 # (-fsanitize=fuzzer,address,undefined) and runs each for SECONDS (default 60), starting
 # from a seed corpus written by tools/mkdata. Exits non-zero when a fuzzer finds a crash;
 # the reproducer is left in the output directory as crash-* / leak-* / timeout-*.
@@ -17,12 +17,12 @@ mkdir -p "$out"
 srcs="$root/src/data/*.c $root/src/io/file_io.c $root/src/core/error.c $root/src/core/rng.c
       $root/src/core/thread_pool.c"
 common="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/include"
-libs="$(pkg-config --libs libpng zlib) -lm -lpthread"
+libs="$(pkg-config --libs libpng zlib libjpeg) -lm -lpthread"
 
 # The seed generator is an ordinary program; only the harnesses are instrumented.
 # shellcheck disable=SC2086
 $cc $common -I"$root/src/cli" "$root/tools/mkdata.c" "$root/src/cli/cli_util.c" $srcs $libs -o "$out/mkdata"
-for h in idx cifar png; do
+for h in idx cifar png jpeg; do
     # shellcheck disable=SC2086
     $cc $common -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
@@ -36,8 +36,9 @@ rm -rf "$seeds"
 "$out/mkdata" cifar10 "$seeds/c10" --train 5 --test 1 >/dev/null
 "$out/mkdata" cifar100 "$seeds/c100" --train 2 --test 1 >/dev/null
 "$out/mkdata" png "$seeds/png" --classes 1 --train 52 --test 1 --min-side 1 --max-side 9 >/dev/null
+"$out/mkdata" imagenet "$seeds/jpeg" --classes 1 --train 24 --test 0 --min-side 1 --max-side 40 >/dev/null
 
-for h in idx cifar png; do
+for h in idx cifar png jpeg; do
     mkdir -p "$out/corpus_$h"
 done
 cp "$seeds"/idx/* "$seeds"/idxgz/* "$out/corpus_idx/"
@@ -46,9 +47,15 @@ cp "$seeds"/idx/* "$seeds"/idxgz/* "$out/corpus_idx/"
 { printf '\001'; cat "$seeds/c100/test.bin"; } >"$out/corpus_cifar/seed100"
 { printf '\006'; cat "$seeds/c100/test.bin"; } >"$out/corpus_cifar/seed100c"
 cp "$seeds"/png/train/class_00/*.png "$out/corpus_png/"
+# the JPEG harness reads a scale byte first: 1 << (byte & 3) is the denominator
+i=0
+for f in "$seeds"/jpeg/train/*/*.JPEG; do
+    { printf '%b' "\\00$((i % 4))"; cat "$f"; } >"$out/corpus_jpeg/seed$i"
+    i=$((i + 1))
+done
 
 status=0
-for h in idx cifar png; do
+for h in idx cifar png jpeg; do
     echo "fuzz_$h: ${secs}s"
     "$out/fuzz_$h" -max_total_time="$secs" -max_len=16384 -rss_limit_mb=2048 \
         -artifact_prefix="$out/$h-" -print_final_stats=1 "$out/corpus_$h" \

@@ -235,6 +235,9 @@ static void test_train_eval_export(void **state)
     assert_int_equal(r.status, 0);
     assert_true(strncmp(r.out, "test_acc ", 9) == 0);
     assert_float_equal(atof(r.out + 9), acc, 5e-5);
+    p = strstr(r.out, "test_top5 "); /* 10 classes */
+    assert_non_null(p);
+    assert_true(atof(p + 10) >= acc && atof(p + 10) <= 1.0);
     run_result_free(&r);
     snprintf(args, sizeof args, "export --checkpoint '%s' --out '%s/w.safetensors'", ck, dir);
     r = run_program("src/cli/qtrain", args, dir);

@@ -200,15 +200,19 @@ static void test_run_files_and_accuracy(void **state)
     snprintf(path, sizeof path, "%s/summary.json", dir);
     assert_int_equal(qt_json_parse_file(path, &j, &err), QT_OK);
     const char *keys[] = {"model", "quant_mode", "dataset", "epochs", "steps", "test_acc",
-                          "best_test_acc", "params", "param_bytes", "seconds", "images_per_s"};
-    for (int i = 0; i < 11; i++)
+                          "test_top5", "best_test_acc", "params", "param_bytes", "seconds",
+                          "images_per_s"};
+    for (int i = 0; i < 12; i++)
         if (!qt_json_get(j, keys[i]))
             fail_msg("summary.json lacks %s", keys[i]);
     qt_json_free(j);
-    /* eval.csv: one row per epoch, header with flips for a quantized run */
+    /* 10 classes: top-5 beside top-1 */
+    assert_true(s.test_top5 >= s.test_acc && s.test_top5 <= 1.0);
+    /* eval.csv: one row per epoch, header with top-5 and with flips for a quantized run */
     snprintf(path, sizeof path, "%s/eval.csv", dir);
     char *text = read_text(path);
-    assert_true(strncmp(text, "epoch,step,test_loss,test_acc,flips\n", 36) == 0);
+    const char *header = "epoch,step,test_loss,test_acc,test_top5,flips\n";
+    assert_true(strncmp(text, header, strlen(header)) == 0);
     int rows = 0;
     for (char *p = text; *p; p++)
         rows += *p == '\n';
@@ -220,6 +224,36 @@ static void test_run_files_and_accuracy(void **state)
     snprintf(path, sizeof path, "%s/config.ini", dir);
     assert_int_equal(qt_config_load(&back, path, &err), QT_OK);
     assert_true(qt_config_equal(&back, &c));
+    tmpdir_remove(dir);
+}
+
+/* Five classes or fewer: no top-5 (it would always be 1) in eval.csv or summary.json. */
+static void test_no_top5_with_five_classes(void **state)
+{
+    if (!have_fmnist())
+        skip();
+    char dir[512], path[700];
+    assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
+    qt_config c;
+    qt_train_summary s;
+    qt_error err;
+    small_config(&c, "fp");
+    const char *sets[] = {"data.classes=5", "data.train_limit=300", "train.epochs=1"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(qt_config_set_arg(&c, sets[i], &err), QT_OK);
+    train_ok(&c, dir, 0, &s);
+    assert_true(isnan(s.test_top5));
+    snprintf(path, sizeof path, "%s/eval.csv", dir);
+    char *text = read_text(path);
+    const char *header = "epoch,step,test_loss,test_acc\n";
+    assert_true(strncmp(text, header, strlen(header)) == 0);
+    free(text);
+    qt_json *j;
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    assert_int_equal(qt_json_parse_file(path, &j, &err), QT_OK);
+    assert_null(qt_json_get(j, "test_top5"));
+    assert_non_null(qt_json_get(j, "test_acc"));
+    qt_json_free(j);
     tmpdir_remove(dir);
 }
 
@@ -364,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_exact_resume_sr),
         cmocka_unit_test(test_exact_resume_conv_two_threads),
         cmocka_unit_test(test_run_files_and_accuracy),
+        cmocka_unit_test(test_no_top5_with_five_classes),
         cmocka_unit_test(test_corrupt_checkpoint),
         cmocka_unit_test(test_missing_dataset_names_config_line),
         cmocka_unit_test(test_nan_stops_run),
