@@ -43,7 +43,8 @@ static void test_help_lists_every_option(void **state)
     assert_int_equal(r.status, 0);
     const char *opts[] = {"--config", "--set", "--out", "--resume", "--seed", "--threads",
                           "--quiet", "--print-config", "--checkpoint", "--float", "--help-config",
-                          "eval", "export"};
+                          "eval", "export", "--weights", "--format", "--packed",
+                          "--float-buffer", "--onnx-float", "--onnx-fold-bn"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         if (!strstr(r.out, opts[i]))
             fail_msg("--help does not mention %s", opts[i]);
