@@ -6,7 +6,7 @@
 # Takes about 30 s the first time; does nothing when the pinned version is there.
 set -euo pipefail
 version=1.31.1
-dir="${QTRAIN_ORT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qtrain/onnxruntime}"
+dir="${QTRAIN_ORT_DIR:-${XDG_CACHE_HOME:-$(cd ~ && pwd)/.cache}/qtrain/onnxruntime}"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

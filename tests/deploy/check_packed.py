@@ -9,37 +9,22 @@ quantized convs and linears. For BC it also checks the float buffer: its determi
 smaller than 1/20 of the float one's quantized part plus its float part.
 
 Untrained nets built by tests/deploy/deploy_fixture on Fashion-MNIST.
-Exits 77 (skipped) when numpy or the dataset is missing. Needs QTRAIN_BUILD_ROOT."""
+Exits 77 (skipped) when numpy or the dataset is missing."""
 
 import json
-import os
 import struct
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from fixture import check, finish, make, need_dataset, skip
 
 try:
     import numpy as np
 except ImportError:
-    print("SKIP: numpy is not installed (apt-get install python3-numpy)")
-    sys.exit(77)
-
-BUILD = Path(os.environ["QTRAIN_BUILD_ROOT"])
-FIXTURE = BUILD / "tests" / "deploy" / "deploy_fixture"
-if not Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").exists():
-    print("SKIP: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
-    sys.exit(77)
+    skip("numpy is not installed (apt-get install python3-numpy)")
+need_dataset()
 
 DTYPES = {"F32": np.float32, "U8": np.uint8, "I8": np.int8}
-failed = []
-
-
-def check(cond, what):
-    if not cond:
-        failed.append(what)
-        print(f"FAILED: {what}")
-    return cond
 
 
 def read_safetensors(path):
@@ -105,11 +90,7 @@ CASES = [
 with tempfile.TemporaryDirectory() as tmp:
     for label, model, sets, packing in CASES:
         prefix = Path(tmp) / label
-        args = [str(FIXTURE), str(prefix), "--model", model, "--images", "1"]
-        for s in sets:
-            args += ["--set", s]
-        r = subprocess.run(args, capture_output=True, text=True)
-        if not check(r.returncode == 0, f"{label}: deploy_fixture: {r.stderr.strip()}"):
+        if not make(prefix, model, ["--images", "1"] + [a for s in sets for a in ("--set", s)]):
             continue
         packed_path = Path(str(prefix) + ".packed.safetensors")
         float_path = Path(str(prefix) + ".safetensors")
@@ -149,5 +130,4 @@ with tempfile.TemporaryDirectory() as tmp:
               f"{float_path.stat().st_size} bytes, packed {size} bytes"
               + (f" ({extra} of them the float buffer)" if extra else ""))
 
-print(f"{len(failed)} failed" if failed else "every packed tensor decodes to the float export")
-sys.exit(1 if failed else 0)
+finish("every packed tensor decodes to the float export")
