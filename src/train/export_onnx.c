@@ -100,8 +100,14 @@ static int weight_input(builder *b, const qt_param *p, const bn_fold *fold, char
         int8_t *zero = calloc((size_t)co, 1);
         if (!scale || !zero)
             rc = qt_errorf(err, "out of memory exporting %s", p->name);
-        for (int i = 0; rc == QT_OK && i < co; i++)
-            scale[i] = p->q->grid.unit * (fold->mul ? fold->mul[i] : 1.0f);
+        /* A negative batchnorm factor flips the channel's codes (every grid is symmetric),
+         * so that scales stay positive as QuantizeLinear's are. */
+        for (int i = 0; rc == QT_OK && i < co; i++) {
+            float mul = fold->mul ? fold->mul[i] : 1.0f;
+            scale[i] = p->q->grid.unit * fabsf(mul);
+            for (size_t j = 0; mul < 0.0f && j < per; j++)
+                codes[(size_t)i * per + j] = (int8_t)-codes[(size_t)i * per + j];
+        }
         snprintf(cn, sizeof cn, "%s.codes", p->name);
         snprintf(sn, sizeof sn, "%s.scale", p->name);
         snprintf(zn, sizeof zn, "%s.zero_point", p->name);

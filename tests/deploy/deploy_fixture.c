@@ -39,7 +39,9 @@ static void random_batchnorm(qt_net *net)
         if (l->kind != QT_LAYER_BATCHNORM)
             continue;
         for (int c = 0; c < l->out_c; c++) {
-            l->weight->t.data[c] = 0.5f + qt_rng_uniform(&r);
+            /* gamma of either sign: folding a negative one into codes flips them */
+            l->weight->t.data[c] = (qt_rng_uniform(&r) < 0.25f ? -1.0f : 1.0f) *
+                                   (0.5f + qt_rng_uniform(&r));
             l->bias->t.data[c] = 0.4f * qt_rng_uniform(&r) - 0.2f;
             l->bn.running_mean[c] = 0.2f * qt_rng_normal(&r);
             l->bn.running_var[c] = 0.5f + 1.5f * qt_rng_uniform(&r);
