@@ -133,15 +133,16 @@ static int weight_input(builder *b, const qt_param *p, const bn_fold *fold, char
 }
 
 /* The bias input ("" for none): the layer's bias, with a folded batchnorm's shift. */
-static void bias_input(builder *b, const qt_layer *l, const bn_fold *fold, char *name)
+static int bias_input(builder *b, const qt_layer *l, const bn_fold *fold, char *name,
+                      qt_error *err)
 {
     int c = l->out_c;
     name[0] = '\0';
     if (!l->bias && !fold->add)
-        return;
+        return QT_OK;
     float *bias = calloc((size_t)c, sizeof *bias);
     if (!bias)
-        return;   /* the initializer call below records the failure */
+        return qt_errorf(err, "out of memory exporting %s", l->name);
     for (int i = 0; i < c; i++) {
         float v = l->bias ? l->bias->t.data[i] : 0.0f;
         bias[i] = fold->add ? v * fold->mul[i] + fold->add[i] : v;
@@ -150,6 +151,7 @@ static void bias_input(builder *b, const qt_layer *l, const bn_fold *fold, char 
     snprintf(name, NAME, "%s.bias%s", l->name, fold->add ? "_folded" : "");
     qt_onnx_initializer(b->m, name, QT_ONNX_FLOAT, 1, &dc, bias);
     free(bias);
+    return QT_OK;
 }
 
 /* Whether layer i (conv/linear) has its batchnorm folded into it. */
@@ -170,8 +172,9 @@ static int weight_layer(builder *b, int i, qt_error *err)
                  : QT_OK;
     if (rc == QT_OK)
         rc = weight_input(b, l->weight, &fold, w, err);
+    if (rc == QT_OK)
+        rc = bias_input(b, l, &fold, bias, err);
     if (rc == QT_OK) {
-        bias_input(b, l, &fold, bias);
         const char *in[3] = {value_of(b, l->in[0]), w, bias};
         int nin = bias[0] ? 3 : 2;
         if (l->kind == QT_LAYER_CONV) {
