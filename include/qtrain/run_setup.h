@@ -39,6 +39,10 @@ qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w,
 qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, const char *ckpt,
                                     qt_error *err);
 
+/* The net a description records (net_desc.h: an export's or a checkpoint's), initialised
+ * and quantized as above. */
+qt_net *qt_run_build_described_net(const qt_config *c, const char *desc, qt_error *err);
+
 qt_quant_config qt_run_quant_config(const qt_config *c);
 qt_optimizer qt_run_optimizer(const qt_config *c);
 qt_schedule qt_run_schedule(const qt_config *c);

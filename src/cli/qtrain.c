@@ -20,7 +20,8 @@
 static const char usage_text[] =
     "usage: qtrain [train] --config FILE [options]     train a net\n"
     "       qtrain eval --checkpoint FILE [options]     test accuracy of a checkpoint\n"
-    "       qtrain export --checkpoint FILE --out FILE  weights as safetensors\n"
+    "       qtrain eval --weights FILE [options]        test accuracy of an exported file\n"
+    "       qtrain export --checkpoint FILE --out FILE  weights as safetensors or ONNX\n"
     "\n"
     "Training options:\n"
     "  --config FILE        the run's INI config (configs/README.md documents every key)\n"
@@ -44,7 +45,17 @@ static const char usage_text[] =
     "                       stored in the checkpoint); --set overrides apply to either. The\n"
     "                       net is rebuilt from the checkpoint's own description of it\n"
     "  --float              eval: use BinaryConnect's float buffer instead of binary weights\n"
-    "  --out FILE           export: the .safetensors file to write\n"
+    "  --weights FILE       eval: a .safetensors file written by export (float or packed),\n"
+    "                       rebuilt from its metadata alone; --set data.root=... and\n"
+    "                       data.test_limit=... apply\n"
+    "  --out FILE           export: the file to write\n"
+    "  --format FMT         export: safetensors (default) or onnx\n"
+    "  --packed             export (safetensors): quantized layers as bit-packed grid codes\n"
+    "                       plus one float scale per layer (docs/export-format.md)\n"
+    "  --float-buffer       export (safetensors): also BinaryConnect's float buffer\n"
+    "  --onnx-float         export (onnx): quantized weights as float initializers instead\n"
+    "                       of int8 codes through DequantizeLinear\n"
+    "  --onnx-fold-bn       export (onnx): fold each batchnorm into the conv/linear before it\n"
     "\n"
     "Other:\n"
     "  --help               this text\n"
@@ -56,7 +67,8 @@ static const char usage_text[] =
 
 typedef struct args {
     const char *command;      /* train, eval, export */
-    const char *config, *out, *checkpoint;
+    const char *config, *out, *checkpoint, *weights;
+    qt_export_opts export;
     const char *sets[64];
     int nsets;
     char seed_set[40], threads_set[40];
@@ -94,6 +106,16 @@ static int parse_option(args *a, int argc, char **argv, int *i)
         return missing ? 1 : (a->out = v, 0);
     if (VALUE("--checkpoint"))
         return missing ? 1 : (a->checkpoint = v, 0);
+    if (VALUE("--weights"))
+        return missing ? 1 : (a->weights = v, 0);
+    if (VALUE("--format")) {
+        if (missing)
+            return 1;
+        if (strcmp(v, "safetensors") && strcmp(v, "onnx"))
+            return cli_fail(PROG, "--format: expected safetensors or onnx, got '%s'", v);
+        a->export.format = strcmp(v, "onnx") ? QT_EXPORT_SAFETENSORS : QT_EXPORT_ONNX;
+        return 0;
+    }
     if (VALUE("--seed")) {
         if (missing || cli_int(PROG, "--seed", v, 0, 2147483647L, &n))
             return 1;
@@ -117,6 +139,14 @@ static int parse_option(args *a, int argc, char **argv, int *i)
         return a->print_net = 1, 0;
     if (!strcmp(s, "--float"))
         return a->float_view = 1, 0;
+    if (!strcmp(s, "--packed"))
+        return a->export.packed = 1, 0;
+    if (!strcmp(s, "--float-buffer"))
+        return a->export.float_buffer = 1, 0;
+    if (!strcmp(s, "--onnx-float"))
+        return a->export.onnx_float = 1, 0;
+    if (!strcmp(s, "--onnx-fold-bn"))
+        return a->export.onnx_fold_bn = 1, 0;
     return cli_fail(PROG, "unknown option '%s' (see qtrain --help)", s);
 }
 
@@ -316,10 +346,19 @@ static int cmd_eval(const args *a)
     qt_config c;
     qt_eval_result r;
     qt_error err;
-    if (checkpoint_config(a, &c))
-        return 1;
-    if (qt_eval_checkpoint(&c, a->checkpoint, a->float_view, &r, &err) != QT_OK)
-        return cli_fail(PROG, "%s", err.msg);
+    if (a->weights && a->checkpoint)
+        return cli_fail(PROG, "eval takes --checkpoint or --weights, not both");
+    if (a->weights) {
+        if (a->config)
+            return cli_fail(PROG, "--weights: the file records its net; use --set for data.* keys");
+        if (qt_eval_weights(a->weights, a->sets, a->nsets, a->float_view, &r, &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+    } else {
+        if (checkpoint_config(a, &c))
+            return 1;
+        if (qt_eval_checkpoint(&c, a->checkpoint, a->float_view, &r, &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+    }
     printf("test_acc %.4f  ", r.acc);
     if (r.classes > 5)
         printf("test_top5 %.4f  ", r.top5);
@@ -331,19 +370,17 @@ static int cmd_eval(const args *a)
 static int cmd_export(const args *a)
 {
     qt_config c;
-    qt_net *net;
     qt_error err;
+    const qt_export_opts *o = &a->export;
     if (checkpoint_config(a, &c))
         return 1;
     if (!a->out)
-        return cli_fail(PROG, "export needs --out FILE.safetensors");
-    if (qt_open_checkpoint_net(&c, a->checkpoint, &net, &err) != QT_OK)
-        return cli_fail(PROG, "%s", err.msg);
-    char mode[16];
-    qt_config_value_text(&c, "quant.mode", mode, sizeof mode);
-    int rc = qt_export_safetensors(net, mode, a->out, &err);
-    qt_net_free(net);
-    if (rc != QT_OK)
+        return cli_fail(PROG, "export needs --out FILE");
+    if (o->format == QT_EXPORT_ONNX && (o->packed || o->float_buffer))
+        return cli_fail(PROG, "--packed and --float-buffer are for --format safetensors");
+    if (o->format == QT_EXPORT_SAFETENSORS && (o->onnx_float || o->onnx_fold_bn))
+        return cli_fail(PROG, "--onnx-float and --onnx-fold-bn are for --format onnx");
+    if (qt_export_checkpoint(&c, a->checkpoint, o, a->out, &err) != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
     printf("wrote %s\n", a->out);
     return 0;

@@ -190,6 +190,12 @@ qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, co
     return prepare(c, net, err);
 }
 
+qt_net *qt_run_build_described_net(const qt_config *c, const char *desc, qt_error *err)
+{
+    qt_net *net = qt_net_from_description(desc, err);
+    return net ? prepare(c, net, err) : NULL;
+}
+
 qt_optimizer qt_run_optimizer(const qt_config *c)
 {
     if (c->train.optimizer == QT_CFG_OPTIM_ADAM)

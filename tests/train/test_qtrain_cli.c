@@ -42,8 +42,9 @@ static void test_help_lists_every_option(void **state)
     run_result r = run_program("src/cli/qtrain", "--help", dir);
     assert_int_equal(r.status, 0);
     const char *opts[] = {"--config", "--set", "--out", "--resume", "--seed", "--threads",
-                          "--quiet", "--print-config", "--print-net", "--checkpoint", "--float", "--help-config",
-                          "eval", "export"};
+                          "--quiet", "--print-config", "--print-net", "--checkpoint", "--float",
+                          "--help-config", "eval", "export", "--weights", "--format", "--packed",
+                          "--float-buffer", "--onnx-float", "--onnx-fold-bn"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         if (!strstr(r.out, opts[i]))
             fail_msg("--help does not mention %s", opts[i]);

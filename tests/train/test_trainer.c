@@ -352,11 +352,9 @@ static void test_export_safetensors(void **state)
     assert_int_equal(qt_config_set_arg(&c, "train.epochs=1", &err), QT_OK);
     train_ok(&c, dir, 0, &s);
     final_checkpoint(dir, ck, sizeof ck);
-    qt_net *net;
-    assert_int_equal(qt_open_checkpoint_net(&c, ck, &net, &err), QT_OK);
     snprintf(out, sizeof out, "%s/w.safetensors", dir);
-    assert_int_equal(qt_export_safetensors(net, "bc", out, &err), QT_OK);
-    qt_net_free(net);
+    qt_export_opts eo = {QT_EXPORT_SAFETENSORS, 0, 0, 0, 0};
+    assert_int_equal(qt_export_checkpoint(&c, ck, &eo, out, &err), QT_OK);
     qt_safetensors *st;
     assert_int_equal(qt_safetensors_open(&st, out, &err), QT_OK);
     const qt_st_tensor *w = qt_safetensors_find(st, "fc1.weight");
