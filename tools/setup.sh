@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc libc6-dev meson ninja-build pkg-config libopenblas-dev libpng-dev zlib1g-dev
-          libcmocka-dev dataset-fashion-mnist python3)
+          libcmocka-dev dataset-fashion-mnist python3 libtcmalloc-minimal4)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
