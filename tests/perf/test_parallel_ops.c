@@ -5,7 +5,10 @@
  * number of workers, every result must repeat bit for bit from run to run whichever thread
  * takes which task: exact resume of a multi-threaded training run depends on it. */
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +19,7 @@
 
 #include "qtrain/ops.h"
 #include "qtrain/rng.h"
+#include "qtrain/threads.h"
 #include "test_tensor.h"
 
 typedef qt_tensor *(*op_fn)(qt_ctx *c, qt_tensor *const *in);
@@ -162,12 +166,64 @@ static void test_products_repeat_bitwise(void **state)
     free(first.y);
 }
 
+/* Threads that keep every core busy (half spinning, half yielding), so the pool's workers
+ * are preempted in the middle of their tasks. */
+typedef struct {
+    atomic_int stop;
+    int yield;
+} competitor;
+
+static void *compete(void *arg)
+{
+    competitor *c = arg;
+    while (!atomic_load_explicit(&c->stop, memory_order_relaxed))
+        if (c->yield)
+            sched_yield();
+    return NULL;
+}
+
+/* The same conv2d forward and backward on 3 workers while twice as many busy threads as
+ * cores compete for the CPU: bit for bit the result of the run on a quiet machine. */
+static void test_products_bitwise_on_a_busy_machine(void **state)
+{
+    qt_tensor *in[3] = {tt_uniform(4, (int[]){12, 7, 9, 11}, -1, 1, 21, 1),
+                        tt_uniform(4, (int[]){6, 7, 3, 3}, -1, 1, 22, 1),
+                        tt_uniform(1, (int[]){6}, -1, 1, 23, 1)};
+    op_result quiet = run(op_conv3, in, 3, 3);
+    enum { MAXC = 16 };
+    int nc = 2 * qt_cpu_count() > MAXC ? MAXC : 2 * qt_cpu_count();
+    pthread_t tid[MAXC];
+    competitor comp[2] = {{0, 0}, {0, 1}};
+    for (int k = 0; k < nc; k++)
+        assert_int_equal(pthread_create(&tid[k], NULL, compete, &comp[k % 2]), 0);
+    for (int r = 0; r < 10; r++) {
+        op_result busy = run(op_conv3, in, 3, 3);
+        compare(busy.y, quiet.y, quiet.ny, 0.0, "conv3x3 y, busy machine");
+        for (int i = 0; i < 3; i++) {
+            compare(busy.grad[i], quiet.grad[i], in[i]->numel, 0.0, "conv3x3 grad, busy machine");
+            free(busy.grad[i]);
+        }
+        free(busy.y);
+    }
+    atomic_store(&comp[0].stop, 1);
+    atomic_store(&comp[1].stop, 1);
+    for (int k = 0; k < nc; k++)
+        pthread_join(tid[k], NULL);
+    for (int i = 0; i < 3; i++) {
+        free(quiet.grad[i]);
+        free(in[i]->grad);
+        tt_free(in[i]);
+    }
+    free(quiet.y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pointwise_and_pooling),
         cmocka_unit_test(test_products),
         cmocka_unit_test(test_products_repeat_bitwise),
+        cmocka_unit_test(test_products_bitwise_on_a_busy_machine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
