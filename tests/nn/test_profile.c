@@ -65,6 +65,17 @@ static void train(setup *s, qt_profile *p)
     s->c.profile = NULL;
 }
 
+/* A float resnet20 trained STEPS steps under a new profile. */
+static qt_profile *profiled(setup *s)
+{
+    make(s, QT_QUANT_FP);
+    qt_error err;
+    qt_profile *p = qt_profile_new(s->net, &err);
+    assert_non_null(p);
+    train(s, p);
+    return p;
+}
+
 static void destroy(setup *s)
 {
     qt_ctx_free(&s->c);
@@ -88,11 +99,7 @@ static double conv_macs(const char *name)
 static void test_accounting(void **state)
 {
     setup s;
-    make(&s, QT_QUANT_FP);
-    qt_error err;
-    qt_profile *p = qt_profile_new(s.net, &err);
-    assert_non_null(p);
-    train(&s, p);
+    qt_profile *p = profiled(&s);
     assert_int_equal(p->steps, STEPS);
     double pass[QT_PASS_COUNT];
     const double tracked = qt_profile_passes(p, pass);
@@ -127,10 +134,7 @@ static void test_accounting(void **state)
 static void test_conv_shapes(void **state)
 {
     setup s;
-    make(&s, QT_QUANT_FP);
-    qt_error err;
-    qt_profile *p = qt_profile_new(s.net, &err);
-    train(&s, p);
+    qt_profile *p = profiled(&s);
     qt_conv_shape_times shapes[64];
     const int n = qt_profile_conv_shapes(p, shapes);
     /* stem 3->16; 16->16 x6; 16->32 stride 2; 32->32 x5; 32->64 stride 2; 64->64 x5 */
@@ -165,10 +169,7 @@ static void test_conv_shapes(void **state)
 static void test_fused_layers(void **state)
 {
     setup s;
-    make(&s, QT_QUANT_FP);
-    qt_error err;
-    qt_profile *p = qt_profile_new(s.net, &err);
-    train(&s, p);
+    qt_profile *p = profiled(&s);
     const int bn1 = qt_net_find_layer(s.net, "bn1"), bn2 = qt_net_find_layer(s.net, "layer1.0.bn2");
     assert_int_equal(p->layers[bn1].fused, 1);
     assert_int_equal(s.net->layers[bn1 + 1].kind, QT_LAYER_RELU);
