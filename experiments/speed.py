@@ -15,7 +15,9 @@ fp32 FMA peak measured by tools/fma_peak, against which achieved GFLOP/s are giv
 
 Writes <out>/runs.csv (every run), results.csv and results.md (the summary) and
 results.json (both, with the environment; experiments/speed_readme.py turns it into the
-README's Performance section). About 10 minutes per 3 rounds on an idle 2-core machine;
+README's Performance section), and, for each 2-thread training row, the `qbench --profile`
+of its fp run: profile_<model>.txt and .json (where the step's time goes, per layer, pass
+and conv shape). About 10 minutes per 3 rounds on an idle 2-core machine;
 on a busy one (load average above 0.5) it warns, and its figures are provisional.
 
 Usage: speed.py [--out DIR] [--build DIR] [--rounds N] [--rows NAMES] [--quick]
@@ -160,6 +162,30 @@ def fma_peaks(args):
         if p["isa"] == r["peaks"][0]["isa"]:
             best[p["threads"]] = p["gflops"]
     return r, best
+
+
+def profiles(args):
+    """qbench --profile of every 2-thread training row (fp), as text and JSON files."""
+    for row in args.selected:
+        if row.mode != "train" or row.threads != 2:
+            continue
+        iters, warmup = (1, 0) if args.quick else (row.iters, row.warmup)
+        cmd = [args.qbench, "--model", row.model, "--threads", "2", "--iters", str(iters),
+               "--warmup", str(warmup), "--profile"]
+        before = load1()
+        text = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if text.returncode != 0:
+            fail(f"{' '.join(cmd)}: {text.stderr.strip()}")
+        data = run_json(cmd + ["--json"])
+        data["load_average"] = [round(before, 2), round(load1(), 2)]
+        base = os.path.join(args.out, f"profile_{row.model}")
+        with open(base + ".txt", "w") as f:
+            f.write(f"$ {' '.join(os.path.relpath(c, ROOT) if c == args.qbench else c for c in cmd)}"
+                    f"\n# load average {before:.2f} before, {load1():.2f} after\n{text.stdout}")
+        with open(base + ".json", "w") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+        print(f"profile of {row.model} written to {base}.txt and .json", flush=True)
 
 
 def summarize(runs, rows, peaks):
@@ -339,6 +365,7 @@ def main(argv):
     md = markdown(env, results)
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(md)
+    profiles(args)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"environment": env, "results": results, "runs": runs}, f, indent=1)
         f.write("\n")

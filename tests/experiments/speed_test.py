@@ -11,8 +11,8 @@ harness: the summary pairs each qtrain run with the PyTorch run of its round and
 pytorch (needs Debian's python3-torch and libtcmalloc-minimal4; skipped without them):
   bench_pytorch.py refuses to time PyTorch when the preload it expects is not mapped; every
   model has the same parameter count in PyTorch and in qtrain; a --quick run of speed.py
-  records tcmalloc, torch's threads and oneDNN as the PyTorch process saw them, and its
-  ratio is the median of the ratios in its own runs.csv.
+  records tcmalloc, torch's threads and oneDNN as the PyTorch process saw them, its ratio is
+  the median of the ratios in its own runs.csv, and it writes the row's qbench profile.
 Needs QTRAIN_SOURCE_ROOT and QTRAIN_BUILD_ROOT (meson test sets both)."""
 
 import csv
@@ -195,6 +195,11 @@ def pytorch():
         ratios = [float(rows[i]["img_per_s"]) / float(rows[i + 1]["img_per_s"]) for i in (0, 2, 4)]
         got = data["results"][0]["ratio_median"]
         check(abs(got - statistics.median(ratios)) < 1e-3, f"ratio {got} is the median of {ratios}")
+        prof = json.loads((Path(d) / "profile_mlp.json").read_text())
+        check(len(prof["profile"]["passes"]) == 8 and "load_average" in prof,
+              "profile_mlp.json holds qbench's profile and the load average")
+        check("\nconv shapes, most time first" in (Path(d) / "profile_mlp.txt").read_text(),
+              "profile_mlp.txt holds the text report")
 
 
 if __name__ == "__main__":
