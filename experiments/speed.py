@@ -331,7 +331,7 @@ def main(argv):
               f"is not idle, so these figures are provisional (re-measure on an idle machine)",
               file=sys.stderr, flush=True)
     fma, peaks = fma_peaks(args)
-    print("fp32 FMA peak: " + ", ".join(f"{t} threads {g:.0f} GFLOP/s"
+    print("fp32 FMA peak: " + ", ".join(f"{t} thread{'s' if t > 1 else ''} {g:.0f} GFLOP/s"
                                          for t, g in sorted(peaks.items())), flush=True)
     runs, pytorch_env, max_load = [], None, start_load
     total = args.rounds * sum(len(r.quants) + 1 for r in args.selected)

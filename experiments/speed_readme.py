@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Rewrites the README's Performance figures from experiments/speed.py's results.json.
 
+It refuses results from a --quick run or from a busy machine (a 1-minute load average above
+0.5 at any point of the run): only idle-machine figures go into the README.
+
 The generated part sits between two marker comments, which the first run inserts: it then
 replaces the Performance section's text from its heading up to the paragraph that starts
 with "How:" (the hand-written description of the kernels, kept), or up to the next "## "
@@ -71,8 +74,12 @@ def main(argv):
             text = f.read()
     except (OSError, ValueError) as e:
         fail(str(e))
-    if data["environment"].get("quick"):
+    env = data["environment"]
+    if env.get("quick"):
         fail(f"{a.results} is from a --quick run (one step per run): not figures to publish")
+    if env["load"]["max"] > speed.IDLE_LOAD:
+        fail(f"{a.results} was measured on a busy machine (load average up to "
+             f"{env['load']['max']:.2f}, above {speed.IDLE_LOAD}): re-measure on an idle one")
     shown = os.path.relpath(os.path.abspath(a.results), os.path.dirname(os.path.abspath(a.readme)))
     new = replace_section(text, generated(data, shown))
     tmp = a.readme + ".tmp"

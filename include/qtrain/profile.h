@@ -35,7 +35,9 @@ typedef enum {
 
 const char *qt_pass_name(qt_pass p);
 
-/* Seconds and FLOPs (2 per multiply-add) of one layer over the profiled steps. A layer that
+/* Seconds and FLOPs (2 per multiply-add of the direct convolution or matrix product, so a
+ * Winograd layer's GFLOP/s is its effective rate, which can exceed the FMA peak) of one
+ * layer over the profiled steps. A layer that
  * ran fused into the one before it (ReLU after batchnorm, ...) has nothing of its own: its
  * time is in the head's, whose `fused` counts it. */
 typedef struct qt_layer_times {

@@ -6,7 +6,8 @@ usage: speed_test.py harness | pytorch
 harness: the summary pairs each qtrain run with the PyTorch run of its round and reports the
   median and range of the per-round ratios; the README rewrite replaces only the Performance
   figures (the old text, including its unmeasured claims, goes; the "How:" paragraph and
-  every other section stay byte for byte) and is idempotent; speed.py refuses to start when
+  every other section stay byte for byte) and is idempotent, and refuses --quick and
+  busy-machine results; speed.py refuses to start when
   tcmalloc-minimal is missing, with a message that names the package.
 pytorch (needs Debian's python3-torch and libtcmalloc-minimal4; skipped without them):
   bench_pytorch.py refuses to time PyTorch when the preload it expects is not mapped; every
@@ -87,8 +88,8 @@ def test_summary():
     check("tcmalloc_minimal" in md and "2026-12-07" in md and "AMD EPYC" in md,
           "results.md names the allocator, the date and the CPU")
     check("not idle" not in md, "an idle run is not flagged")
-    env["load"]["max"] = 2.0
-    check("not idle: provisional" in speed.markdown(env, res), "a busy run is flagged provisional")
+    busy = dict(env, load={"start": 0.1, "max": 2.0, "end": 0.2})
+    check("not idle: provisional" in speed.markdown(busy, res), "a busy run is flagged provisional")
     return env, res, runs
 
 
@@ -132,10 +133,15 @@ def test_readme(env, res, runs, tmp):
           "everything before the section and from 'How:' on is unchanged")
     r = run([sys.executable, tool, "--results", results, "--readme", readme])
     check(r.returncode == 0 and readme.read_text() == new, "a second run changes nothing")
-    env = dict(env, quick=True)
-    results.write_text(json.dumps({"environment": env, "results": res, "runs": runs}))
+    quick = dict(env, quick=True)
+    results.write_text(json.dumps({"environment": quick, "results": res, "runs": runs}))
     r = run([sys.executable, tool, "--results", results, "--readme", readme])
     check(r.returncode != 0 and "--quick run" in r.stderr, "a --quick result is refused")
+    busy = dict(env, load={"start": 0.2, "max": 0.9, "end": 0.3})
+    results.write_text(json.dumps({"environment": busy, "results": res, "runs": runs}))
+    r = run([sys.executable, tool, "--results", results, "--readme", readme])
+    check(r.returncode != 0 and "busy machine (load average up to 0.90" in r.stderr
+          and readme.read_text() == new, "a busy-machine result is refused, the README untouched")
 
 
 def test_missing_tcmalloc():
