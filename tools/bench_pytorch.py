@@ -35,7 +35,9 @@ tutorial), as applied here: torch.set_num_threads(--threads) (OpenMP's threads; 
 threads are unused by one eager model), oneDNN on (torch.backends.mkldnn, the default),
 convolutions without bias before batchnorm, optimizer.zero_grad(set_to_none=True), no
 anomaly detection / profiler / gradcheck, torch.no_grad() for inference, a tcmalloc
-preload, and --memory-format channels_last for the conv nets when it measures faster.
+preload, and the conv nets in either memory format (--memory-format; experiments/speed.py
+times both every round and counts the faster: channels-last, which oneDNN prefers, measured
+faster here on one thread).
 The JSON records each of these as the process saw them.
 """
 
@@ -314,7 +316,7 @@ def cpu_capability():
     return "unknown"
 
 
-def environment(threads):
+def environment():
     """What the timed process actually ran with, for the results file."""
     libs = mapped_libraries()
     name, path = allocator(libs)
@@ -339,8 +341,8 @@ def check_preload(expected):
     real = os.path.realpath(expected)
     if expected not in libs and real not in libs:
         fail(f"{expected} is not mapped into this process (LD_PRELOAD="
-             f"'{os.environ.get('LD_PRELOAD', '')}'); install it (Debian: apt-get install "
-             f"libtcmalloc-minimal4) or fix the preload path")
+             f"'{os.environ.get('LD_PRELOAD', '')}'); install it (tcmalloc-minimal: Debian "
+             f"package libtcmalloc-minimal4) or fix the preload path")
 
 
 def main(argv):
@@ -384,7 +386,7 @@ def main(argv):
         "params": sum(p.numel() for p in model.parameters()),
         "framework": "pytorch",
         "memory_format": a.memory_format,
-        **environment(a.threads),
+        **environment(),
     }
     if a.json:
         print(json.dumps(result))

@@ -29,7 +29,6 @@ SRC = Path(os.environ["QTRAIN_SOURCE_ROOT"])
 BUILD = Path(os.environ["QTRAIN_BUILD_ROOT"])
 sys.path.insert(0, str(SRC / "experiments"))
 import speed  # noqa: E402
-import speed_readme  # noqa: E402
 
 SKIP = 77  # meson's exit status for a skipped test
 
@@ -44,9 +43,9 @@ def run(cmd, env=None):
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
 
 
-def fake_run(rnd, framework, quant, ips, gflops=0.0):
+def fake_run(rnd, framework, quant, ips, gflops=0.0, fmt=""):
     return {"round": rnd, "model": "resnet56", "mode": "train", "threads": 2, "quant": quant,
-            "framework": framework, "img_per_s": ips, "img_per_s_best": ips, "gflops": gflops,
+            "framework": framework, "memory_format": fmt, "img_per_s": ips, "img_per_s_best": ips, "gflops": gflops,
             "peak_rss_mb": 600.0 if framework == "qtrain" else 800.0, "params": 853018,
             "load_before": 0.1, "load_after": 0.1, "seconds": 1.0}
 
@@ -56,9 +55,11 @@ def test_summary():
     q_fp, q_bc, pt = [100.0, 120.0, 90.0], [110.0, 126.0, 99.0], [80.0, 100.0, 100.0]
     runs = []
     for k in range(3):  # PyTorch first in round 2: pairing goes by round, not by order
-        order = [("qtrain", "fp", q_fp[k]), ("qtrain", "bc", q_bc[k]), ("pytorch", "fp", pt[k])]
-        for fw, quant, ips in (order[::-1] if k == 1 else order):
-            runs.append(fake_run(k + 1, fw, quant, ips, 0.75 * ips if fw == "qtrain" else 0.0))
+        order = [("qtrain", "fp", q_fp[k], ""), ("qtrain", "bc", q_bc[k], ""),
+                 ("pytorch", "fp", pt[k], "channels_last" if k == 2 else "contiguous"),
+                 ("pytorch", "fp", pt[k] * 0.9, "contiguous" if k == 2 else "channels_last")]
+        for fw, quant, ips, fmt in (order[::-1] if k == 1 else order):
+            runs.append(fake_run(k + 1, fw, quant, ips, 0.75 * ips if fw == "qtrain" else 0.0, fmt))
     res = speed.summarize(runs, [row], {2: 300.0})
     check(len(res) == 2, "one result per weight rule")
     fp, bc = res
@@ -71,18 +72,21 @@ def test_summary():
     check(bc["vs_fp_median"] == 1.1, "bc against its own fp: median of 1.1, 1.05, 1.1")
     check(fp["qtrain_img_per_s"] == 100.0 and fp["pytorch_img_per_s"] == 100.0,
           "images/s are medians over the rounds")
+    check(fp["pytorch_formats"] == "contiguous/contiguous/channels_last",
+          "each round counts PyTorch's faster memory format, and says which it was")
     check(fp["qtrain_gflops"] == 75.0 and fp["qtrain_peak_fraction"] == 0.25,
           "GFLOP/s 0.75 per image x 100 img/s = 75, a quarter of a 300 GFLOP/s peak")
     check(fp["pytorch_peak_fraction"] == 0.25, "PyTorch's fraction uses the same FLOPs per image")
     env = {"date": "2026-12-07 10:00 UTC", "cpu": "AMD EPYC", "cores": 2, "kernel": "6.1",
-           "qtrain_commit": "abc1234", "rounds": 3, "quick": False, "memory_format": "contiguous",
+           "qtrain_commit": "abc1234", "rounds": 3, "quick": False, "memory_format": "best",
            "allocator": "tcmalloc_minimal", "allocator_path": "/usr/lib/libtcmalloc_minimal.so.4",
            "torch_interop_threads": 1, "mkldnn_available": True, "mkldnn_enabled": True,
            "cpu_capability": "AVX2", "python": "/usr/bin/python3", "python_version": "3.11.2",
            "torch_version": "1.13.1", "fma_isa": "avx512", "fma_peak_gflops": {"1": 215.0, "2": 300.0},
            "load": {"start": 0.1, "max": 0.3, "end": 0.2}}
     md = speed.markdown(env, res)
-    check("| resnet56 | train | 2 | fp | 100.0 | 100.0 | 1.20x | 0.90-1.25 |  | 75.0 (25%) |" in md,
+    check("| resnet56 | train | 2 | fp | 100.0 | 100.0 | NCHW/NCHW/NHWC | 1.20x | 0.90-1.25 |  | "
+          "75.0 (25%) |" in md,
           "results.md row: medians, ratio 1.20x, range 0.90-1.25, GFLOP/s with % of peak")
     check("| bc |" in md and "| 1.10 |" in md, "results.md gives bc's ratio to fp")
     check("tcmalloc_minimal" in md and "2026-12-07" in md and "AMD EPYC" in md,
@@ -125,7 +129,7 @@ def test_readme(env, res, runs, tmp):
     new = readme.read_text()
     check("1.65x" not in new and "reference machine" not in new,
           "the old figures and the unmeasured 'reference machine' claim are gone")
-    check("| resnet56 | train | 2 | fp | 100.0 | 100.0 | 1.20x | 0.90-1.25 |" in new,
+    check("| resnet56 | train | 2 | fp | 100.0 | 100.0 | NCHW/NCHW/NHWC | 1.20x | 0.90-1.25 |" in new,
           "the new table is in the README")
     check("results.json" in new, "the section cites its results file")
     head, tail = README.split("## Performance")[0], README[README.index("How:"):]
