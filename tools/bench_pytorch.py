@@ -13,26 +13,38 @@ A training step is forward, softmax cross-entropy, backward and an SGD step with
 It prints median and best images/s over the timed steps and peak resident memory.
 
 Run it with Debian's python (/usr/bin/python3, which has python3-torch), and compare with
-qbench side by side in one session: this machine kind has about 15% run-to-run noise.
+qbench side by side in one session: this machine kind has 15-30% run-to-run noise
+(experiments/speed.py interleaves the two and reports the median of paired ratios).
 
-Preload tcmalloc for PyTorch's best figure:
+Preload tcmalloc-minimal (Debian package libtcmalloc-minimal4) for PyTorch's best figure:
 
-    LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 /usr/bin/python3 tools/bench_pytorch.py ...
+    LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/bin/python3 \
+        tools/bench_pytorch.py --expect-preload /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 ...
 
 Why: PyTorch frees every activation at the end of a step and allocates it again in the next.
 glibc hands large blocks back to the kernel (mmap/munmap), so each step touches fresh pages,
 and first-touch page faults are slow on these VMs (4 to 10 us per 4 KB page, depending on
 the host): with glibc's allocator a step costs from 10% more up to 3x as much, which
 measures the page faults rather than the arithmetic. tcmalloc keeps freed memory mapped and
-reuses it. The JSON says which allocator was in use ("tcmalloc" when LD_PRELOAD names it,
-else "default").
+reuses it. A preload that names a missing file is silently ignored by the loader, so the
+allocator is read from this process's own memory map (/proc/self/maps), not from
+LD_PRELOAD, and --expect-preload makes a missing one an error.
+
+PyTorch's documented CPU setup (the Performance Tuning Guide and the channels-last
+tutorial), as applied here: torch.set_num_threads(--threads) (OpenMP's threads; interop
+threads are unused by one eager model), oneDNN on (torch.backends.mkldnn, the default),
+convolutions without bias before batchnorm, optimizer.zero_grad(set_to_none=True), no
+anomaly detection / profiler / gradcheck, torch.no_grad() for inference, a tcmalloc
+preload, and the conv nets in either memory format (--memory-format; experiments/speed.py
+times both every round and counts the faster: channels-last, which oneDNN prefers, measured
+faster here on one thread).
+The JSON records each of these as the process saw them.
 """
 
 import argparse
 import json
 import os
 import resource
-import statistics
 import sys
 import time
 
@@ -73,11 +85,16 @@ def conv_bn_relu(cin, cout):
     return [conv3x3(cin, cout), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+def linear_bn_relu(fin, fout):
+    """A linear layer followed by BN has no bias (BN's beta takes its place), as in qtrain."""
+    return [nn.Linear(fin, fout, bias=False), nn.BatchNorm1d(fout), nn.ReLU(inplace=True)]
+
+
 def make_mlp(channels, size, classes):
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(channels * size * size, 500), nn.BatchNorm1d(500), nn.ReLU(inplace=True),
-        nn.Linear(500, 300), nn.BatchNorm1d(300), nn.ReLU(inplace=True),
+        *linear_bn_relu(channels * size * size, 500),
+        *linear_bn_relu(500, 300),
         nn.Linear(300, classes),
     )
 
@@ -93,7 +110,7 @@ def make_vgg9(channels, size, classes):
     side = size // 8
     return nn.Sequential(
         *layers, nn.Flatten(),
-        nn.Linear(256 * side * side, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
+        *linear_bn_relu(256 * side * side, 256),
         nn.Linear(256, classes),
     )
 
@@ -111,9 +128,9 @@ def make_vgg_bc(channels, size, classes):
     side = size // 8
     return nn.Sequential(
         *layers, nn.Flatten(),
-        nn.Linear(512 * side * side, 1024), nn.BatchNorm1d(1024), nn.ReLU(inplace=True),
-        nn.Linear(1024, 1024), nn.BatchNorm1d(1024), nn.ReLU(inplace=True),
-        nn.Linear(1024, classes), nn.BatchNorm1d(classes),
+        *linear_bn_relu(512 * side * side, 1024),
+        *linear_bn_relu(1024, 1024),
+        nn.Linear(1024, classes, bias=False), nn.BatchNorm1d(classes),
     )
 
 
@@ -248,6 +265,12 @@ def parse_args(argv):
                    help="input height and width (default: 28 mlp, 64 resnet18, 32 others)")
     p.add_argument("--classes", type=int, default=None,
                    help="output classes (default: 1000 resnet18, 10 others)")
+    p.add_argument("--memory-format", choices=("contiguous", "channels_last"),
+                   default="contiguous",
+                   help="layout of the conv nets' weights and input (NCHW or NHWC)")
+    p.add_argument("--expect-preload", metavar="LIB", default=None,
+                   help="fail unless this shared library is mapped into the process "
+                        "(the allocator LD_PRELOAD was asked to load)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
@@ -265,12 +288,67 @@ def parse_args(argv):
     return a
 
 
-def allocator_name():
-    return "tcmalloc" if "tcmalloc" in os.environ.get("LD_PRELOAD", "") else "default"
+def mapped_libraries():
+    """Paths of the shared objects mapped into this process, from /proc/self/maps."""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and ".so" in parts[5]:
+                libs.add(parts[5].strip())
+    return libs
+
+
+def allocator(libs):
+    """The malloc in use: the first mapped tcmalloc or jemalloc library, else glibc's."""
+    for lib in sorted(libs):
+        name = os.path.basename(lib)
+        if name.startswith(("libtcmalloc", "libjemalloc")):
+            return name.split(".so")[0][3:], lib
+    return "glibc", ""
+
+
+def cpu_capability():
+    """ATen's vector level ("CPU capability usage: AVX2" in torch's build summary)."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage" in line:
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def environment():
+    """What the timed process actually ran with, for the results file."""
+    libs = mapped_libraries()
+    name, path = allocator(libs)
+    return {
+        "allocator": name,
+        "allocator_path": path,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "mkldnn_available": torch.backends.mkldnn.is_available(),
+        "mkldnn_enabled": bool(torch.backends.mkldnn.enabled),
+        "cpu_capability": cpu_capability(),
+        "anomaly_detection": torch.is_anomaly_enabled(),
+        "python": sys.executable,
+        "python_version": sys.version.split()[0],
+        "torch_version": torch.__version__,
+        "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS", ""),
+    }
+
+
+def check_preload(expected):
+    libs = mapped_libraries()
+    real = os.path.realpath(expected)
+    if expected not in libs and real not in libs:
+        fail(f"{expected} is not mapped into this process (LD_PRELOAD="
+             f"'{os.environ.get('LD_PRELOAD', '')}'); install it (tcmalloc-minimal: Debian "
+             f"package libtcmalloc-minimal4) or fix the preload path")
 
 
 def main(argv):
     a = parse_args(argv)
+    if a.expect_preload:
+        check_preload(a.expect_preload)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
 
@@ -279,6 +357,9 @@ def main(argv):
     classes = a.classes or classes
     model = build_model(a.model, channels, size, classes)
     x = torch.randn(a.batch, channels, size, size)
+    if a.memory_format == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
     y = torch.randint(0, classes, (a.batch,))
     step = make_step(model, a.mode, x, y)
 
@@ -290,26 +371,30 @@ def main(argv):
         step()
         times.append(time.perf_counter() - t0)
 
+    times.sort()
+    median = times[len(times) // 2]  # as qbench: the upper middle for an even count
     result = {
         "model": a.model,
         "mode": a.mode,
         "quant": "fp",
         "batch": a.batch,
         "threads": a.threads,
-        "img_per_s": a.batch / statistics.median(times),
-        "img_per_s_best": a.batch / min(times),
+        "img_per_s": a.batch / median,
+        "img_per_s_best": a.batch / times[0],
         # ru_maxrss is in KiB on Linux.
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "params": sum(p.numel() for p in model.parameters()),
         "framework": "pytorch",
-        "torch_version": torch.__version__,
-        "allocator": allocator_name(),
+        "memory_format": a.memory_format,
+        **environment(),
     }
     if a.json:
         print(json.dumps(result))
     else:
-        print(f"pytorch {result['torch_version']} ({result['allocator']} allocator): "
-              f"{a.model} {a.mode} fp, batch {a.batch}, {a.threads} thread(s), "
+        print(f"pytorch {result['torch_version']} ({result['allocator']} allocator, "
+              f"{result['torch_threads']} threads, oneDNN "
+              f"{'on' if result['mkldnn_enabled'] else 'off'}, {a.memory_format}): "
+              f"{a.model} {a.mode} fp, batch {a.batch}, "
               f"{result['params']} params, input {channels}x{size}x{size}")
         print(f"  {a.iters} steps after {a.warmup} warm-up: "
               f"median {result['img_per_s']:.1f} img/s, best {result['img_per_s_best']:.1f} img/s")

@@ -27,6 +27,7 @@ typedef struct qt_ctx qt_ctx;
 typedef struct qt_node qt_node;
 typedef struct qt_pool qt_pool;
 typedef struct qt_buf qt_buf;
+typedef struct qt_profile qt_profile;
 
 /* Which convolution algorithm the dispatcher may pick (tests force each one). */
 typedef enum {
@@ -46,6 +47,7 @@ struct qt_node {
     qt_tensor *in[4];
     void *saved;              /* op-specific values kept for backward, in the arena */
     qt_node *prev;
+    int layer;                /* the net layer that recorded it, when profiling; else -1 */
 };
 
 struct qt_ctx {
@@ -65,6 +67,7 @@ struct qt_ctx {
         const qt_tensor *of;
         const float *mean, *m2;
     } plane_moments;
+    qt_profile *profile;      /* times layers and passes when set (profile.h); NULL: off */
     int failed;
     qt_error err;
 };

@@ -4,6 +4,7 @@
 #define QTRAIN_BENCH_H
 
 #include "qtrain/error.h"
+#include "qtrain/profile.h"
 #include "qtrain/quant.h"
 
 typedef struct qt_bench_config {
@@ -15,6 +16,7 @@ typedef struct qt_bench_config {
     int iters, warmup;
     int image_size;           /* 0: the model's usual input (28 for mlp, 64 for resnet18, else 32) */
     int classes;              /* 0: 10, or 1000 for resnet18 */
+    int profile;              /* 1: profile the timed steps (qt_bench_result.profile) */
 } qt_bench_config;
 
 typedef struct qt_bench_result {
@@ -26,7 +28,12 @@ typedef struct qt_bench_result {
     size_t params, param_bytes;
     int in_c, in_h, in_w, classes;
     int threads;              /* workers used (cfg->threads, or the core count for 0) */
+    qt_profile *profile;      /* with cfg->profile: the timed steps' profile, of net */
+    qt_net *net;              /* the benchmarked net when profiled (the profile names its layers) */
 } qt_bench_result;
+
+/* Frees the profile and net of a profiled benchmark (nothing otherwise). */
+void qt_bench_result_free(qt_bench_result *r);
 
 /* progress(i, n, user) is called after each timed step when non-NULL. */
 int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,

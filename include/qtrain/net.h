@@ -105,6 +105,9 @@ double qt_net_flops_per_image(const qt_net *net, int training);
  * (IN * OUT) layer; 0 for other layers. */
 double qt_layer_weight_macs(const qt_layer *l);
 
+/* "conv", "linear", "batchnorm", ... */
+const char *qt_layer_kind_name(qt_layer_kind kind);
+
 /* Number of learnable scalars. */
 size_t qt_net_param_count(const qt_net *net);
 qt_param *qt_net_find_param(const qt_net *net, const char *name);

@@ -5,8 +5,10 @@
  * hands tasks 0..ntasks-1 to the calling thread and the pool's helper threads and returns
  * when every task is done. Each task gets the index of the worker running it (0 is the
  * caller), so a kernel can give every worker its own scratch buffer or partial sum. Idle
- * helpers spin briefly before sleeping: kernels run back to back, and waking a sleeping
- * thread costs tens of microseconds. */
+ * helpers, and a caller waiting for them, spin briefly (kernels run back to back, and waking
+ * a sleeping thread costs tens of microseconds) and then sleep, so on a busy machine a
+ * preempted worker does not keep the others spinning. Which worker runs a task never
+ * changes what the task computes: results depend on the task indices alone. */
 #ifndef QTRAIN_THREADS_H
 #define QTRAIN_THREADS_H
 
@@ -30,6 +32,15 @@ int qt_pool_threads(const qt_pool *p);
 /* Runs fn(arg, task, worker) for every task in [0, ntasks); a NULL pool runs them in order
  * on the caller. Not reentrant: a task must not call qt_pool_run on the same pool. */
 void qt_pool_run(qt_pool *p, int ntasks, qt_task_fn fn, void *arg);
+
+/* What a pool has done since it was created: jobs posted (qt_pool_run calls that used the
+ * helpers) and waits that went to sleep (in the kernel) rather than spinning, by the
+ * helpers between jobs and by the caller for its helpers' last tasks. */
+typedef struct qt_pool_counts {
+    long jobs, helper_sleeps, caller_sleeps;
+} qt_pool_counts;
+/* All zero for a NULL pool. */
+void qt_pool_stats(const qt_pool *p, qt_pool_counts *out);
 
 /* Parallel loop: fn(arg, lo, hi, worker) over contiguous ranges covering [0, n), each at
  * least min_chunk long (except a short last one), about four per worker for balance. */

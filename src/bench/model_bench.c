@@ -47,6 +47,8 @@ static int run_steps(const qt_bench_config *cfg, qt_net *net, qt_ctx *c, qt_opti
 {
     for (int i = 0; i < n; i++) {
         qt_batch_result res;
+        if (c->profile)
+            qt_profile_step_begin(c->profile, c);
         double t0 = qt_now_seconds();
         int rc = cfg->train
                      ? qt_train_step(c, net, opt, 0.01f, QT_LOSS_CROSS_ENTROPY, x, y, cfg->batch, 1,
@@ -57,6 +59,8 @@ static int run_steps(const qt_bench_config *cfg, qt_net *net, qt_ctx *c, qt_opti
             return QT_ERR;
         if (times)
             times[i] = qt_now_seconds() - t0;
+        if (c->profile)
+            qt_profile_step_end(c->profile, c);
         if (times && progress)
             progress(i + 1, n, user);
     }
@@ -95,6 +99,8 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
             y[i] = (int32_t)qt_rng_below(&r, (uint32_t)out->classes);
         rc = run_steps(cfg, net, &c, &opt, x, y, NULL, cfg->warmup, 0, NULL, NULL, err);
     }
+    if (rc == QT_OK && cfg->profile && !(c.profile = qt_profile_new(net, err)))
+        rc = QT_ERR;
     if (rc == QT_OK)
         rc = run_steps(cfg, net, &c, &opt, x, y, times, cfg->iters, cfg->warmup, progress, user, err);
     if (rc == QT_OK) {
@@ -110,10 +116,24 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
         getrusage(RUSAGE_SELF, &ru);
         out->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;
     }
+    if (rc == QT_OK && c.profile) {
+        out->profile = c.profile;
+        out->net = net;
+    } else {
+        qt_profile_free(c.profile);
+        qt_net_free(net);
+    }
     qt_ctx_free(&c);
     free(x);
     free(y);
     free(times);
-    qt_net_free(net);
     return rc;
+}
+
+void qt_bench_result_free(qt_bench_result *r)
+{
+    qt_profile_free(r->profile);
+    qt_net_free(r->net);
+    r->profile = NULL;
+    r->net = NULL;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "profile_report.h"
 #include "qtrain/augment.h"
 #include "qtrain/bench.h"
 #include "qtrain/dataset.h"
@@ -33,6 +34,13 @@ static const char usage_text[] =
     "  --warmup N       untimed steps first (default 2)\n"
     "  --image-size N   input side instead of the model's default\n"
     "  --classes N      classes instead of the model's default\n"
+    "  --profile        also time every layer and pass of the timed steps (forward, input\n"
+    "                   gradient, weight gradient, batchnorm, other layers, loss, weight\n"
+    "                   preparation, update) and the GFLOP/s of every conv shape (counting\n"
+    "                   direct-convolution FLOPs: effective rates for Winograd layers), printed\n"
+    "                   as tables sorted by time (a \"profile\" object with --json); a conv\n"
+    "                   or linear layer's two gradients are then computed in two calls, which\n"
+    "                   can cost a little time (the step time is printed with the profile)\n"
     "  --json           print one JSON object instead of a sentence\n"
     "Prints the median and best images/s over the timed steps, the FLOPs per image (2 per\n"
     "multiply-add of conv and linear layers; a training step counts forward, input-gradient\n"
@@ -205,13 +213,13 @@ static int parse_quant(const char *v, qt_quant_mode *q)
 /* Returns 0 when parsed, 1 on error, -1 when help was printed. */
 static int parse_model_options(int argc, char **argv, model_options *o)
 {
-    o->cfg = (qt_bench_config){argv[0], 128, 2, 1, QT_QUANT_FP, 10, 2, 0, 0};
+    o->cfg = (qt_bench_config){argv[0], 128, 2, 1, QT_QUANT_FP, 10, 2, 0, 0, 0};
     o->json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n = 0;
-        int takes = strcmp(a, "--json") && strcmp(a, "--help");
+        int takes = strcmp(a, "--json") && strcmp(a, "--help") && strcmp(a, "--profile");
         if (takes && !v)
             return cli_fail(PROG, "%s needs a value", a);
         if (!strcmp(a, "--help")) {
@@ -219,6 +227,8 @@ static int parse_model_options(int argc, char **argv, model_options *o)
             return -1;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
+        } else if (!strcmp(a, "--profile")) {
+            o->cfg.profile = 1;
         } else if (!strcmp(a, "--mode")) {
             if (strcmp(v, "train") && strcmp(v, "infer"))
                 return cli_fail(PROG, "--mode: '%s' is not train or infer", v);
@@ -258,26 +268,61 @@ static int parse_model_options(int argc, char **argv, model_options *o)
     return 0;
 }
 
-static void print_model_result(const model_options *o, const qt_bench_result *r)
+static int print_model_json(const model_options *o, const qt_bench_result *r)
 {
     static const char *const quant[] = {"fp", "bc", "sr", "r"};
     const qt_bench_config *c = &o->cfg;
-    if (o->json) {
-        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"quant\": \"%s\", \"batch\": %d, "
-               "\"threads\": %d, \"img_per_s\": %.2f, \"img_per_s_best\": %.2f, "
-               "\"gflop_per_img\": %.4f, \"gflops\": %.2f, \"peak_rss_mb\": %.1f, "
-               "\"params\": %zu, \"param_bytes\": %zu, \"input\": [%d, %d, %d], \"classes\": %d, "
-               "\"iters\": %d, \"warmup\": %d}\n",
-               c->model, c->train ? "train" : "infer", quant[c->quant], c->batch, c->threads,
-               r->img_per_s, r->img_per_s_best, r->gflop_per_img, r->gflops, r->peak_rss_mb,
-               r->params, r->param_bytes, r->in_c, r->in_h, r->in_w, r->classes, c->iters, c->warmup);
-        return;
+    qt_json_writer *w = qt_json_writer_new(0);
+    qt_json_begin_object(w);
+    qt_json_field_string(w, "model", c->model);
+    qt_json_field_string(w, "mode", c->train ? "train" : "infer");
+    qt_json_field_string(w, "quant", quant[c->quant]);
+    qt_json_field_int(w, "batch", c->batch);
+    qt_json_field_int(w, "threads", r->threads);
+    qt_json_field_number(w, "img_per_s", r->img_per_s);
+    qt_json_field_number(w, "img_per_s_best", r->img_per_s_best);
+    qt_json_field_number(w, "gflop_per_img", r->gflop_per_img);
+    qt_json_field_number(w, "gflops", r->gflops);
+    qt_json_field_number(w, "peak_rss_mb", r->peak_rss_mb);
+    qt_json_field_int(w, "params", (int64_t)r->params);
+    qt_json_field_int(w, "param_bytes", (int64_t)r->param_bytes);
+    qt_json_key(w, "input");
+    qt_json_begin_array(w);
+    qt_json_int(w, r->in_c);
+    qt_json_int(w, r->in_h);
+    qt_json_int(w, r->in_w);
+    qt_json_end_array(w);
+    qt_json_field_int(w, "classes", r->classes);
+    qt_json_field_int(w, "iters", c->iters);
+    qt_json_field_int(w, "warmup", c->warmup);
+    if (r->profile) {
+        qt_json_key(w, "profile");
+        profile_write_json(w, r->profile);
     }
+    qt_json_end_object(w);
+    qt_error err;
+    char *text = qt_json_writer_finish(w, NULL, &err);
+    if (!text)
+        return cli_fail(PROG, "%s", err.msg);
+    puts(text);
+    free(text);
+    return 0;
+}
+
+static int print_model_result(const model_options *o, const qt_bench_result *r)
+{
+    static const char *const quant[] = {"fp", "bc", "sr", "r"};
+    const qt_bench_config *c = &o->cfg;
+    if (o->json)
+        return print_model_json(o, r);
     printf("%s %s, quant %s, batch %d, %d threads: %.1f img/s median (best %.1f); "
            "%.3f GFLOP/img, %.1f GFLOP/s; peak RSS %.0f MB; %zu params in %zu bytes\n",
-           c->model, c->train ? "train" : "infer", quant[c->quant], c->batch, c->threads,
+           c->model, c->train ? "train" : "infer", quant[c->quant], c->batch, r->threads,
            r->img_per_s, r->img_per_s_best, r->gflop_per_img, r->gflops, r->peak_rss_mb,
            r->params, r->param_bytes);
+    if (r->profile)
+        profile_print_text(stdout, r->profile, c->batch);
+    return 0;
 }
 
 static int run_model_bench(int argc, char **argv)
@@ -290,8 +335,9 @@ static int run_model_bench(int argc, char **argv)
     qt_error err;
     if (qt_bench_model(&o.cfg, &r, NULL, NULL, &err) != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
-    print_model_result(&o, &r);
-    return 0;
+    rc = print_model_result(&o, &r);
+    qt_bench_result_free(&r);
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qtrain/profile.h"
 #include "qtrain/threads.h"
 
 /* A recycled buffer: carved from the arena once per step, handed out again once released. */
@@ -188,6 +189,7 @@ qt_node *qt_tape_record4(qt_ctx *c, qt_backward_fn fn, qt_tensor *out, qt_tensor
     memcpy(n->in, in, sizeof in);
     n->saved = NULL;
     n->prev = c->tape;
+    n->layer = -1;
     c->tape = n;
     out->requires_grad = 1;
     return n;
@@ -245,8 +247,12 @@ static int run_tape(qt_ctx *c, qt_error *err)
 {
     for (const qt_node *n = c->tape; n; n = n->prev) {
         /* A node whose output received no gradient contributes nothing. */
-        if (n->out->grad && n->out->grad_written)
-            n->backward(c, n);
+        if (n->out->grad && n->out->grad_written) {
+            if (c->profile)
+                qt_profile_backward(c, n);
+            else
+                n->backward(c, n);
+        }
         release_grad(c, n->out);
         if (c->failed)
             return qt_errorf(err, "backward: %s", c->err.msg);

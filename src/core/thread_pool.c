@@ -1,16 +1,36 @@
-/* Fork-join worker pool for the kernels (see threads.h).
+/* Fork-join worker pool for the kernels (see threads.h), on Linux futexes.
  *
- * The job (fn, arg, task counters) is guarded by mu; tasks are taken one at a time under mu,
- * so a helper that wakes late simply finds no task left. A new job is announced by bumping
- * `generation`, which idle helpers poll for a while (SPIN_ROUNDS) before sleeping on `wake`;
- * the caller likewise polls `pending` before sleeping on `done`. The sleeper counts and the
- * flags they guard are sequentially consistent atomics, so a thread about to sleep and a
- * thread about to signal always see each other. */
+ * A job is (fn, arg, ntasks). The caller writes it, sets `pending` and `unclaimed` to ntasks
+ * and bumps `generation`; every worker (the caller too) then claims tasks one at a time by a
+ * compare-and-swap on `unclaimed`. No lock is held while a task runs or while a thread waits,
+ * so a worker that the OS preempts holds up only the task it is running, never the others'
+ * claims or wake-ups. A worker reads the job only after claiming one of its tasks, and the
+ * caller rewrites it only once every task has finished, so the job it reads is the one it
+ * claimed from.
+ *
+ * Waiting: idle helpers poll `generation`, and the caller polls `pending`, for SPIN_SECONDS
+ * (the gap between two kernels of a step is shorter), then sleep in futex_wait on that same
+ * word. A futex rather than a condition variable: the kernel checks the word and sleeps
+ * atomically, so neither side needs a mutex, and a waker never blocks on a lock whose holder
+ * was preempted (on a busy machine that is what turns a short wait into a time slice). A
+ * sleeping caller also leaves its core idle, so the scheduler can move a preempted helper
+ * there instead of both waiting for its turn on a shared core.
+ *
+ * Sleepers announce themselves (`sleepers`, `caller_waiting`) before checking the word one
+ * last time, and wakers change the word before reading the announcement; all four are
+ * sequentially consistent, so one of the two always sees the other. */
 #include "qtrain/threads.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "qtrain/clock.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -19,24 +39,26 @@ static inline void cpu_relax(void) { _mm_pause(); }
 static inline void cpu_relax(void) {}
 #endif
 
-/* About 20-50 us of polling: longer than the gap between two kernels of a step, shorter
- * than anything worth keeping a core busy for. */
-#define SPIN_ROUNDS 4000
+/* Longer than the gap between two kernels of a step (a few microseconds), much shorter than
+ * a scheduler time slice (milliseconds). Measured in time, not in pause instructions: a pause
+ * lasts 5 ns on some CPUs and 60 ns on others (this project's VMs). */
+#define SPIN_SECONDS 50e-6
+#define POLLS_PER_CLOCK_READ 32
 
 struct qt_pool {
     int threads;
     pthread_t *helpers;
     int started;
-    pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    atomic_uint generation;
-    atomic_int pending;       /* tasks of the current job not yet finished */
-    atomic_int sleepers;      /* helpers waiting on `wake` */
-    atomic_int caller_sleeping;
-    atomic_int stop;
-    qt_task_fn fn;
+    qt_task_fn fn;            /* the job: see the comment at the top for who reads it when */
     void *arg;
-    int ntasks, next;
+    int ntasks;
+    atomic_int unclaimed;     /* tasks of the job not yet taken */
+    atomic_int pending;       /* tasks not yet finished; the caller sleeps on it */
+    atomic_int generation;    /* bumped for every job and at stop; helpers sleep on it */
+    atomic_int sleepers;      /* helpers sleeping (or about to) on generation */
+    atomic_int caller_waiting;
+    atomic_int stop;
+    atomic_long jobs, helper_sleeps, caller_sleeps;
 };
 
 typedef struct {
@@ -44,40 +66,69 @@ typedef struct {
     int worker;
 } helper_arg;
 
-/* Runs tasks of the current job until none is left to take. */
-static void take_tasks(qt_pool *p, int worker)
+static void futex_wait(atomic_int *word, int value)
 {
-    pthread_mutex_lock(&p->mu);
-    while (p->next < p->ntasks) {
-        int t = p->next++;
-        qt_task_fn fn = p->fn;
-        void *arg = p->arg;
-        pthread_mutex_unlock(&p->mu);
-        fn(arg, t, worker);
-        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeping)) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
-        pthread_mutex_lock(&p->mu);
-    }
-    pthread_mutex_unlock(&p->mu);
+    syscall(SYS_futex, (int *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
 }
 
-static void wait_for_job(qt_pool *p, unsigned seen)
+static void futex_wake(atomic_int *word, int count)
 {
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-        if (atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
+    syscall(SYS_futex, (int *)word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+}
+
+/* Polls until (*word == value) == until_equal, or stop is set, or SPIN_SECONDS pass; returns
+ * whether the wait is over. */
+static int spin_until(const qt_pool *p, atomic_int *word, int value, int until_equal)
+{
+    double deadline = 0.0;
+    for (int i = 1;; i++) {
+        if ((atomic_load_explicit(word, memory_order_acquire) == value) == until_equal ||
             atomic_load_explicit(&p->stop, memory_order_relaxed))
-            return;
+            return 1;
         cpu_relax();
+        if (i % POLLS_PER_CLOCK_READ == 0) {
+            double now = qt_now_seconds();
+            if (deadline == 0.0)
+                deadline = now + SPIN_SECONDS;
+            else if (now > deadline)
+                return 0;
+        }
     }
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->sleepers, 1);
-    while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop))
-        pthread_cond_wait(&p->wake, &p->mu);
-    atomic_fetch_sub(&p->sleepers, 1);
-    pthread_mutex_unlock(&p->mu);
+}
+
+/* Index of a task of the current job now owned by the calling worker, or -1 if none is left. */
+static int claim(qt_pool *p)
+{
+    int left = atomic_load_explicit(&p->unclaimed, memory_order_acquire);
+    while (left > 0)
+        if (atomic_compare_exchange_weak_explicit(&p->unclaimed, &left, left - 1,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return p->ntasks - left;
+    return -1;
+}
+
+/* Runs tasks of the current job until none is left to claim. */
+static void take_tasks(qt_pool *p, int worker)
+{
+    for (int t; (t = claim(p)) >= 0;) {
+        p->fn(p->arg, t, worker);
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_waiting))
+            futex_wake(&p->pending, 1);
+    }
+}
+
+/* Returns the generation that ended the wait (a new job, or stop). */
+static int wait_for_job(qt_pool *p, int seen)
+{
+    if (!spin_until(p, &p->generation, seen, 0)) {
+        atomic_fetch_add(&p->sleepers, 1);
+        while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop)) {
+            atomic_fetch_add_explicit(&p->helper_sleeps, 1, memory_order_relaxed);
+            futex_wait(&p->generation, seen);
+        }
+        atomic_fetch_sub(&p->sleepers, 1);
+    }
+    return atomic_load(&p->generation);
 }
 
 static void *helper_main(void *varg)
@@ -86,14 +137,26 @@ static void *helper_main(void *varg)
     qt_pool *p = ha->p;
     int worker = ha->worker;
     free(ha);
-    unsigned seen = 0; /* the generation before the first job, even if it is already posted */
+    int seen = 0; /* the generation before the first job, even if it is already posted */
     for (;;) {
-        wait_for_job(p, seen);
+        seen = wait_for_job(p, seen);
         if (atomic_load(&p->stop))
             return NULL;
-        seen = atomic_load(&p->generation);
         take_tasks(p, worker);
     }
+}
+
+/* The caller, its own tasks done, waits for the helpers' to finish. */
+static void wait_for_helpers(qt_pool *p)
+{
+    if (spin_until(p, &p->pending, 0, 1))
+        return;
+    atomic_store(&p->caller_waiting, 1);
+    for (int left; (left = atomic_load(&p->pending)) != 0;) {
+        atomic_fetch_add_explicit(&p->caller_sleeps, 1, memory_order_relaxed);
+        futex_wait(&p->pending, left);
+    }
+    atomic_store(&p->caller_waiting, 0);
 }
 
 int qt_pool_create(qt_pool **out, int threads, qt_error *err)
@@ -107,9 +170,6 @@ int qt_pool_create(qt_pool **out, int threads, qt_error *err)
         return qt_errorf(err, "thread pool: out of memory");
     }
     p->threads = threads;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
     for (int t = 1; t < threads; t++) {
         helper_arg *a = malloc(sizeof *a);
         if (a)
@@ -129,20 +189,26 @@ void qt_pool_free(qt_pool *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
     atomic_store(&p->stop, 1);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_add(&p->generation, 1);
+    futex_wake(&p->generation, INT_MAX);
     for (int t = 0; t < p->started; t++)
         pthread_join(p->helpers[t], NULL);
-    pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->mu);
     free(p->helpers);
     free(p);
 }
 
 int qt_pool_threads(const qt_pool *p) { return p ? p->threads : 1; }
+
+void qt_pool_stats(const qt_pool *p, qt_pool_counts *out)
+{
+    *out = (qt_pool_counts){0, 0, 0};
+    if (!p)
+        return;
+    out->jobs = atomic_load(&p->jobs);
+    out->helper_sleeps = atomic_load(&p->helper_sleeps);
+    out->caller_sleeps = atomic_load(&p->caller_sleeps);
+}
 
 void qt_pool_run(qt_pool *p, int ntasks, qt_task_fn fn, void *arg)
 {
@@ -153,27 +219,17 @@ void qt_pool_run(qt_pool *p, int ntasks, qt_task_fn fn, void *arg)
             fn(arg, t, 0);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->arg = arg;
     p->ntasks = ntasks;
-    p->next = 0;
+    atomic_fetch_add_explicit(&p->jobs, 1, memory_order_relaxed);
     atomic_store(&p->pending, ntasks);
+    atomic_store(&p->unclaimed, ntasks);
     atomic_fetch_add(&p->generation, 1);
     if (atomic_load(&p->sleepers) > 0)
-        pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+        futex_wake(&p->generation, INT_MAX);
     take_tasks(p, 0);
-    for (int i = 0; i < SPIN_ROUNDS && atomic_load_explicit(&p->pending, memory_order_acquire); i++)
-        cpu_relax();
-    if (atomic_load(&p->pending)) {
-        pthread_mutex_lock(&p->mu);
-        atomic_store(&p->caller_sleeping, 1);
-        while (atomic_load(&p->pending))
-            pthread_cond_wait(&p->done, &p->mu);
-        atomic_store(&p->caller_sleeping, 0);
-        pthread_mutex_unlock(&p->mu);
-    }
+    wait_for_helpers(p);
 }
 
 typedef struct {

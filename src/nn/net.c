@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qtrain/im2col.h"
+#include "qtrain/profile.h"
 #include "qtrain/quant.h"
 #include "qtrain/rng.h"
 
@@ -318,6 +319,14 @@ void qt_net_init_params(qt_net *net, uint64_t seed)
     }
 }
 
+const char *qt_layer_kind_name(qt_layer_kind kind)
+{
+    static const char *const names[] = {"conv", "linear", "batchnorm", "relu", "hardtanh",
+                                        "maxpool", "avgpool", "global_avgpool", "flatten",
+                                        "dropout", "add", "shortcut_pad"};
+    return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "unknown";
+}
+
 size_t qt_net_param_count(const qt_net *net)
 {
     size_t n = 0;
@@ -455,9 +464,13 @@ qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor 
     if (!outs && !(outs = qt_ctx_alloc(c, (size_t)(upto > 0 ? upto : 1) * sizeof *outs)))
         return NULL;
     for (int i = 0; i < upto;) {
+        const qt_node *tape = c->tape;
+        double t0 = qt_profile_clock(c);
         int ran = run_layers(c, net, readers, i, upto, x, outs);
         if (!outs[i])
             return NULL;
+        if (c->profile)
+            qt_profile_forward(c, i, ran, tape, t0, outs[i]);
         i += ran;
     }
     return upto > 0 ? outs[upto - 1] : x;

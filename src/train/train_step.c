@@ -1,5 +1,7 @@
 #include "qtrain/train_step.h"
 
+#include "qtrain/profile.h"
+
 qt_tensor *qt_loss(qt_ctx *c, qt_loss_kind kind, qt_tensor *logits, const int32_t *labels)
 {
     return kind == QT_LOSS_SQUARED_HINGE ? qt_squared_hinge(c, logits, labels)
@@ -17,7 +19,9 @@ static qt_tensor *forward_loss(qt_ctx *c, qt_net *net, qt_loss_kind loss, float 
                                const int32_t *y, int n, qt_batch_result *out)
 {
     qt_tensor *logits = qt_net_forward(c, net, input_tensor(c, net, x, n));
+    double t0 = qt_profile_clock(c);
     qt_tensor *l = qt_loss(c, loss, logits, y);
+    qt_profile_mark(c, QT_PASS_LOSS, t0);
     if (!l)
         return NULL;
     out->loss = l->data[0];
@@ -35,15 +39,19 @@ int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_k
     c->grad_enabled = 1;
     c->training = 1;
     qt_rng_derive(&c->rng, seed, 0xd209, step);
+    double t0 = qt_profile_clock(c);
     if (qt_quant_prepare(c, net, QT_VIEW_TRAIN, seed, step) != QT_OK)
         return qt_errorf(err, "%s", c->err.msg);
+    qt_profile_mark(c, QT_PASS_PREPARE, t0);
     qt_tensor *l = forward_loss(c, net, loss, x, y, n, out);
     if (!l)
         return qt_errorf(err, "%s", c->err.msg);
     if (qt_backward(c, l, err) != QT_OK)
         return QT_ERR;
+    t0 = qt_profile_clock(c);
     qt_optimizer_begin_step(opt);
     qt_quant_update(net, opt, lr, seed, step);
+    qt_profile_mark(c, QT_PASS_UPDATE, t0);
     return QT_OK;
 }
 
@@ -53,7 +61,11 @@ int qt_eval_batch(qt_ctx *c, qt_net *net, qt_weights_view view, qt_loss_kind los
     qt_ctx_reset(c);
     c->grad_enabled = 0;
     c->training = 0;
-    if (qt_quant_prepare(c, net, view, 0, 0) != QT_OK || !forward_loss(c, net, loss, x, y, n, out))
+    double t0 = qt_profile_clock(c);
+    if (qt_quant_prepare(c, net, view, 0, 0) != QT_OK)
+        return qt_errorf(err, "%s", c->err.msg);
+    qt_profile_mark(c, QT_PASS_PREPARE, t0);
+    if (!forward_loss(c, net, loss, x, y, n, out))
         return qt_errorf(err, "%s", c->err.msg);
     return QT_OK;
 }

@@ -15,7 +15,7 @@ cc=${CC_FUZZ:-clang}
 mkdir -p "$out"
 
 srcs="$root/src/data/*.c $root/src/io/file_io.c $root/src/core/error.c $root/src/core/rng.c
-      $root/src/core/thread_pool.c"
+      $root/src/core/thread_pool.c $root/src/core/clock.c"
 common="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/include"
 libs="$(pkg-config --libs libpng zlib libjpeg) -lm -lpthread"
 

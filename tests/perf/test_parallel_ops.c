@@ -5,7 +5,10 @@
  * number of workers, every result must repeat bit for bit from run to run whichever thread
  * takes which task: exact resume of a multi-threaded training run depends on it. */
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +19,7 @@
 
 #include "qtrain/ops.h"
 #include "qtrain/rng.h"
+#include "qtrain/threads.h"
 #include "test_tensor.h"
 
 typedef qt_tensor *(*op_fn)(qt_ctx *c, qt_tensor *const *in);
@@ -137,29 +141,85 @@ static void test_products(void **state)
                               tt_uniform(1, (int[]){6}, -1, 1, 17, 1)}, 3, 1e-5);
 }
 
-/* 3 workers, 40 runs of conv2d backward on 12 images (12 tiles): with sums kept per thread
- * rather than per fixed slot, the tiles' assignment to threads varies and so do the low bits. */
-static void test_products_repeat_bitwise(void **state)
+/* conv3x3 on 3 workers, `runs` times: each result must equal `want` bit for bit. */
+static void expect_repeats(qt_tensor **in, const op_result *want, int runs, const char *what)
 {
-    qt_tensor *in[3] = {tt_uniform(4, (int[]){12, 7, 9, 11}, -1, 1, 18, 1),
-                        tt_uniform(4, (int[]){6, 7, 3, 3}, -1, 1, 19, 1),
-                        tt_uniform(1, (int[]){6}, -1, 1, 20, 1)};
-    op_result first = run(op_conv3, in, 3, 3);
-    for (int r = 0; r < 40; r++) {
+    char label[96];
+    for (int r = 0; r < runs; r++) {
         op_result again = run(op_conv3, in, 3, 3);
-        compare(again.y, first.y, first.ny, 0.0, "conv3x3 y, repeated");
+        snprintf(label, sizeof label, "conv3x3 y, %s", what);
+        compare(again.y, want->y, want->ny, 0.0, label);
         for (int i = 0; i < 3; i++) {
-            compare(again.grad[i], first.grad[i], in[i]->numel, 0.0, "conv3x3 grad, repeated");
+            snprintf(label, sizeof label, "conv3x3 grad %d, %s", i, what);
+            compare(again.grad[i], want->grad[i], in[i]->numel, 0.0, label);
             free(again.grad[i]);
         }
         free(again.y);
     }
+}
+
+static qt_tensor **conv_case(qt_tensor **in, uint64_t seed)
+{
+    in[0] = tt_uniform(4, (int[]){12, 7, 9, 11}, -1, 1, seed, 1);
+    in[1] = tt_uniform(4, (int[]){6, 7, 3, 3}, -1, 1, seed + 1, 1);
+    in[2] = tt_uniform(1, (int[]){6}, -1, 1, seed + 2, 1);
+    return in;
+}
+
+static void free_case(qt_tensor **in, op_result *res)
+{
     for (int i = 0; i < 3; i++) {
-        free(first.grad[i]);
+        free(res->grad[i]);
         free(in[i]->grad);
         tt_free(in[i]);
     }
-    free(first.y);
+    free(res->y);
+}
+
+/* 3 workers, 40 runs of conv2d backward on 12 images (12 tiles): with sums kept per thread
+ * rather than per fixed slot, the tiles' assignment to threads varies and so do the low bits. */
+static void test_products_repeat_bitwise(void **state)
+{
+    qt_tensor *in[3];
+    op_result first = run(op_conv3, conv_case(in, 18), 3, 3);
+    expect_repeats(in, &first, 40, "repeated");
+    free_case(in, &first);
+}
+
+/* Threads that keep every core busy (half spinning, half yielding), so the pool's workers
+ * are preempted in the middle of their tasks. */
+typedef struct {
+    atomic_int stop;
+    int yield;
+} competitor;
+
+static void *compete(void *arg)
+{
+    competitor *c = arg;
+    while (!atomic_load_explicit(&c->stop, memory_order_relaxed))
+        if (c->yield)
+            sched_yield();
+    return NULL;
+}
+
+/* The same conv2d forward and backward on 3 workers while twice as many busy threads as
+ * cores compete for the CPU: bit for bit the result of the run on a quiet machine. */
+static void test_products_bitwise_on_a_busy_machine(void **state)
+{
+    qt_tensor *in[3];
+    op_result quiet = run(op_conv3, conv_case(in, 21), 3, 3);
+    enum { MAXC = 16 };
+    int nc = 2 * qt_cpu_count() > MAXC ? MAXC : 2 * qt_cpu_count();
+    pthread_t tid[MAXC];
+    competitor comp[2] = {{0, 0}, {0, 1}};
+    for (int k = 0; k < nc; k++)
+        assert_int_equal(pthread_create(&tid[k], NULL, compete, &comp[k % 2]), 0);
+    expect_repeats(in, &quiet, 10, "busy machine");
+    atomic_store(&comp[0].stop, 1);
+    atomic_store(&comp[1].stop, 1);
+    for (int k = 0; k < nc; k++)
+        pthread_join(tid[k], NULL);
+    free_case(in, &quiet);
 }
 
 int main(void)
@@ -168,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_pointwise_and_pooling),
         cmocka_unit_test(test_products),
         cmocka_unit_test(test_products_repeat_bitwise),
+        cmocka_unit_test(test_products_bitwise_on_a_busy_machine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
