@@ -1,6 +1,7 @@
 /* ImageNet-style folders: root/train/<class>/<name>.png and root/val/<class>/<name>.png.
- * Class index is the byte order of the folder names; files are taken in byte order of their
- * names. Only paths are kept; the loader decodes the pixels. */
+ * Class index is the byte order of train/'s folder names (val/ folders take the index of the
+ * train/ folder with their name); files are taken in byte order of their names. Only paths
+ * are kept; the loader decodes the pixels. */
 #include "dataset_internal.h"
 
 #include <dirent.h>
@@ -126,11 +127,11 @@ static int scan_class(qt_dataset *ds, const char *dir, int label, int skip_bad,
         rc = qt_ds_join_path(path, sizeof path, dir, files.names[i], err);
         if (rc != QT_OK)
             break;
-        if (qt_png_check_file(path, &w, &h, err) != QT_OK) {
-            if (!skip_bad)
-                rc = QT_ERR;
-            else
-                ds->skipped++;
+        qt_error why;
+        if (qt_png_check_file(path, &w, &h, &why) != QT_OK) {
+            ds->skipped++;
+            rc = skip_bad ? qt_ds_add_skip_note(ds, err, "left out %s", why.msg)
+                          : qt_errorf(err, "%s", why.msg);
             continue;
         }
         rc = add_image(ds, path, label, paths_len, paths_cap, cap, err);
@@ -139,34 +140,49 @@ static int scan_class(qt_dataset *ds, const char *dir, int label, int skip_bad,
     return rc;
 }
 
+/* Position of name in a sorted list, or -1. */
+static int find_name(const name_list *l, const char *name)
+{
+    const char *key = name;
+    char **hit = l->count ? bsearch(&key, l->names, (size_t)l->count, sizeof *l->names, by_name) : NULL;
+    return hit ? (int)(hit - l->names) : -1;
+}
+
 int qt_ds_open_png_folder(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err)
 {
-    char split_dir[4096];
-    const char *split = cfg->split == QT_SPLIT_TRAIN ? "train" : "val";
-    if (qt_ds_join_path(split_dir, sizeof split_dir, cfg->root, split, err) != QT_OK)
+    char split_dir[4096], train_dir[4096];
+    int test = cfg->split == QT_SPLIT_TEST;
+    if (qt_ds_join_path(split_dir, sizeof split_dir, cfg->root, test ? "val" : "train", err) != QT_OK ||
+        qt_ds_join_path(train_dir, sizeof train_dir, cfg->root, "train", err) != QT_OK)
         return QT_ERR;
-    name_list classes = {0};
-    if (list_dir(split_dir, 1, &classes, err) != QT_OK) {
-        names_free(&classes);
-        return QT_ERR;
-    }
-    int rc = QT_OK;
-    if (classes.count == 0)
+    /* The class list and indices are train/'s; val/ folders are matched to them by name. */
+    name_list classes = {0}, train_classes = {0};
+    int rc = list_dir(split_dir, 1, &classes, err);
+    if (rc == QT_OK && classes.count == 0)
         rc = qt_errorf(err, "%s: no class folders", split_dir);
-    else
-        rc = qt_ds_set_class_names(ds, (const char *const *)classes.names, classes.count, err);
+    if (rc == QT_OK && test)
+        rc = list_dir(train_dir, 1, &train_classes, err);
+    const name_list *names = test ? &train_classes : &classes;
+    if (rc == QT_OK)
+        rc = qt_ds_set_class_names(ds, (const char *const *)names->names, names->count, err);
+    if (rc == QT_OK)
+        rc = qt_ds_set_source(ds, split_dir, err);
     ds->c = 3;
     ds->h = ds->w = cfg->image_size;
-    /* classes beyond the subset are not scanned at all */
-    int scan = cfg->classes && cfg->classes < classes.count ? cfg->classes : classes.count;
     size_t paths_len = 0, paths_cap = 0;
     int cap = 0;
-    for (int k = 0; rc == QT_OK && k < scan; k++) {
+    for (int k = 0; rc == QT_OK && k < classes.count; k++) {
+        int label = test ? find_name(&train_classes, classes.names[k]) : k;
         char dir[4096];
         rc = qt_ds_join_path(dir, sizeof dir, split_dir, classes.names[k], err);
-        if (rc == QT_OK)
-            rc = scan_class(ds, dir, k, cfg->skip_bad, &paths_len, &paths_cap, &cap, err);
+        if (rc == QT_OK && label < 0)
+            rc = qt_errorf(err, "%s: class \"%s\" has no folder in %s (val/ classes are matched "
+                           "to train/ classes by name)", dir, classes.names[k], train_dir);
+        /* classes beyond the subset are not scanned at all */
+        if (rc == QT_OK && (!cfg->classes || label < cfg->classes))
+            rc = scan_class(ds, dir, label, cfg->skip_bad, &paths_len, &paths_cap, &cap, err);
     }
     names_free(&classes);
+    names_free(&train_classes);
     return rc;
 }
