@@ -20,6 +20,11 @@ const char *qt_run_data_root(const qt_config *c);
  * is reported against data.root with its file:line. */
 int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt_error *err);
 
+/* Opens both splits and checks that they agree (qt_dataset_check_splits): what is trained
+ * on one is run on the other. On error neither is left open. */
+int qt_run_open_datasets(const qt_config *c, qt_dataset **train, qt_dataset **test,
+                         qt_error *err);
+
 /* Loader settings: training shuffles, augments per data.* and drops the last partial batch
  * per data.drop_last; evaluation keeps order and every image, batch data.eval_batch_size. */
 void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split split,

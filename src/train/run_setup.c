@@ -50,6 +50,20 @@ int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt
     return qt_dataset_open(out, &dc, err);
 }
 
+int qt_run_open_datasets(const qt_config *c, qt_dataset **train, qt_dataset **test,
+                         qt_error *err)
+{
+    *train = *test = NULL;
+    if (qt_run_open_dataset(c, QT_SPLIT_TRAIN, train, err) == QT_OK &&
+        qt_run_open_dataset(c, QT_SPLIT_TEST, test, err) == QT_OK &&
+        qt_dataset_check_splits(*train, *test, err) == QT_OK)
+        return QT_OK;
+    qt_dataset_free(*train);
+    qt_dataset_free(*test);
+    *train = *test = NULL;
+    return QT_ERR;
+}
+
 void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split split,
                           qt_loader_config *lc)
 {
