@@ -23,45 +23,64 @@ static const char usage_text[] =
     "             bit depth in turn, plain and interlaced, with and without tRNS\n"
     "\n"
     "Options:\n"
-    "  --train N      training images (png: per class; default 100, png 4)\n"
-    "  --test N       test images (png: per class in val/; default 20, png 2)\n"
-    "  --classes K    png: class folders (default 3)\n"
-    "  --min-side N   png: smallest image side (default 8)\n"
-    "  --max-side N   png: largest image side (default 40)\n"
-    "  --size N       idx: images are N x N (default 28)\n"
+    "  --train N      training images (png: per class; default 100, png 4), 1..100000\n"
+    "  --test N       test images (png: per class in val/; default 20, png 2), 1..100000\n"
+    "  --classes K    png: class folders (default 3), 1..1000\n"
+    "  --min-side N   png: smallest image side (default 8), 1..4096\n"
+    "  --max-side N   png: largest image side (default 40), 1..4096\n"
+    "  --size N       idx: images are N x N (default 28), 1..4096\n"
     "  --gzip         idx: write gzip-compressed .gz files\n"
     "  --seed S       content seed (default 1)\n"
-    "  --help         show this text\n";
+    "  --help         show this text\n"
+    "The data written (before compression) may not exceed 1 GiB: these are small datasets.\n";
 
 typedef struct options {
     long train, test, classes, min_side, max_side, size, seed;
     int gzip;
 } options;
 
+/* The most a dataset may hold before compression. */
+#define MAX_BYTES (1LL << 30)
+
 static int parse_options(int argc, char **argv, int png, options *o)
 {
     *o = (options){png ? 4 : 100, png ? 2 : 20, 3, 8, 40, 28, 1, 0};
+    const struct { const char *name; long *dst, lo, hi; } opts[] = {
+        {"--train", &o->train, 1, 100000},      {"--test", &o->test, 1, 100000},
+        {"--classes", &o->classes, 1, 1000},    {"--min-side", &o->min_side, 1, 4096},
+        {"--max-side", &o->max_side, 1, 4096},  {"--size", &o->size, 1, 4096},
+        {"--seed", &o->seed, 0, 0x7fffffffL},
+    };
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long *dst = !strcmp(a, "--train")      ? &o->train
-                    : !strcmp(a, "--test")     ? &o->test
-                    : !strcmp(a, "--classes")  ? &o->classes
-                    : !strcmp(a, "--min-side") ? &o->min_side
-                    : !strcmp(a, "--max-side") ? &o->max_side
-                    : !strcmp(a, "--size")     ? &o->size
-                    : !strcmp(a, "--seed")     ? &o->seed
-                                               : NULL;
+        const char *a = argv[i];
+        size_t k = 0;
         if (!strcmp(a, "--gzip")) {
             o->gzip = 1;
             continue;
         }
-        if (!dst)
+        while (k < sizeof opts / sizeof *opts && strcmp(a, opts[k].name))
+            k++;
+        if (k == sizeof opts / sizeof *opts)
             return cli_fail(PROG, "unknown option '%s' (see mkdata --help)", a);
-        if (cli_int(PROG, a, v, dst == &o->seed ? 0 : 1, dst == &o->seed ? 0x7fffffffL : 1000000, dst))
+        if (i + 1 == argc)
+            return cli_fail(PROG, "%s needs a value", a);
+        if (cli_int(PROG, a, argv[++i], opts[k].lo, opts[k].hi, opts[k].dst))
             return 2;
-        i++;
     }
     return 0;
+}
+
+/* Images a kind would write, and their bytes (png: at the largest side, 8 bytes a pixel). */
+static long long data_bytes(const char *kind, const options *o, long long *images)
+{
+    *images = o->train + o->test;
+    if (!strcmp(kind, "idx"))
+        return *images * o->size * o->size;
+    if (!strcmp(kind, "png")) {
+        *images *= o->classes;
+        return *images * o->max_side * o->max_side * 8;
+    }
+    return *images * 3074;
 }
 
 int main(int argc, char **argv)
@@ -76,8 +95,14 @@ int main(int argc, char **argv)
     }
     const char *kind = argv[1], *dir = argv[2];
     options o;
-    if (parse_options(argc - 3, argv + 3, !strcmp(kind, "png"), &o))
+    if (cli_out_path(PROG, "DIR", dir) || parse_options(argc - 3, argv + 3, !strcmp(kind, "png"), &o))
         return 2;
+    long long images, bytes = data_bytes(kind, &o, &images);
+    if (bytes > MAX_BYTES)
+        return 2 * cli_fail(PROG, "%s: %lld images would take %.1f GB, more than mkdata's 1 GiB "
+                            "(lower --train, --test%s)", kind, images,
+                            (double)bytes / 1e9, !strcmp(kind, "idx") ? " or --size"
+                            : !strcmp(kind, "png") ? ", --classes or --max-side" : "");
     qt_error err;
     int rc;
     uint64_t seed = (uint64_t)o.seed;
