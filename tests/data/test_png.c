@@ -180,7 +180,8 @@ static void put_chunk(uint8_t *buf, size_t *n, const char *type, const uint8_t *
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(declared_len >> (24 - 8 * i));
     memcpy(p + 4, type, 4);
-    memcpy(p + 8, data, len);
+    if (len)
+        memcpy(p + 8, data, len);
     uint32_t crc = (uint32_t)crc32(crc32(0, NULL, 0), p + 4, (uInt)(4 + len));
     for (int i = 0; i < 4; i++)
         p[8 + len + i] = (uint8_t)(crc >> (24 - 8 * i));
