@@ -142,6 +142,9 @@ qt_optimizer qt_run_optimizer(const qt_config *c)
     return qt_optimizer_sgd((float)c->train.momentum, c->train.nesterov, (float)c->train.weight_decay);
 }
 
+/* Every decay epoch the config can hold fits the schedule: none is dropped. */
+_Static_assert(QT_SCHED_MAX_DECAYS >= QT_CONFIG_LIST_MAX, "train.lr_decay_epochs would be cut");
+
 qt_schedule qt_run_schedule(const qt_config *c)
 {
     static const qt_sched_kind kinds[] = {QT_SCHED_CONSTANT, QT_SCHED_STEP, QT_SCHED_EXP,
