@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc libc6-dev meson ninja-build pkg-config libopenblas-dev libpng-dev zlib1g-dev
-          libcmocka-dev dataset-fashion-mnist python3)
+          libjpeg62-turbo-dev libcmocka-dev dataset-fashion-mnist python3 libprotobuf-c-dev
+          protobuf-c-compiler python3-onnx python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

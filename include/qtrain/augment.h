@@ -12,6 +12,7 @@
 #include "qtrain/dataset.h"
 #include "qtrain/error.h"
 #include "qtrain/image.h"
+#include "qtrain/image_decode.h"
 #include "qtrain/rng.h"
 
 typedef enum qt_crop_mode {
@@ -51,14 +52,15 @@ void qt_augment_init(qt_augment_config *cfg);
  *                  (sum of p = 3431114169, sum of p^2 = 631470052347, 47040000 pixels;
  *                  population std); tests/data/test_fashion_mnist.c recomputes them
  *   mnist          0.1307, 0.3081
- *   png_folder     ImageNet (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+ *   image_folder, imagenet, tiny_imagenet
+ *                  ImageNet's (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
  *   synthetic      0.5, 0.2898054 (uniform random bytes: mean 127.5, std sqrt((256^2-1)/12))
  * Channels past the dataset's count are set like channel 0. */
 void qt_augment_norm_defaults(qt_dataset_kind kind, float mean[3], float std[3]);
 
 /* Standard recipe for a dataset: train adds pad-4 random crop and flip for CIFAR (and
- * synthetic), random-resized crop (0.08..1, 3/4..4/3) and flip for PNG folders; evaluation
- * of PNG folders resizes the shorter side to image_size * 8 / 7 (256 for 224) and takes
+ * synthetic), random-resized crop (0.08..1, 3/4..4/3) and flip for the folder kinds;
+ * evaluation of the folder kinds resizes the shorter side to image_size * 8 / 7 (256 for 224) and takes
  * the centre crop. MNIST and Fashion-MNIST are only normalised. */
 void qt_augment_preset(qt_augment_config *cfg, qt_dataset_kind kind, int train, int image_size);
 
@@ -94,5 +96,17 @@ int qt_augment_apply(qt_augmenter *a, const qt_image *src, const qt_augment_para
 /* Draws with qt_rng_derive(seed, epoch, index) and applies. */
 int qt_augment_image(qt_augmenter *a, const qt_image *src, uint64_t seed, uint64_t epoch,
                      uint64_t index, float *out, qt_error *err);
+
+/* The JPEG scale denominator (1, 2, 4 or 8) for drawn parameters p: the largest at which
+ * the box, shrunk with the image, still spans at least the output size in both
+ * directions, so scaled decoding never leaves the resampler less than one source pixel per
+ * output pixel. */
+int qt_augment_decode_scale(const qt_augmenter *a, const qt_augment_params *p);
+
+/* qt_augment_image for an image file: reads it with rd, draws the parameters from its
+ * full size, then decodes it (with scaled set, a JPEG at 1/qt_augment_decode_scale of its
+ * size, the box scaled with it; else at full size) and applies them. */
+int qt_augment_file(qt_augmenter *a, qt_image_reader *rd, const char *path, int scaled,
+                    uint64_t seed, uint64_t epoch, uint64_t index, float *out, qt_error *err);
 
 #endif

@@ -3,6 +3,8 @@
  *
  * Records:
  *   config.ini                 u8    the resolved config the net was built from
+ *   net                        u8    the net's description (net_desc.h): a zoo name and its
+ *                                    options, or a net file's text; rebuilds the net alone
  *   state/step, state/epoch, state/batch, state/opt_t, state/images,
  *   state/window_correct, state/window_images, state/window_steps      u64
  *   state/best_acc, state/seconds, state/window_loss                   f64
@@ -67,6 +69,9 @@ int qt_checkpoint_apply_arch(const char *path, qt_net *net, qt_error *err);
 
 /* The config.ini text stored in a checkpoint (malloc'd, NUL-terminated). */
 int qt_checkpoint_config_text(const char *path, char **text, qt_error *err);
+/* The net's description stored in a checkpoint (malloc'd), or *text = NULL when it has none
+ * (checkpoints written before it was recorded, or of a net assembled in code). */
+int qt_checkpoint_net_description(const char *path, char **text, qt_error *err);
 
 /* Checkpoint file name for a step: "<dir>/step-000001234.qtr". */
 void qt_checkpoint_path(const char *dir, int64_t step, char *out, size_t n);

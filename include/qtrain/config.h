@@ -43,7 +43,8 @@ typedef struct qt_cfg_float_list {
 typedef enum qt_cfg_shortcut { QT_CFG_SHORTCUT_A, QT_CFG_SHORTCUT_B } qt_cfg_shortcut;
 typedef enum qt_cfg_dataset {
     QT_CFG_DATASET_CIFAR10, QT_CFG_DATASET_CIFAR100, QT_CFG_DATASET_FASHION_MNIST,
-    QT_CFG_DATASET_MNIST, QT_CFG_DATASET_PNG_FOLDER
+    QT_CFG_DATASET_MNIST, QT_CFG_DATASET_PNG_FOLDER, QT_CFG_DATASET_IMAGE_FOLDER,
+    QT_CFG_DATASET_IMAGENET, QT_CFG_DATASET_TINY_IMAGENET
 } qt_cfg_dataset;
 typedef enum qt_cfg_labels { QT_CFG_LABELS_FINE, QT_CFG_LABELS_COARSE } qt_cfg_labels;
 typedef enum qt_cfg_optimizer { QT_CFG_OPTIM_SGD, QT_CFG_OPTIM_ADAM } qt_cfg_optimizer;
@@ -64,6 +65,7 @@ typedef enum qt_cfg_bc_lr_scale { QT_CFG_BC_LR_SCALE_NONE, QT_CFG_BC_LR_SCALE_GL
 /* Field names equal key names; see configs/README.md for each key's meaning. */
 typedef struct qt_config_model {
     char name[QT_CONFIG_STR_MAX];
+    char file[QT_CONFIG_PATH_MAX];
     qt_cfg_int_list widths;
     qt_cfg_shortcut shortcut;
     double dropout;
@@ -81,6 +83,9 @@ typedef struct qt_config_data {
     double fraction;
     qt_cfg_labels labels;
     int image_size;
+    char class_list[QT_CONFIG_PATH_MAX];
+    char val_labels[QT_CONFIG_PATH_MAX];
+    bool scaled_decode;
     bool augment;
     int crop_pad;
     bool flip;

@@ -8,6 +8,8 @@
 typedef struct qt_eval_result {
     double loss;              /* mean over images */
     double acc;               /* fraction correct, in [0, 1] */
+    double top5;              /* fraction whose label is among the 5 largest logits */
+    int classes;              /* the net's; top-5 is reported only when there are more than 5 */
     int64_t images;
 } qt_eval_result;
 

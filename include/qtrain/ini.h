@@ -27,6 +27,8 @@ typedef struct qt_ini_section {
     const char *file;
     int line;
     const char *name;
+    int first_entry;            /* its entries: entries[first_entry .. first_entry + n_entries) */
+    int n_entries;
 } qt_ini_section;
 
 typedef struct qt_ini {
@@ -34,7 +36,8 @@ typedef struct qt_ini {
     int n_entries;
     qt_ini_entry *entries;      /* in file order; a repeated key appears twice */
     int n_sections;
-    qt_ini_section *sections;   /* every [section] header in file order */
+    qt_ini_section *sections;   /* every [section] header in file order; a repeated header
+                                 * appears once per occurrence, with its own entries */
     char *storage;              /* the strings the entries point into */
 } qt_ini;
 

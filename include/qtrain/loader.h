@@ -29,6 +29,8 @@ typedef struct qt_loader_config {
     qt_augment_config augment;
     int prefetch;   /* prepare the next batch on a background thread */
     int threads;    /* threads that decode and augment one batch (1 = no helpers) */
+    int scaled_decode; /* decode JPEGs at 1/2, 1/4 or 1/8 when the crop allows
+                          (qt_augment_decode_scale); 0: always at full size */
 } qt_loader_config;
 
 typedef struct qt_batch {
@@ -42,7 +44,7 @@ typedef struct qt_batch {
 typedef struct qt_loader qt_loader;
 
 /* Batch 128, shuffle, keep the last partial batch, seed 0, no augmentation, prefetch on,
- * 1 thread. */
+ * 1 thread, scaled JPEG decoding on. */
 void qt_loader_config_init(qt_loader_config *cfg);
 
 /* The loader borrows ds, which must outlive it. */

@@ -27,6 +27,15 @@ typedef enum {
 
 #define QT_NET_INPUT (-2) /* distinct from QT_ERR */
 
+/* A conv or linear layer's own quantization choice, from a net file's quantize, grid and bits
+ * keys (docs/net-files.md); all zero: as the rule says. qt_quant_attach reads it. */
+typedef struct qt_layer_quant {
+    int quantize;             /* 0: per quant.quantize_first/last, 1: quantized, -1: stays float */
+    int own_grid;             /* 1: grid and bits below replace the rule's grid and bits */
+    int grid;                 /* a qt_grid_kind (grid.h) */
+    int bits;
+} qt_layer_quant;
+
 typedef struct qt_layer {
     qt_layer_kind kind;
     char name[48];
@@ -40,6 +49,7 @@ typedef struct qt_layer {
     int out_ndim;             /* 4 for (N, C, H, W) outputs, 2 for (N, F) */
     int out_c, out_h, out_w;  /* per-image output shape (F, 1, 1 for vectors) */
     int cp_part;              /* 1, 2 or 3: a part of a CP-factorised layer (net_cp.h); 0 otherwise */
+    qt_layer_quant quant;
 } qt_layer;
 
 typedef struct qt_net {
@@ -50,6 +60,7 @@ typedef struct qt_net {
     int nparams, params_cap;
     int in_c, in_h, in_w;
     int num_classes;
+    char *description;        /* how it was built, to rebuild it (net_desc.h); NULL if unknown */
 } qt_net;
 
 qt_net *qt_net_new(const char *name, int in_c, int in_h, int in_w, qt_error *err);
@@ -60,6 +71,10 @@ void qt_net_free(qt_net *net);
  * qt_net_init_params. */
 int qt_net_conv(qt_net *net, const char *name, int in, int out_c, int k, int stride, int pad,
                 int bias, qt_error *err);
+/* The same with groups: input and output channels split into `groups` independent
+ * convolutions (groups = input channels is a depthwise conv). */
+int qt_net_conv_groups(qt_net *net, const char *name, int in, int out_c, int k, int stride,
+                       int pad, int groups, int bias, qt_error *err);
 int qt_net_linear(qt_net *net, const char *name, int in, int out_f, int bias, qt_error *err);
 int qt_net_batchnorm(qt_net *net, const char *name, int in, float momentum, float eps,
                      qt_error *err);

@@ -79,7 +79,9 @@ qt_tensor *qt_squared_hinge(qt_ctx *c, qt_tensor *logits, const int32_t *labels)
  * scalar; gradients flow to both (a fixed teacher simply does not require one). */
 qt_tensor *qt_kl_div(qt_ctx *c, qt_tensor *student, qt_tensor *teacher);
 
-/* Number of rows whose arg-max (first on ties) equals the label.  logits (N, K). */
+/* Number of rows whose label is among the k largest logits, ties ranked by class index
+ * (k = 1: the first arg-max is the label).  logits (N, K). */
+int qt_topk_correct(const qt_tensor *logits, const int32_t *labels, int k);
 int qt_top1_correct(const qt_tensor *logits, const int32_t *labels);
 
 #endif

@@ -48,7 +48,8 @@ struct qt_qstate {
 
 const char *qt_quant_mode_name(qt_quant_mode mode);
 
-/* Attaches quantizers to the net's conv/linear weights per cfg (a no-op for FP). Call after
+/* Attaches quantizers to the net's conv/linear weights per cfg (a no-op for FP); a layer's own
+ * choice (qt_layer.quant, from a net file) overrides quantize_first/last and the grid. Call after
  * qt_net_init_params: H or Δ is derived from the initial weights, BC's buffer starts at the
  * clipped initial weights, SR's and R's codes at Q_s / Q_d of them. */
 int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_error *err);

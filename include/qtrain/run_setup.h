@@ -13,7 +13,7 @@
 #include "qtrain/train_step.h"
 
 /* data.root, or the dataset's standard place when it is empty (qt_dataset_default_root;
- * NULL for png_folder, which has none). */
+ * NULL for image_folder, which has none). */
 const char *qt_run_data_root(const qt_config *c);
 
 /* Opens the train or test split with the config's subset settings. A missing root directory
@@ -30,12 +30,23 @@ int qt_run_open_datasets(const qt_config *c, qt_dataset **train, qt_dataset **te
 void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split split,
                           qt_loader_config *lc);
 
-/* Builds the model for the dataset's image shape and class count, initialises it from
- * train.seed and attaches the quantizers of [quant]. */
+/* Builds the model (model.file, or else model.name) for the dataset's image shape and class
+ * count, initialises it from train.seed and attaches the quantizers of [quant]. */
 qt_net *qt_run_build_net(const qt_config *c, const qt_dataset *ds, qt_error *err);
 /* The same, for a given input shape and class count (no dataset at hand). */
 qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w, int classes,
                                qt_error *err);
+/* The same for the net a checkpoint was trained with: rebuilt from the description it stores
+ * (net_desc.h), so that a net file may have changed or gone since; the config's [model] keys
+ * are then not used, and the data must fit the net. From the config when the checkpoint
+ * holds no description (or ckpt is NULL). Initialised and quantized as above, ready for
+ * qt_checkpoint_load. */
+qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, const char *ckpt,
+                                    qt_error *err);
+
+/* The net a description records (net_desc.h: an export's or a checkpoint's), initialised
+ * and quantized as above. */
+qt_net *qt_run_build_described_net(const qt_config *c, const char *desc, qt_error *err);
 
 qt_quant_config qt_run_quant_config(const qt_config *c);
 qt_optimizer qt_run_optimizer(const qt_config *c);

@@ -14,6 +14,7 @@ typedef enum { QT_LOSS_CROSS_ENTROPY, QT_LOSS_SQUARED_HINGE } qt_loss_kind;
 typedef struct qt_batch_result {
     double loss;              /* mean over the batch */
     int correct;              /* top-1 */
+    int correct5;             /* top-5 */
     int n;
 } qt_batch_result;
 

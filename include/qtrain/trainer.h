@@ -26,6 +26,7 @@ typedef struct qt_train_event {
     double loss, acc;         /* the last step's */
     double lr, images_per_s, eta_seconds, elapsed_seconds;
     double test_loss, test_acc, float_test_acc; /* EVAL; float_test_acc is NAN when not measured */
+    double test_top5;         /* EVAL: top-5 accuracy; NAN with 5 classes or fewer */
     double flips;             /* EVAL at an epoch's end: fraction of quantized weights that flipped */
     const char *text;
 } qt_train_event;
@@ -45,6 +46,7 @@ typedef struct qt_train_opts {
 
 typedef struct qt_train_summary {
     double test_acc, best_test_acc, float_test_acc, test_loss;
+    double test_top5;         /* NAN with 5 classes or fewer */
     double seconds, images_per_s;
     int64_t steps, epochs_done;
     size_t params, param_bytes;

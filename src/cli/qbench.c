@@ -39,14 +39,17 @@ static const char usage_text[] =
     "and weight-gradient products), the achieved GFLOP/s and the peak resident memory.\n"
     "\n"
     "qbench --loader [--dataset KIND [--root DIR] | --synthetic] [options]\n"
-    "  --dataset KIND   cifar10, cifar100, fashion_mnist, mnist or png_folder\n"
+    "  --dataset KIND   cifar10, cifar100, fashion_mnist, mnist, image_folder, imagenet or\n"
+    "                   tiny_imagenet\n"
     "  --root DIR       folder holding the dataset's files (default: the dataset's standard\n"
     "                   location, see datasets/README.md)\n"
     "  --synthetic      50000 random 3x32x32 images in memory (CIFAR-10 shaped); the default\n"
     "  --split S        train (default) or test; train uses the training augmentation\n"
-    "                   (CIFAR: pad-4 random crop + flip; PNG: random-resized crop + flip),\n"
-    "                   test only resizes/normalises\n"
-    "  --image-size N   png_folder: side of the produced images (default 224)\n"
+    "                   (CIFAR: pad-4 random crop + flip; image folders: random-resized\n"
+    "                   crop + flip), test only resizes/normalises\n"
+    "  --image-size N   image folders: side of the produced images (default 224)\n"
+    "  --no-scaled-decode  decode every JPEG at full size (default: at 1/2, 1/4 or 1/8 when\n"
+    "                   the crop stays at least --image-size; data.scaled_decode)\n"
     "  --batch N        images per batch (default 128)\n"
     "  --threads N      threads decoding and augmenting each batch (default 1)\n"
     "  --iters N        batches to time after one warm-up batch (default 200)\n"
@@ -60,14 +63,14 @@ static const char usage_text[] =
 
 typedef struct loader_options {
     const char *dataset, *root;
-    int synthetic, train, json, prefetch;
+    int synthetic, train, json, prefetch, scaled_decode;
     long image_size, batch, threads, iters, seed;
 } loader_options;
 
 /* Returns 0 when parsed, 1 on error, -1 when help was printed. */
 static int parse_loader_options(int argc, char **argv, loader_options *o)
 {
-    *o = (loader_options){NULL, NULL, 0, 1, 0, 1, 224, 128, 1, 200, 1};
+    *o = (loader_options){NULL, NULL, 0, 1, 0, 1, 1, 224, 128, 1, 200, 1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -85,6 +88,8 @@ static int parse_loader_options(int argc, char **argv, loader_options *o)
             o->json = 1;
         } else if (!strcmp(a, "--no-prefetch")) {
             o->prefetch = 0;
+        } else if (!strcmp(a, "--no-scaled-decode")) {
+            o->scaled_decode = 0;
         } else if (!strcmp(a, "--dataset")) {
             o->dataset = v;
         } else if (!strcmp(a, "--root")) {
@@ -134,20 +139,24 @@ static void print_loader_result(const loader_options *o, const qt_dataset *ds,
     if (o->json) {
         printf("{\"mode\": \"loader\", \"dataset\": \"%s\", \"split\": \"%s\", \"dataset_images\": %d, "
                "\"channels\": %d, \"height\": %d, \"width\": %d, \"batch\": %ld, \"threads\": %ld, "
-               "\"prefetch\": %s, \"batches\": %lld, \"images\": %lld, \"seconds\": %.6f, "
+               "\"prefetch\": %s, \"scaled_decode\": %s, \"batches\": %lld, \"images\": %lld, "
+               "\"seconds\": %.6f, "
                "\"cpu_seconds\": %.6f, \"images_per_second\": %.1f, "
                "\"images_per_cpu_second\": %.1f}\n",
                name, o->train ? "train" : "test", qt_dataset_count(ds), qt_dataset_channels(ds),
                qt_dataset_height(ds), qt_dataset_width(ds), o->batch, o->threads,
-               o->prefetch ? "true" : "false", (long long)r->batches, (long long)r->images,
+               o->prefetch ? "true" : "false", o->scaled_decode ? "true" : "false",
+               (long long)r->batches, (long long)r->images,
                r->seconds, r->cpu_seconds, r->images_per_second, r->images_per_cpu_second);
         return;
     }
-    printf("loader %s %s (%d images %dx%dx%d), batch %ld, threads %ld, prefetch %s: "
+    printf("loader %s %s (%d images %dx%dx%d), batch %ld, threads %ld, prefetch %s%s: "
            "%lld images in %.3f s = %.0f images/s; cpu %.3f s = %.0f images per cpu-second\n",
            name, o->train ? "train" : "test", qt_dataset_count(ds), qt_dataset_channels(ds),
            qt_dataset_height(ds), qt_dataset_width(ds), o->batch, o->threads,
-           o->prefetch ? "on" : "off", (long long)r->images, r->seconds, r->images_per_second,
+           o->prefetch ? "on" : "off",
+           qt_dataset_decodes(ds) && !o->scaled_decode ? ", full-size decoding" : "",
+           (long long)r->images, r->seconds, r->images_per_second,
            r->cpu_seconds, r->images_per_cpu_second);
 }
 
@@ -167,6 +176,7 @@ static int run_loader_bench(int argc, char **argv)
     cfg.threads = (int)o.threads;
     cfg.prefetch = o.prefetch;
     cfg.seed = (uint64_t)o.seed;
+    cfg.scaled_decode = o.scaled_decode;
     qt_augment_preset(&cfg.augment, qt_dataset_get_kind(ds), o.train, (int)o.image_size);
     qt_loader_bench r;
     rc = qt_loader_benchmark(ds, &cfg, (int)o.iters, &r, &err);

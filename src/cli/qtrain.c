@@ -12,6 +12,7 @@
 #include "cli_util.h"
 #include "qtrain/clock.h"
 #include "qtrain/export.h"
+#include "qtrain/net_table.h"
 #include "qtrain/run_dir.h"
 #include "qtrain/trainer.h"
 
@@ -20,7 +21,8 @@
 static const char usage_text[] =
     "usage: qtrain [train] --config FILE [options]     train a net\n"
     "       qtrain eval --checkpoint FILE [options]     test accuracy of a checkpoint\n"
-    "       qtrain export --checkpoint FILE --out FILE  weights as safetensors\n"
+    "       qtrain eval --weights FILE [options]        test accuracy of an exported file\n"
+    "       qtrain export --checkpoint FILE --out FILE  weights as safetensors or ONNX\n"
     "\n"
     "Training options:\n"
     "  --config FILE        the run's INI config (configs/README.md documents every key);\n"
@@ -41,13 +43,27 @@ static const char usage_text[] =
     "  --threads N          same as --set train.threads=N (0 = all cores)\n"
     "  --quiet              print only errors and the final result\n"
     "  --print-config       print the resolved config and exit\n"
+    "  --print-net          print the net (model.file or model.name, for the dataset's input\n"
+    "                       and classes) as a table and exit: each layer's output shape,\n"
+    "                       parameters, quantized weights (rule and grid) and FLOPs\n"
     "\n"
     "eval / export options:\n"
     "  --checkpoint FILE    a checkpoint (RUN/checkpoints/step-*.qtr) or a qquant output\n"
-    "  --config FILE        config to build the net with (default: the one stored in the\n"
-    "                       checkpoint); --set overrides apply to either\n"
+    "  --config FILE        config for the data and the quantization (default: the one\n"
+    "                       stored in the checkpoint); --set overrides apply to either. The\n"
+    "                       net is rebuilt from the checkpoint's own description of it\n"
     "  --float              eval: use BinaryConnect's float buffer instead of binary weights\n"
-    "  --out FILE           export: the .safetensors file to write\n"
+    "  --weights FILE       eval: a .safetensors file written by export (float or packed),\n"
+    "                       rebuilt from its metadata alone; --set data.root=... and\n"
+    "                       data.test_limit=... apply\n"
+    "  --out FILE           export: the file to write\n"
+    "  --format FMT         export: safetensors (default) or onnx\n"
+    "  --packed             export (safetensors): quantized layers as bit-packed grid codes\n"
+    "                       plus one float scale per layer (docs/export-format.md)\n"
+    "  --float-buffer       export (safetensors): also BinaryConnect's float buffer\n"
+    "  --onnx-float         export (onnx): quantized weights as float initializers instead\n"
+    "                       of int8 codes through DequantizeLinear\n"
+    "  --onnx-fold-bn       export (onnx): fold each batchnorm into the conv/linear before it\n"
     "\n"
     "Other:\n"
     "  --help               this text\n"
@@ -62,11 +78,12 @@ static const char usage_text[] =
 
 typedef struct args {
     const char *command;      /* train, eval, export */
-    const char *config, *out, *checkpoint;
+    const char *config, *out, *checkpoint, *weights;
+    qt_export_opts export;
     const char **sets;        /* room for argc entries */
     int nsets;
     char seed_set[40], threads_set[40];
-    int resume, overwrite, quiet, print_config, float_view;
+    int resume, overwrite, quiet, print_config, print_net, float_view;
 } args;
 
 /* The signal (SIGINT or SIGTERM) that asked the run to stop; 0 until one came. */
@@ -102,6 +119,16 @@ static int parse_option(args *a, int argc, char **argv, int *i)
         return missing || cli_out_path(PROG, "--out", v) ? 1 : (a->out = v, 0);
     if (VALUE("--checkpoint"))
         return missing ? 1 : (a->checkpoint = v, 0);
+    if (VALUE("--weights"))
+        return missing ? 1 : (a->weights = v, 0);
+    if (VALUE("--format")) {
+        if (missing)
+            return 1;
+        if (strcmp(v, "safetensors") && strcmp(v, "onnx"))
+            return cli_fail(PROG, "--format: expected safetensors or onnx, got '%s'", v);
+        a->export.format = strcmp(v, "onnx") ? QT_EXPORT_SAFETENSORS : QT_EXPORT_ONNX;
+        return 0;
+    }
     if (VALUE("--seed")) {
         if (missing || cli_int(PROG, "--seed", v, 0, 2147483647L, &n))
             return 1;
@@ -123,8 +150,18 @@ static int parse_option(args *a, int argc, char **argv, int *i)
         return a->quiet = 1, 0;
     if (!strcmp(s, "--print-config"))
         return a->print_config = 1, 0;
+    if (!strcmp(s, "--print-net"))
+        return a->print_net = 1, 0;
     if (!strcmp(s, "--float"))
         return a->float_view = 1, 0;
+    if (!strcmp(s, "--packed"))
+        return a->export.packed = 1, 0;
+    if (!strcmp(s, "--float-buffer"))
+        return a->export.float_buffer = 1, 0;
+    if (!strcmp(s, "--onnx-float"))
+        return a->export.onnx_float = 1, 0;
+    if (!strcmp(s, "--onnx-fold-bn"))
+        return a->export.onnx_fold_bn = 1, 0;
     return cli_fail(PROG, "unknown option '%s' (see qtrain --help)", s);
 }
 
@@ -193,8 +230,11 @@ static void observe(const qt_train_event *e, void *user)
     }
     case QT_TRAIN_EV_EVAL:
         end_line(p);
-        printf("epoch %lld/%d  step %lld  test acc %.4f  test loss %.4f", (long long)e->epoch + 1,
-               e->epochs, (long long)e->step, e->test_acc, e->test_loss);
+        printf("epoch %lld/%d  step %lld  test acc %.4f", (long long)e->epoch + 1, e->epochs,
+               (long long)e->step, e->test_acc);
+        if (!isnan(e->test_top5))
+            printf("  top-5 %.4f", e->test_top5);
+        printf("  test loss %.4f", e->test_loss);
         if (!isnan(e->float_test_acc))
             printf("  float-buffer acc %.4f", e->float_test_acc);
         printf("  flips %.4f\n", e->flips);
@@ -265,6 +305,13 @@ static int cmd_train(const args *a)
     if (a->print_config) {
         return print_text(qt_config_to_ini(&c));
     }
+    if (a->print_net) {
+        char *table;
+        qt_error err;
+        if (qt_config_net_table(&c, &table, &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+        return print_text(table);
+    }
     if (a->resume && !a->out)
         return cli_fail(PROG, "--resume needs --out RUN_DIR (the run to continue)");
     if (a->resume && a->overwrite)
@@ -286,7 +333,8 @@ static int cmd_train(const args *a)
     qt_config_value_text(&c, "quant.mode", mode, sizeof mode);
     qt_config_value_text(&c, "data.dataset", dataset, sizeof dataset);
     if (!a->quiet)
-        printf("run %s: model %s, quant %s, dataset %s\n", dir, c.model.name, mode, dataset);
+        printf("run %s: model %s, quant %s, dataset %s\n", dir,
+               c.model.file[0] ? c.model.file : c.model.name, mode, dataset);
     qt_train_opts o = {.run_dir = dir, .resume = a->resume, .stop = &stop_signal,
                        .observer = observe, .user = &p, .overwrite = a->overwrite};
     qt_train_summary s;
@@ -301,8 +349,10 @@ static int cmd_train(const args *a)
                (long long)s.steps, s.seconds, s.checkpoint, dir);
         return 128 + stop_signal;
     }
-    printf("test accuracy %.4f (best %.4f) after %lld steps, %.0f s; run %s\n", s.test_acc,
-           s.best_test_acc, (long long)s.steps, s.seconds, dir);
+    printf("test accuracy %.4f (best %.4f", s.test_acc, s.best_test_acc);
+    if (!isnan(s.test_top5))
+        printf("; top-5 %.4f", s.test_top5);
+    printf(") after %lld steps, %.0f s; run %s\n", (long long)s.steps, s.seconds, dir);
     return 0;
 }
 
@@ -323,31 +373,41 @@ static int cmd_eval(const args *a)
     qt_config c;
     qt_eval_result r;
     qt_error err;
-    if (checkpoint_config(a, &c))
-        return 1;
-    if (qt_eval_checkpoint(&c, a->checkpoint, a->float_view, &r, &err) != QT_OK)
-        return cli_fail(PROG, "%s", err.msg);
-    printf("test_acc %.4f  test_loss %.4f  images %lld  weights %s\n", r.acc, r.loss,
-           (long long)r.images, a->float_view ? "float buffer" : "as stored (quantized)");
+    if (a->weights && a->checkpoint)
+        return cli_fail(PROG, "eval takes --checkpoint or --weights, not both");
+    if (a->weights) {
+        if (a->config)
+            return cli_fail(PROG, "--weights: the file records its net; use --set for data.* keys");
+        if (qt_eval_weights(a->weights, a->sets, a->nsets, a->float_view, &r, &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+    } else {
+        if (checkpoint_config(a, &c))
+            return 1;
+        if (qt_eval_checkpoint(&c, a->checkpoint, a->float_view, &r, &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+    }
+    printf("test_acc %.4f  ", r.acc);
+    if (r.classes > 5)
+        printf("test_top5 %.4f  ", r.top5);
+    printf("test_loss %.4f  images %lld  weights %s\n", r.loss, (long long)r.images,
+           a->float_view ? "float buffer" : "as stored (quantized)");
     return 0;
 }
 
 static int cmd_export(const args *a)
 {
     qt_config c;
-    qt_net *net;
     qt_error err;
+    const qt_export_opts *o = &a->export;
     if (checkpoint_config(a, &c))
         return 1;
     if (!a->out)
-        return cli_fail(PROG, "export needs --out FILE.safetensors");
-    if (qt_open_checkpoint_net(&c, a->checkpoint, &net, &err) != QT_OK)
-        return cli_fail(PROG, "%s", err.msg);
-    char mode[16];
-    qt_config_value_text(&c, "quant.mode", mode, sizeof mode);
-    int rc = qt_export_safetensors(net, mode, a->out, &err);
-    qt_net_free(net);
-    if (rc != QT_OK)
+        return cli_fail(PROG, "export needs --out FILE");
+    if (o->format == QT_EXPORT_ONNX && (o->packed || o->float_buffer))
+        return cli_fail(PROG, "--packed and --float-buffer are for --format safetensors");
+    if (o->format == QT_EXPORT_SAFETENSORS && (o->onnx_float || o->onnx_fold_bn))
+        return cli_fail(PROG, "--onnx-float and --onnx-fold-bn are for --format onnx");
+    if (qt_export_checkpoint(&c, a->checkpoint, o, a->out, &err) != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
     printf("wrote %s\n", a->out);
     return 0;

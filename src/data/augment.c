@@ -35,7 +35,9 @@ void qt_augment_norm_defaults(qt_dataset_kind kind, float mean[3], float std[3])
         [QT_DATASET_FASHION_MNIST] = {{0.2860406f, 0.2860406f, 0.2860406f},
                                       {0.3530242f, 0.3530242f, 0.3530242f}},
         [QT_DATASET_MNIST] = {{0.1307f, 0.1307f, 0.1307f}, {0.3081f, 0.3081f, 0.3081f}},
-        [QT_DATASET_PNG_FOLDER] = {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
+        [QT_DATASET_IMAGE_FOLDER] = {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
+        [QT_DATASET_IMAGENET] = {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
+        [QT_DATASET_TINY_IMAGENET] = {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
         [QT_DATASET_SYNTHETIC] = {{0.5f, 0.5f, 0.5f}, {0.2898054f, 0.2898054f, 0.2898054f}},
     };
     unsigned k = (unsigned)kind < sizeof table / sizeof table[0] ? (unsigned)kind
@@ -58,7 +60,9 @@ void qt_augment_preset(qt_augment_config *cfg, qt_dataset_kind kind, int train, 
             cfg->hflip = 1;
         }
         break;
-    case QT_DATASET_PNG_FOLDER:
+    case QT_DATASET_IMAGE_FOLDER:
+    case QT_DATASET_IMAGENET:
+    case QT_DATASET_TINY_IMAGENET:
         cfg->out_h = cfg->out_w = image_size;
         if (train) {
             cfg->crop = QT_CROP_RANDOM_RESIZED;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "qtrain/gzip.h"
 #include "qtrain/file_io.h"
@@ -24,7 +25,9 @@ static const char *const kind_names[] = {
     [QT_DATASET_CIFAR100] = "cifar100",
     [QT_DATASET_FASHION_MNIST] = "fashion_mnist",
     [QT_DATASET_MNIST] = "mnist",
-    [QT_DATASET_PNG_FOLDER] = "png_folder",
+    [QT_DATASET_IMAGE_FOLDER] = "image_folder",
+    [QT_DATASET_IMAGENET] = "imagenet",
+    [QT_DATASET_TINY_IMAGENET] = "tiny_imagenet",
     [QT_DATASET_SYNTHETIC] = "synthetic",
 };
 
@@ -41,8 +44,26 @@ int qt_dataset_kind_parse(const char *name, qt_dataset_kind *kind, qt_error *err
             return QT_OK;
         }
     }
+    if (strcmp(name, "png_folder") == 0) {
+        *kind = QT_DATASET_IMAGE_FOLDER;
+        return QT_OK;
+    }
     return qt_errorf(err, "unknown dataset '%s' (expected cifar10, cifar100, fashion_mnist, "
-                     "mnist or png_folder)", name);
+                     "mnist, image_folder, imagenet or tiny_imagenet)", name);
+}
+
+static int is_folder_kind(qt_dataset_kind kind)
+{
+    return kind == QT_DATASET_IMAGE_FOLDER || kind == QT_DATASET_IMAGENET ||
+           kind == QT_DATASET_TINY_IMAGENET;
+}
+
+/* Debian's dataset-fashion-mnist when installed, else where tools/get-data.sh puts it. */
+static const char *fashion_mnist_root(void)
+{
+    struct stat st;
+    const char *debian = "/usr/share/datasets/fashion-mnist";
+    return stat(debian, &st) == 0 && S_ISDIR(st.st_mode) ? debian : "datasets/fashion-mnist";
 }
 
 const char *qt_dataset_default_root(qt_dataset_kind kind)
@@ -50,8 +71,10 @@ const char *qt_dataset_default_root(qt_dataset_kind kind)
     switch (kind) {
     case QT_DATASET_CIFAR10: return "datasets/cifar-10-batches-bin";
     case QT_DATASET_CIFAR100: return "datasets/cifar-100-binary";
-    case QT_DATASET_FASHION_MNIST: return "/usr/share/datasets/fashion-mnist";
+    case QT_DATASET_FASHION_MNIST: return fashion_mnist_root();
     case QT_DATASET_MNIST: return "datasets/mnist";
+    case QT_DATASET_IMAGENET: return "datasets/imagenet";
+    case QT_DATASET_TINY_IMAGENET: return "datasets/tiny-imagenet-200";
     default: return NULL;
     }
 }
@@ -114,10 +137,17 @@ static int check_config(const qt_dataset_config *cfg, qt_error *err)
     if (cfg->limit < 0 || cfg->classes < 0 || cfg->per_class < 0)
         return qt_errorf(err, "dataset %s: limit, classes and per_class must be >= 0",
                          qt_dataset_kind_name(cfg->kind));
-    if (cfg->kind == QT_DATASET_PNG_FOLDER &&
-        (cfg->image_size <= 0 || cfg->image_size > QT_PNG_MAX_SIDE))
-        return qt_errorf(err, "dataset png_folder: image_size %d out of range 1..%d",
+    const char *kind = qt_dataset_kind_name(cfg->kind);
+    if (is_folder_kind(cfg->kind) && (cfg->image_size <= 0 || cfg->image_size > QT_PNG_MAX_SIDE))
+        return qt_errorf(err, "dataset %s: image_size %d out of range 1..%d", kind,
                          cfg->image_size, QT_PNG_MAX_SIDE);
+    int class_list = cfg->class_list && cfg->class_list[0];
+    if (class_list && !is_folder_kind(cfg->kind))
+        return qt_errorf(err, "dataset %s: a class list applies only to image_folder, imagenet "
+                         "and tiny_imagenet", kind);
+    if (class_list && cfg->classes)
+        return qt_errorf(err, "dataset %s: give either a class count or a class list, not both",
+                         kind);
     return QT_OK;
 }
 
@@ -221,7 +251,7 @@ int qt_dataset_open(qt_dataset **out, const qt_dataset_config *given, qt_error *
         rc = qt_ds_open_idx(ds, cfg, err);
         break;
     default:
-        rc = qt_ds_open_png_folder(ds, cfg, err);
+        rc = qt_ds_open_folder(ds, cfg, err);
         break;
     }
     if (rc == QT_OK)
@@ -294,14 +324,14 @@ const char *qt_dataset_image_path(const qt_dataset *ds, int i)
     return ds->paths ? ds->paths + ds->path_off[i] : NULL;
 }
 
-int qt_dataset_image(const qt_dataset *ds, int i, qt_png_reader *rd, qt_image *out,
+int qt_dataset_image(const qt_dataset *ds, int i, qt_image_reader *rd, qt_image *out,
                      qt_error *err)
 {
     if (i < 0 || i >= ds->n)
         return qt_errorf(err, "dataset %s: image %d out of range 0..%d",
                          qt_dataset_kind_name(ds->kind), i, ds->n - 1);
     if (ds->paths)
-        return qt_png_read(rd, ds->paths + ds->path_off[i], out, err);
+        return qt_image_read(rd, ds->paths + ds->path_off[i], out, err);
     size_t hw = (size_t)ds->h * ds->w;
     *out = (qt_image){ds->pixels + hw * ds->c * i, ds->c, ds->h, ds->w, (ptrdiff_t)hw, ds->w, 1};
     return QT_OK;

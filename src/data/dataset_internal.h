@@ -16,7 +16,7 @@ struct qt_dataset {
     /* cached datasets: n images of c*h*w bytes (CHW), inside the allocation store */
     uint8_t *pixels;
     void *store;
-    /* PNG folders: image i's path is paths + path_off[i] */
+    /* folder kinds: image i's path is paths + path_off[i] */
     char *paths;
     size_t *path_off;
     int skipped;
@@ -30,7 +30,7 @@ struct qt_dataset {
  * or paths, before the subset is applied. */
 int qt_ds_open_cifar(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err);
 int qt_ds_open_idx(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err);
-int qt_ds_open_png_folder(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err);
+int qt_ds_open_folder(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err);
 
 /* Copies count names into ds->class_names. */
 int qt_ds_set_class_names(qt_dataset *ds, const char *const *names, int count, qt_error *err);

@@ -26,10 +26,10 @@ typedef struct slot {
     qt_error err;
 } slot;
 
-/* What one pool thread owns: its augmenter scratch, its PNG buffers, its first failure. */
+/* What one pool thread owns: its augmenter scratch, its decoding buffers, its first failure. */
 typedef struct worker {
     qt_augmenter *aug;
-    qt_png_reader rd;
+    qt_image_reader rd;
     int fail_item;
     qt_error err;
 } worker;
@@ -77,6 +77,7 @@ void qt_loader_config_init(qt_loader_config *cfg)
     qt_augment_init(&cfg->augment);
     cfg->prefetch = 1;
     cfg->threads = 1;
+    cfg->scaled_decode = 1;
 }
 
 /* The order of epoch e: identity, shuffled with a stream of (seed, e) alone. */
@@ -94,17 +95,27 @@ static void ensure_perm(qt_loader *ld, int64_t epoch)
     ld->perm_epoch = epoch;
 }
 
+/* Image i augmented into out: a cached image, or a file decoded (JPEGs scaled per config). */
+static int augment_item(qt_loader *ld, worker *w, uint32_t i, float *out, qt_error *e)
+{
+    const char *path = qt_dataset_image_path(ld->ds, (int)i);
+    if (path)
+        return qt_augment_file(w->aug, &w->rd, path, ld->cfg.scaled_decode, ld->cfg.seed,
+                               (uint64_t)ld->job_epoch, i, out, e);
+    qt_image im;
+    if (qt_dataset_image(ld->ds, (int)i, &w->rd, &im, e) != QT_OK)
+        return QT_ERR;
+    return qt_augment_image(w->aug, &im, ld->cfg.seed, (uint64_t)ld->job_epoch, i, out, e);
+}
+
 static void load_item(void *ctx, int item, int wi)
 {
     qt_loader *ld = ctx;
     worker *w = &ld->workers[wi];
     slot *s = ld->job_slot;
     uint32_t i = ld->job_idx[item];
-    qt_image im;
     qt_error e;
-    if (qt_dataset_image(ld->ds, (int)i, &w->rd, &im, &e) != QT_OK ||
-        qt_augment_image(w->aug, &im, ld->cfg.seed, (uint64_t)ld->job_epoch, i,
-                         s->x + ld->img_floats * item, &e) != QT_OK) {
+    if (augment_item(ld, w, i, s->x + ld->img_floats * item, &e) != QT_OK) {
         s->ok[item] = 0;
         if (ld->seen_bad && !ld->seen_bad[i])
             s->note_of[item] = strdup(e.msg);
@@ -331,7 +342,7 @@ void qt_loader_free(qt_loader *ld)
     qt_pool_free(ld->pool);
     for (int t = 0; ld->workers && t < ld->nworkers; t++) {
         qt_augmenter_free(ld->workers[t].aug);
-        qt_png_reader_free(&ld->workers[t].rd);
+        qt_image_reader_free(&ld->workers[t].rd);
     }
     for (int i = 0; i < 2; i++) {
         free(ld->slots[i].x);

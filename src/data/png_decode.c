@@ -3,12 +3,13 @@
  * that outlives the jump), so nothing needs to be volatile. */
 #include "qtrain/png_image.h"
 
+#include "qtrain/file_io.h"
+
 #include <errno.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 
@@ -185,37 +186,10 @@ int qt_png_decode(qt_png_reader *rd, const char *name, const uint8_t *buf, size_
 
 int qt_png_read(qt_png_reader *rd, const char *path, qt_image *out, qt_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qt_errorf(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && st.st_size > QT_PNG_MAX_FILE_BYTES) {
-        fclose(f);
-        return qt_errorf(err, "%s: %lld bytes, more than the %d bytes a PNG may have here", path,
-                         (long long)st.st_size, QT_PNG_MAX_FILE_BYTES);
-    }
-    size_t n = 0;
-    int rc = QT_OK;
-    for (;;) {
-        if (n == rd->file_cap) {
-            uint8_t *b = grow(rd->file, &rd->file_cap, rd->file_cap ? rd->file_cap * 2 : 1 << 16);
-            if (!b) {
-                rc = qt_errorf(err, "%s: out of memory reading the file", path);
-                break;
-            }
-            rd->file = b;
-        }
-        size_t got = fread(rd->file + n, 1, rd->file_cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = qt_errorf(err, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc != QT_OK)
-        return rc;
+    size_t n;
+    if (qt_read_file_at_most(path, QT_PNG_MAX_FILE_BYTES, &rd->file, &rd->file_cap, &n, err) !=
+        QT_OK)
+        return QT_ERR;
     return qt_png_decode(rd, path, rd->file, n, out, err);
 }
 

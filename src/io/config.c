@@ -360,17 +360,20 @@ static int check_grid_bits(const qt_config *c, qt_error *err)
     return QT_OK;
 }
 
-/* Classes in each dataset (0: png_folder, known only once the folder is read). */
+static bool is_folder_dataset(qt_cfg_dataset d)
+{
+    return d == QT_CFG_DATASET_PNG_FOLDER || d == QT_CFG_DATASET_IMAGE_FOLDER ||
+           d == QT_CFG_DATASET_IMAGENET || d == QT_CFG_DATASET_TINY_IMAGENET;
+}
+
+/* Classes in each dataset (0: a folder dataset, known only once the folder is read). */
 static int dataset_classes(const qt_config *c)
 {
-    switch (c->data.dataset) {
-    case QT_CFG_DATASET_CIFAR100:
-        return c->data.labels == QT_CFG_LABELS_COARSE ? 20 : 100;
-    case QT_CFG_DATASET_PNG_FOLDER:
+    if (is_folder_dataset(c->data.dataset))
         return 0;
-    default:
-        return 10;
-    }
+    return c->data.dataset == QT_CFG_DATASET_CIFAR100
+               ? (c->data.labels == QT_CFG_LABELS_COARSE ? 20 : 100)
+               : 10;
 }
 
 static int check_data(const qt_config *c, qt_error *err)
@@ -381,6 +384,13 @@ static int check_data(const qt_config *c, qt_error *err)
     if (c->data.labels == QT_CFG_LABELS_COARSE && c->data.dataset != QT_CFG_DATASET_CIFAR100)
         return cross_error(c, dataset, row_of("data", "labels"), err,
                            "data.labels = coarse needs data.dataset = cifar100, got %s", name);
+    if (c->data.class_list[0] && !is_folder_dataset(c->data.dataset))
+        return cross_error(c, dataset, row_of("data", "class_list"), err,
+                           "data.class_list needs a folder dataset (image_folder, imagenet or "
+                           "tiny_imagenet), got %s", name);
+    if (c->data.class_list[0] && c->data.classes)
+        return cross_error(c, row_of("data", "class_list"), row_of("data", "classes"), err,
+                           "data.classes and data.class_list exclude each other: keep one");
     int total = dataset_classes(c);
     if (total > 0 && c->data.classes > total)
         return cross_error(c, dataset, row_of("data", "classes"), err,

@@ -13,7 +13,7 @@
 #define AT_LEAST_1 "[1, inf)"
 
 static const qt_config_section sections[] = {
-    {"model", "The network and its layer settings."},
+    {"model", "The network and its layer settings: a zoo model by name, or a net file."},
     {"data", "The dataset, the subset used, and augmentation."},
     {"train", "Optimization: epochs, batch, optimizer, learning-rate schedule, loss."},
     {"quant", "Weight quantization and the training rule."},
@@ -22,9 +22,14 @@ static const qt_config_section sections[] = {
 
 static const qt_config_key keys[] = {
     ROW(model, name, QT_KEY_STRING, "convnet", "non-empty",
-        "Network: mlp, convnet, gpfq_cnn, vgg9, vgg_bc, resnet<6n+2> (resnet20, resnet32, "
-        "resnet44, resnet56, resnet110, ... up to resnet1202), wrn<depth>_<k> (e.g. wrn56_2; "
-        "k from 1 to 16) or resnet18."),
+        "Network from the model zoo (when file is empty): mlp, convnet, gpfq_cnn, vgg9, vgg_bc, "
+        "resnet<6n+2> (resnet20, resnet32, resnet44, resnet56, resnet110, ... up to resnet1202), "
+        "wrn<depth>_<k> (e.g. wrn56_2; k from 1 to 16) or resnet18."),
+    ROW(model, file, QT_KEY_PATH, "", NULL,
+        "A net file: the network layer by layer, with per-layer quantization "
+        "([docs/net-files.md](../docs/net-files.md); every zoo model is in configs/nets/). When "
+        "set, name, widths, shortcut and dropout are not used; bn_momentum and bn_eps are the "
+        "defaults of its [bn] layers."),
     ROW(model, widths, QT_KEY_INT_LIST, "500,300", AT_LEAST_1,
         "Hidden-layer widths of mlp, input side first (other models ignore it)."),
     ROW(model, shortcut, QT_KEY_ENUM, "A", "A|B",
@@ -37,8 +42,12 @@ static const qt_config_key keys[] = {
     ROW(model, bn_eps, QT_KEY_FLOAT, "1e-5", "(0, inf)",
         "Batch-norm epsilon added to the variance."),
 
-    ROW(data, dataset, QT_KEY_ENUM, "fashion_mnist", "cifar10|cifar100|fashion_mnist|mnist|png_folder",
-        "Dataset to train and test on (png_folder: one sub-folder of images per class)."),
+    ROW(data, dataset, QT_KEY_ENUM, "fashion_mnist",
+        "cifar10|cifar100|fashion_mnist|mnist|png_folder|image_folder|imagenet|tiny_imagenet",
+        "Dataset to train and test on. image_folder: train/<class>/ and val/<class>/ folders of "
+        "PNG and JPEG images (png_folder is its old name); imagenet: ILSVRC-2012 as "
+        "distributed, val/ sorted into wnid folders or flat with a label file; tiny_imagenet: "
+        "Tiny-ImageNet-200 as distributed (datasets/README.md)."),
     ROW(data, root, QT_KEY_PATH, "", NULL,
         "Folder holding the dataset's files; empty = the dataset's standard location."),
     ROW(data, train_limit, QT_KEY_INT, "0", NONNEG,
@@ -47,6 +56,10 @@ static const qt_config_key keys[] = {
         "Use only the first N test images (0 = all)."),
     ROW(data, classes, QT_KEY_INT, "0", NONNEG,
         "Keep only the first N classes, labels 0 to N-1, in both splits (0 = all)."),
+    ROW(data, class_list, QT_KEY_PATH, "", NULL,
+        "image_folder, imagenet, tiny_imagenet: keep only the classes named in this file, one "
+        "per line (its first word, so wnids.txt and LOC_synset_mapping.txt work), numbered in "
+        "sorted order; empty = all (or data.classes)."),
     ROW(data, per_class, QT_KEY_INT, "0", NONNEG,
         "Keep at most N training images of each class (0 = all)."),
     ROW(data, fraction, QT_KEY_FLOAT, "1", "(0, 1]",
@@ -54,10 +67,18 @@ static const qt_config_key keys[] = {
     ROW(data, labels, QT_KEY_ENUM, "fine", "fine|coarse",
         "CIFAR-100 labels: fine (100 classes) or coarse (20 superclasses)."),
     ROW(data, image_size, QT_KEY_INT, "64", AT_LEAST_1,
-        "png_folder: side in pixels of the square images fed to the net."),
+        "image_folder, imagenet, tiny_imagenet: side in pixels of the square images fed to "
+        "the net."),
+    ROW(data, val_labels, QT_KEY_PATH, "", NULL,
+        "Label file of a flat val/ folder (LOC_val_solution.csv, or lines \"file label\" with "
+        "a class name or index); empty = root/LOC_val_solution.csv or root/val_labels.txt "
+        "(tiny_imagenet: root/val/val_annotations.txt)."),
+    ROW(data, scaled_decode, QT_KEY_BOOL, "true", NULL,
+        "Decode a JPEG at 1/2, 1/4 or 1/8 of its size (libjpeg-turbo's DCT scaling) when the "
+        "crop still spans at least image_size pixels after it; false = always full size."),
     ROW(data, augment, QT_KEY_BOOL, "true", NULL,
         "Augment training images: random crop of the image padded by crop_pad (and flips), "
-        "or a random resized crop for png_folder."),
+        "or a random resized crop for image_folder, imagenet and tiny_imagenet."),
     ROW(data, crop_pad, QT_KEY_INT, "4", NONNEG,
         "Zero padding in pixels on each side before the random crop."),
     ROW(data, flip, QT_KEY_BOOL, "true", NULL,
@@ -65,9 +86,9 @@ static const qt_config_key keys[] = {
     ROW(data, normalize, QT_KEY_BOOL, "true", NULL,
         "Subtract the training set's per-channel mean and divide by its standard deviation."),
     ROW(data, skip_bad, QT_KEY_BOOL, "false", NULL,
-        "Leave out unusable images instead of stopping: PNGs that fail to read (png_folder), "
-        "records with a label out of range (CIFAR, IDX). Each file is named once in a note, "
-        "and summary.json's skipped_images counts them."),
+        "Leave out unusable images instead of stopping: images that fail to read (image_folder, "
+        "imagenet, tiny_imagenet), records with a label out of range (CIFAR, IDX). Each file is "
+        "named once in a note, and summary.json's skipped_images counts them."),
     ROW(data, prefetch, QT_KEY_BOOL, "true", NULL,
         "Prepare the next batch on a background thread while the current one trains."),
     ROW(data, drop_last, QT_KEY_BOOL, "true", NULL,

@@ -78,7 +78,7 @@ static int parse_section(parser *ps, char *s, int line, qt_error *err)
                          ini->file, line, name);
     if (!grow((void **)&ini->sections, &ps->cap_sections, ini->n_sections, sizeof *ini->sections))
         return qt_errorf(err, "%s: out of memory", ini->file);
-    ini->sections[ini->n_sections++] = (qt_ini_section){ini->file, line, name};
+    ini->sections[ini->n_sections++] = (qt_ini_section){ini->file, line, name, ini->n_entries, 0};
     ps->section = name;
     return QT_OK;
 }
@@ -143,6 +143,7 @@ static int parse_entry(parser *ps, char *s, int line, qt_error *err)
     if (!grow((void **)&ini->entries, &ps->cap_entries, ini->n_entries, sizeof *ini->entries))
         return qt_errorf(err, "%s: out of memory", ini->file);
     ini->entries[ini->n_entries++] = (qt_ini_entry){ini->file, line, ps->section, key, value};
+    ini->sections[ini->n_sections - 1].n_entries++;
     return QT_OK;
 }
 

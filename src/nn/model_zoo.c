@@ -1,10 +1,12 @@
 /* Name -> builder. resnet<depth> and wrn<depth>_<k> take any valid depth up to
- * QT_RESNET_MAX_DEPTH and k up to QT_WRN_MAX_WIDEN. */
+ * QT_RESNET_MAX_DEPTH and k up to QT_WRN_MAX_WIDEN. Every net built here records its
+ * description ("zoo:<name> input=... classes=... <options>", net_desc.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../io/number_text.h"
 #include "qtrain/models.h"
 
 qt_model_spec qt_model_spec_default(const char *name, int in_c, int in_h, int in_w, int classes)
@@ -19,6 +21,24 @@ const char *qt_model_names(void)
            "resnet56, resnet110, ... up to resnet1202), wrn<6n+2>_<k> (wrn56_2; k up to 16), "
            "resnet18";
 }
+
+/* The spec options a family's builder reads; only these enter its description. */
+enum { USES_WIDTHS = 1, USES_DROPOUT = 2, USES_SHORTCUT = 4 };
+
+typedef struct family {
+    const char *name;
+    qt_net *(*build)(const qt_model_spec *spec, qt_error *err);
+    int uses;
+} family;
+
+static const family fixed_families[] = {
+    {"mlp", qt_model_mlp, USES_WIDTHS | USES_DROPOUT},
+    {"convnet", qt_model_convnet, USES_DROPOUT},
+    {"gpfq_cnn", qt_model_gpfq_cnn, USES_DROPOUT},
+    {"vgg9", qt_model_vgg9, USES_DROPOUT},
+    {"vgg_bc", qt_model_vgg_bc, USES_DROPOUT},
+    {"resnet18", qt_model_resnet18, 0},
+};
 
 /* Splits "<prefix><depth>" or "<prefix><depth>_<widen>" into the numbers as typed (digits
  * only); returns how many it found, 0 when name does not have that form. */
@@ -71,30 +91,68 @@ static qt_net *build_cifar_resnet(const qt_model_spec *spec, int parts, const ch
     return qt_model_resnet_cifar(spec, depth, widen, err);
 }
 
-qt_net *qt_model_build(const qt_model_spec *spec, qt_error *err)
+/* "zoo:resnet20 input=3x32x32 classes=10 shortcut=A bn_momentum=0.1 bn_eps=1e-05" */
+static char *describe(const qt_model_spec *spec, int uses)
+{
+    char *text = NULL, num[QT_NUMBER_TEXT_MAX];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    fprintf(f, "zoo:%s input=%dx%dx%d classes=%d", spec->name, spec->in_c, spec->in_h,
+            spec->in_w, spec->num_classes);
+    for (int i = 0; (uses & USES_WIDTHS) && i < spec->nwidths; i++)
+        fprintf(f, "%s%d", i ? "," : " widths=", spec->widths[i]);
+    if (uses & USES_DROPOUT) {
+        qt_format_float(num, spec->dropout);
+        fprintf(f, " dropout=%s", num);
+    }
+    if (uses & USES_SHORTCUT)
+        fprintf(f, " shortcut=%c", spec->shortcut);
+    qt_format_float(num, spec->bn_momentum);
+    fprintf(f, " bn_momentum=%s", num);
+    qt_format_float(num, spec->bn_eps);
+    fprintf(f, " bn_eps=%s", num);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static qt_net *build_family(const qt_model_spec *spec, int *uses, qt_error *err)
 {
     const char *name = spec->name;
     char depth[64], widen[64];
     int parts;
-    if (spec->num_classes < 2) {
-        qt_errorf(err, "%s: needs at least 2 classes, got %d", name, spec->num_classes);
-        return NULL;
-    }
-    if (strcmp(name, "mlp") == 0)
-        return qt_model_mlp(spec, err);
-    if (strcmp(name, "convnet") == 0)
-        return qt_model_convnet(spec, err);
-    if (strcmp(name, "gpfq_cnn") == 0)
-        return qt_model_gpfq_cnn(spec, err);
-    if (strcmp(name, "vgg9") == 0)
-        return qt_model_vgg9(spec, err);
-    if (strcmp(name, "vgg_bc") == 0)
-        return qt_model_vgg_bc(spec, err);
-    if (strcmp(name, "resnet18") == 0)
-        return qt_model_resnet18(spec, err);
+    for (size_t i = 0; i < sizeof fixed_families / sizeof *fixed_families; i++)
+        if (strcmp(name, fixed_families[i].name) == 0) {
+            *uses = fixed_families[i].uses;
+            return fixed_families[i].build(spec, err);
+        }
+    *uses = USES_SHORTCUT;
     if ((parts = split_name(name, "resnet", depth, widen, sizeof depth)) == 1 ||
         (parts = split_name(name, "wrn", depth, widen, sizeof depth)) == 2)
         return build_cifar_resnet(spec, parts, depth, widen, err);
     qt_errorf(err, "unknown model \"%s\" (known: %s)", name, qt_model_names());
     return NULL;
+}
+
+qt_net *qt_model_build(const qt_model_spec *spec, qt_error *err)
+{
+    if (spec->num_classes < 2) {
+        qt_errorf(err, "%s: needs at least 2 classes, got %d", spec->name, spec->num_classes);
+        return NULL;
+    }
+    int uses = 0;
+    qt_net *net = build_family(spec, &uses, err);
+    if (!net)
+        return NULL;
+    net->num_classes = spec->num_classes;
+    if (!(net->description = describe(spec, uses))) {
+        qt_errorf(err, "out of memory");
+        qt_net_free(net);
+        return NULL;
+    }
+    return net;
 }

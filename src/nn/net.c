@@ -42,6 +42,7 @@ void qt_net_free(qt_net *net)
     }
     free(net->params);
     free(net->layers);
+    free(net->description);
     free(net);
 }
 
@@ -123,6 +124,12 @@ static int commit(qt_net *net) { return net->nlayers++; }
 int qt_net_conv(qt_net *net, const char *name, int in, int out_c, int k, int stride, int pad,
                 int bias, qt_error *err)
 {
+    return qt_net_conv_groups(net, name, in, out_c, k, stride, pad, 1, bias, err);
+}
+
+int qt_net_conv_groups(qt_net *net, const char *name, int in, int out_c, int k, int stride,
+                       int pad, int groups, int bias, qt_error *err)
+{
     in_shape s = {0};
     qt_layer *l = push_layer(net, QT_LAYER_CONV, name, in, &s, err);
     if (!l)
@@ -131,14 +138,18 @@ int qt_net_conv(qt_net *net, const char *name, int in, int out_c, int k, int str
     if (s.ndim != 4 || out_c < 1 || k < 1 || stride < 1 || oh < 1 || ow < 1)
         return qt_errorf(err, "%s: conv %dx%d stride %d pad %d does not fit a %dx%dx%d input",
                          name, k, k, stride, pad, s.c, s.h, s.w);
-    l->conv = (qt_conv_spec){stride, pad, 1};
+    if (groups < 1 || s.c % groups || out_c % groups)
+        return qt_errorf(err, "%s: %d groups do not divide %d input and %d output channels",
+                         name, groups, s.c, out_c);
+    l->conv = (qt_conv_spec){stride, pad, groups};
     l->out_c = out_c;
     l->out_h = oh;
     l->out_w = ow;
+    int cin_g = s.c / groups;
     if (!(l->weight = add_param(net, name, "weight", QT_PARAM_WEIGHT, 4,
-                                (int[]){out_c, s.c, k, k}, err)))
+                                (int[]){out_c, cin_g, k, k}, err)))
         return QT_ERR;
-    l->weight->fan_in = s.c * k * k;
+    l->weight->fan_in = cin_g * k * k;
     l->weight->fan_out = out_c * k * k;
     if (bias && !(l->bias = add_param(net, name, "bias", QT_PARAM_BIAS, 1, &out_c, err)))
         return QT_ERR;

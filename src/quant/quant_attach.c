@@ -88,6 +88,21 @@ static int attach_one(qt_net *net, qt_param *p, const qt_quant_config *cfg, uint
     return QT_OK;
 }
 
+/* Whether layer i is quantized, and the config it gets: the layer's own choice (a net file's
+ * quantize, grid and bits) where it has one, else the rule's. */
+static int layer_config(const qt_layer *l, int i, int first, int last, const qt_quant_config *cfg,
+                        qt_quant_config *out)
+{
+    *out = *cfg;
+    if (l->quant.own_grid) {
+        out->grid = (qt_grid_kind)l->quant.grid;
+        out->bits = l->quant.bits;
+    }
+    if (l->quant.quantize)
+        return l->quant.quantize > 0;
+    return !((i == first && !cfg->quantize_first) || (i == last && !cfg->quantize_last));
+}
+
 int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_error *err)
 {
     if (cfg->mode == QT_QUANT_FP)
@@ -96,11 +111,11 @@ int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_e
     edge_layers(net, &first, &last);
     for (int i = 0; i < net->nlayers; i++) {
         qt_layer *l = &net->layers[i];
+        qt_quant_config lc;
         if (l->kind != QT_LAYER_CONV && l->kind != QT_LAYER_LINEAR)
             continue;
-        if ((i == first && !cfg->quantize_first) || (i == last && !cfg->quantize_last))
-            continue;
-        if (attach_one(net, l->weight, cfg, seed, err) != QT_OK)
+        if (layer_config(l, i, first, last, cfg, &lc) &&
+            attach_one(net, l->weight, &lc, seed, err) != QT_OK)
             return QT_ERR;
     }
     return QT_OK;

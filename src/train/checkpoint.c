@@ -10,6 +10,7 @@
 
 #include "qtrain/half.h"
 #include "qtrain/net_cp.h"
+#include "qtrain/net_desc.h"
 #include "qtrain/pq_layout.h"
 #include "qtrain/quant.h"
 
@@ -141,15 +142,20 @@ static int write_arch(qt_record_writer *w, const qt_net *net, qt_error *err)
     return QT_OK;
 }
 
+static int write_text(qt_record_writer *w, const char *name, const char *text, qt_error *err)
+{
+    int64_t len = (int64_t)strlen(text);
+    return qt_record_write(w, name, QT_REC_U8, 1, &len, text, err);
+}
+
 static int write_all(qt_record_writer *w, const qt_net *net, const qt_optimizer *opt,
                      const qt_train_state *st, const char *config_ini,
                      const qt_checkpoint_extra *extra, qt_error *err)
 {
-    if (config_ini) {
-        int64_t len = (int64_t)strlen(config_ini);
-        if (qt_record_write(w, "config.ini", QT_REC_U8, 1, &len, config_ini, err) != QT_OK)
-            return QT_ERR;
-    }
+    if (config_ini && write_text(w, "config.ini", config_ini, err) != QT_OK)
+        return QT_ERR;
+    if (qt_net_description(net) && write_text(w, "net", qt_net_description(net), err) != QT_OK)
+        return QT_ERR;
     if (write_arch(w, net, err) != QT_OK || (st && write_state(w, opt, st, err) != QT_OK))
         return QT_ERR;
     for (int i = 0; i < net->nparams; i++)
@@ -482,23 +488,37 @@ int qt_checkpoint_apply_arch(const char *path, qt_net *net, qt_error *err)
     return rc;
 }
 
-int qt_checkpoint_config_text(const char *path, char **text, qt_error *err)
+/* The text of record `name` (malloc'd), or NULL when the file has no such record. */
+static int read_text(const char *path, const char *name, char **text, qt_error *err)
 {
     qt_record_file *f;
+    *text = NULL;
     if (qt_record_file_open(&f, path, err) != QT_OK)
         return QT_ERR;
-    const qt_record *r = qt_record_file_find(f, "config.ini");
+    const qt_record *r = qt_record_file_find(f, name);
     int rc = QT_OK;
-    if (!r || r->dtype != QT_REC_U8)
-        rc = qt_errorf(err, "%s: holds no config.ini record", path);
-    else if (!(*text = malloc(r->nbytes + 1)))
+    if (r && (r->dtype != QT_REC_U8 || memchr(r->data, '\0', r->nbytes)))
+        rc = qt_errorf(err, "%s: record \"%s\" is not text", path, name);
+    else if (r && !(*text = malloc(r->nbytes + 1)))
         rc = qt_errorf(err, "out of memory");
-    else {
+    else if (r) {
         memcpy(*text, r->data, r->nbytes);
         (*text)[r->nbytes] = '\0';
     }
     qt_record_file_close(f);
     return rc;
+}
+
+int qt_checkpoint_config_text(const char *path, char **text, qt_error *err)
+{
+    if (read_text(path, "config.ini", text, err) != QT_OK)
+        return QT_ERR;
+    return *text ? QT_OK : qt_errorf(err, "%s: holds no config.ini record", path);
+}
+
+int qt_checkpoint_net_description(const char *path, char **text, qt_error *err)
+{
+    return read_text(path, "net", text, err);
 }
 
 /* ---- files in a checkpoint directory ---- */

@@ -8,7 +8,7 @@ int qt_evaluate(qt_ctx *c, qt_net *net, qt_loader *ld, qt_weights_view view, qt_
     if (qt_loader_seek(ld, epoch + (batch > 0), 0, err) != QT_OK)
         return QT_ERR;
     double loss_sum = 0.0;
-    int64_t correct = 0, images = 0;
+    int64_t correct = 0, correct5 = 0, images = 0;
     qt_batch b;
     int rc;
     while ((rc = qt_loader_next(ld, &b, err)) == 1) {
@@ -17,6 +17,7 @@ int qt_evaluate(qt_ctx *c, qt_net *net, qt_loader *ld, qt_weights_view view, qt_
             return QT_ERR;
         loss_sum += r.loss * r.n;
         correct += r.correct;
+        correct5 += r.correct5;
         images += r.n;
     }
     if (rc != 0)
@@ -25,6 +26,8 @@ int qt_evaluate(qt_ctx *c, qt_net *net, qt_loader *ld, qt_weights_view view, qt_
         return qt_errorf(err, "evaluation split is empty");
     out->loss = loss_sum / (double)images;
     out->acc = (double)correct / (double)images;
+    out->top5 = (double)correct5 / (double)images;
+    out->classes = net->num_classes;
     out->images = images;
     return QT_OK;
 }

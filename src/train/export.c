@@ -9,78 +9,6 @@
 #include "qtrain/run_setup.h"
 #include "qtrain/safetensors.h"
 
-typedef struct {
-    qt_st_tensor *t;
-    char (*names)[160];
-    float **bufs;
-    int n;
-} tensor_list;
-
-static void add_tensor(tensor_list *l, const char *name, int ndim, const int *shape, float *data)
-{
-    qt_st_tensor *t = &l->t[l->n];
-    snprintf(l->names[l->n], sizeof l->names[l->n], "%s", name);
-    memset(t, 0, sizeof *t);
-    t->name = l->names[l->n];
-    t->dtype = QT_ST_F32;
-    t->ndim = ndim;
-    for (int i = 0; i < ndim; i++)
-        t->shape[i] = shape[i];
-    t->data = data;
-    l->n++;
-}
-
-static int collect(const qt_net *net, tensor_list *l, char *quantized, size_t qn)
-{
-    for (int i = 0; i < net->nparams; i++) {
-        const qt_param *p = net->params[i];
-        if (!(l->bufs[i] = malloc(p->t.numel * sizeof(float))))
-            return QT_ERR;
-        qt_quant_export_values(p, l->bufs[i]);
-        add_tensor(l, p->name, p->t.ndim, p->t.shape, l->bufs[i]);
-        if (p->q) {
-            size_t used = strlen(quantized);
-            snprintf(quantized + used, qn - used, "%s%s", used ? "," : "", p->name);
-        }
-    }
-    for (int i = 0; i < net->nlayers; i++) {
-        const qt_layer *ly = &net->layers[i];
-        if (ly->kind != QT_LAYER_BATCHNORM)
-            continue;
-        char name[160];
-        snprintf(name, sizeof name, "%s.running_mean", ly->name);
-        add_tensor(l, name, 1, &ly->out_c, ly->bn.running_mean);
-        snprintf(name, sizeof name, "%s.running_var", ly->name);
-        add_tensor(l, name, 1, &ly->out_c, ly->bn.running_var);
-    }
-    return QT_OK;
-}
-
-int qt_export_safetensors(const qt_net *net, const char *quant_mode, const char *path,
-                          qt_error *err)
-{
-    int cap = net->nparams + 2 * net->nlayers;
-    tensor_list l = {calloc((size_t)cap, sizeof *l.t), calloc((size_t)cap, sizeof *l.names),
-                     calloc((size_t)net->nparams + 1, sizeof *l.bufs), 0};
-    size_t qn = 64 * (size_t)net->nparams + 1;
-    char *quantized = calloc(qn, 1);
-    int rc = l.t && l.names && l.bufs && quantized && collect(net, &l, quantized, qn) == QT_OK
-                 ? QT_OK
-                 : qt_errorf(err, "out of memory exporting %s", path);
-    if (rc == QT_OK) {
-        const char *meta[] = {"format", "qtrain", "model", net->name, "quant_mode", quant_mode,
-                              "quantized", quantized};
-        rc = qt_safetensors_write(path, l.t, l.n, meta, 4, err);
-    }
-    for (int i = 0; l.bufs && i < net->nparams; i++)
-        free(l.bufs[i]);
-    free(l.bufs);
-    free(l.t);
-    free(l.names);
-    free(quantized);
-    return rc;
-}
-
 int qt_checkpoint_config(const char *ckpt, const char *const *overrides, int n_overrides,
                          qt_config *c, qt_error *err)
 {
@@ -95,30 +23,60 @@ int qt_checkpoint_config(const char *ckpt, const char *const *overrides, int n_o
     return rc == QT_OK ? qt_config_validate(c, err) : QT_ERR;
 }
 
+/* The net the checkpoint records (its description, else config c) with its weights, and the
+ * test split it is evaluated on. */
+static int open_net(const qt_config *c, const char *ckpt, qt_net **net, qt_dataset **ds,
+                    qt_error *err)
+{
+    *net = NULL;
+    if (qt_run_open_dataset(c, QT_SPLIT_TEST, ds, err) != QT_OK)
+        return QT_ERR;
+    *net = qt_run_build_checkpoint_net(c, *ds, ckpt, err);
+    if (*net && qt_checkpoint_apply_arch(ckpt, *net, err) == QT_OK &&
+        qt_checkpoint_load(ckpt, *net, NULL, NULL, err) == QT_OK)
+        return QT_OK;
+    qt_net_free(*net);
+    *net = NULL;
+    qt_dataset_free(*ds);
+    *ds = NULL;
+    return QT_ERR;
+}
+
 int qt_open_checkpoint_net(const qt_config *c, const char *ckpt, qt_net **net, qt_error *err)
 {
     qt_dataset *ds;
-    if (qt_run_open_dataset(c, QT_SPLIT_TEST, &ds, err) != QT_OK)
+    if (open_net(c, ckpt, net, &ds, err) != QT_OK)
         return QT_ERR;
-    *net = qt_run_build_net(c, ds, err);
     qt_dataset_free(ds);
-    if (!*net)
-        return QT_ERR;
-    if (qt_checkpoint_apply_arch(ckpt, *net, err) != QT_OK ||
-        qt_checkpoint_load(ckpt, *net, NULL, NULL, err) != QT_OK) {
-        qt_net_free(*net);
-        *net = NULL;
-        return QT_ERR;
-    }
     return QT_OK;
 }
 
-int qt_eval_checkpoint(const qt_config *c, const char *ckpt, int float_view, qt_eval_result *out,
-                       qt_error *err)
+int qt_export_checkpoint(const qt_config *c, const char *ckpt, const qt_export_opts *o,
+                         const char *path, qt_error *err)
+{
+    qt_net *net;
+    qt_dataset *ds;
+    qt_export_meta meta;
+    if (open_net(c, ckpt, &net, &ds, err) != QT_OK)
+        return QT_ERR;
+    int rc = qt_export_meta_make(c, net, ds, &meta, err);
+    if (rc == QT_OK) {
+        rc = o->format == QT_EXPORT_ONNX ? qt_export_onnx(net, &meta, o, path, err)
+                                         : qt_export_safetensors(net, &meta, o, path, err);
+        qt_export_meta_free(&meta);
+    }
+    qt_net_free(net);
+    qt_dataset_free(ds);
+    return rc;
+}
+
+/* Evaluates net on config c's test split; mean/std (may be NULL) replace the config's
+ * normalization. */
+static int eval_net(const qt_config *c, qt_net *net, const float *mean, const float *std,
+                    int float_view, qt_eval_result *out, qt_error *err)
 {
     qt_dataset *ds = NULL;
     qt_loader *ld = NULL;
-    qt_net *net = NULL;
     qt_ctx ctx;
     qt_ctx_init(&ctx);
     qt_loader_config lc;
@@ -127,16 +85,68 @@ int qt_eval_checkpoint(const qt_config *c, const char *ckpt, int float_view, qt_
         rc = qt_run_open_dataset(c, QT_SPLIT_TEST, &ds, err);
     if (rc == QT_OK) {
         qt_run_loader_config(c, ds, QT_SPLIT_TEST, &lc);
+        if (mean) {
+            memcpy(lc.augment.mean, mean, sizeof lc.augment.mean);
+            memcpy(lc.augment.std, std, sizeof lc.augment.std);
+        }
         rc = qt_loader_open(&ld, ds, &lc, err);
     }
     if (rc == QT_OK)
-        rc = qt_open_checkpoint_net(c, ckpt, &net, err);
-    if (rc == QT_OK)
         rc = qt_evaluate(&ctx, net, ld, float_view ? QT_VIEW_FLOAT : QT_VIEW_EVAL,
                          qt_run_loss(c), out, err);
-    qt_net_free(net);
     qt_loader_free(ld);
     qt_dataset_free(ds);
     qt_ctx_free(&ctx);
+    return rc;
+}
+
+int qt_eval_checkpoint(const qt_config *c, const char *ckpt, int float_view, qt_eval_result *out,
+                       qt_error *err)
+{
+    qt_net *net;
+    if (qt_open_checkpoint_net(c, ckpt, &net, err) != QT_OK)
+        return QT_ERR;
+    int rc = eval_net(c, net, NULL, NULL, float_view, out, err);
+    qt_net_free(net);
+    return rc;
+}
+
+static const char *meta_of_file(const void *st, const char *key)
+{
+    return qt_safetensors_metadata(st, key);
+}
+
+static int has_float_buffer(const qt_safetensors *st)
+{
+    static const char suffix[] = ".float_buffer";
+    for (int i = 0; i < qt_safetensors_count(st); i++) {
+        const char *name = qt_safetensors_at(st, i)->name;
+        size_t n = strlen(name);
+        if (n > sizeof suffix - 1 && strcmp(name + n - (sizeof suffix - 1), suffix) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int qt_eval_weights(const char *path, const char *const *overrides, int n_overrides,
+                    int float_view, qt_eval_result *out, qt_error *err)
+{
+    qt_config c;
+    qt_net *net;
+    qt_safetensors *st;
+    float mean[3], std[3];
+    if (qt_safetensors_open(&st, path, err) != QT_OK)
+        return QT_ERR;
+    int rc = qt_export_meta_normalization(meta_of_file, st, path, mean, std, err);
+    int float_buffer = has_float_buffer(st);
+    qt_safetensors_close(st);
+    if (rc != QT_OK || qt_open_weights_net(path, overrides, n_overrides, &c, &net, err) != QT_OK)
+        return QT_ERR;
+    if (float_view && !float_buffer)
+        rc = qt_errorf(err, "%s: --float: the file holds no float buffer (export a BC net with "
+                       "--float-buffer)", path);
+    else
+        rc = eval_net(&c, net, mean, std, float_view, out, err);
+    qt_net_free(net);
     return rc;
 }

@@ -15,6 +15,8 @@ static int eval_columns(const run_logs *l, const char **cols)
     cols[n++] = "step";
     cols[n++] = "test_loss";
     cols[n++] = "test_acc";
+    if (l->top5)
+        cols[n++] = "test_top5";
     if (l->float_acc)
         cols[n++] = "float_test_acc";
     if (l->flips)
@@ -58,14 +60,17 @@ int run_logs_train_row(run_logs *l, const double row[7], qt_error *err)
 }
 
 int run_logs_eval_row(run_logs *l, int64_t epochs_done, int64_t step, double test_loss,
-                      double test_acc, double float_acc, double flips, qt_error *err)
+                      double test_acc, double test_top5, double float_acc, double flips,
+                      qt_error *err)
 {
-    double row[6];
+    double row[7];
     int n = 0;
     row[n++] = (double)epochs_done;
     row[n++] = (double)step;
     row[n++] = test_loss;
     row[n++] = test_acc;
+    if (l->top5)
+        row[n++] = test_top5;
     if (l->float_acc)
         row[n++] = float_acc;
     if (l->flips)
@@ -95,6 +100,8 @@ int run_logs_summary(const char *dir, const run_summary_fields *f, qt_error *err
     qt_json_field_int(w, "epochs", f->s->epochs_done);
     qt_json_field_int(w, "steps", f->s->steps);
     qt_json_field_number(w, "test_acc", f->s->test_acc);
+    if (!isnan(f->s->test_top5))
+        qt_json_field_number(w, "test_top5", f->s->test_top5);
     qt_json_field_number(w, "test_loss", f->s->test_loss);
     qt_json_field_number(w, "best_test_acc", f->s->best_test_acc);
     if (!isnan(f->s->float_test_acc))

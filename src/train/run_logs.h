@@ -10,6 +10,7 @@
 typedef struct run_logs {
     qt_csv_writer *train, *eval;
     int float_acc;            /* eval.csv has float_test_acc */
+    int top5;                 /* eval.csv has test_top5 (more than 5 classes) */
     int flips;                /* eval.csv has flips */
 } run_logs;
 
@@ -28,7 +29,8 @@ int run_logs_check(const run_logs *l, const char *dir, int64_t step, int64_t epo
 /* step, epoch, lr, loss, acc, images_per_s, seconds */
 int run_logs_train_row(run_logs *l, const double row[7], qt_error *err);
 int run_logs_eval_row(run_logs *l, int64_t epochs_done, int64_t step, double test_loss,
-                      double test_acc, double float_acc, double flips, qt_error *err);
+                      double test_acc, double test_top5, double float_acc, double flips,
+                      qt_error *err);
 void run_logs_close(run_logs *l);
 int run_logs_summary(const char *dir, const run_summary_fields *f, qt_error *err);
 

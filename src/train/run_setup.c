@@ -1,9 +1,14 @@
 #include "qtrain/run_setup.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "qtrain/checkpoint.h"
+#include "qtrain/file_io.h"
 #include "qtrain/models.h"
+#include "qtrain/net_desc.h"
+#include "qtrain/net_file.h"
 
 static qt_dataset_kind dataset_kind(qt_cfg_dataset d)
 {
@@ -12,7 +17,10 @@ static qt_dataset_kind dataset_kind(qt_cfg_dataset d)
     case QT_CFG_DATASET_CIFAR100: return QT_DATASET_CIFAR100;
     case QT_CFG_DATASET_FASHION_MNIST: return QT_DATASET_FASHION_MNIST;
     case QT_CFG_DATASET_MNIST: return QT_DATASET_MNIST;
-    case QT_CFG_DATASET_PNG_FOLDER: return QT_DATASET_PNG_FOLDER;
+    case QT_CFG_DATASET_PNG_FOLDER:
+    case QT_CFG_DATASET_IMAGE_FOLDER: return QT_DATASET_IMAGE_FOLDER;
+    case QT_CFG_DATASET_IMAGENET: return QT_DATASET_IMAGENET;
+    case QT_CFG_DATASET_TINY_IMAGENET: return QT_DATASET_TINY_IMAGENET;
     }
     return QT_DATASET_FASHION_MNIST;
 }
@@ -26,8 +34,8 @@ int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt
 {
     const char *root = qt_run_data_root(c);
     if (!root)
-        return qt_config_key_error(c, "data.root", err, "png_folder needs a root directory "
-                                   "holding train/<class>/*.png and val/<class>/*.png");
+        return qt_config_key_error(c, "data.root", err, "image_folder needs a root directory "
+                                   "holding train/<class>/ and val/<class>/ image folders");
     struct stat sb;
     if (stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return qt_config_key_error(c, "data.root", err, "dataset directory %s does not exist%s",
@@ -47,6 +55,8 @@ int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt
     dc.fraction = split == QT_SPLIT_TRAIN ? c->data.fraction : 1.0;
     dc.image_size = c->data.image_size;
     dc.skip_bad = c->data.skip_bad;
+    dc.class_list = c->data.class_list;
+    dc.val_labels = c->data.val_labels;
     return qt_dataset_open(out, &dc, err);
 }
 
@@ -75,6 +85,7 @@ void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split spl
     lc->drop_last = train && c->data.drop_last;
     lc->seed = (uint64_t)c->train.seed;
     lc->prefetch = c->data.prefetch;
+    lc->scaled_decode = c->data.scaled_decode;
     qt_augment_preset(&lc->augment, kind, train && c->data.augment, c->data.image_size);
     if (lc->augment.crop == QT_CROP_PAD_RANDOM)
         lc->augment.pad = c->data.crop_pad;
@@ -101,6 +112,43 @@ qt_quant_config qt_run_quant_config(const qt_config *c)
     return q;
 }
 
+/* Reports err's message again as an error of the config key it came from. */
+static qt_net *key_error(const qt_config *c, const char *key, qt_error *err)
+{
+    char why[sizeof err->msg];
+    memcpy(why, err->msg, sizeof why);
+    qt_config_key_error(c, key, err, "%s", why);
+    return NULL;
+}
+
+/* The net of model.file, or else of model.name, for the shape and classes in spec. */
+static qt_net *build_model(const qt_config *c, const qt_model_spec *spec, qt_error *err)
+{
+    if (!c->model.file[0]) {
+        qt_net *net = qt_model_build(spec, err);
+        return net ? net : key_error(c, "model.name", err);
+    }
+    uint8_t *text;
+    size_t len;
+    if (qt_read_file(c->model.file, &text, &len, err) != QT_OK)
+        return key_error(c, "model.file", err);
+    qt_net *net = qt_net_file_parse(c->model.file, (const char *)text, len, spec, err);
+    free(text);
+    return net;
+}
+
+/* Initialises the parameters from train.seed and attaches the quantizers of [quant]. */
+static qt_net *prepare(const qt_config *c, qt_net *net, qt_error *err)
+{
+    qt_net_init_params(net, (uint64_t)c->train.seed);
+    qt_quant_config qc = qt_run_quant_config(c);
+    if (qt_quant_attach(net, &qc, (uint64_t)c->train.seed, err) != QT_OK) {
+        qt_net_free(net);
+        return NULL;
+    }
+    return net;
+}
+
 qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w, int classes,
                                qt_error *err)
 {
@@ -111,27 +159,55 @@ qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w,
     spec.dropout = (float)c->model.dropout;
     spec.bn_momentum = (float)c->model.bn_momentum;
     spec.bn_eps = (float)c->model.bn_eps;
-    qt_net *net = qt_model_build(&spec, err);
-    if (!net) {
-        char why[sizeof err->msg];
-        memcpy(why, err->msg, sizeof why);
-        qt_config_key_error(c, "model.name", err, "%s", why);
-        return NULL;
-    }
-    net->num_classes = classes;
-    qt_net_init_params(net, (uint64_t)c->train.seed);
-    qt_quant_config qc = qt_run_quant_config(c);
-    if (qt_quant_attach(net, &qc, (uint64_t)c->train.seed, err) != QT_OK) {
-        qt_net_free(net);
-        return NULL;
-    }
-    return net;
+    qt_net *net = build_model(c, &spec, err);
+    return net ? prepare(c, net, err) : NULL;
 }
 
 qt_net *qt_run_build_net(const qt_config *c, const qt_dataset *ds, qt_error *err)
 {
     return qt_run_build_net_shape(c, qt_dataset_channels(ds), qt_dataset_height(ds),
                                   qt_dataset_width(ds), qt_dataset_num_classes(ds), err);
+}
+
+/* The checkpoint's net must take the dataset's images and classes. */
+static int check_fits(const qt_net *net, const qt_dataset *ds, const char *ckpt, qt_error *err)
+{
+    int c = qt_dataset_channels(ds), h = qt_dataset_height(ds), w = qt_dataset_width(ds);
+    int k = qt_dataset_num_classes(ds);
+    if (net->in_c == c && net->in_h == h && net->in_w == w && net->num_classes == k)
+        return QT_OK;
+    return qt_errorf(err, "%s: the net was built for %dx%dx%d images and %d classes, the data "
+                     "has %dx%dx%d images and %d classes", ckpt, net->in_c, net->in_h, net->in_w,
+                     net->num_classes, c, h, w, k);
+}
+
+qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, const char *ckpt,
+                                    qt_error *err)
+{
+    char *desc = NULL;
+    if (!ckpt)
+        return qt_run_build_net(c, ds, err);
+    if (qt_checkpoint_net_description(ckpt, &desc, err) != QT_OK)
+        return NULL;
+    if (!desc)
+        return qt_run_build_net(c, ds, err);
+    qt_net *net = qt_net_from_description(desc, err);
+    free(desc);
+    if (!net) {
+        qt_error_prefix(err, "%s", ckpt);
+        return NULL;
+    }
+    if (check_fits(net, ds, ckpt, err) != QT_OK) {
+        qt_net_free(net);
+        return NULL;
+    }
+    return prepare(c, net, err);
+}
+
+qt_net *qt_run_build_described_net(const qt_config *c, const char *desc, qt_error *err)
+{
+    qt_net *net = qt_net_from_description(desc, err);
+    return net ? prepare(c, net, err) : NULL;
 }
 
 qt_optimizer qt_run_optimizer(const qt_config *c)

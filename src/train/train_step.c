@@ -22,6 +22,7 @@ static qt_tensor *forward_loss(qt_ctx *c, qt_net *net, qt_loss_kind loss, float 
         return NULL;
     out->loss = l->data[0];
     out->correct = qt_top1_correct(logits, y);
+    out->correct5 = qt_topk_correct(logits, y, 5);
     out->n = n;
     return l;
 }

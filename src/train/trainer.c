@@ -31,6 +31,7 @@ typedef struct run {
     run_logs logs;
     qt_train_state st;
     char ckpt_dir[1100];
+    char resume_from[1200];   /* the checkpoint --resume continues from */
     char *config_ini;
     int64_t batches, total_steps;
     int eval_float;           /* also evaluate BC's float buffer */
@@ -114,7 +115,8 @@ static int open_data(run *r, qt_error *err)
 static int open_model(run *r, qt_error *err)
 {
     const qt_config *c = r->cfg;
-    if (!(r->net = qt_run_build_net(c, r->train_ds, err)))
+    if (!(r->net = qt_run_build_checkpoint_net(c, r->train_ds,
+                                               r->resume_from[0] ? r->resume_from : NULL, err)))
         return QT_ERR;
     r->opt = qt_run_optimizer(c);
     r->sched = qt_run_schedule(c);
@@ -167,6 +169,7 @@ static int open_run_files(run *r, qt_error *err)
 {
     const char *dir = r->opts->run_dir;
     r->logs.float_acc = r->eval_float;
+    r->logs.top5 = r->net->num_classes > 5;
     r->logs.flips = r->quantized && r->cfg->log.flips;
     if (r->opts->resume) {
         if (run_logs_check(&r->logs, dir, r->st.step, r->st.epoch, err) != QT_OK)
@@ -190,10 +193,12 @@ static int open_run_files(run *r, qt_error *err)
     return run_logs_open(&r->logs, dir, r->opts->resume, r->st.step, r->st.epoch, err);
 }
 
-static int resume(run *r, qt_error *err)
+/* The newest usable checkpoint, whose net the run is rebuilt from. */
+static int find_resume_point(run *r, qt_error *err)
 {
-    char path[1200], skipped[2048];
-    if (qt_checkpoint_find_latest(r->ckpt_dir, path, sizeof path, skipped, sizeof skipped, err) != QT_OK)
+    char *path = r->resume_from, skipped[2048];
+    if (qt_checkpoint_find_latest(r->ckpt_dir, path, sizeof r->resume_from, skipped,
+                                  sizeof skipped, err) != QT_OK)
         return QT_ERR;
     if (skipped[0]) {
         char text[2200];
@@ -202,6 +207,12 @@ static int resume(run *r, qt_error *err)
     }
     if (!path[0])
         return qt_errorf(err, "--resume: no usable checkpoint in %s", r->ckpt_dir);
+    return QT_OK;
+}
+
+static int resume(run *r, qt_error *err)
+{
+    const char *path = r->resume_from;
     if (qt_checkpoint_load(path, r->net, &r->opt, &r->st, err) != QT_OK)
         return QT_ERR;
     char text[1300];
@@ -230,7 +241,7 @@ static int save_checkpoint(run *r, qt_error *err)
 
 static int evaluate(run *r, int64_t epochs_done, qt_error *err)
 {
-    qt_eval_result q, f = {NAN, NAN, 0};
+    qt_eval_result q, f = {NAN, NAN, NAN, 0, 0};
     if (qt_evaluate(&r->ctx, r->net, r->test_ld, QT_VIEW_EVAL, r->loss, &q, err) != QT_OK)
         return QT_ERR;
     if (r->eval_float &&
@@ -238,16 +249,19 @@ static int evaluate(run *r, int64_t epochs_done, qt_error *err)
         return QT_ERR;
     report_skipped(r);
     double flips = qt_quant_flip_fraction(r->net);
-    if (run_logs_eval_row(&r->logs, epochs_done, r->st.step, q.loss, q.acc, f.acc, flips, err) != QT_OK)
+    double top5 = r->logs.top5 ? q.top5 : NAN;
+    if (run_logs_eval_row(&r->logs, epochs_done, r->st.step, q.loss, q.acc, top5, f.acc, flips,
+                          err) != QT_OK)
         return QT_ERR;
     if (q.acc > r->st.best_acc)
         r->st.best_acc = q.acc;
     r->sum->test_acc = q.acc;
+    r->sum->test_top5 = top5;
     r->sum->test_loss = q.loss;
     r->sum->float_test_acc = f.acc;
     r->last_eval_step = r->st.step;
     qt_train_event ev = {.kind = QT_TRAIN_EV_EVAL, .test_loss = q.loss, .test_acc = q.acc,
-                         .float_test_acc = f.acc, .flips = flips};
+                         .test_top5 = top5, .float_test_acc = f.acc, .flips = flips};
     emit(r, &ev);
     return QT_OK;
 }
@@ -383,7 +397,7 @@ static int write_summary(run *r, qt_error *err)
     char mode[16], dataset[32];
     qt_config_value_text(r->cfg, "quant.mode", mode, sizeof mode);
     qt_config_value_text(r->cfg, "data.dataset", dataset, sizeof dataset);
-    run_summary_fields f = {r->cfg->model.name, mode, dataset, s};
+    run_summary_fields f = {r->net->name, mode, dataset, s};
     return run_logs_summary(r->opts->run_dir, &f, err);
 }
 
@@ -415,10 +429,12 @@ static int train(run *r, qt_error *err)
         return qt_errorf(err, "--resume: run directory %s does not exist", dir);
     snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", dir);
     /* An existing directory is claimed before the datasets are read (which can take long),
-     * so that a second process fails at once; a new one only once the run can start. */
+     * so that a second process fails at once; a new one only once the run can start. The
+     * resumed net is rebuilt from its checkpoint's description of it. */
     if (is_dir(dir) && claim_run_dir(r, err) != QT_OK)
         return QT_ERR;
-    if (open_data(r, err) != QT_OK || open_model(r, err) != QT_OK)
+    if (open_data(r, err) != QT_OK || (r->opts->resume && find_resume_point(r, err) != QT_OK) ||
+        open_model(r, err) != QT_OK)
         return QT_ERR;
     if (r->lock.fd < 0 && claim_run_dir(r, err) != QT_OK)
         return QT_ERR;
@@ -445,6 +461,7 @@ int qt_train(const qt_config *c, const qt_train_opts *opts, qt_train_summary *ou
     memset(&r, 0, sizeof r);
     memset(out, 0, sizeof *out);
     out->test_acc = out->test_loss = out->best_test_acc = out->float_test_acc = NAN;
+    out->test_top5 = NAN;
     r.lock = (qt_dir_lock)QT_DIR_LOCK_INIT;
     r.cfg = c;
     r.opts = opts;

@@ -290,6 +290,27 @@ static void test_top1(void **state)
     assert_int_equal(qt_top1_correct(&z, (int32_t[]){2, 1}), 0);
 }
 
+/* Top-5 by hand. Row 0 ranks classes 1, 5, 2, 3 (tie with 2, larger index after), 0, 6, 4;
+ * row 1 is a seven-way tie, ranked by index; row 2 has a NaN logit for class 0, which never
+ * counts as correct and never ranks ahead of another class. */
+static void test_top5(void **state)
+{
+    float nan = NAN;
+    float zv[21] = {0.5f, 3.0f, 1.0f, 1.0f, -2.0f, 2.0f, 0.0f,
+                    1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
+                    nan,  0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    qt_tensor z = {.data = zv, .ndim = 2, .shape = {3, 7, 1, 1}, .numel = 21};
+    int32_t a[3] = {0, 4, 1}, b[3] = {6, 5, 0}, c[3] = {3, 0, 1};
+    assert_int_equal(qt_topk_correct(&z, a, 5), 3); /* ranks 5, 5, 1 */
+    assert_int_equal(qt_topk_correct(&z, a, 1), 1);
+    assert_int_equal(qt_topk_correct(&z, a, 4), 1);
+    assert_int_equal(qt_topk_correct(&z, b, 5), 0); /* ranks 6, 6, NaN */
+    assert_int_equal(qt_topk_correct(&z, b, 7), 2);
+    assert_int_equal(qt_topk_correct(&z, c, 5), 3); /* ranks 4, 1, 1 */
+    assert_int_equal(qt_topk_correct(&z, c, 3), 2);
+    assert_int_equal(qt_top1_correct(&z, c), 2);
+}
+
 /* A shape mismatch fails the context with a message and yields NULL downstream. */
 static void test_shape_error_propagates(void **state)
 {
@@ -317,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_losses),
         cmocka_unit_test(test_cross_entropy_large_logits),
         cmocka_unit_test(test_top1),
+        cmocka_unit_test(test_top5),
         cmocka_unit_test(test_shape_error_propagates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

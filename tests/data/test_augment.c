@@ -210,7 +210,7 @@ static void test_same_seed_same_image(void **state)
 static void test_random_resized_box(void **state)
 {
     qt_augment_config cfg;
-    qt_augment_preset(&cfg, QT_DATASET_PNG_FOLDER, 1, 24);
+    qt_augment_preset(&cfg, QT_DATASET_IMAGE_FOLDER, 1, 24);
     qt_augmenter *a = make(&cfg, 3, 24, 24);
     qt_rng rng;
     qt_rng_seed(&rng, 5);
@@ -231,7 +231,7 @@ static void test_random_resized_box(void **state)
 static void test_resize_center_box(void **state)
 {
     qt_augment_config cfg;
-    qt_augment_preset(&cfg, QT_DATASET_PNG_FOLDER, 0, 28);
+    qt_augment_preset(&cfg, QT_DATASET_IMAGE_FOLDER, 0, 28);
     assert_int_equal(cfg.resize, 32);
     qt_augmenter *a = make(&cfg, 3, 28, 28);
     qt_rng rng;

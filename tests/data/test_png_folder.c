@@ -1,5 +1,7 @@
-/* PNG folder datasets: class order, labels, decoded pixels, subsets of classes, the class
- * map file, and the messages for missing directories, empty classes and bad images. */
+/* Image folder datasets (formerly png_folder) of PNG files: class order, labels, decoded
+ * pixels, subsets of classes, the class map file, and the messages for missing
+ * directories, empty classes and bad images. JPEG and the ImageNet layouts:
+ * test_imagenet.c. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +27,7 @@ static int open_folder(const char *root, qt_split split, int classes, int skip_b
 {
     qt_dataset_config cfg;
     qt_dataset_config_init(&cfg);
-    cfg.kind = QT_DATASET_PNG_FOLDER;
+    cfg.kind = QT_DATASET_IMAGE_FOLDER;
     cfg.root = root;
     cfg.split = split;
     cfg.classes = classes;
@@ -63,7 +65,7 @@ static void test_generated_tree(void **state)
     qt_error err;
     qt_dataset *ds;
     qt_synth_tree t = {3, 4, 2, 5, 20, 9};
-    qt_png_reader rd = {0};
+    qt_image_reader rd = {0};
     assert_int_equal(tmpdir_make(root, sizeof root), 0);
     assert_int_equal(qt_synth_tree_write(root, &t, &err), QT_OK);
     assert_int_equal(open_folder(root, QT_SPLIT_TRAIN, 0, 0, &ds, &err), QT_OK);
@@ -94,7 +96,7 @@ static void test_generated_tree(void **state)
     assert_int_equal(qt_dataset_count(ds), 4); /* val/, first 2 classes */
     assert_int_equal(qt_dataset_num_classes(ds), 2);
     qt_dataset_free(ds);
-    qt_png_reader_free(&rd);
+    qt_image_reader_free(&rd);
     tmpdir_remove(root);
 }
 
@@ -136,7 +138,7 @@ static void test_class_order_and_map(void **state)
     size_t len;
     snprintf(path, sizeof path, "%s/classes.json", root);
     assert_int_equal(qt_read_file(path, &json, &len, &err), QT_OK);
-    const char *want = "{\"dataset\": \"png_folder\", \"num_classes\": 4, \"classes\": "
+    const char *want = "{\"dataset\": \"image_folder\", \"num_classes\": 4, \"classes\": "
                        "[\"B\", \"a\\\"q\", \"a_1\", \"b\"]}\n";
     assert_int_equal(len, strlen(want));
     assert_memory_equal(json, want, len);
@@ -150,32 +152,37 @@ static void test_missing_and_empty(void **state)
     char root[256], want[1024];
     qt_error err;
     qt_dataset *ds;
+    const uint8_t c[3] = {1, 2, 3};
     assert_int_equal(tmpdir_make(root, sizeof root), 0);
     assert_int_equal(open_folder(root, QT_SPLIT_TRAIN, 0, 0, &ds, &err), QT_ERR);
     snprintf(want, sizeof want, "%s/train: cannot open directory: No such file or directory", root);
     assert_string_equal(err.msg, want);
+    make_dir(root, "train");
+    assert_int_equal(open_folder(root, QT_SPLIT_TRAIN, 0, 0, &ds, &err), QT_ERR);
+    snprintf(want, sizeof want, "%s/train: no class folders", root);
+    assert_string_equal(err.msg, want);
+    make_dir(root, "train/cat");
+    make_dir(root, "train/dog");
+    write_flat_png(root, "train/cat/1.png", 4, 4, c);
+    write_flat_png(root, "train/dog/1.png", 4, 4, c);
+    /* the test split takes its classes from train/ and needs val/ */
     make_dir(root, "val");
     assert_int_equal(open_folder(root, QT_SPLIT_TEST, 0, 0, &ds, &err), QT_ERR);
-    snprintf(want, sizeof want, "%s/val: no class folders", root);
+    snprintf(want, sizeof want, "%s/val: no class folders, and no label file for a flat val/ "
+             "(looked for %s/LOC_val_solution.csv or %s/val_labels.txt; set data.val_labels)",
+             root, root, root);
     assert_string_equal(err.msg, want);
     make_dir(root, "val/cat");
     make_dir(root, "val/dog");
-    const uint8_t c[3] = {1, 2, 3};
     write_flat_png(root, "val/cat/1.png", 4, 4, c);
-    /* val/ classes are train/'s */
     assert_int_equal(open_folder(root, QT_SPLIT_TEST, 0, 0, &ds, &err), QT_ERR);
-    snprintf(want, sizeof want, "%s/train: cannot open directory: No such file or directory", root);
-    assert_string_equal(err.msg, want);
-    make_dir(root, "train");
-    make_dir(root, "train/cat");
-    make_dir(root, "train/dog");
-    assert_int_equal(open_folder(root, QT_SPLIT_TEST, 0, 0, &ds, &err), QT_ERR);
-    snprintf(want, sizeof want, "%s/val/dog: empty class folder (no .png files)", root);
+    snprintf(want, sizeof want, "%s/val/dog: empty class folder (no .png, .jpg or .jpeg files)",
+             root);
     assert_string_equal(err.msg, want);
     /* asking for more classes than exist */
     write_flat_png(root, "val/dog/1.png", 4, 4, c);
     assert_int_equal(open_folder(root, QT_SPLIT_TEST, 3, 0, &ds, &err), QT_ERR);
-    snprintf(want, sizeof want, "dataset png_folder at %s: classes 3 exceeds the 2 classes present",
+    snprintf(want, sizeof want, "dataset image_folder at %s: classes 3 exceeds the 2 classes present",
              root);
     assert_string_equal(err.msg, want);
     tmpdir_remove(root);
@@ -208,13 +215,13 @@ static void test_val_classes_matched_by_name(void **state)
     qt_dataset_free(ds);
     /* classes = 1 keeps a_red only: val/ has none of it */
     assert_int_equal(open_folder(root, QT_SPLIT_TEST, 1, 0, &ds, &err), QT_ERR);
-    snprintf(want, sizeof want, "dataset png_folder at %s: no images selected", root);
+    snprintf(want, sizeof want, "dataset image_folder at %s: no images selected", root);
     assert_string_equal(err.msg, want);
     make_dir(root, "val/c_red");
     write_flat_png(root, "val/c_red/1.png", 4, 4, c);
     assert_int_equal(open_folder(root, QT_SPLIT_TEST, 0, 0, &ds, &err), QT_ERR);
-    snprintf(want, sizeof want, "%s/val/c_red: class \"c_red\" has no folder in %s/train (val/ "
-             "classes are matched to train/ classes by name)", root, root);
+    snprintf(want, sizeof want, "%s/val/c_red: class 'c_red' is not among the classes of "
+             "%s/train", root, root);
     assert_string_equal(err.msg, want);
     tmpdir_remove(root);
 }
@@ -232,7 +239,8 @@ static void test_not_a_png(void **state)
     assert_int_equal(tmpdir_write(root, "train/a/2.png", "JFIF not really", 15), 0);
     write_flat_png(root, "train/a/3.png", 4, 4, c);
     assert_int_equal(open_folder(root, QT_SPLIT_TRAIN, 0, 0, &ds, &err), QT_ERR);
-    snprintf(want, sizeof want, "%s/train/a/2.png: not a PNG file (bad signature)", root);
+    snprintf(want, sizeof want, "%s/train/a/2.png: neither a PNG nor a JPEG file (unknown "
+             "signature)", root);
     assert_string_equal(err.msg, want);
     assert_int_equal(open_folder(root, QT_SPLIT_TRAIN, 0, 1, &ds, &err), QT_OK);
     assert_int_equal(qt_dataset_count(ds), 2);
@@ -315,6 +323,7 @@ static void test_flat_colour_through_presets(void **state)
     assert_int_equal(tmpdir_make(root, sizeof root), 0);
     make_dir(root, "train");
     make_dir(root, "train/a");
+    write_flat_png(root, "train/a/1.png", 5, 5, c);
     make_dir(root, "val");
     make_dir(root, "val/a");
     write_flat_png(root, "val/a/1.png", 37, 23, c);
@@ -324,7 +333,7 @@ static void test_flat_colour_through_presets(void **state)
         qt_loader_config lc;
         qt_loader_config_init(&lc);
         lc.batch_size = 2;
-        qt_augment_preset(&lc.augment, QT_DATASET_PNG_FOLDER, train, 16);
+        qt_augment_preset(&lc.augment, QT_DATASET_IMAGE_FOLDER, train, 16);
         assert_int_equal(qt_loader_open(&ld, ds, &lc, &err), QT_OK);
         assert_int_equal(qt_loader_next(ld, &b, &err), 1);
         assert_int_equal(b.n, 2);

@@ -161,9 +161,9 @@ static void test_bad_settings(void **state)
     expect_config_error(config(11, 1.0, 0, 0),
                         "dataset cifar10 at %s: classes 11 exceeds the 10 classes present");
     qt_dataset_config cfg = config(0, 1.0, 0, 0);
-    cfg.kind = QT_DATASET_PNG_FOLDER;
+    cfg.kind = QT_DATASET_IMAGE_FOLDER;
     cfg.root = "";
-    expect_config_error(cfg, "dataset png_folder: no root directory given");
+    expect_config_error(cfg, "dataset image_folder: no root directory given");
     /* no root: the standard location, relative to the working directory (here the scratch
      * folder, which holds no CIFAR-100) */
     char cwd[4096];

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds the libFuzzer harnesses of every file qtrain reads -- IDX, CIFAR, PNG, the INI
-# config (with the key schema), checkpoints and safetensors -- with clang
+# Builds the libFuzzer harnesses of every file qtrain reads -- IDX, CIFAR, PNG, JPEG, the
+# INI config (with the key schema), checkpoints and safetensors -- with clang
 # (-fsanitize=fuzzer,address,undefined) and runs each for SECONDS (default 60), starting
 # from seed corpora of valid files (tools/mkdata, tests/fuzz/fuzz_seeds.c, configs/*.ini).
 # Exits non-zero when a fuzzer finds a crash; the reproducer is left in the output directory
@@ -14,7 +14,7 @@ secs=${1:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${QTRAIN_FUZZ_DIR:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-harnesses="idx cifar png config checkpoint safetensors"
+harnesses="idx cifar png jpeg config checkpoint safetensors"
 mkdir -p "$out"
 
 # The library once, instrumented for coverage and the sanitizers (meson rebuilds only what
@@ -25,7 +25,8 @@ flags="-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined -DFUZZING_BUILD
     -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
     -Dc_args="$flags" -Dc_link_args=-fsanitize=fuzzer-no-link >/dev/null
 ninja -C "$lib" libqtrain.a tools/mkdata >/dev/null
-libs="$lib/libqtrain.a $(pkg-config --libs openblas libpng zlib) -lm -lpthread"
+libs="$lib/libqtrain.a $lib/third_party/onnx/libonnx_pb.a"
+libs="$libs $(pkg-config --libs openblas libpng zlib libjpeg libprotobuf-c) -lm -lpthread"
 common="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/include -I$root/src/io"
 # shellcheck disable=SC2086
 $cc $common -fsanitize=fuzzer-no-link,address,undefined "$root/tests/fuzz/fuzz_seeds.c" $libs \
@@ -43,6 +44,7 @@ rm -rf "$seeds"
 "$lib/tools/mkdata" cifar10 "$seeds/c10" --train 5 --test 1 >/dev/null
 "$lib/tools/mkdata" cifar100 "$seeds/c100" --train 2 --test 1 >/dev/null
 "$lib/tools/mkdata" png "$seeds/png" --classes 1 --train 52 --test 1 --min-side 1 --max-side 9 >/dev/null
+"$lib/tools/mkdata" imagenet "$seeds/jpeg" --classes 1 --train 24 --test 0 --min-side 1 --max-side 40 >/dev/null
 "$out/fuzz_seeds" "$seeds"
 
 for h in $harnesses; do
@@ -57,6 +59,12 @@ cp "$seeds"/png/train/class_00/*.png "$out/corpus_png/"
 cp "$root"/configs/*.ini "$out/corpus_config/"
 cp "$seeds"/checkpoint/* "$out/corpus_checkpoint/"
 cp "$seeds"/safetensors/* "$out/corpus_safetensors/"
+# the JPEG harness reads a scale byte first: 1 << (byte & 3) is the denominator
+i=0
+for f in "$seeds"/jpeg/train/*/*.JPEG; do
+    { printf '%b' "\\00$((i % 4))"; cat "$f"; } >"$out/corpus_jpeg/seed$i"
+    i=$((i + 1))
+done
 
 status=0
 for h in $harnesses; do

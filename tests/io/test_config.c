@@ -157,6 +157,10 @@ static void test_enum_words_match_constants(void **state)
         {"data.dataset", "cifar100", offsetof(qt_config, data.dataset), QT_CFG_DATASET_CIFAR100},
         {"data.dataset", "mnist", offsetof(qt_config, data.dataset), QT_CFG_DATASET_MNIST},
         {"data.dataset", "png_folder", offsetof(qt_config, data.dataset), QT_CFG_DATASET_PNG_FOLDER},
+        {"data.dataset", "image_folder", offsetof(qt_config, data.dataset), QT_CFG_DATASET_IMAGE_FOLDER},
+        {"data.dataset", "imagenet", offsetof(qt_config, data.dataset), QT_CFG_DATASET_IMAGENET},
+        {"data.dataset", "tiny_imagenet", offsetof(qt_config, data.dataset),
+         QT_CFG_DATASET_TINY_IMAGENET},
         {"data.labels", "coarse", offsetof(qt_config, data.labels), QT_CFG_LABELS_COARSE},
         {"train.optimizer", "sgd", offsetof(qt_config, train.optimizer), QT_CFG_OPTIM_SGD},
         {"train.schedule", "constant", offsetof(qt_config, train.schedule), QT_CFG_SCHEDULE_CONSTANT},
@@ -339,6 +343,11 @@ static void test_cross_key_errors(void **state)
     expect_invalid("[data]\ndataset = cifar100\nlabels = coarse\nclasses = 30\n", NULL,
                    ":4: data.classes: data.classes = 30 is more than the 20 classes of cifar100 "
                    "(coarse labels)");
+    expect_invalid("[data]\ndataset = cifar10\nclass_list = wnids.txt\n", NULL,
+                   ":3: data.class_list: data.class_list needs a folder dataset (image_folder, "
+                   "imagenet or tiny_imagenet), got cifar10");
+    expect_invalid("[data]\ndataset = imagenet\nclass_list = wnids.txt\nclasses = 10\n", NULL,
+                   ":4: data.classes: data.classes and data.class_list exclude each other: keep one");
     expect_invalid("[train]\nlr_decay_epochs = 122,82\n", NULL,
                    ":2: train.lr_decay_epochs: epochs must increase, got 122,82");
     expect_invalid("[train]\nwarmup_epochs = 20\n", NULL,
@@ -480,7 +489,7 @@ static void test_written_ini_text(void **state)
     assert_int_equal(qt_config_set_arg(&c, "data.root=a ;b", &err), QT_OK);
     char *ini = qt_config_to_ini(&c);
     assert_non_null(ini);
-    assert_non_null(strstr(ini, "\n[model]\nname = convnet\nwidths = 500,300\nshortcut = A\n"));
+    assert_non_null(strstr(ini, "\n[model]\nname = convnet\nfile = \nwidths = 500,300\nshortcut = A\n"));
     assert_non_null(strstr(ini, "\nroot = \"a ;b\"\n"));
     assert_non_null(strstr(ini, "\nlr = 0.001\n"));
     assert_non_null(strstr(ini, "\nbn_eps = 1e-05\n"));

@@ -68,6 +68,23 @@ static void test_sections_keys_comments(void **state)
     qt_ini_free(ini);
 }
 
+/* A repeated header is a section of its own, holding exactly the entries under it, in order
+ * (net files list layers this way). */
+static void test_repeated_sections_keep_their_entries(void **state)
+{
+    qt_ini *ini = parse_ok("[conv]\nout = 16\nk = 3\n[relu]\n[conv]\nout = 32\n# c\nk = 1\n");
+    assert_int_equal(ini->n_sections, 3);
+    const int first[] = {0, 2, 2}, count[] = {2, 0, 2}, line[] = {1, 4, 5};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ini->sections[i].first_entry, first[i]);
+        assert_int_equal(ini->sections[i].n_entries, count[i]);
+        assert_int_equal(ini->sections[i].line, line[i]);
+    }
+    assert_entry(ini, 2, 6, "conv", "out", "32");
+    assert_entry(ini, 3, 8, "conv", "k", "1");
+    qt_ini_free(ini);
+}
+
 static void test_crlf_bom_and_no_final_newline(void **state)
 {
     qt_ini *ini = parse_ok("\xEF\xBB\xBF[a]\r\nk = v\r\n\r\nz = last");
@@ -159,6 +176,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sections_keys_comments),
+        cmocka_unit_test(test_repeated_sections_keep_their_entries),
         cmocka_unit_test(test_crlf_bom_and_no_final_newline),
         cmocka_unit_test(test_quoted_values),
         cmocka_unit_test(test_errors),

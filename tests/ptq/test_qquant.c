@@ -162,10 +162,11 @@ static void test_bad_input(void **state)
     o.checkpoint = "/no/such/ckpt.qtr";
     expect_error(o, "/no/such/ckpt.qtr");
     o = opts(QT_QQUANT_GPFQ, out);
-    const char *sets[] = {"model.widths=32"};
+    const char *sets[] = {"data.classes=5"};
     o.sets = sets;
     o.nsets = 1;
-    expect_error(o, "fc1.weight");            /* the checkpoint's shapes do not fit */
+    expect_error(o, "the net was built for 1x28x28 images and 10 classes, the data has "
+                    "1x28x28 images and 5 classes");  /* the checkpoint's net does not fit */
     o = opts(QT_QQUANT_GPFQ, out);
     o.bits = 0.5;
     expect_error(o, "bits must give at least 2 levels");

@@ -49,8 +49,10 @@ static void test_help_lists_every_option(void **state)
     run_result r = run_program("src/cli/qtrain", "--help", dir);
     assert_int_equal(r.status, 0);
     const char *opts[] = {"--config", "--set", "--out", "--resume", "--overwrite", "--seed",
-                          "--threads", "--quiet", "--print-config", "--checkpoint", "--float",
-                          "--help-config", "eval", "export", "SIGTERM", "143"};
+                          "--threads", "--quiet", "--print-config", "--print-net", "--checkpoint",
+                          "--float", "--help-config", "eval", "export", "--weights", "--format",
+                          "--packed", "--float-buffer", "--onnx-float", "--onnx-fold-bn",
+                          "SIGTERM", "143"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         if (!strstr(r.out, opts[i]))
             fail_msg("--help does not mention %s", opts[i]);
@@ -115,6 +117,57 @@ static void test_print_config(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "name = resnet20"));
     assert_non_null(strstr(r.out, "seed = 7"));
+    run_result_free(&r);
+}
+
+/* --print-net: the table of a net file for Fashion-MNIST's 1x28x28 images and 10 classes,
+ * exactly; a missing or broken net file is one error line naming it. */
+static void test_print_net(void **state)
+{
+    if (!have_fmnist())
+        skip();
+    char args[2000], want[4096];
+    write_config("small.net", "[net]\nname = small\n"
+                              "[conv]\nname = conv1\nout = 4\nk = 3\nstride = 2\npad = 1\n"
+                              "bias = false\nbits = 4\n[bn]\nname = bn1\n[relu]\n"
+                              "[global_avgpool]\n[linear]\nname = fc\nout = classes\n");
+    snprintf(args, sizeof args, "[model]\nfile = %s/small.net\n[data]\nroot = %s\n[quant]\n"
+             "mode = sr\nquantize_last = false\n", dir, fmnist);
+    write_config("net.ini", args);
+    snprintf(args, sizeof args, "--config '%s/net.ini' --print-net", dir);
+    run_result r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 0);
+    snprintf(want, sizeof want,
+             "small: input 1x28x28, 10 classes; built from file input=1x28x28 classes=10 "
+             "bn_momentum=0.1 bn_eps=1e-05 path=%s/small.net\n"
+             "#  layer  kind            in  output   params  weights   FLOPs\n"
+             "0  conv1  conv 3x3 s2     x   4x14x14      36  sr 4-bit  14112\n"
+             "1  bn1    bn              0   4x14x14       8  -             -\n"
+             "2         relu            1   4x14x14       -  -             -\n"
+             "3         global_avgpool  2   4             -  -             -\n"
+             "4  fc     linear          3   10           50  float        80\n"
+             "total: 94 parameters, 36 of them quantized weights; 14192 FLOPs per image "
+             "(forward, 2 per multiply-add of conv and linear layers)\n", dir);
+    assert_string_equal(r.out, want);
+    run_result_free(&r);
+
+    snprintf(args, sizeof args, "--config '%s/net.ini' --set model.file=%s/none.net --print-net",
+             dir, dir);
+    r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "qtrain: error: --set: model.file: %s/none.net: cannot open: No "
+             "such file or directory\n", dir);
+    assert_string_equal(r.err, want);
+    run_result_free(&r);
+
+    write_config("small.net", "[conv]\nname = c\nout = 3\nk = 3\n[linear]\nname = fc\n"
+                              "out = classes\n");
+    snprintf(args, sizeof args, "--config '%s/net.ini' --out '%s/never'", dir, dir);
+    r = run_program("src/cli/qtrain", args, dir);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "qtrain: error: %s/small.net:5: linear fc: needs a flat input "
+             "(F), got (3,26,26); put [flatten] or [global_avgpool] before it\n", dir);
+    assert_string_equal(r.err, want);
     run_result_free(&r);
 }
 
@@ -185,6 +238,9 @@ static void test_train_eval_export(void **state)
     assert_int_equal(r.status, 0);
     assert_true(strncmp(r.out, "test_acc ", 9) == 0);
     assert_float_equal(atof(r.out + 9), acc, 5e-5);
+    p = strstr(r.out, "test_top5 "); /* 10 classes */
+    assert_non_null(p);
+    assert_true(atof(p + 10) >= acc && atof(p + 10) <= 1.0);
     run_result_free(&r);
     snprintf(args, sizeof args, "export --checkpoint '%s' --out '%s/w.safetensors'", ck, dir);
     r = run_program("src/cli/qtrain", args, dir);
@@ -203,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_help_lists_every_option),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_print_config),
+        cmocka_unit_test(test_print_net),
         cmocka_unit_test(test_sigint_checkpoint_and_resume),
         cmocka_unit_test(test_train_eval_export),
     };

@@ -22,6 +22,7 @@
 #include "qtrain/safetensors.h"
 #include "qtrain/synthetic_data.h"
 #include "qtrain/trainer.h"
+#include "checkpoint_diff.h"
 #include "fmnist_subset.h"
 #include "tmpdir.h"
 
@@ -105,28 +106,14 @@ static char *deterministic_rows(const char *dir)
     return out;
 }
 
-/* Every param/ and bn/ record of two checkpoints has the same bytes. */
+/* Every param/, bn/ and opt/ record of two checkpoints holds the same bytes. */
 static void assert_same_weights(const char *a, const char *b)
 {
-    qt_record_file *fa, *fb;
-    qt_error err;
-    assert_int_equal(qt_record_file_open(&fa, a, &err), QT_OK);
-    assert_int_equal(qt_record_file_open(&fb, b, &err), QT_OK);
-    int compared = 0;
-    for (int i = 0; i < qt_record_file_count(fa); i++) {
-        const qt_record *ra = qt_record_file_at(fa, i);
-        if (strncmp(ra->name, "param/", 6) && strncmp(ra->name, "bn/", 3) && strncmp(ra->name, "opt/", 4))
-            continue;
-        const qt_record *rb = qt_record_file_find(fb, ra->name);
-        assert_non_null(rb);
-        assert_int_equal(ra->nbytes, rb->nbytes);
-        if (memcmp(ra->data, rb->data, ra->nbytes))
-            fail_msg("%s differs between %s and %s", ra->name, a, b);
-        compared++;
-    }
+    char why[2600];
+    int compared = checkpoint_same_weights(a, b, why, sizeof why);
+    if (compared < 0)
+        fail_msg("%s", why);
     assert_true(compared > 4);
-    qt_record_file_close(fa);
-    qt_record_file_close(fb);
 }
 
 static void final_checkpoint(const char *dir, char *path, size_t n)
@@ -231,15 +218,19 @@ static void test_run_files_and_accuracy(void **state)
     snprintf(path, sizeof path, "%s/summary.json", dir);
     assert_int_equal(qt_json_parse_file(path, &j, &err), QT_OK);
     const char *keys[] = {"model", "quant_mode", "dataset", "epochs", "steps", "test_acc",
-                          "best_test_acc", "params", "param_bytes", "seconds", "images_per_s"};
-    for (int i = 0; i < 11; i++)
+                          "test_top5", "best_test_acc", "params", "param_bytes", "seconds",
+                          "images_per_s"};
+    for (int i = 0; i < 12; i++)
         if (!qt_json_get(j, keys[i]))
             fail_msg("summary.json lacks %s", keys[i]);
     qt_json_free(j);
-    /* eval.csv: one row per epoch, header with flips for a quantized run */
+    /* 10 classes: top-5 beside top-1 */
+    assert_true(s.test_top5 >= s.test_acc && s.test_top5 <= 1.0);
+    /* eval.csv: one row per epoch, header with top-5 and with flips for a quantized run */
     snprintf(path, sizeof path, "%s/eval.csv", dir);
     char *text = read_text(path);
-    assert_true(strncmp(text, "epoch,step,test_loss,test_acc,flips\n", 36) == 0);
+    const char *header = "epoch,step,test_loss,test_acc,test_top5,flips\n";
+    assert_true(strncmp(text, header, strlen(header)) == 0);
     int rows = 0;
     for (char *p = text; *p; p++)
         rows += *p == '\n';
@@ -251,6 +242,36 @@ static void test_run_files_and_accuracy(void **state)
     snprintf(path, sizeof path, "%s/config.ini", dir);
     assert_int_equal(qt_config_load(&back, path, &err), QT_OK);
     assert_true(qt_config_equal(&back, &c));
+    tmpdir_remove(dir);
+}
+
+/* Five classes or fewer: no top-5 (it would always be 1) in eval.csv or summary.json. */
+static void test_no_top5_with_five_classes(void **state)
+{
+    if (!have_fmnist())
+        skip();
+    char dir[512], path[700];
+    assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
+    qt_config c;
+    qt_train_summary s;
+    qt_error err;
+    small_config(&c, "fp");
+    const char *sets[] = {"data.classes=5", "data.train_limit=300", "train.epochs=1"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(qt_config_set_arg(&c, sets[i], &err), QT_OK);
+    train_ok(&c, dir, 0, &s);
+    assert_true(isnan(s.test_top5));
+    snprintf(path, sizeof path, "%s/eval.csv", dir);
+    char *text = read_text(path);
+    const char *header = "epoch,step,test_loss,test_acc\n";
+    assert_true(strncmp(text, header, strlen(header)) == 0);
+    free(text);
+    qt_json *j;
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    assert_int_equal(qt_json_parse_file(path, &j, &err), QT_OK);
+    assert_null(qt_json_get(j, "test_top5"));
+    assert_non_null(qt_json_get(j, "test_acc"));
+    qt_json_free(j);
     tmpdir_remove(dir);
 }
 
@@ -496,11 +517,9 @@ static void test_export_safetensors(void **state)
     assert_int_equal(qt_config_set_arg(&c, "train.epochs=1", &err), QT_OK);
     train_ok(&c, dir, 0, &s);
     final_checkpoint(dir, ck, sizeof ck);
-    qt_net *net;
-    assert_int_equal(qt_open_checkpoint_net(&c, ck, &net, &err), QT_OK);
     snprintf(out, sizeof out, "%s/w.safetensors", dir);
-    assert_int_equal(qt_export_safetensors(net, "bc", out, &err), QT_OK);
-    qt_net_free(net);
+    qt_export_opts eo = {QT_EXPORT_SAFETENSORS, 0, 0, 0, 0};
+    assert_int_equal(qt_export_checkpoint(&c, ck, &eo, out, &err), QT_OK);
     qt_safetensors *st;
     assert_int_equal(qt_safetensors_open(&st, out, &err), QT_OK);
     const qt_st_tensor *w = qt_safetensors_find(st, "fc1.weight");
@@ -542,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_exact_resume_sr),
         cmocka_unit_test(test_exact_resume_conv_two_threads),
         cmocka_unit_test(test_run_files_and_accuracy),
+        cmocka_unit_test(test_no_top5_with_five_classes),
         cmocka_unit_test(test_corrupt_checkpoint),
         cmocka_unit_test(test_missing_dataset_names_config_line),
         cmocka_unit_test(test_nan_stops_run),
