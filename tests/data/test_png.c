@@ -15,6 +15,7 @@
 
 #include "qtrain/gzip.h"
 #include "qtrain/file_io.h"
+#include "qtrain/image_decode.h"
 #include "qtrain/png_image.h"
 #include "qtrain/synthetic_data.h"
 #include "tmpdir.h"
@@ -201,17 +202,25 @@ static size_t png_start(uint8_t *buf, uint32_t w, uint32_t h, int bit_depth, int
     return n;
 }
 
-/* Peak memory (KB) of a child process that decodes buf; its error message goes to msg. */
-static long decode_in_child(const uint8_t *buf, size_t len, char *msg, size_t msg_size)
+/* Writes buf to dir/bomb.png, its path into path. */
+static void write_bomb(const char *dir, const uint8_t *buf, size_t len, char *path, size_t n)
+{
+    assert_int_equal(tmpdir_write(dir, "bomb.png", buf, len), 0);
+    snprintf(path, n, "%s/bomb.png", dir);
+}
+
+/* Peak memory (KB) of a child process that reads the file at path as the loader does (the
+ * image reader: one read, the format told by the content); its error message goes to msg. */
+static long read_in_child(const char *path, char *msg, size_t msg_size)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
     if (pid == 0) {
-        qt_png_reader rd = {0};
+        qt_image_reader rd = {0};
         qt_image im;
         qt_error err = {""};
-        qt_png_decode(&rd, "bomb.png", buf, len, &im, &err);
+        qt_image_read(&rd, path, &im, &err);
         ssize_t w = write(fds[1], err.msg, strlen(err.msg) + 1);
         _exit(w > 0 ? 0 : 1);
     }
@@ -226,38 +235,79 @@ static long decode_in_child(const uint8_t *buf, size_t len, char *msg, size_t ms
     return ru.ru_maxrss;
 }
 
-/* Decompression bombs cost neither memory nor time: a 44-byte PNG whose tEXt chunk declares
- * 2 GiB (libpng would allocate and clear all of it: 2 GB, ~20 s), and images whose declared
- * size is over the limits (refused, with the limits, before libpng allocates rows). */
+/* The error of decoding buf in memory (name f.png) and of reading it from a file through
+ * the image reader (named by its path) is want after the name. */
+static void expect_bomb_error(const char *dir, const uint8_t *buf, size_t len, const char *want)
+{
+    char path[600], full[1200];
+    snprintf(full, sizeof full, "f.png: %s", want);
+    expect_decode_error(buf, len, full);
+    write_bomb(dir, buf, len, path, sizeof path);
+    qt_image_reader rd = {0};
+    qt_image im;
+    qt_error err;
+    assert_int_equal(qt_image_read(&rd, path, &im, &err), QT_ERR);
+    snprintf(full, sizeof full, "%s: %s", path, want);
+    assert_string_equal(err.msg, full);
+    qt_image_reader_free(&rd);
+}
+
+/* Decompression bombs cost neither memory nor time, decoded in memory or read from a file as
+ * the loader reads it: a 44-byte PNG whose tEXt chunk declares 2 GiB (libpng would allocate
+ * and clear all of it: 2 GB, ~20 s), images whose declared size is over the limits
+ * (refused, with the limits, before libpng allocates rows), and a file over the size limit
+ * (refused before it is read; sparse, so it costs no disk). */
 static void test_decompression_bombs(void **state)
 {
+    char dir[256], path[600], msg[1100], want[1200];
+    assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
     uint8_t buf[128];
     size_t n = png_start(buf, 1, 1, 8, 0);
     const uint8_t text_start[] = {0x7f, 0xff, 0xff, 0xff, 't', 'E', 'X', 't', 'a', 0, 'b'};
     memcpy(buf + n, text_start, sizeof text_start);
     n += sizeof text_start;
     assert_int_equal(n, 44);
-    char msg[1100];
+    const char *text_bomb = "corrupt PNG: unexpected end of file (after: tEXt: chunk data is "
+                            "too large)";
+    expect_decode_error(buf, n, "f.png: corrupt PNG: unexpected end of file (after: tEXt: "
+                                "chunk data is too large)");
+    write_bomb(dir, buf, n, path, sizeof path);
     struct rusage self;
     getrusage(RUSAGE_SELF, &self);
-    long peak_kb = decode_in_child(buf, n, msg, sizeof msg);
+    long peak_kb = read_in_child(path, msg, sizeof msg);
     print_message("44-byte tEXt bomb: child peak RSS %ld KB (this process %ld KB)\n", peak_kb,
                   self.ru_maxrss);
     assert_true(peak_kb < self.ru_maxrss + 64 * 1024);
-    assert_string_equal(msg, "bomb.png: corrupt PNG: unexpected end of file (after: tEXt: chunk "
-                             "data is too large)");
+    snprintf(want, sizeof want, "%s: %s", path, text_bomb);
+    assert_string_equal(msg, want);
 
     const uint8_t idat[] = {0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01}; /* zlib of "" */
     n = png_start(buf, 16384, 16384, 8, 0);
     put_chunk(buf, &n, "IDAT", idat, sizeof idat, sizeof idat);
     put_chunk(buf, &n, "IEND", NULL, 0, 0);
-    expect_decode_error(buf, n, "f.png: unsupported PNG size 16384x16384 (at most 16384 pixels "
-                                "a side and 67108864 pixels in all)");
+    expect_bomb_error(dir, buf, n, "unsupported PNG size 16384x16384 (at most 16384 pixels a "
+                                   "side and 67108864 pixels in all)");
     n = png_start(buf, 1000000, 1, 8, 0);
     put_chunk(buf, &n, "IDAT", idat, sizeof idat, sizeof idat);
     put_chunk(buf, &n, "IEND", NULL, 0, 0);
-    expect_decode_error(buf, n, "f.png: unsupported PNG size 1000000x1 (at most 16384 pixels a "
-                                "side and 67108864 pixels in all)");
+    expect_bomb_error(dir, buf, n, "unsupported PNG size 1000000x1 (at most 16384 pixels a "
+                                   "side and 67108864 pixels in all)");
+
+    n = png_start(buf, 1, 1, 8, 0);
+    write_bomb(dir, buf, n, path, sizeof path);
+    assert_int_equal(truncate(path, (off_t)QT_IMAGE_MAX_FILE_BYTES + 1), 0);
+    peak_kb = read_in_child(path, msg, sizeof msg);
+    assert_true(peak_kb < self.ru_maxrss + 64 * 1024);
+    snprintf(want, sizeof want, "%s: 1073741825 bytes, more than the 1073741824 bytes a file may "
+             "have here", path);
+    assert_string_equal(msg, want);
+    qt_png_reader rd = {0};
+    qt_image im;
+    qt_error err;
+    assert_int_equal(qt_png_read(&rd, path, &im, &err), QT_ERR);
+    assert_string_equal(err.msg, want);
+    qt_png_reader_free(&rd);
+    tmpdir_remove(dir);
 }
 
 /* A palette index past the palette is an error (such pixels have no colour; libpng would
