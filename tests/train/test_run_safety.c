@@ -142,6 +142,10 @@ static void test_empty_output_path(void **state)
     expect_run_free("src/cli/qtrain", args, 1, "qtrain: error: --out: the path is empty\n");
     expect_run_free("src/cli/qtrain", "export --checkpoint /no/such.qtr --out ''", 1,
                     "qtrain: error: --out: the path is empty\n");
+    expect_run_free("src/cli/qtrain", "export --checkpoint /no/such.qtr --format onnx --out ''", 1,
+                    "qtrain: error: --out: the path is empty\n");
+    expect_run_free("src/cli/qtrain", "export --checkpoint /no/such.qtr --packed --out=", 1,
+                    "qtrain: error: --out: the path is empty\n");
     expect_run_free("src/cli/qquant", "--checkpoint /no/such.qtr --method msq --out ''", 1,
                     "qquant: error: --out: the path is empty\n");
     expect_run_free("tools/qconvex", "--out '' --budget 1", 1,
@@ -449,6 +453,14 @@ static void test_mkdata_bounds(void **state)
     snprintf(args, sizeof args, "png '%s' --classes 1000 --train 100 --max-side 400", out);
     expect_run_free("tools/mkdata", args, 2, "mkdata: error: png: 102000 images would take 130.6 GB, "
                     "more than mkdata's 1 GiB (lower --train, --test, --classes or --max-side)\n");
+    snprintf(args, sizeof args, "imagenet '%s' --classes 10 --train 100 --test 0 --width 4096 "
+             "--height 4096 --photo", out);
+    expect_run_free("tools/mkdata", args, 2, "mkdata: error: imagenet: 1000 images would take "
+                    "67.1 GB, more than mkdata's 1 GiB (lower --train, --test, --classes, "
+                    "--max-side or --width and --height)\n");
+    snprintf(args, sizeof args, "tiny_imagenet '%s' --width 5000 --height 64", out);
+    expect_run_free("tools/mkdata", args, 2,
+                    "mkdata: error: --width: '5000' is not an integer in 1..4096\n");
     snprintf(args, sizeof args, "cifar10 '%s' --train 1000000", out);
     expect_run_free("tools/mkdata", args, 2,
                     "mkdata: error: --train: '1000000' is not an integer in 1..100000\n");
