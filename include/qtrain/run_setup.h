@@ -44,6 +44,11 @@ qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w,
 qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, const char *ckpt,
                                     qt_error *err);
 
+/* A net rebuilt from a file (a checkpoint or an export, named in the message) must take the
+ * dataset's images and classes: its input shape and class count are checked against them. */
+int qt_run_check_net_fits(const qt_net *net, const qt_dataset *ds, const char *ckpt,
+                          qt_error *err);
+
 /* The net a description records (net_desc.h: an export's or a checkpoint's), initialised
  * and quantized as above. */
 qt_net *qt_run_build_described_net(const qt_config *c, const char *desc, qt_error *err);

@@ -169,8 +169,8 @@ qt_net *qt_run_build_net(const qt_config *c, const qt_dataset *ds, qt_error *err
                                   qt_dataset_width(ds), qt_dataset_num_classes(ds), err);
 }
 
-/* The checkpoint's net must take the dataset's images and classes. */
-static int check_fits(const qt_net *net, const qt_dataset *ds, const char *ckpt, qt_error *err)
+int qt_run_check_net_fits(const qt_net *net, const qt_dataset *ds, const char *ckpt,
+                          qt_error *err)
 {
     int c = qt_dataset_channels(ds), h = qt_dataset_height(ds), w = qt_dataset_width(ds);
     int k = qt_dataset_num_classes(ds);
@@ -197,7 +197,7 @@ qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, co
         qt_error_prefix(err, "%s", ckpt);
         return NULL;
     }
-    if (check_fits(net, ds, ckpt, err) != QT_OK) {
+    if (qt_run_check_net_fits(net, ds, ckpt, err) != QT_OK) {
         qt_net_free(net);
         return NULL;
     }

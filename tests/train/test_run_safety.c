@@ -1,8 +1,8 @@
 /* The programs against misuse and bad input (issue 15): empty output paths, a fresh run into
  * a directory holding a run, two processes on one run directory, SIGTERM, a failed resume,
- * --config twice, qquant's --set and --sweep-calpha lists, train and test splits of
- * different image sizes, and mkdata's size bounds. Each case checks the exit status, the
- * exact error line and what is on disk afterwards.
+ * --config twice, qquant's --set and --sweep-calpha lists, train and test splits (or a net
+ * and its evaluation data) of different image sizes, and mkdata's size bounds. Each case
+ * checks the exit status, the exact error line and what is on disk afterwards.
  * The training cases skip (with a message) without Debian's dataset-fashion-mnist. */
 #include <dirent.h>
 #include <ftw.h>
@@ -436,6 +436,35 @@ static void test_splits_of_different_sizes(void **state)
     expect_run_free("src/cli/qtrain", full, 1, want);
 }
 
+/* Defect 4 for the nets rebuilt from a file: eval of a checkpoint or of exported weights on
+ * data of another image size fails, naming the file (eval --weights used to report an
+ * accuracy computed from misread images). */
+static void test_eval_data_of_another_size(void **state)
+{
+    if (!have_fmnist())
+        skip();
+    char run[700], data[700], ck[800], args[2400], want[2400];
+    snprintf(run, sizeof run, "%s/ev", dir);
+    snprintf(data, sizeof data, "%s/big32", dir);
+    train_tiny(run, "");
+    snprintf(ck, sizeof ck, "%s/checkpoints/step-000000020.qtr", run);
+    snprintf(args, sizeof args, "export --checkpoint '%s' --out '%s/w.st'", ck, run);
+    run_result r = expect_run("src/cli/qtrain", args, 0, "");
+    run_result_free(&r);
+    snprintf(args, sizeof args, "idx '%s' --size 32 --train 20 --test 10", data);
+    expect_run_free("tools/mkdata", args, 0, "");
+    const char *sources[] = {"--checkpoint", "--weights"};
+    for (int i = 0; i < 2; i++) {
+        char file[800];
+        snprintf(file, sizeof file, i ? "%s/w.st" : "%s/checkpoints/step-000000020.qtr", run);
+        snprintf(args, sizeof args, "eval %s '%s' --set data.dataset=mnist --set data.root='%s'",
+                 sources[i], file, data);
+        snprintf(want, sizeof want, "qtrain: error: %s: the net was built for 1x28x28 images "
+                 "and 10 classes, the data has 1x32x32 images and 10 classes\n", file);
+        expect_run_free("src/cli/qtrain", args, 1, want);
+    }
+}
+
 /* Defect 14: mkdata's sizes are bounded, so no option writes gigabytes; an option without
  * its value is an error, not a crash. Nothing is written. */
 static void test_mkdata_bounds(void **state)
@@ -477,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_config_given_twice),
         cmocka_unit_test(test_qquant_keeps_every_option),
         cmocka_unit_test(test_splits_of_different_sizes),
+        cmocka_unit_test(test_eval_data_of_another_size),
         cmocka_unit_test(test_mkdata_bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
