@@ -65,14 +65,17 @@ static void checkpoint_seeds(const char *dir, int kind)
     remove(tmp);
 }
 
-static void safetensors_seed(const char *dir, int kind, const char *mode)
+/* Net kind `kind` exported as float values, or packed (quantized layers as grid codes and
+ * a scale; BC also with its float buffer). */
+static void safetensors_seed(const char *dir, int kind, const char *name, int packed)
 {
     qt_error err;
     qt_optimizer opt;
     qt_net *net = fuzz_net(kind, &opt);
+    qt_export_opts o = {QT_EXPORT_SAFETENSORS, packed, packed && kind == 1, 0, 0};
     char path[1200];
-    snprintf(path, sizeof path, "%s/%s.safetensors", dir, mode);
-    check(qt_export_safetensors(net, mode, path, &err), &err);
+    snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
+    check(qt_export_safetensors(net, NULL, &o, path, &err), &err);
     qt_net_free(net);
 }
 
@@ -90,8 +93,10 @@ int main(int argc, char **argv)
     check(qt_make_dirs(st, &err), &err);
     for (int kind = 0; kind < FUZZ_NET_KINDS; kind++)
         checkpoint_seeds(ck, kind);
-    safetensors_seed(st, 0, "fp");
-    safetensors_seed(st, 1, "bc");
-    safetensors_seed(st, 2, "sr");
+    safetensors_seed(st, 0, "fp", 0);
+    safetensors_seed(st, 1, "bc", 0);
+    safetensors_seed(st, 2, "sr", 0);
+    safetensors_seed(st, 1, "bc-packed", 1);
+    safetensors_seed(st, 2, "sr-packed", 1);
     return 0;
 }
