@@ -100,7 +100,7 @@ static int mode_item(const char *opt, const char *text, int k, void *dst)
 static int set_option(options *o, const char *name, const char *v)
 {
     if (!strcmp(name, "--out"))
-        return o->out = v, 0;
+        return cli_out_path(PROG, "--out", v) ? -1 : (o->out = v, 0);
     if (!strcmp(name, "--modes"))
         return parse_list(name, v, &o->nmodes, mode_item, o->modes);
     if (!strcmp(name, "--deltas"))

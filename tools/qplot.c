@@ -143,6 +143,8 @@ static int parse_args(int argc, char **argv, qt_plot_request *r, const char **fi
             const char *value = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
             if (!value)
                 return fail("%s needs a value", arg);
+            if ((o->text == &r->png_path || o->text == &r->svg_path) && !value[0])
+                return fail("%s: the path is empty", o->name);
             if (!o->text && !o->number)
                 labels[r->nlabels++] = value; /* --label: names the next unlabelled file */
             else if (set_value(o, value) != 0)

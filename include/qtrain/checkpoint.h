@@ -84,4 +84,8 @@ int qt_checkpoint_find_latest(const char *dir, char *path, size_t n, char *skipp
 /* Keeps the newest `keep` checkpoints in dir, deleting older ones. */
 void qt_checkpoint_prune(const char *dir, int keep);
 
+/* Deletes the temporary files of checkpoints being written when a process was killed
+ * ("step-*.qtr.tmp"); returns how many. */
+int qt_checkpoint_remove_temps(const char *dir);
+
 #endif

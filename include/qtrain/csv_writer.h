@@ -19,6 +19,10 @@ int qt_csv_writer_create(qt_csv_writer **w, const char *path, const char *const 
  * partial last line are cut off, and new rows are appended. A missing file is created. */
 int qt_csv_writer_resume(qt_csv_writer **w, const char *path, const char *const *columns,
                          int ncols, double keep_upto, qt_error *err);
+/* Checks, without changing anything, that qt_csv_writer_resume would succeed up to the
+ * point of cutting the file (header and rows readable). */
+int qt_csv_writer_check_resume(const char *path, const char *const *columns, int ncols,
+                               double keep_upto, qt_error *err);
 /* One row of ncols numbers. */
 int qt_csv_write_row(qt_csv_writer *w, const double *values, qt_error *err);
 /* One row of ncols text cells. */

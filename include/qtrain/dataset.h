@@ -17,10 +17,11 @@
  * Images of the folder kinds are PNG or JPEG files (.png, .jpg, .jpeg in any case; the
  * format is told by the content), mixed freely. Their class k is the k-th class name in
  * sorted (byte) order, as torchvision's ImageFolder numbers them; val/ folders and label
- * files are matched to these names, never by position. Folder trees are scanned (classes,
- * then files in byte order of their names) and each file's header is checked; the pixels
- * are decoded when the loader asks for the image. CIFAR and IDX data are decoded once and
- * cached in memory as uint8 (CHW per image).
+ * files are matched to these names, never by position (a val/ folder with no train/ folder
+ * of the same name is an error). Folder trees are scanned (classes, then files in byte
+ * order of their names) and each file's header is checked; the pixels are decoded when the
+ * loader asks for the image. CIFAR and IDX data are decoded once and cached in memory as
+ * uint8 (CHW per image).
  *
  * Subsets, applied in this order (each keeps the images' file order):
  *   classes    keep the first N classes (0 = all), or
@@ -112,10 +113,20 @@ const char *qt_dataset_class_name(const qt_dataset *ds, int class_index);
 int qt_dataset_label(const qt_dataset *ds, int i);
 /* Images left out by skip_bad when the dataset was opened. */
 int qt_dataset_skipped(const qt_dataset *ds);
+/* What was left out, one line per file (*notes gets the array; returns the count), e.g.
+ * "left out ROOT/train/cat/x.png: corrupt PNG: IHDR CRC mismatch" or
+ * "ROOT/train-labels-idx1-ubyte: left out 3 images whose label is outside 0..9". */
+int qt_dataset_skip_notes(const qt_dataset *ds, const char *const **notes);
 /* Whether the dataset was opened with skip_bad (the loader then drops undecodable images). */
 int qt_dataset_skips_bad(const qt_dataset *ds);
 /* 1 when images are decoded per access (folder kinds), 0 when they are cached. */
 int qt_dataset_decodes(const qt_dataset *ds);
+/* The file (IDX, CIFAR: the first file) or folder (folder kinds) the split was read from. */
+const char *qt_dataset_source(const qt_dataset *ds);
+/* Checks that a train and a test split agree on the image's channels, height and width and
+ * on the number of classes, which a net built for one must meet in the other; the error
+ * names both files. */
+int qt_dataset_check_splits(const qt_dataset *train, const qt_dataset *test, qt_error *err);
 /* The file an image comes from (folder kinds), or NULL for cached datasets. */
 const char *qt_dataset_image_path(const qt_dataset *ds, int i);
 

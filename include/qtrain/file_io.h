@@ -17,6 +17,11 @@ int qt_read_file(const char *path, uint8_t **data, size_t *len, qt_error *err);
 /* The same into a buffer that is reused from one file to the next: *buf (of *cap bytes,
  * both 0 at first) grows as needed; free(*buf) when done. */
 int qt_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *len, qt_error *err);
+/* qt_read_file_into for a file of at most max_len bytes: a larger one is an error giving
+ * its size, told before reading when its size is known (a file that grows while read is
+ * caught as it passes max_len), so a hostile file costs no more than max_len of memory. */
+int qt_read_file_at_most(const char *path, size_t max_len, uint8_t **buf, size_t *cap,
+                         size_t *len, qt_error *err);
 
 typedef struct qt_atomic_file {
     int fd;             /* -1 once committed or aborted */

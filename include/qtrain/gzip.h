@@ -15,7 +15,9 @@
 int qt_read_file_maybe_gz(const char *path, size_t max_len, uint8_t **buf, size_t *len,
                           qt_error *err);
 
-/* Inflates a gzip stream (one or more members) into a new buffer. name is used in messages. */
+/* Inflates a gzip stream (one or more members) into a new buffer. name is used in messages.
+ * Bytes after the last member that do not start another member are an error: a file
+ * cut, padded or joined by mistake would otherwise pass unnoticed. */
 int qt_gunzip(const char *name, const uint8_t *in, size_t in_len, size_t max_len,
               uint8_t **out, size_t *out_len, qt_error *err);
 

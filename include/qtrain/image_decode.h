@@ -14,6 +14,9 @@
 #include "qtrain/jpeg_image.h"
 #include "qtrain/png_image.h"
 
+/* Larger files of either format are refused before they are read (PNG's own bound). */
+enum { QT_IMAGE_MAX_FILE_BYTES = QT_PNG_MAX_FILE_BYTES };
+
 /* Buffers reused from one image to the next, and the open file. Zero-initialise; release
  * with qt_image_reader_free. One reader per thread. */
 typedef struct qt_image_reader {

@@ -64,6 +64,12 @@ int64_t qt_loader_batches_per_epoch(const qt_loader *ld);
 void qt_loader_position(const qt_loader *ld, int64_t *epoch, int64_t *batch_index);
 /* Images dropped because they failed to decode (skip_bad), counted as they are met. */
 int64_t qt_loader_skipped(const qt_loader *ld);
+/* Distinct images dropped so far (each once, however many epochs met it). */
+int64_t qt_loader_skipped_images(const qt_loader *ld);
+/* skip_bad: why the next not yet reported image was dropped ("<file>: corrupt PNG: ..."),
+ * each image reported once in the loader's life; NULL when there is nothing new. The text
+ * is valid until the next call. */
+const char *qt_loader_take_skip_note(qt_loader *ld);
 
 void qt_loader_free(qt_loader *ld);
 

@@ -18,6 +18,10 @@ typedef struct qt_model_spec {
 /* A spec with the defaults: shortcut A, no dropout, BN momentum 0.1 and eps 1e-5. */
 qt_model_spec qt_model_spec_default(const char *name, int in_c, int in_h, int in_w, int classes);
 
+/* Bounds of the CIFAR ResNet names: resnet<depth> and wrn<depth>_<k> take depth 6n+2 from 8
+ * to 1202 (the deepest net He et al. trained on CIFAR-10) and k from 1 to 16. */
+enum { QT_RESNET_MAX_DEPTH = 1202, QT_WRN_MAX_WIDEN = 16 };
+
 /* Builds (and does not initialise: see qt_net_init_params) the named model. */
 qt_net *qt_model_build(const qt_model_spec *spec, qt_error *err);
 

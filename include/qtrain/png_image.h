@@ -12,8 +12,16 @@
 #include "qtrain/error.h"
 #include "qtrain/image.h"
 
-/* Larger images are rejected rather than decoded (bounds memory on hostile input). */
-enum { QT_PNG_MAX_SIDE = 16384, QT_PNG_MAX_PIXELS = 1 << 26 };
+/* Limits that bound the memory and time a hostile file can cost: larger images are
+ * rejected before any row is allocated (at most 201 MB of RGB), larger files before they
+ * are read, and libpng buffers no ancillary chunk larger than QT_PNG_MAX_CHUNK_BYTES (it
+ * reads only tRNS among them and skips the others: text, colour profiles, ...). */
+enum {
+    QT_PNG_MAX_SIDE = 16384,
+    QT_PNG_MAX_PIXELS = 1 << 26,
+    QT_PNG_MAX_FILE_BYTES = 1 << 30,
+    QT_PNG_MAX_CHUNK_BYTES = 1 << 20,
+};
 
 /* Buffers reused from one decode to the next, so a loader thread decoding many images does
  * not allocate per image. Zero-initialise; release with qt_png_reader_free. */
@@ -29,7 +37,9 @@ typedef struct qt_png_reader {
 void qt_png_reader_free(qt_png_reader *rd);
 
 /* Decodes a PNG held in memory into rd's pixel buffer; *out views it as HWC RGB and stays
- * valid until the next decode with rd. name is used in messages. */
+ * valid until the next decode with rd. name is used in messages. A palette index past the
+ * palette's last entry is an error (the file is corrupt: the PNG spec leaves such pixels
+ * without a colour). */
 int qt_png_decode(qt_png_reader *rd, const char *name, const uint8_t *buf, size_t len,
                   qt_image *out, qt_error *err);
 

@@ -20,6 +20,11 @@ const char *qt_run_data_root(const qt_config *c);
  * is reported against data.root with its file:line. */
 int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt_error *err);
 
+/* Opens both splits and checks that they agree (qt_dataset_check_splits): what is trained
+ * on one is run on the other. On error neither is left open. */
+int qt_run_open_datasets(const qt_config *c, qt_dataset **train, qt_dataset **test,
+                         qt_error *err);
+
 /* Loader settings: training shuffles, augments per data.* and drops the last partial batch
  * per data.drop_last; evaluation keeps order and every image, batch data.eval_batch_size. */
 void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split split,
@@ -38,6 +43,11 @@ qt_net *qt_run_build_net_shape(const qt_config *c, int in_c, int in_h, int in_w,
  * qt_checkpoint_load. */
 qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, const char *ckpt,
                                     qt_error *err);
+
+/* A net rebuilt from a file (a checkpoint or an export, named in the message) must take the
+ * dataset's images and classes: its input shape and class count are checked against them. */
+int qt_run_check_net_fits(const qt_net *net, const qt_dataset *ds, const char *ckpt,
+                          qt_error *err);
 
 /* The net a description records (net_desc.h: an export's or a checkpoint's), initialised
  * and quantized as above. */

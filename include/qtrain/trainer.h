@@ -12,7 +12,8 @@ typedef enum {
     QT_TRAIN_EV_STEP,         /* after every step */
     QT_TRAIN_EV_EVAL,         /* after an evaluation */
     QT_TRAIN_EV_CHECKPOINT,   /* text: the file written */
-    QT_TRAIN_EV_NOTE,         /* text: something the user should know (a skipped checkpoint) */
+    QT_TRAIN_EV_NOTE,         /* text: something the user should know (a skipped checkpoint,
+                               * an image left out by data.skip_bad) */
 } qt_train_event_kind;
 
 typedef struct qt_train_event {
@@ -35,9 +36,12 @@ typedef void (*qt_train_observer)(const qt_train_event *ev, void *user);
 typedef struct qt_train_opts {
     const char *run_dir;
     int resume;               /* continue from the newest valid checkpoint in run_dir */
-    const volatile sig_atomic_t *stop; /* set (by a SIGINT handler) to stop after a checkpoint */
+    /* set non-zero (by a SIGINT or SIGTERM handler) to stop at the next step: a checkpoint
+     * is written, no evaluation is added */
+    const volatile sig_atomic_t *stop;
     qt_train_observer observer;
     void *user;
+    int overwrite;            /* a fresh run may replace a run found in run_dir */
 } qt_train_opts;
 
 typedef struct qt_train_summary {
@@ -46,13 +50,21 @@ typedef struct qt_train_summary {
     double seconds, images_per_s;
     int64_t steps, epochs_done;
     size_t params, param_bytes;
+    int64_t skipped_images;   /* left out by data.skip_bad (both splits, each image once) */
     int interrupted;
     char checkpoint[1200];    /* the last checkpoint written */
 } qt_train_summary;
 
 /* Trains per the config into opts->run_dir (created if needed): config.ini, classes.json,
  * train.csv, eval.csv, summary.json and checkpoints/. Everything that can be checked (config,
- * dataset files, model) is checked before the first step. */
+ * dataset files, model) is checked before the first step.
+ *
+ * The run directory is locked for the whole call (dir_lock.h): a second process fails at
+ * once. A fresh run refuses a directory that already holds a run (run_dir.h) unless
+ * opts->overwrite, which deletes that run's files first. A resume changes nothing in the
+ * directory until the checkpoint has loaded into the net and the logs fit it; it then
+ * removes temporary files a killed process left. test_acc, test_loss and best_test_acc are
+ * NAN until the first evaluation. */
 int qt_train(const qt_config *c, const qt_train_opts *opts, qt_train_summary *out, qt_error *err);
 
 #endif

@@ -62,3 +62,8 @@ const char *cli_value(const char *prog, int argc, char **argv, int *i, const cha
     }
     return argv[++*i];
 }
+
+int cli_out_path(const char *prog, const char *opt, const char *path)
+{
+    return path[0] ? 0 : cli_fail(prog, "%s: the path is empty", opt);
+}

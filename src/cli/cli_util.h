@@ -8,6 +8,10 @@ int cli_fail(const char *prog, const char *fmt, ...) __attribute__((format(print
 int cli_int(const char *prog, const char *opt, const char *s, long lo, long hi, long *out);
 /* Parses a finite number in [lo, hi]. */
 int cli_double(const char *prog, const char *opt, const char *s, double lo, double hi, double *out);
+/* Checks a path given to an output option (--out DIR, -o FILE, ...): an empty one is an
+ * error ("<opt>: the path is empty"), never a write to "/" or the current directory.
+ * Returns 0 or 1 (the exit status, after printing the error). */
+int cli_out_path(const char *prog, const char *opt, const char *path);
 /* The value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), advancing *i; NULL (after
  * printing an error) when it is missing. Returns NULL without error if argv[*i] is not opt. */
 const char *cli_value(const char *prog, int argc, char **argv, int *i, const char *opt, int *missing);

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "qtrain/dir_lock.h"
+#include "qtrain/file_io.h"
 #include "qtrain/qquant.h"
+#include "qtrain/run_dir.h"
 
 #define PROG "qquant"
 
@@ -18,11 +21,14 @@ static const char usage_text[] =
     "float and the quantized net on the test split. DIR receives model.qtr (the quantized\n"
     "weights stored as level indices plus one alphabet per layer, and which layers are\n"
     "factorised; `qtrain eval --checkpoint DIR/model.qtr` evaluates it) and summary.json\n"
-    "(accuracies, BOPs, parameters, per-layer weight errors ||W - W^|| / ||W||).\n"
+    "(accuracies, BOPs, parameters, per-layer weight errors ||W - W^|| / ||W||). DIR is\n"
+    "created with its parents; one that holds a training run (config.ini, logs,\n"
+    "checkpoints) is refused, and while qquant runs, DIR/.lock keeps other processes out.\n"
     "\n"
     "  --checkpoint FILE     a qtrain checkpoint (RUN/checkpoints/step-*.qtr); BC runs start\n"
     "                        from their float buffer, SR/R runs from their grid values\n"
-    "  --config FILE         config to build the net with (default: the checkpoint's own)\n"
+    "  --config FILE         config to build the net with (default: the checkpoint's own);\n"
+    "                        given once: override single keys with --set\n"
     "  --set SEC.KEY=VALUE   config override, repeatable (e.g. --set data.root=DIR)\n"
     "  --method M            gpfq: greedy path-following (Lybrand and Saab 2021);\n"
     "                        msq: round every weight to the nearest level (the baseline);\n"
@@ -113,16 +119,24 @@ static const char usage_text[] =
 
 typedef struct args {
     qt_qquant_opts o;
-    const char *sets[64];
-    double sweep[64];
+    const char **sets;        /* room for argc entries */
+    double *sweep;
     int nsweep, quiet, bits_set;
     int pq_global_steps;      /* -1: as --finetune-steps */
 } args;
 
-static int parse_list(const char *s, double *v, int max, int *n)
+/* A comma list of positive numbers into a new array *out (count *n). */
+static int parse_list(const char *s, double **out, int *n)
 {
+    size_t max = 1;
+    for (const char *p = s; *p; p++)
+        max += *p == ',';
+    free(*out);
+    double *v = *out = malloc(max * sizeof *v);
     *n = 0;
-    while (*s && *n < max) {
+    if (!v)
+        return cli_fail(PROG, "out of memory");
+    while (*s) {
         char *end;
         v[(*n)++] = strtod(s, &end);
         if (end == s || !isfinite(v[*n - 1]) || v[*n - 1] <= 0 || (*end && *end != ','))
@@ -197,6 +211,7 @@ static int parse_method(const char *v, qt_qquant_method *m)
     return 1;
 }
 
+/* Fills a from the command line: 0, 1 after an error (printed), -1 after printing --help. */
 static int parse(args *a, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -206,15 +221,20 @@ static int parse(args *a, int argc, char **argv)
 #define VALUE(opt) ((v = cli_value(PROG, argc, argv, &i, opt, &missing)) || missing)
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
             fputs(usage_text, stdout);
-            exit(0);
+            return -1;
         } else if (VALUE("--checkpoint")) {
             a->o.checkpoint = v;
         } else if (VALUE("--config")) {
+            if (!missing && a->o.config)
+                return cli_fail(PROG, "--config given twice (%s, then %s): give one file and "
+                                "override single keys with --set", a->o.config, v);
             a->o.config = v;
         } else if (VALUE("--out")) {
+            if (!missing && cli_out_path(PROG, "--out", v))
+                return 1;
             a->o.out_dir = v;
         } else if (VALUE("--set")) {
-            if (!missing && a->o.nsets < 64)
+            if (!missing)
                 a->sets[a->o.nsets++] = v;
         } else if (VALUE("--method")) {
             if (missing)
@@ -231,7 +251,7 @@ static int parse(args *a, int argc, char **argv)
             if (!missing)
                 a->o.alphabet = strcmp(v, "zero") ? QT_ALPHABET_MIDRISE : QT_ALPHABET_ZERO;
         } else if (VALUE("--sweep-calpha")) {
-            if (missing || parse_list(v, a->sweep, 64, &a->nsweep))
+            if (missing || parse_list(v, &a->sweep, &a->nsweep))
                 return 1;
         } else if (VALUE("--layers")) {
             a->o.layers = v;
@@ -343,6 +363,46 @@ static void print_result(const args *a, const qt_qquant_result *r)
     printf("\n");
 }
 
+/* Creates and locks the output folder for the run's life, refusing one that holds a
+ * training run (whose summary.json would be replaced). */
+static int claim_out_dir(const char *dir, qt_dir_lock *lock)
+{
+    qt_error err;
+    char found[256];
+    if (strlen(dir) > QT_RUN_DIR_MAX)  /* its files' paths must fit the library's buffers */
+        return cli_fail(PROG, "--out: longer than %d characters", QT_RUN_DIR_MAX);
+    if (qt_make_dirs(dir, &err) != QT_OK || qt_dir_lock_take(lock, dir, "output directory", &err) != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    if (qt_run_dir_holds_training(dir, found, sizeof found))
+        return cli_fail(PROG, "--out %s holds a training run (%s), whose summary.json qquant "
+                        "would replace: give another --out", dir, found);
+    return 0;
+}
+
+static int quantize(args *a)
+{
+    qt_error err;
+    if (a->nsweep) {
+        qt_qquant_result *res = calloc((size_t)a->nsweep, sizeof *res);
+        if (!res)
+            return cli_fail(PROG, "out of memory");
+        int rc = qt_qquant_sweep(&a->o, a->sweep, a->nsweep, res, &err);
+        if (rc == QT_OK) {
+            printf("\n| C_alpha | float acc | %s acc |\n|---|---|---|\n",
+                   qt_qquant_method_name(a->o.method));
+            for (int i = 0; i < a->nsweep; i++)
+                printf("| %g | %.4f | %.4f |\n", res[i].c_alpha, res[i].float_acc, res[i].quant_acc);
+        }
+        free(res);
+        return rc == QT_OK ? 0 : cli_fail(PROG, "%s", err.msg);
+    }
+    qt_qquant_result r;
+    if (qt_qquant_run(&a->o, &r, &err) != QT_OK)
+        return cli_fail(PROG, "%s", err.msg);
+    print_result(a, &r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -353,26 +413,21 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return 1;
     }
-    if (parse(&a, argc, argv))
-        return 1;
-    if (!a.quiet) {
+    if (!(a.sets = calloc((size_t)argc, sizeof *a.sets)))
+        return cli_fail(PROG, "out of memory");
+    qt_dir_lock lock = QT_DIR_LOCK_INIT;
+    int rc = parse(&a, argc, argv);   /* -1: --help was printed */
+    if (!rc)
+        rc = claim_out_dir(a.o.out_dir, &lock);
+    if (!rc && !a.quiet) {
         a.o.progress = progress;
         a.o.pq.progress = pq_progress;
         a.o.cp_progress = cp_progress;
     }
-    qt_error err;
-    if (a.nsweep) {
-        qt_qquant_result res[64];
-        if (qt_qquant_sweep(&a.o, a.sweep, a.nsweep, res, &err) != QT_OK)
-            return cli_fail(PROG, "%s", err.msg);
-        printf("\n| C_alpha | float acc | %s acc |\n|---|---|---|\n", qt_qquant_method_name(a.o.method));
-        for (int i = 0; i < a.nsweep; i++)
-            printf("| %g | %.4f | %.4f |\n", res[i].c_alpha, res[i].float_acc, res[i].quant_acc);
-        return 0;
-    }
-    qt_qquant_result r;
-    if (qt_qquant_run(&a.o, &r, &err) != QT_OK)
-        return cli_fail(PROG, "%s", err.msg);
-    print_result(&a, &r);
-    return 0;
+    if (!rc)
+        rc = quantize(&a);
+    qt_dir_lock_release(&lock);
+    free(a.sets);
+    free(a.sweep);
+    return rc < 0 ? 0 : rc;
 }

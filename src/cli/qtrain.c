@@ -13,6 +13,7 @@
 #include "qtrain/clock.h"
 #include "qtrain/export.h"
 #include "qtrain/net_table.h"
+#include "qtrain/run_dir.h"
 #include "qtrain/trainer.h"
 
 #define PROG "qtrain"
@@ -24,13 +25,20 @@ static const char usage_text[] =
     "       qtrain export --checkpoint FILE --out FILE  weights as safetensors or ONNX\n"
     "\n"
     "Training options:\n"
-    "  --config FILE        the run's INI config (configs/README.md documents every key)\n"
+    "  --config FILE        the run's INI config (configs/README.md documents every key);\n"
+    "                       given once: override single keys with --set\n"
     "  --set SEC.KEY=VALUE  override one config key; repeatable (e.g. --set train.lr=0.01)\n"
     "  --out DIR            run directory (default runs/<config name>-<date>-<time>); it\n"
     "                       receives config.ini, classes.json, train.csv, eval.csv,\n"
-    "                       summary.json and checkpoints/\n"
+    "                       summary.json and checkpoints/. A directory that already holds\n"
+    "                       a run is refused: continue that run with --resume, or start\n"
+    "                       over with another --out or with --overwrite. While a run\n"
+    "                       trains, DIR/.lock keeps any other process out of DIR\n"
     "  --resume             continue the run in --out from its newest valid checkpoint\n"
-    "                       (--config defaults to DIR/config.ini; --set still applies)\n"
+    "                       (--config defaults to DIR/config.ini; --set still applies);\n"
+    "                       nothing in DIR changes unless the checkpoint loads\n"
+    "  --overwrite          a fresh run into a DIR holding a run first deletes that run's\n"
+    "                       config.ini, classes.json, logs, summary.json and checkpoints\n"
     "  --seed N             same as --set train.seed=N\n"
     "  --threads N          same as --set train.threads=N (0 = all cores)\n"
     "  --quiet              print only errors and the final result\n"
@@ -62,32 +70,33 @@ static const char usage_text[] =
     "  --help-config        every config key with its type, default and meaning\n"
     "\n"
     "Progress goes to stdout: one updating line on a terminal, otherwise a line every\n"
-    "log.print_every steps. Ctrl-C writes a checkpoint and stops; --resume continues.\n"
-    "Exit status: 0 done, 1 error, 130 interrupted.\n";
+    "log.print_every steps. Ctrl-C (SIGINT) or SIGTERM (what `timeout` and batch schedulers\n"
+    "send) writes a checkpoint at the current step and stops; --resume continues, with the\n"
+    "same train.csv and eval.csv as a run that was never stopped. A second signal kills at\n"
+    "once.\n"
+    "Exit status: 0 done, 1 error, 130 stopped by SIGINT, 143 stopped by SIGTERM.\n";
 
 typedef struct args {
     const char *command;      /* train, eval, export */
     const char *config, *out, *checkpoint, *weights;
     qt_export_opts export;
-    const char *sets[64];
+    const char **sets;        /* room for argc entries */
     int nsets;
     char seed_set[40], threads_set[40];
-    int resume, quiet, print_config, print_net, float_view;
+    int resume, overwrite, quiet, print_config, print_net, float_view;
 } args;
 
-static volatile sig_atomic_t stop_flag;
+/* The signal (SIGINT or SIGTERM) that asked the run to stop; 0 until one came. */
+static volatile sig_atomic_t stop_signal;
 
-static void on_sigint(int sig)
+static void on_stop_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
+    stop_signal = sig;
+    signal(sig, SIG_DFL); /* a second one kills at once */
 }
 
 static int add_set(args *a, const char *v)
 {
-    if (a->nsets == (int)(sizeof a->sets / sizeof *a->sets))
-        return cli_fail(PROG, "too many --set options");
     a->sets[a->nsets++] = v;
     return 0;
 }
@@ -98,12 +107,16 @@ static int parse_option(args *a, int argc, char **argv, int *i)
     int missing;
     long n;
 #define VALUE(opt) ((v = cli_value(PROG, argc, argv, i, opt, &missing)) || missing)
-    if (VALUE("--config"))
+    if (VALUE("--config")) {
+        if (!missing && a->config)
+            return cli_fail(PROG, "--config given twice (%s, then %s): give one file and "
+                            "override single keys with --set", a->config, v);
         return missing ? 1 : (a->config = v, 0);
+    }
     if (VALUE("--set"))
         return missing ? 1 : add_set(a, v);
     if (VALUE("--out"))
-        return missing ? 1 : (a->out = v, 0);
+        return missing || cli_out_path(PROG, "--out", v) ? 1 : (a->out = v, 0);
     if (VALUE("--checkpoint"))
         return missing ? 1 : (a->checkpoint = v, 0);
     if (VALUE("--weights"))
@@ -131,6 +144,8 @@ static int parse_option(args *a, int argc, char **argv, int *i)
 #undef VALUE
     if (!strcmp(s, "--resume"))
         return a->resume = 1, 0;
+    if (!strcmp(s, "--overwrite"))
+        return a->overwrite = 1, 0;
     if (!strcmp(s, "--quiet"))
         return a->quiet = 1, 0;
     if (!strcmp(s, "--print-config"))
@@ -244,9 +259,11 @@ static int load_config(const args *a, qt_config *c)
 {
     qt_error err;
     qt_config_defaults(c);
-    char resumed[1200];
+    char resumed[QT_RUN_DIR_MAX + 16];
     const char *path = a->config;
     if (!path && a->resume && a->out) {
+        if (strlen(a->out) > QT_RUN_DIR_MAX)
+            return cli_fail(PROG, "--out: longer than %d characters", QT_RUN_DIR_MAX);
         snprintf(resumed, sizeof resumed, "%s/config.ini", a->out);
         path = resumed;
     }
@@ -262,6 +279,7 @@ static int load_config(const args *a, qt_config *c)
     return 0;
 }
 
+/* runs/<config name>-<date>-<time>, with -2, -3, ... when that exists already. */
 static void default_run_dir(const char *config, char *out, size_t n)
 {
     char base[256];
@@ -275,6 +293,8 @@ static void default_run_dir(const char *config, char *out, size_t n)
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     snprintf(out, n, "runs/%s-%s", name, stamp);
+    for (int k = 2; access(out, F_OK) == 0 && k < 1000; k++)
+        snprintf(out, n, "runs/%s-%s-%d", name, stamp, k);
 }
 
 static int cmd_train(const args *a)
@@ -294,38 +314,45 @@ static int cmd_train(const args *a)
     }
     if (a->resume && !a->out)
         return cli_fail(PROG, "--resume needs --out RUN_DIR (the run to continue)");
-    char dir[1100];
-    if (a->out)
-        snprintf(dir, sizeof dir, "%s", a->out);
-    else
-        default_run_dir(a->config, dir, sizeof dir);
+    if (a->resume && a->overwrite)
+        return cli_fail(PROG, "--resume continues the run in --out, --overwrite deletes it: "
+                        "give one of them");
+    char default_dir[1100];
+    const char *dir = a->out;
+    if (!dir) {
+        default_run_dir(a->config, default_dir, sizeof default_dir);
+        dir = default_dir;
+    }
     printer p = {isatty(STDOUT_FILENO), a->quiet, c.log.print_every, 0.0, 0};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     char mode[16], dataset[32];
     qt_config_value_text(&c, "quant.mode", mode, sizeof mode);
     qt_config_value_text(&c, "data.dataset", dataset, sizeof dataset);
     if (!a->quiet)
         printf("run %s: model %s, quant %s, dataset %s\n", dir,
                c.model.file[0] ? c.model.file : c.model.name, mode, dataset);
-    qt_train_opts o = {dir, a->resume, &stop_flag, observe, &p};
+    qt_train_opts o = {.run_dir = dir, .resume = a->resume, .stop = &stop_signal,
+                       .observer = observe, .user = &p, .overwrite = a->overwrite};
     qt_train_summary s;
     qt_error err;
     int rc = qt_train(&c, &o, &s, &err);
     end_line(&p);
     if (rc != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
+    if (s.interrupted) {
+        printf("stopped by %s at step %lld (%.0f s): checkpoint %s; continue with: qtrain "
+               "--resume --out %s\n", stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+               (long long)s.steps, s.seconds, s.checkpoint, dir);
+        return 128 + stop_signal;
+    }
     printf("test accuracy %.4f (best %.4f", s.test_acc, s.best_test_acc);
     if (!isnan(s.test_top5))
         printf("; top-5 %.4f", s.test_top5);
     printf(") after %lld steps, %.0f s; run %s\n", (long long)s.steps, s.seconds, dir);
-    if (s.interrupted) {
-        printf("interrupted: checkpoint %s; continue with: qtrain --resume --out %s\n",
-               s.checkpoint, dir);
-        return 130;
-    }
     return 0;
 }
 
@@ -386,12 +413,12 @@ static int cmd_export(const args *a)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Parses the command line and runs its command; a->sets has room for argc entries. */
+static int run(args *a, int argc, char **argv)
 {
-    args a = {.command = "train"};
     int first = 1;
     if (argc > 1 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "eval") || !strcmp(argv[1], "export")))
-        a.command = argv[first++];
+        a->command = argv[first++];
     for (int i = first; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage_text, stdout);
@@ -399,16 +426,26 @@ int main(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--help-config"))
             return print_text(qt_config_help_text());
-        if (parse_option(&a, argc, argv, &i))
+        if (parse_option(a, argc, argv, &i))
             return 1;
     }
     if (argc == 1) {
         fputs(usage_text, stderr);
         return 1;
     }
-    if (!strcmp(a.command, "eval"))
-        return cmd_eval(&a);
-    if (!strcmp(a.command, "export"))
-        return cmd_export(&a);
-    return cmd_train(&a);
+    if (!strcmp(a->command, "eval"))
+        return cmd_eval(a);
+    if (!strcmp(a->command, "export"))
+        return cmd_export(a);
+    return cmd_train(a);
+}
+
+int main(int argc, char **argv)
+{
+    args a = {.command = "train", .sets = calloc((size_t)argc + 1, sizeof *a.sets)};
+    if (!a.sets)
+        return cli_fail(PROG, "out of memory");
+    int rc = run(&a, argc, argv);
+    free(a.sets);
+    return rc;
 }

@@ -1,6 +1,7 @@
 /* What every dataset kind shares: configuration, subsets, accessors, the class map file. */
 #include "dataset_internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,31 @@ int qt_ds_set_class_names(qt_dataset *ds, const char *const *names, int count, q
         if (!ds->class_names[k])
             return qt_errorf(err, "out of memory for class names");
     }
+    return QT_OK;
+}
+
+int qt_ds_set_source(qt_dataset *ds, const char *path, qt_error *err)
+{
+    free(ds->source);
+    if (!(ds->source = strdup(path)))
+        return qt_errorf(err, "%s: out of memory", path);
+    return QT_OK;
+}
+
+int qt_ds_add_skip_note(qt_dataset *ds, qt_error *err, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    char **notes = realloc(ds->skip_notes, sizeof *notes * (size_t)(ds->n_skip_notes + 1));
+    if (!notes)
+        return qt_errorf(err, "out of memory noting a skipped image");
+    ds->skip_notes = notes;
+    if (!(notes[ds->n_skip_notes] = strdup(line)))
+        return qt_errorf(err, "out of memory noting a skipped image");
+    ds->n_skip_notes++;
     return QT_OK;
 }
 
@@ -250,6 +276,10 @@ void qt_dataset_free(qt_dataset *ds)
     free(ds->store);
     free(ds->paths);
     free(ds->path_off);
+    for (int i = 0; i < ds->n_skip_notes; i++)
+        free(ds->skip_notes[i]);
+    free(ds->skip_notes);
+    free(ds->source);
     free(ds);
 }
 
@@ -262,6 +292,25 @@ int qt_dataset_num_classes(const qt_dataset *ds) { return ds->num_classes; }
 int qt_dataset_skipped(const qt_dataset *ds) { return ds->skipped; }
 int qt_dataset_skips_bad(const qt_dataset *ds) { return ds->skip_bad; }
 int qt_dataset_decodes(const qt_dataset *ds) { return ds->paths != NULL; }
+const char *qt_dataset_source(const qt_dataset *ds) { return ds->source ? ds->source : "(memory)"; }
+
+int qt_dataset_skip_notes(const qt_dataset *ds, const char *const **notes)
+{
+    *notes = (const char *const *)ds->skip_notes;
+    return ds->n_skip_notes;
+}
+
+int qt_dataset_check_splits(const qt_dataset *train, const qt_dataset *test, qt_error *err)
+{
+    if (train->c == test->c && train->h == test->h && train->w == test->w &&
+        train->num_classes == test->num_classes)
+        return QT_OK;
+    return qt_errorf(err, "the splits differ: the train split (%s) has %dx%dx%d images and %d "
+                     "classes, the test split (%s) %dx%dx%d images and %d classes; a net "
+                     "needs both the same", qt_dataset_source(train), train->c, train->h,
+                     train->w, train->num_classes, qt_dataset_source(test), test->c, test->h,
+                     test->w, test->num_classes);
+}
 
 const char *qt_dataset_class_name(const qt_dataset *ds, int k)
 {

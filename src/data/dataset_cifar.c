@@ -65,6 +65,9 @@ static int append_file(qt_dataset *ds, const char *path, qt_cifar_labels layout,
         ds->n += (int)kept;
         ds->skipped += (int)skipped;
     }
+    if (rc == QT_OK && skipped)
+        rc = qt_ds_add_skip_note(ds, err, "%s: left out %zu record%s whose label is out of "
+                                 "range", path, skipped, skipped == 1 ? "" : "s");
     return rc;
 }
 
@@ -90,7 +93,8 @@ int qt_ds_open_cifar(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err
     ds->h = ds->w = QT_CIFAR_SIDE;
     for (int f = 0; f < nfiles; f++) {
         char path[4096];
-        if (qt_ds_join_path(path, sizeof path, cfg->root, files[f], err) != QT_OK)
+        if (qt_ds_join_path(path, sizeof path, cfg->root, files[f], err) != QT_OK ||
+            (f == 0 && qt_ds_set_source(ds, path, err) != QT_OK))
             return QT_ERR;
         if (append_file(ds, path, layout, cfg->skip_bad, err) != QT_OK)
             return QT_ERR;

@@ -76,18 +76,20 @@ static int add_image(scan *s, const char *path, int label, qt_error *err)
     return QT_OK;
 }
 
-/* Adds dir/name after checking its header; a bad one fails or, with skip_bad, is counted. */
+/* Adds dir/name after checking its header; a bad one fails or, with skip_bad, is counted
+ * and named in a skip note. */
 static int add_checked(scan *s, const char *dir, const char *name, int label, qt_error *err)
 {
     char path[4096];
     int w, h;
     if (qt_ds_join_path(path, sizeof path, dir, name, err) != QT_OK)
         return QT_ERR;
-    if (qt_image_check_file(path, &w, &h, err) != QT_OK) {
+    qt_error why;
+    if (qt_image_check_file(path, &w, &h, &why) != QT_OK) {
         if (!s->cfg->skip_bad)
-            return QT_ERR;
+            return qt_errorf(err, "%s", why.msg);
         s->ds->skipped++;
-        return QT_OK;
+        return qt_ds_add_skip_note(s->ds, err, "left out %s", why.msg);
     }
     return add_image(s, path, label, err);
 }
@@ -254,10 +256,14 @@ int qt_ds_open_folder(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *er
     const folder_layout *lay = cfg->kind == QT_DATASET_TINY_IMAGENET ? &tiny_imagenet
                                                                       : &class_folders;
     qt_name_list all = {0}, sel = {0};
-    char source[4096];
+    char source[4096], split_dir[4096];
     scan s = {ds, cfg, 0, 0, 0};
     ds->c = 3;
     ds->h = ds->w = cfg->image_size;
+    if (qt_ds_join_path(split_dir, sizeof split_dir, cfg->root,
+                        cfg->split == QT_SPLIT_TRAIN ? "train" : "val", err) != QT_OK ||
+        qt_ds_set_source(ds, split_dir, err) != QT_OK)
+        return QT_ERR;
     int rc = all_classes(lay, cfg->root, &all, source, sizeof source, err);
     if (rc == QT_OK)
         rc = select_classes(&all, source, cfg, &sel, err);

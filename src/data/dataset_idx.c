@@ -76,6 +76,9 @@ static int take_records(qt_dataset *ds, const qt_idx *images, const qt_idx *labe
         ds->labels[kept++] = label;
     }
     ds->n = (int)kept;
+    if (kept < n)
+        return qt_ds_add_skip_note(ds, err, "%s: left out %zu image%s whose label is outside "
+                                   "0..9", label_path, n - kept, n - kept == 1 ? "" : "s");
     return QT_OK;
 }
 
@@ -89,6 +92,8 @@ int qt_ds_open_idx(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *err)
     if (read_idx(cfg->root, base, 3, ipath, sizeof ipath, &ibuf, &images, err))
         return QT_ERR;
     ds->store = ibuf;
+    if (qt_ds_set_source(ds, ipath, err) != QT_OK)
+        return QT_ERR;
     snprintf(base, sizeof base, "%s-labels-idx1-ubyte", prefix);
     if (read_idx(cfg->root, base, 1, lpath, sizeof lpath, &lbuf, &labels, err))
         return QT_ERR;

@@ -21,6 +21,9 @@ struct qt_dataset {
     size_t *path_off;
     int skipped;
     int skip_bad;
+    char **skip_notes;        /* skip_bad: one line per file with left-out images */
+    int n_skip_notes;
+    char *source;             /* the split's file or folder, named in messages */
 };
 
 /* Per-format openers: fill n, c, h, w, num_classes, class_names, labels and either pixels
@@ -31,6 +34,12 @@ int qt_ds_open_folder(qt_dataset *ds, const qt_dataset_config *cfg, qt_error *er
 
 /* Copies count names into ds->class_names. */
 int qt_ds_set_class_names(qt_dataset *ds, const char *const *names, int count, qt_error *err);
+
+/* Records where the split comes from (qt_dataset_source). */
+int qt_ds_set_source(qt_dataset *ds, const char *path, qt_error *err);
+/* Adds a line to the skip notes (qt_dataset_skip_notes). */
+int qt_ds_add_skip_note(qt_dataset *ds, qt_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Joins dir and name into out (size n); an error when it does not fit. */
 int qt_ds_join_path(char *out, size_t n, const char *dir, const char *name, qt_error *err);

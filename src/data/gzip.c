@@ -37,10 +37,12 @@ static int grow_output(uint8_t **o, size_t *cap, size_t max_len)
     return Z_OK;
 }
 
-/* Inflates all of in into *o (growing it); returns zlib's last status. */
+/* Inflates all of in into *o (growing it); returns zlib's last status. *trailing receives
+ * the bytes left after the last member when the stream ended before the input did. */
 static int inflate_all(z_stream *zs, const uint8_t *in, size_t in_len, size_t max_len,
-                       uint8_t **o, size_t *cap, size_t *used)
+                       uint8_t **o, size_t *cap, size_t *used, size_t *trailing)
 {
+    *trailing = 0;
     zs->next_in = (Bytef *)in;
     size_t in_left = in_len;
     for (;;) {
@@ -61,6 +63,7 @@ static int inflate_all(z_stream *zs, const uint8_t *in, size_t in_len, size_t ma
                 inflateReset(zs);
                 continue;
             }
+            *trailing = in_left;
             return rc;
         }
         if ((rc == Z_BUF_ERROR && in_left == 0 && zs->avail_out > 0) ||
@@ -82,10 +85,16 @@ int qt_gunzip(const char *name, const uint8_t *in, size_t in_len, size_t max_len
         free(o);
         return qt_errorf(err, "%s: cannot initialise zlib", name);
     }
-    int rc = inflate_all(&zs, in, in_len, max_len, &o, &cap, &used);
+    size_t trailing;
+    int rc = inflate_all(&zs, in, in_len, max_len, &o, &cap, &used, &trailing);
     char zmsg[128];
     snprintf(zmsg, sizeof zmsg, "%s", zs.msg ? zs.msg : "invalid data");
     inflateEnd(&zs);
+    if (rc == Z_STREAM_END && trailing) {
+        free(o);
+        return qt_errorf(err, "%s: %zu bytes follow the end of the gzip data (a damaged or "
+                         "padded file: `gzip -t` tests it)", name, trailing);
+    }
     if (rc == Z_STREAM_END) {
         *out = o;
         *out_len = used;

@@ -62,7 +62,8 @@ int qt_image_check_file(const char *path, int *w, int *h, qt_error *err)
 
 int qt_image_open(qt_image_reader *rd, const char *path, int *w, int *h, qt_error *err)
 {
-    if (qt_read_file_into(path, &rd->png.file, &rd->png.file_cap, &rd->len, err) != QT_OK)
+    if (qt_read_file_at_most(path, QT_IMAGE_MAX_FILE_BYTES, &rd->png.file, &rd->png.file_cap,
+                             &rd->len, err) != QT_OK)
         return QT_ERR;
     const uint8_t *buf = rd->png.file;
     int rc;

@@ -18,6 +18,9 @@ typedef struct slot {
     float *x;
     int32_t *y;
     uint8_t *ok;      /* per image: decoded and augmented */
+    char **note_of;   /* skip_bad, per image: why it failed, the first time it did */
+    char **notes;     /* those notes, in batch order, until the consumer takes them */
+    int nnotes;
     int n, state, status;
     int64_t seq, skipped;
     qt_error err;
@@ -48,8 +51,13 @@ struct qt_loader {
     int64_t job_epoch;
     slot slots[2];
     int nslots;
+    uint8_t *seen_bad;        /* skip_bad: per image, already reported (producer side) */
+    int64_t bad_images;
     /* consumer side */
     int64_t epoch, batch, skipped;
+    char **pending;           /* skip notes not yet taken */
+    int npending, pending_head;
+    char *taken;              /* the note last returned */
     slot *held;
     int failed;
     qt_error fail_err;
@@ -109,6 +117,8 @@ static void load_item(void *ctx, int item, int wi)
     qt_error e;
     if (augment_item(ld, w, i, s->x + ld->img_floats * item, &e) != QT_OK) {
         s->ok[item] = 0;
+        if (ld->seen_bad && !ld->seen_bad[i])
+            s->note_of[item] = strdup(e.msg);
         if (item < w->fail_item) {
             w->fail_item = item;
             w->err = e;
@@ -117,6 +127,27 @@ static void load_item(void *ctx, int item, int wi)
     }
     s->y[item] = qt_dataset_label(ld->ds, (int)i);
     s->ok[item] = 1;
+}
+
+/* Keeps the note of a failed image the first time that image fails. */
+static void keep_note(qt_loader *ld, slot *s, int item)
+{
+    uint32_t i = ld->job_idx[item];
+    char *note = s->note_of[item];
+    s->note_of[item] = NULL;
+    if (ld->seen_bad[i]) {
+        free(note);
+        return;
+    }
+    ld->seen_bad[i] = 1;
+    ld->bad_images++;
+    char **grown = note ? realloc(s->notes, sizeof *grown * (size_t)(s->nnotes + 1)) : NULL;
+    if (!grown) {
+        free(note);
+        return;
+    }
+    s->notes = grown;
+    s->notes[s->nnotes++] = note;
 }
 
 /* Drops the images that failed (skip_bad) or records the first failure as the error. */
@@ -136,8 +167,10 @@ static void settle_failures(qt_loader *ld, slot *s)
     }
     int kept = 0;
     for (int i = 0; i < s->n; i++) {
-        if (!s->ok[i])
+        if (!s->ok[i]) {
+            keep_note(ld, s, i);
             continue;
+        }
         if (i != kept) {
             memcpy(s->x + ld->img_floats * kept, s->x + ld->img_floats * i,
                    ld->img_floats * sizeof *s->x);
@@ -228,7 +261,15 @@ static int alloc_slot(slot *s, int bs, size_t img_floats)
     s->x = malloc(sizeof *s->x * img_floats * (size_t)bs);
     s->y = malloc(sizeof *s->y * (size_t)bs);
     s->ok = malloc((size_t)bs);
-    return s->x && s->y && s->ok ? QT_OK : QT_ERR;
+    s->note_of = calloc((size_t)bs, sizeof *s->note_of);
+    return s->x && s->y && s->ok && s->note_of ? QT_OK : QT_ERR;
+}
+
+static void free_notes(char **notes, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(notes[i]);
+    free(notes);
 }
 
 static int check_config(const qt_dataset *ds, const qt_loader_config *cfg, qt_error *err)
@@ -264,7 +305,10 @@ int qt_loader_open(qt_loader **out, qt_dataset *ds, const qt_loader_config *cfg,
     ld->nslots = cfg->prefetch ? 2 : 1;
     ld->perm = malloc(sizeof *ld->perm * (size_t)ld->n);
     ld->workers = calloc((size_t)ld->nworkers, sizeof *ld->workers);
-    int rc = ld->perm && ld->workers ? QT_OK : qt_errorf(err, "loader: out of memory");
+    if (qt_dataset_skips_bad(ds))
+        ld->seen_bad = calloc((size_t)ld->n + 1, 1);
+    int rc = ld->perm && ld->workers && (ld->seen_bad || !qt_dataset_skips_bad(ds))
+                 ? QT_OK : qt_errorf(err, "loader: out of memory");
     for (int t = 0; rc == QT_OK && t < ld->nworkers; t++)
         rc = qt_augmenter_create(&ld->workers[t].aug, &cfg->augment, qt_dataset_channels(ds),
                                  qt_dataset_height(ds), qt_dataset_width(ds), err);
@@ -304,7 +348,14 @@ void qt_loader_free(qt_loader *ld)
         free(ld->slots[i].x);
         free(ld->slots[i].y);
         free(ld->slots[i].ok);
+        free(ld->slots[i].note_of);
+        free_notes(ld->slots[i].notes, ld->slots[i].nnotes);
     }
+    for (int i = ld->pending_head; i < ld->npending; i++)
+        free(ld->pending[i]);
+    free(ld->pending);
+    free(ld->taken);
+    free(ld->seen_bad);
     free(ld->workers);
     free(ld->perm);
     pthread_cond_destroy(&ld->cv);
@@ -340,6 +391,24 @@ static slot *take_slot(qt_loader *ld, int64_t seq)
     return s;
 }
 
+/* Moves the slot's notes to the consumer's queue (dropping them only when out of memory). */
+static void take_slot_notes(qt_loader *ld, slot *s)
+{
+    if (!s->nnotes)
+        return;
+    char **grown = realloc(ld->pending, sizeof *grown * (size_t)(ld->npending + s->nnotes));
+    if (grown) {
+        ld->pending = grown;
+        memcpy(ld->pending + ld->npending, s->notes, sizeof *s->notes * (size_t)s->nnotes);
+        ld->npending += s->nnotes;
+        free(s->notes);
+    } else {
+        free_notes(s->notes, s->nnotes);
+    }
+    s->notes = NULL;
+    s->nnotes = 0;
+}
+
 int qt_loader_next(qt_loader *ld, qt_batch *out, qt_error *err)
 {
     if (ld->failed)
@@ -359,6 +428,7 @@ int qt_loader_next(qt_loader *ld, qt_batch *out, qt_error *err)
             return qt_errorf(err, "%s", s->err.msg);
         }
         ld->skipped += s->skipped;
+        take_slot_notes(ld, s);
         *out = (qt_batch){s->x, s->y, s->n, ld->c, ld->h, ld->w, ld->epoch, ld->batch};
         ld->batch++;
         if (s->n > 0)
@@ -387,3 +457,16 @@ void qt_loader_position(const qt_loader *ld, int64_t *epoch, int64_t *batch_inde
 }
 
 int64_t qt_loader_skipped(const qt_loader *ld) { return ld->skipped; }
+int64_t qt_loader_skipped_images(const qt_loader *ld) { return ld->bad_images; }
+
+const char *qt_loader_take_skip_note(qt_loader *ld)
+{
+    free(ld->taken);
+    ld->taken = NULL;
+    if (ld->pending_head == ld->npending) {
+        ld->npending = ld->pending_head = 0;
+        return NULL;
+    }
+    ld->taken = ld->pending[ld->pending_head++];
+    return ld->taken;
+}

@@ -17,6 +17,7 @@ struct png_source {
     const uint8_t *buf;
     size_t len, pos;
     char msg[200];
+    char warning[200];        /* libpng's first warning, told with an error it led to */
 };
 
 static void on_error(png_structp png, png_const_charp msg)
@@ -28,8 +29,9 @@ static void on_error(png_structp png, png_const_charp msg)
 
 static void on_warning(png_structp png, png_const_charp msg)
 {
-    (void)png;
-    (void)msg;
+    struct png_source *src = png_get_error_ptr(png);
+    if (!src->warning[0])
+        snprintf(src->warning, sizeof src->warning, "%s", msg);
 }
 
 static void on_read(png_structp png, png_bytep out, size_t n)
@@ -51,12 +53,66 @@ static void *grow(void *p, size_t *cap, size_t need)
     return q;
 }
 
-/* Sets up the conversions to 8-bit RGB, then reads every row. */
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int size_ok(uint32_t width, uint32_t height)
+{
+    return width > 0 && height > 0 && width <= QT_PNG_MAX_SIDE && height <= QT_PNG_MAX_SIDE &&
+           (uint64_t)width * height <= QT_PNG_MAX_PIXELS;
+}
+
+static int size_error(const char *name, uint32_t width, uint32_t height, qt_error *err)
+{
+    return qt_errorf(err, "%s: unsupported PNG size %ux%u (at most %d pixels a side and %d "
+                     "pixels in all)", name, width, height, QT_PNG_MAX_SIDE, QT_PNG_MAX_PIXELS);
+}
+
+/* Reading stays within bounded memory whatever the file declares: every ancillary chunk
+ * but tRNS is skipped unread (text, profiles, ...: nothing the decoder uses), chunk buffers
+ * are capped, and the image size is checked before any row is allocated. */
+static void limit_memory(png_structp png)
+{
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_set_chunk_malloc_max(png, QT_PNG_MAX_CHUNK_BYTES);
+    png_set_chunk_cache_max(png, 64);
+    png_set_user_limits(png, QT_PNG_MAX_SIDE, QT_PNG_MAX_SIDE);
+}
+
+/* Turns each row of palette indices (one byte each, at the start of its 3-byte-per-pixel
+ * row) into RGB in place, last pixel first. An index past the palette is an error: such a
+ * pixel has no colour (libpng's own expansion would make it black and only warn). */
+static void expand_palette(png_structp png, png_infop info, uint8_t **rows, png_uint_32 width,
+                           png_uint_32 height)
+{
+    png_colorp palette;
+    int entries = 0;
+    if (!png_get_PLTE(png, info, &palette, &entries))
+        png_error(png, "no PLTE chunk");
+    for (png_uint_32 y = 0; y < height; y++)
+        for (png_uint_32 x = width; x-- > 0;) {
+            int i = rows[y][x];
+            if (i >= entries) {
+                char msg[120];
+                snprintf(msg, sizeof msg, "palette index %d outside the %d palette entries", i,
+                         entries);
+                png_error(png, msg);
+            }
+            rows[y][3 * x] = palette[i].red;
+            rows[y][3 * x + 1] = palette[i].green;
+            rows[y][3 * x + 2] = palette[i].blue;
+        }
+}
+
+/* Sets up the conversions to 8-bit RGB (palette images: to one byte per index, expanded
+ * afterwards), then reads every row. */
 static int decode_rows(png_structp png, png_infop info, qt_png_reader *rd, int *w, int *h)
 {
     if (setjmp(png_jmpbuf(png)))
         return QT_ERR;
-    png_set_user_limits(png, QT_PNG_MAX_SIDE, QT_PNG_MAX_SIDE);
+    limit_memory(png);
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
     /* tests/fuzz/run.sh: mutated inputs rarely keep valid CRCs; accept them so the fuzzer
      * reaches the conversions and our buffers instead of stopping at the checksum */
@@ -65,22 +121,22 @@ static int decode_rows(png_structp png, png_infop info, qt_png_reader *rd, int *
     png_read_info(png, info);
     png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
     int ct = png_get_color_type(png, info), bd = png_get_bit_depth(png, info);
-    if ((size_t)width * height > QT_PNG_MAX_PIXELS)
+    int palette = ct == PNG_COLOR_TYPE_PALETTE;
+    if (!size_ok(width, height))
         png_error(png, "image too large");
-    if (ct == PNG_COLOR_TYPE_PALETTE)
-        png_set_palette_to_rgb(png);
+    if (palette && bd < 8)
+        png_set_packing(png);
     if (ct == PNG_COLOR_TYPE_GRAY && bd < 8)
         png_set_expand_gray_1_2_4_to_8(png);
     if (bd == 16)
         png_set_scale_16(png);
-    /* palette_to_rgb also turns a palette tRNS into alpha, which is then stripped */
-    if ((ct & PNG_COLOR_MASK_ALPHA) || ct == PNG_COLOR_TYPE_PALETTE)
+    if (ct & PNG_COLOR_MASK_ALPHA)
         png_set_strip_alpha(png);
     if (!(ct & PNG_COLOR_MASK_COLOR))
         png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != (size_t)width * 3)
+    if (png_get_rowbytes(png, info) != (size_t)width * (palette ? 1 : 3))
         png_error(png, "conversion to 8-bit RGB failed");
     uint8_t *px = grow(rd->pixels, &rd->pixels_cap, (size_t)width * height * 3);
     if (!px)
@@ -94,6 +150,8 @@ static int decode_rows(png_structp png, png_infop info, qt_png_reader *rd, int *
         rows[y] = px + (size_t)y * width * 3;
     png_read_image(png, rows);
     png_read_end(png, NULL);
+    if (palette)
+        expand_palette(png, info, rows, width, height);
     *w = (int)width;
     *h = (int)height;
     return QT_OK;
@@ -104,7 +162,10 @@ int qt_png_decode(qt_png_reader *rd, const char *name, const uint8_t *buf, size_
 {
     if (len < 8 || png_sig_cmp(buf, 0, 8) != 0)
         return qt_errorf(err, "%s: not a PNG file (bad signature)", name);
-    struct png_source src = {buf, len, 0, ""};
+    /* the declared size, before libpng sees it, for a message that says what is wrong */
+    if (len >= 24 && memcmp(buf + 12, "IHDR", 4) == 0 && !size_ok(be32(buf + 16), be32(buf + 20)))
+        return size_error(name, be32(buf + 16), be32(buf + 20), err);
+    struct png_source src = {buf, len, 0, "", ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -115,6 +176,8 @@ int qt_png_decode(qt_png_reader *rd, const char *name, const uint8_t *buf, size_
     int w = 0, h = 0;
     int rc = decode_rows(png, info, rd, &w, &h);
     png_destroy_read_struct(&png, &info, NULL);
+    if (rc != QT_OK && src.warning[0])
+        return qt_errorf(err, "%s: corrupt PNG: %s (after: %s)", name, src.msg, src.warning);
     if (rc != QT_OK)
         return qt_errorf(err, "%s: corrupt PNG: %s", name, src.msg);
     *out = (qt_image){rd->pixels, 3, h, w, 1, (ptrdiff_t)w * 3, 3};
@@ -124,7 +187,8 @@ int qt_png_decode(qt_png_reader *rd, const char *name, const uint8_t *buf, size_
 int qt_png_read(qt_png_reader *rd, const char *path, qt_image *out, qt_error *err)
 {
     size_t n;
-    if (qt_read_file_into(path, &rd->file, &rd->file_cap, &n, err) != QT_OK)
+    if (qt_read_file_at_most(path, QT_PNG_MAX_FILE_BYTES, &rd->file, &rd->file_cap, &n, err) !=
+        QT_OK)
         return QT_ERR;
     return qt_png_decode(rd, path, rd->file, n, out, err);
 }
@@ -135,11 +199,6 @@ void qt_png_reader_free(qt_png_reader *rd)
     free(rd->rows);
     free(rd->file);
     memset(rd, 0, sizeof *rd);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static int valid_depth(int ct, int bd)
@@ -168,9 +227,8 @@ int qt_png_check_header(const char *name, const uint8_t *buf, size_t len, int *w
         return qt_errorf(err, "%s: corrupt PNG: IHDR CRC mismatch", name);
     uint32_t width = be32(c + 8), height = be32(c + 12);
     int bd = c[16], ct = c[17];
-    if (width == 0 || height == 0 || width > QT_PNG_MAX_SIDE || height > QT_PNG_MAX_SIDE ||
-        (size_t)width * height > QT_PNG_MAX_PIXELS)
-        return qt_errorf(err, "%s: unsupported PNG size %ux%u", name, width, height);
+    if (!size_ok(width, height))
+        return size_error(name, width, height, err);
     if (!valid_depth(ct, bd))
         return qt_errorf(err, "%s: corrupt PNG: colour type %d with bit depth %d", name, ct, bd);
     *w = (int)width;

@@ -23,8 +23,8 @@ static const qt_config_section sections[] = {
 static const qt_config_key keys[] = {
     ROW(model, name, QT_KEY_STRING, "convnet", "non-empty",
         "Network from the model zoo (when file is empty): mlp, convnet, gpfq_cnn, vgg9, vgg_bc, "
-        "resnet<6n+2> (resnet20, resnet32, resnet44, resnet56, resnet110, ...), wrn<depth>_<k> "
-        "(e.g. wrn56_2) or resnet18."),
+        "resnet<6n+2> (resnet20, resnet32, resnet44, resnet56, resnet110, ... up to resnet1202), "
+        "wrn<depth>_<k> (e.g. wrn56_2; k from 1 to 16) or resnet18."),
     ROW(model, file, QT_KEY_PATH, "", NULL,
         "A net file: the network layer by layer, with per-layer quantization "
         "([docs/net-files.md](../docs/net-files.md); every zoo model is in configs/nets/). When "
@@ -86,8 +86,9 @@ static const qt_config_key keys[] = {
     ROW(data, normalize, QT_KEY_BOOL, "true", NULL,
         "Subtract the training set's per-channel mean and divide by its standard deviation."),
     ROW(data, skip_bad, QT_KEY_BOOL, "false", NULL,
-        "image_folder, imagenet, tiny_imagenet: skip unreadable images with a warning instead "
-        "of stopping."),
+        "Leave out unusable images instead of stopping: images that fail to read (image_folder, "
+        "imagenet, tiny_imagenet), records with a label out of range (CIFAR, IDX). Each file is "
+        "named once in a note, and summary.json's skipped_images counts them."),
     ROW(data, prefetch, QT_KEY_BOOL, "true", NULL,
         "Prepare the next batch on a background thread while the current one trains."),
     ROW(data, drop_last, QT_KEY_BOOL, "true", NULL,

@@ -128,23 +128,43 @@ static int kept_length(const char *path, const char *text, size_t len, const cha
     return QT_OK;
 }
 
-int qt_csv_writer_resume(qt_csv_writer **out, const char *path, const char *const *columns,
-                         int ncols, double keep_upto, qt_error *err)
+/* Where a resumed log is cut (*keep of *len bytes); *exists is 0 for a missing file. */
+static int resume_point(const char *path, const char *const *columns, int ncols,
+                        double keep_upto, int *exists, size_t *keep, size_t *len, qt_error *err)
 {
     uint8_t *text;
-    size_t len, keep = 0;
-    *out = NULL;
-    if (access(path, F_OK) != 0 && errno == ENOENT)
-        return qt_csv_writer_create(out, path, columns, ncols, err);
-    if (qt_read_file(path, &text, &len, err) != QT_OK)
+    *keep = *len = 0;
+    *exists = !(access(path, F_OK) != 0 && errno == ENOENT);
+    if (!*exists)
+        return QT_OK;
+    if (qt_read_file(path, &text, len, err) != QT_OK)
         return QT_ERR;
     char *header = text_line(columns, ncols);
-    int rc = header ? kept_length(path, (const char *)text, len, header, keep_upto, &keep, err)
+    int rc = header ? kept_length(path, (const char *)text, *len, header, keep_upto, keep, err)
                     : qt_errorf(err, "%s: out of memory", path);
     free(header);
     free(text);
-    if (rc != QT_OK)
+    return rc;
+}
+
+int qt_csv_writer_check_resume(const char *path, const char *const *columns, int ncols,
+                               double keep_upto, qt_error *err)
+{
+    int exists;
+    size_t keep, len;
+    return resume_point(path, columns, ncols, keep_upto, &exists, &keep, &len, err);
+}
+
+int qt_csv_writer_resume(qt_csv_writer **out, const char *path, const char *const *columns,
+                         int ncols, double keep_upto, qt_error *err)
+{
+    int exists;
+    size_t len, keep;
+    *out = NULL;
+    if (resume_point(path, columns, ncols, keep_upto, &exists, &keep, &len, err) != QT_OK)
         return QT_ERR;
+    if (!exists)
+        return qt_csv_writer_create(out, path, columns, ncols, err);
     if (keep < len && truncate(path, (off_t)keep) != 0)
         return qt_errorf(err, "%s: cannot cut rows after the checkpoint: %s", path, strerror(errno));
     return open_writer(out, path, ncols, "a", err);

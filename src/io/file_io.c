@@ -2,23 +2,41 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int qt_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *len, qt_error *err)
+static int too_large(const char *path, unsigned long long size, size_t max_len, qt_error *err)
+{
+    return qt_errorf(err, "%s: %llu bytes, more than the %zu bytes a file may have here", path,
+                     size, max_len);
+}
+
+int qt_read_file_at_most(const char *path, size_t max_len, uint8_t **buf, size_t *cap,
+                         size_t *len, qt_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return qt_errorf(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     size_t want = 4096;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size + 1 > want)
-        want = (size_t)st.st_size + 1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((unsigned long long)st.st_size > max_len) {
+            close(fd);
+            return too_large(path, (unsigned long long)st.st_size, max_len, err);
+        }
+        if ((size_t)st.st_size + 1 > want)
+            want = (size_t)st.st_size + 1;
+    }
     size_t n = 0;
     for (;;) {
+        if (n > max_len) {
+            close(fd);
+            return too_large(path, n, max_len, err);
+        }
         if (n + 1 >= *cap || want > *cap) {
             size_t grown = want > *cap ? want : (*cap > (size_t)-1 / 2 ? 0 : *cap * 2);
             uint8_t *p = grown ? realloc(*buf, grown) : NULL;
@@ -30,7 +48,8 @@ int qt_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *len,
             *cap = grown;
             continue;
         }
-        ssize_t r = read(fd, *buf + n, *cap - 1 - n);
+        size_t room = *cap - 1 - n;
+        ssize_t r = read(fd, *buf + n, room < max_len + 1 - n ? room : max_len + 1 - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -46,6 +65,11 @@ int qt_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *len,
     (*buf)[n] = 0;
     *len = n;
     return QT_OK;
+}
+
+int qt_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *len, qt_error *err)
+{
+    return qt_read_file_at_most(path, SIZE_MAX - 1, buf, cap, len, err);
 }
 
 int qt_read_file(const char *path, uint8_t **data, size_t *len, qt_error *err)

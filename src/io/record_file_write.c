@@ -89,8 +89,9 @@ static int deflate_bytes(qt_record_writer *w, const void *data, size_t len, int 
                 return QT_ERR;
             }
         } while (flush == Z_FINISH ? rc != Z_STREAM_END : w->z.avail_out == 0);
-        p += chunk;
         len -= chunk;
+        if (len > 0)    /* the final call passes no data: NULL + 0 is undefined in C */
+            p += chunk;
     } while (len > 0);
     return QT_OK;
 }

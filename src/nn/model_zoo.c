@@ -1,5 +1,7 @@
-/* Name -> builder. resnet<depth> and wrn<depth>_<k> take any valid depth. Every net built here
- * records its description ("zoo:<name> input=... classes=... <options>", net_desc.h). */
+/* Name -> builder. resnet<depth> and wrn<depth>_<k> take any valid depth up to
+ * QT_RESNET_MAX_DEPTH and k up to QT_WRN_MAX_WIDEN. Every net built here records its
+ * description ("zoo:<name> input=... classes=... <options>", net_desc.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,8 @@ qt_model_spec qt_model_spec_default(const char *name, int in_c, int in_h, int in
 const char *qt_model_names(void)
 {
     return "mlp, convnet, gpfq_cnn, vgg9, vgg_bc, resnet<6n+2> (resnet20, resnet32, resnet44, "
-           "resnet56, resnet110), wrn<6n+2>_<k> (wrn56_2), resnet18";
+           "resnet56, resnet110, ... up to resnet1202), wrn<6n+2>_<k> (wrn56_2; k up to 16), "
+           "resnet18";
 }
 
 /* The spec options a family's builder reads; only these enter its description. */
@@ -37,18 +40,55 @@ static const family fixed_families[] = {
     {"resnet18", qt_model_resnet18, 0},
 };
 
-/* Parses "<prefix><int>" or "<prefix><int>_<int>" fully; returns the number of ints read. */
-static int parse_depth(const char *name, const char *prefix, int *depth, int *widen)
+/* Splits "<prefix><depth>" or "<prefix><depth>_<widen>" into the numbers as typed (digits
+ * only); returns how many it found, 0 when name does not have that form. */
+static int split_name(const char *name, const char *prefix, char *depth, char *widen, size_t n)
 {
-    size_t n = strlen(prefix);
-    if (strncmp(name, prefix, n) != 0)
+    size_t p = strlen(prefix);
+    if (strncmp(name, prefix, p) != 0)
         return 0;
-    char tail;
-    if (sscanf(name + n, "%d_%d%c", depth, widen, &tail) == 2)
-        return 2;
-    if (sscanf(name + n, "%d%c", depth, &tail) == 1 && strchr(name + n, '_') == NULL)
+    const char *d = name + p, *w;
+    size_t nd = strspn(d, "0123456789"), nw;
+    if (nd == 0 || nd >= n || (d[nd] != '\0' && d[nd] != '_'))
+        return 0;
+    snprintf(depth, n, "%.*s", (int)nd, d);
+    if (d[nd] == '\0')
         return 1;
-    return 0;
+    w = d + nd + 1;
+    nw = strspn(w, "0123456789");
+    if (nw == 0 || nw >= n || w[nw] != '\0')
+        return 0;
+    snprintf(widen, n, "%.*s", (int)nw, w);
+    return 2;
+}
+
+/* The number written in text (digits only) when it lies in lo..hi. */
+static int in_range(const char *text, long lo, long hi, int *v)
+{
+    errno = 0;
+    long x = strtol(text, NULL, 10);
+    if (errno == ERANGE || x < lo || x > hi)
+        return 0;
+    *v = (int)x;
+    return 1;
+}
+
+/* resnet<depth> and wrn<depth>_<widen>, with both numbers bounded before anything is built. */
+static qt_net *build_cifar_resnet(const qt_model_spec *spec, int parts, const char *depth_text,
+                                  const char *widen_text, qt_error *err)
+{
+    int depth, widen = 1;
+    if (!in_range(depth_text, 8, QT_RESNET_MAX_DEPTH, &depth)) {
+        qt_errorf(err, "%s: depth %s out of range (CIFAR ResNets have depth 6n+2 from 8 to %d)",
+                  spec->name, depth_text, QT_RESNET_MAX_DEPTH);
+        return NULL;
+    }
+    if (parts == 2 && !in_range(widen_text, 1, QT_WRN_MAX_WIDEN, &widen)) {
+        qt_errorf(err, "%s: widening factor %s out of range 1..%d", spec->name, widen_text,
+                  QT_WRN_MAX_WIDEN);
+        return NULL;
+    }
+    return qt_model_resnet_cifar(spec, depth, widen, err);
 }
 
 /* "zoo:resnet20 input=3x32x32 classes=10 shortcut=A bn_momentum=0.1 bn_eps=1e-05" */
@@ -83,17 +123,17 @@ static char *describe(const qt_model_spec *spec, int uses)
 static qt_net *build_family(const qt_model_spec *spec, int *uses, qt_error *err)
 {
     const char *name = spec->name;
-    int depth = 0, widen = 1;
+    char depth[64], widen[64];
+    int parts;
     for (size_t i = 0; i < sizeof fixed_families / sizeof *fixed_families; i++)
         if (strcmp(name, fixed_families[i].name) == 0) {
             *uses = fixed_families[i].uses;
             return fixed_families[i].build(spec, err);
         }
     *uses = USES_SHORTCUT;
-    if (parse_depth(name, "resnet", &depth, &widen) == 1)
-        return qt_model_resnet_cifar(spec, depth, 1, err);
-    if (parse_depth(name, "wrn", &depth, &widen) == 2)
-        return qt_model_resnet_cifar(spec, depth, widen, err);
+    if ((parts = split_name(name, "resnet", depth, widen, sizeof depth)) == 1 ||
+        (parts = split_name(name, "wrn", depth, widen, sizeof depth)) == 2)
+        return build_cifar_resnet(spec, parts, depth, widen, err);
     qt_errorf(err, "unknown model \"%s\" (known: %s)", name, qt_model_names());
     return NULL;
 }

@@ -104,8 +104,8 @@ static int open_session(session *s, const qt_qquant_opts *o, qt_error *err)
         return qt_errorf(err, "out of memory");
     qt_threads_set(o->threads);
     qt_loader_config lc;
-    if (qt_run_open_dataset(&s->cfg, QT_SPLIT_TRAIN, &s->train_ds, err) != QT_OK ||
-        qt_run_open_dataset(&s->cfg, QT_SPLIT_TEST, &s->test_ds, err) != QT_OK)
+    /* calibration images (train) run through a net built for the test split's shape */
+    if (qt_run_open_datasets(&s->cfg, &s->train_ds, &s->test_ds, err) != QT_OK)
         return QT_ERR;
     qt_run_loader_config(&s->cfg, s->test_ds, QT_SPLIT_TEST, &lc);
     if (qt_loader_open(&s->test_ld, s->test_ds, &lc, err) != QT_OK ||

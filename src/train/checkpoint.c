@@ -606,3 +606,25 @@ void qt_checkpoint_prune(const char *dir, int keep)
     }
     free(steps);
 }
+
+int qt_checkpoint_remove_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int64_t s;
+        char tail[3];
+        char path[4400];
+        /* exactly "step-<n>.qtr.tmp": the writer's temporary name (record_file.h) */
+        if (sscanf(e->d_name, "step-%" SCNd64 ".qtr.tm%c%c", &s, tail, tail + 1) != 2 ||
+            tail[0] != 'p')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        removed += unlink(path) == 0;
+    }
+    closedir(d);
+    return removed;
+}

@@ -70,10 +70,10 @@ int qt_export_checkpoint(const qt_config *c, const char *ckpt, const qt_export_o
     return rc;
 }
 
-/* Evaluates net on config c's test split; mean/std (may be NULL) replace the config's
- * normalization. */
-static int eval_net(const qt_config *c, qt_net *net, const float *mean, const float *std,
-                    int float_view, qt_eval_result *out, qt_error *err)
+/* Evaluates net (rebuilt from the file at path) on config c's test split, which must fit
+ * it; mean/std (may be NULL) replace the config's normalization. */
+static int eval_net(const qt_config *c, const char *path, qt_net *net, const float *mean,
+                    const float *std, int float_view, qt_eval_result *out, qt_error *err)
 {
     qt_dataset *ds = NULL;
     qt_loader *ld = NULL;
@@ -83,6 +83,8 @@ static int eval_net(const qt_config *c, qt_net *net, const float *mean, const fl
     int rc = qt_ctx_set_threads(&ctx, c->train.threads, err);
     if (rc == QT_OK)
         rc = qt_run_open_dataset(c, QT_SPLIT_TEST, &ds, err);
+    if (rc == QT_OK)
+        rc = qt_run_check_net_fits(net, ds, path, err);
     if (rc == QT_OK) {
         qt_run_loader_config(c, ds, QT_SPLIT_TEST, &lc);
         if (mean) {
@@ -106,7 +108,7 @@ int qt_eval_checkpoint(const qt_config *c, const char *ckpt, int float_view, qt_
     qt_net *net;
     if (qt_open_checkpoint_net(c, ckpt, &net, err) != QT_OK)
         return QT_ERR;
-    int rc = eval_net(c, net, NULL, NULL, float_view, out, err);
+    int rc = eval_net(c, ckpt, net, NULL, NULL, float_view, out, err);
     qt_net_free(net);
     return rc;
 }
@@ -146,7 +148,7 @@ int qt_eval_weights(const char *path, const char *const *overrides, int n_overri
         rc = qt_errorf(err, "%s: --float: the file holds no float buffer (export a BC net with "
                        "--float-buffer)", path);
     else
-        rc = eval_net(&c, net, mean, std, float_view, out, err);
+        rc = eval_net(&c, path, net, mean, std, float_view, out, err);
     qt_net_free(net);
     return rc;
 }

@@ -24,6 +24,19 @@ static int eval_columns(const run_logs *l, const char **cols)
     return n;
 }
 
+int run_logs_check(const run_logs *l, const char *dir, int64_t step, int64_t epochs_done,
+                   qt_error *err)
+{
+    char path[1200];
+    const char *cols[8];
+    int ncols = eval_columns(l, cols);
+    snprintf(path, sizeof path, "%s/train.csv", dir);
+    if (qt_csv_writer_check_resume(path, train_cols, 7, (double)step, err) != QT_OK)
+        return QT_ERR;
+    snprintf(path, sizeof path, "%s/eval.csv", dir);
+    return qt_csv_writer_check_resume(path, cols, ncols, (double)epochs_done, err);
+}
+
 int run_logs_open(run_logs *l, const char *dir, int resume, int64_t step, int64_t epochs_done,
                   qt_error *err)
 {
@@ -97,6 +110,7 @@ int run_logs_summary(const char *dir, const run_summary_fields *f, qt_error *err
     qt_json_field_int(w, "param_bytes", (int64_t)f->s->param_bytes);
     qt_json_field_number(w, "seconds", f->s->seconds);
     qt_json_field_number(w, "images_per_s", f->s->images_per_s);
+    qt_json_field_int(w, "skipped_images", f->s->skipped_images);
     qt_json_field_bool(w, "interrupted", f->s->interrupted);
     qt_json_field_string(w, "checkpoint", f->s->checkpoint);
     qt_json_end_object(w);

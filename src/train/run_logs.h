@@ -23,6 +23,9 @@ typedef struct run_summary_fields {
  * completed epochs and appends. */
 int run_logs_open(run_logs *l, const char *dir, int resume, int64_t step, int64_t epochs_done,
                   qt_error *err);
+/* Checks that both logs can be resumed at the checkpoint (headers, rows), changing nothing. */
+int run_logs_check(const run_logs *l, const char *dir, int64_t step, int64_t epochs_done,
+                   qt_error *err);
 /* step, epoch, lr, loss, acc, images_per_s, seconds */
 int run_logs_train_row(run_logs *l, const double row[7], qt_error *err);
 int run_logs_eval_row(run_logs *l, int64_t epochs_done, int64_t step, double test_loss,

@@ -60,6 +60,20 @@ int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt
     return qt_dataset_open(out, &dc, err);
 }
 
+int qt_run_open_datasets(const qt_config *c, qt_dataset **train, qt_dataset **test,
+                         qt_error *err)
+{
+    *train = *test = NULL;
+    if (qt_run_open_dataset(c, QT_SPLIT_TRAIN, train, err) == QT_OK &&
+        qt_run_open_dataset(c, QT_SPLIT_TEST, test, err) == QT_OK &&
+        qt_dataset_check_splits(*train, *test, err) == QT_OK)
+        return QT_OK;
+    qt_dataset_free(*train);
+    qt_dataset_free(*test);
+    *train = *test = NULL;
+    return QT_ERR;
+}
+
 void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split split,
                           qt_loader_config *lc)
 {
@@ -155,8 +169,8 @@ qt_net *qt_run_build_net(const qt_config *c, const qt_dataset *ds, qt_error *err
                                   qt_dataset_width(ds), qt_dataset_num_classes(ds), err);
 }
 
-/* The checkpoint's net must take the dataset's images and classes. */
-static int check_fits(const qt_net *net, const qt_dataset *ds, const char *ckpt, qt_error *err)
+int qt_run_check_net_fits(const qt_net *net, const qt_dataset *ds, const char *ckpt,
+                          qt_error *err)
 {
     int c = qt_dataset_channels(ds), h = qt_dataset_height(ds), w = qt_dataset_width(ds);
     int k = qt_dataset_num_classes(ds);
@@ -183,7 +197,7 @@ qt_net *qt_run_build_checkpoint_net(const qt_config *c, const qt_dataset *ds, co
         qt_error_prefix(err, "%s", ckpt);
         return NULL;
     }
-    if (check_fits(net, ds, ckpt, err) != QT_OK) {
+    if (qt_run_check_net_fits(net, ds, ckpt, err) != QT_OK) {
         qt_net_free(net);
         return NULL;
     }
@@ -203,6 +217,9 @@ qt_optimizer qt_run_optimizer(const qt_config *c)
                                  (float)c->train.adam_eps, (float)c->train.weight_decay);
     return qt_optimizer_sgd((float)c->train.momentum, c->train.nesterov, (float)c->train.weight_decay);
 }
+
+/* Every decay epoch the config can hold fits the schedule: none is dropped. */
+_Static_assert(QT_SCHED_MAX_DECAYS >= QT_CONFIG_LIST_MAX, "train.lr_decay_epochs would be cut");
 
 qt_schedule qt_run_schedule(const qt_config *c)
 {

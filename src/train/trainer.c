@@ -9,8 +9,10 @@
 
 #include "qtrain/checkpoint.h"
 #include "qtrain/clock.h"
+#include "qtrain/dir_lock.h"
 #include "qtrain/evaluate.h"
 #include "qtrain/file_io.h"
+#include "qtrain/run_dir.h"
 #include "qtrain/run_setup.h"
 #include "run_logs.h"
 
@@ -25,6 +27,7 @@ typedef struct run {
     qt_loss_kind loss;
     qt_ctx ctx;
     int ctx_ready;
+    qt_dir_lock lock;
     run_logs logs;
     qt_train_state st;
     char ckpt_dir[1100];
@@ -60,15 +63,38 @@ static void note(const run *r, const char *text)
     emit(r, &ev);
 }
 
+/* What data.skip_bad left out since the last call: each file once. */
+static void report_skipped(const run *r)
+{
+    qt_loader *lds[2] = {r->train_ld, r->test_ld};
+    char text[1200];
+    for (int i = 0; i < 2; i++)
+        for (const char *m; lds[i] && (m = qt_loader_take_skip_note(lds[i]));) {
+            snprintf(text, sizeof text, "data.skip_bad: left out %s", m);
+            note(r, text);
+        }
+}
+
+static void report_skipped_at_open(const run *r, const qt_dataset *ds)
+{
+    const char *const *notes;
+    char text[2100];
+    for (int i = 0, n = qt_dataset_skip_notes(ds, &notes); i < n; i++) {
+        snprintf(text, sizeof text, "data.skip_bad: %s", notes[i]);
+        note(r, text);
+    }
+}
+
 
 /* ---- setup ---- */
 
 static int open_data(run *r, qt_error *err)
 {
     const qt_config *c = r->cfg;
-    if (qt_run_open_dataset(c, QT_SPLIT_TRAIN, &r->train_ds, err) != QT_OK ||
-        qt_run_open_dataset(c, QT_SPLIT_TEST, &r->test_ds, err) != QT_OK)
+    if (qt_run_open_datasets(c, &r->train_ds, &r->test_ds, err) != QT_OK)
         return QT_ERR;
+    report_skipped_at_open(r, r->train_ds);
+    report_skipped_at_open(r, r->test_ds);
     qt_loader_config lc;
     qt_run_loader_config(c, r->train_ds, QT_SPLIT_TRAIN, &lc);
     if (qt_loader_open(&r->train_ld, r->train_ds, &lc, err) != QT_OK)
@@ -104,18 +130,67 @@ static int open_model(run *r, qt_error *err)
     return QT_OK;
 }
 
-static int open_run_dir(run *r, qt_error *err)
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Locks the run directory for the run's life. A fresh run creates it and refuses (or, with
+ * overwrite, clears) a directory that holds another run, so two runs never mix. */
+static int claim_run_dir(run *r, qt_error *err)
 {
     const char *dir = r->opts->run_dir;
+    char found[256];
+    if (!r->opts->resume && qt_make_dirs(dir, err) != QT_OK)
+        return QT_ERR;
+    if (qt_dir_lock_take(&r->lock, dir, "run directory", err) != QT_OK)
+        return QT_ERR;
+    if (r->opts->resume || !qt_run_dir_holds_run(dir, found, sizeof found))
+        return QT_OK;
+    if (!r->opts->overwrite)
+        return qt_errorf(err, "run directory %s already holds a run (%s): continue it with "
+                         "--resume --out %s, or start over with another --out or with "
+                         "--overwrite (which deletes its checkpoints and logs)", dir, found, dir);
+    if (qt_run_dir_clear(dir, err) != QT_OK)
+        return QT_ERR;
+    if (qt_run_dir_holds_run(dir, found, sizeof found))
+        return qt_errorf(err, "run directory %s: could not delete the old run's %s", dir, found);
+    char text[1300];
+    snprintf(text, sizeof text, "deleted the run that was in %s (--overwrite)", dir);
+    note(r, text);
+    return QT_OK;
+}
+
+/* config.ini, classes.json and the logs. A resume first checks that the logs fit the
+ * checkpoint, so a failed resume leaves the directory as it was, then removes the temporary
+ * files a killed process left. */
+static int open_run_files(run *r, qt_error *err)
+{
+    const char *dir = r->opts->run_dir;
+    r->logs.float_acc = r->eval_float;
+    r->logs.top5 = r->net->num_classes > 5;
+    r->logs.flips = r->quantized && r->cfg->log.flips;
+    if (r->opts->resume) {
+        if (run_logs_check(&r->logs, dir, r->st.step, r->st.epoch, err) != QT_OK)
+            return QT_ERR;
+        int removed = qt_run_dir_remove_temps(dir);
+        char text[1300];
+        snprintf(text, sizeof text, "removed %d temporary file%s that a killed process left "
+                 "in %s", removed, removed == 1 ? "" : "s", dir);
+        if (removed)
+            note(r, text);
+    }
     if (qt_make_dirs(r->ckpt_dir, err) != QT_OK)
         return QT_ERR;
     char path[1200];
     snprintf(path, sizeof path, "%s/config.ini", dir);
     if (!(r->config_ini = qt_config_to_ini(r->cfg)))
         return qt_errorf(err, "out of memory");
-    if (qt_write_file_atomic(path, r->config_ini, strlen(r->config_ini), err) != QT_OK)
+    if (qt_write_file_atomic(path, r->config_ini, strlen(r->config_ini), err) != QT_OK ||
+        qt_dataset_write_classes(r->train_ds, dir, err) != QT_OK)
         return QT_ERR;
-    return qt_dataset_write_classes(r->train_ds, dir, err);
+    return run_logs_open(&r->logs, dir, r->opts->resume, r->st.step, r->st.epoch, err);
 }
 
 /* The newest usable checkpoint, whose net the run is rebuilt from. */
@@ -172,6 +247,7 @@ static int evaluate(run *r, int64_t epochs_done, qt_error *err)
     if (r->eval_float &&
         qt_evaluate(&r->ctx, r->net, r->test_ld, QT_VIEW_FLOAT, r->loss, &f, err) != QT_OK)
         return QT_ERR;
+    report_skipped(r);
     double flips = qt_quant_flip_fraction(r->net);
     double top5 = r->logs.top5 ? q.top5 : NAN;
     if (run_logs_eval_row(&r->logs, epochs_done, r->st.step, q.loss, q.acc, top5, f.acc, flips,
@@ -251,6 +327,7 @@ static int one_step(run *r, const qt_batch *b, qt_error *err)
         return qt_errorf(err, "the loss became %g at step %lld (epoch %lld); stopped. The last "
                          "good checkpoint is %s", res.loss, (long long)r->st.step + 1,
                          (long long)r->st.epoch + 1, r->sum->checkpoint[0] ? r->sum->checkpoint : "(none yet)");
+    report_skipped(r);
     qt_train_state *s = &r->st;
     s->step++;
     s->batch++;
@@ -277,6 +354,10 @@ static int train_loop(run *r, qt_error *err)
     if (r->st.batch == 0)
         qt_quant_snapshot(r->net);
     while (r->st.epoch < c->train.epochs && !(c->train.max_steps > 0 && r->st.step >= c->train.max_steps)) {
+        if (stop_requested(r)) {
+            r->sum->interrupted = 1;
+            break;
+        }
         qt_batch b;
         int got = qt_loader_next(r->train_ld, &b, err);
         if (got < 0)
@@ -285,12 +366,10 @@ static int train_loop(run *r, qt_error *err)
             return QT_ERR;
         if ((got == 0 || r->st.batch >= r->batches) && end_epoch(r, err) != QT_OK)
             return QT_ERR;
-        if (stop_requested(r)) {
-            r->sum->interrupted = 1;
-            break;
-        }
     }
-    if (r->last_eval_step != r->st.step && evaluate(r, r->st.epoch, err) != QT_OK)
+    /* An interrupted run only checkpoints: an evaluation here would add an eval.csv row
+     * that the uninterrupted run does not have. */
+    if (!r->sum->interrupted && r->last_eval_step != r->st.step && evaluate(r, r->st.epoch, err) != QT_OK)
         return QT_ERR;
     if (r->last_ckpt_step != r->st.step && save_checkpoint(r, err) != QT_OK)
         return QT_ERR;
@@ -300,13 +379,21 @@ static int train_loop(run *r, qt_error *err)
 static int write_summary(run *r, qt_error *err)
 {
     qt_train_summary *s = r->sum;
-    s->best_test_acc = r->st.best_acc;
+    s->best_test_acc = r->st.best_acc >= 0.0 ? r->st.best_acc : NAN;
     s->steps = r->st.step;
     s->epochs_done = r->st.epoch;
     s->seconds = elapsed(r);
     s->images_per_s = s->seconds > 0 ? (double)r->st.images / s->seconds : 0.0;
     s->params = qt_net_param_count(r->net);
     s->param_bytes = qt_quant_param_bytes(r->net);
+    s->skipped_images = qt_dataset_skipped(r->train_ds) + qt_dataset_skipped(r->test_ds) +
+                        qt_loader_skipped_images(r->train_ld) + qt_loader_skipped_images(r->test_ld);
+    if (r->cfg->data.skip_bad) {
+        char text[200];
+        snprintf(text, sizeof text, "data.skip_bad: %lld image%s left out in all",
+                 (long long)s->skipped_images, s->skipped_images == 1 ? "" : "s");
+        note(r, text);
+    }
     char mode[16], dataset[32];
     qt_config_value_text(r->cfg, "quant.mode", mode, sizeof mode);
     qt_config_value_text(r->cfg, "data.dataset", dataset, sizeof dataset);
@@ -325,14 +412,31 @@ static void close_run(run *r)
     if (r->ctx_ready)
         qt_ctx_free(&r->ctx);
     free(r->config_ini);
+    qt_dir_lock_release(&r->lock);
 }
 
 static int train(run *r, qt_error *err)
 {
-    snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", r->opts->run_dir);
-    if (qt_config_validate(r->cfg, err) != QT_OK || open_data(r, err) != QT_OK ||
-        (r->opts->resume && find_resume_point(r, err) != QT_OK) ||
-        open_model(r, err) != QT_OK || open_run_dir(r, err) != QT_OK)
+    const char *dir = r->opts->run_dir;
+    if (qt_config_validate(r->cfg, err) != QT_OK)
+        return QT_ERR;
+    if (!dir || !dir[0])
+        return qt_errorf(err, "the run directory name is empty");
+    if (strlen(dir) > QT_RUN_DIR_MAX)
+        return qt_errorf(err, "run directory %.60s...: name longer than %d characters", dir,
+                         QT_RUN_DIR_MAX);
+    if (r->opts->resume && !is_dir(dir))
+        return qt_errorf(err, "--resume: run directory %s does not exist", dir);
+    snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", dir);
+    /* An existing directory is claimed before the datasets are read (which can take long),
+     * so that a second process fails at once; a new one only once the run can start. The
+     * resumed net is rebuilt from its checkpoint's description of it. */
+    if (is_dir(dir) && claim_run_dir(r, err) != QT_OK)
+        return QT_ERR;
+    if (open_data(r, err) != QT_OK || (r->opts->resume && find_resume_point(r, err) != QT_OK) ||
+        open_model(r, err) != QT_OK)
+        return QT_ERR;
+    if (r->lock.fd < 0 && claim_run_dir(r, err) != QT_OK)
         return QT_ERR;
     qt_ctx_init(&r->ctx);
     r->ctx_ready = 1;
@@ -342,10 +446,7 @@ static int train(run *r, qt_error *err)
     r->last_eval_step = r->last_ckpt_step = -1;
     if (r->opts->resume && resume(r, err) != QT_OK)
         return QT_ERR;
-    r->logs.float_acc = r->eval_float;
-    r->logs.top5 = r->net->num_classes > 5;
-    r->logs.flips = r->quantized && r->cfg->log.flips;
-    if (run_logs_open(&r->logs, r->opts->run_dir, r->opts->resume, r->st.step, r->st.epoch, err) != QT_OK)
+    if (open_run_files(r, err) != QT_OK)
         return QT_ERR;
     r->seconds0 = r->st.seconds;
     r->t_start = qt_now_seconds();
@@ -359,8 +460,9 @@ int qt_train(const qt_config *c, const qt_train_opts *opts, qt_train_summary *ou
     run r;
     memset(&r, 0, sizeof r);
     memset(out, 0, sizeof *out);
-    out->float_test_acc = NAN;
+    out->test_acc = out->test_loss = out->best_test_acc = out->float_test_acc = NAN;
     out->test_top5 = NAN;
+    r.lock = (qt_dir_lock)QT_DIR_LOCK_INIT;
     r.cfg = c;
     r.opts = opts;
     r.sum = out;

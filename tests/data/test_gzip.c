@@ -72,6 +72,28 @@ static void test_gunzip_errors(void **state)
     free(gz);
 }
 
+/* Bytes after the last member that start no other member (padding, garbage, a second file
+ * appended by mistake) are an error that says how many, not silently dropped. */
+static void test_gunzip_trailing_bytes(void **state)
+{
+    uint8_t *gz, *out = NULL;
+    size_t gz_len, out_len;
+    qt_error err;
+    assert_int_equal(qt_gzip((const uint8_t *)"abc", 3, &gz, &gz_len, &err), QT_OK);
+    uint8_t *padded = malloc(gz_len + 7);
+    memcpy(padded, gz, gz_len);
+    memset(padded + gz_len, 0, 7);
+    assert_int_equal(qt_gunzip("pad.gz", padded, gz_len + 7, 100, &out, &out_len, &err), QT_ERR);
+    assert_string_equal(err.msg, "pad.gz: 7 bytes follow the end of the gzip data (a damaged or "
+                                 "padded file: `gzip -t` tests it)");
+    assert_null(out);
+    memcpy(padded + gz_len, "garbage", 7);
+    assert_int_equal(qt_gunzip("junk.gz", padded, gz_len + 7, 100, &out, &out_len, &err), QT_ERR);
+    assert_non_null(strstr(err.msg, "junk.gz: 7 bytes follow the end of the gzip data"));
+    free(padded);
+    free(gz);
+}
+
 static void test_file_write_read(void **state)
 {
     char dir[256], path[512], tmp[600];
@@ -102,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_gzip_round_trip),
         cmocka_unit_test(test_gunzip_concatenated_members),
         cmocka_unit_test(test_gunzip_errors),
+        cmocka_unit_test(test_gunzip_trailing_bytes),
         cmocka_unit_test(test_file_write_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

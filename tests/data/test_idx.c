@@ -21,14 +21,21 @@ static const uint8_t images_2x2x3[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0,
                                        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
 static const uint8_t labels_2[] = {0, 0, 8, 1, 0, 0, 0, 2, 3, 7};
 
-static int open_mnist(const char *dir, int skip_bad, qt_dataset **ds, qt_error *err)
+static int open_split(const char *dir, qt_split split, int skip_bad, qt_dataset **ds,
+                      qt_error *err)
 {
     qt_dataset_config cfg;
     qt_dataset_config_init(&cfg);
     cfg.kind = QT_DATASET_MNIST;
     cfg.root = dir;
+    cfg.split = split;
     cfg.skip_bad = skip_bad;
     return qt_dataset_open(ds, &cfg, err);
+}
+
+static int open_mnist(const char *dir, int skip_bad, qt_dataset **ds, qt_error *err)
+{
+    return open_split(dir, QT_SPLIT_TRAIN, skip_bad, ds, err);
 }
 
 static void test_hand_made_files(void **state)
@@ -192,7 +199,40 @@ static void test_skip_bad_label(void **state)
     qt_image im;
     assert_int_equal(qt_dataset_image(ds, 0, NULL, &im, &err), QT_OK);
     assert_int_equal(qt_image_at(&im, 0, 0, 0), 6);
+    const char *const *notes;
+    char want[600];
+    snprintf(want, sizeof want, "%s/train-labels-idx1-ubyte: left out 1 image whose label is "
+             "outside 0..9", dir);
+    assert_int_equal(qt_dataset_skip_notes(ds, &notes), 1);
+    assert_string_equal(notes[0], want);
     qt_dataset_free(ds);
+    tmpdir_remove(dir);
+}
+
+/* Train images 32x32 and test images 28x28: the splits disagree, and the check names both
+ * files (issue 15, defect 4: unchecked, evaluation read past the test batch). */
+static void test_splits_must_agree(void **state)
+{
+    char dir[256], want[2048];
+    qt_error err;
+    qt_dataset *train, *test;
+    assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
+    assert_int_equal(qt_synth_idx(dir, 4, 3, 32, 32, 0, 1, &err), QT_OK);
+    char small[300];
+    snprintf(small, sizeof small, "%s/small", dir);
+    assert_int_equal(qt_synth_idx(small, 4, 3, 28, 28, 0, 1, &err), QT_OK);
+    assert_int_equal(open_mnist(dir, 0, &train, &err), QT_OK);
+    assert_int_equal(open_split(dir, QT_SPLIT_TEST, 0, &test, &err), QT_OK);
+    assert_int_equal(qt_dataset_check_splits(train, test, &err), QT_OK);
+    qt_dataset_free(test);
+    assert_int_equal(open_split(small, QT_SPLIT_TEST, 0, &test, &err), QT_OK);
+    assert_int_equal(qt_dataset_check_splits(train, test, &err), QT_ERR);
+    snprintf(want, sizeof want, "the splits differ: the train split (%s/train-images-idx3-ubyte) "
+             "has 1x32x32 images and 10 classes, the test split (%s/t10k-images-idx3-ubyte) "
+             "1x28x28 images and 10 classes; a net needs both the same", dir, small);
+    assert_string_equal(err.msg, want);
+    qt_dataset_free(test);
+    qt_dataset_free(train);
     tmpdir_remove(dir);
 }
 
@@ -205,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_dataset_errors),
         cmocka_unit_test(test_count_mismatch_and_missing),
         cmocka_unit_test(test_skip_bad_label),
+        cmocka_unit_test(test_splits_must_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,10 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
 #include <cmocka.h>
 
 #include "qtrain/gzip.h"
 #include "qtrain/file_io.h"
+#include "qtrain/image_decode.h"
 #include "qtrain/png_image.h"
 #include "qtrain/synthetic_data.h"
 #include "tmpdir.h"
@@ -160,9 +165,179 @@ static void test_size_limit(void **state)
     assert_int_equal(qt_png_encode(&f, 20000, 1, wide, NULL, 0, NULL, &png, &len, &err), QT_OK);
     free(wide);
     assert_int_equal(qt_png_check_header("w.png", png, len, &w, &h, &err), QT_ERR);
-    assert_string_equal(err.msg, "w.png: unsupported PNG size 20000x1");
-    expect_decode_error(png, len, "f.png: corrupt PNG: Invalid IHDR data");
+    assert_string_equal(err.msg, "w.png: unsupported PNG size 20000x1 (at most 16384 pixels a "
+                                 "side and 67108864 pixels in all)");
+    expect_decode_error(png, len, "f.png: unsupported PNG size 20000x1 (at most 16384 pixels a "
+                                  "side and 67108864 pixels in all)");
     free(png);
+}
+
+/* Appends a chunk (length, type, data, CRC) to buf at *n. declared_len is the length field
+ * written, which a hostile file may set to anything. */
+static void put_chunk(uint8_t *buf, size_t *n, const char *type, const uint8_t *data,
+                      size_t len, uint32_t declared_len)
+{
+    uint8_t *p = buf + *n;
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(declared_len >> (24 - 8 * i));
+    memcpy(p + 4, type, 4);
+    if (len)
+        memcpy(p + 8, data, len);
+    uint32_t crc = (uint32_t)crc32(crc32(0, NULL, 0), p + 4, (uInt)(4 + len));
+    for (int i = 0; i < 4; i++)
+        p[8 + len + i] = (uint8_t)(crc >> (24 - 8 * i));
+    *n += 12 + len;
+}
+
+/* Signature and IHDR of a w x h image: 33 bytes. */
+static size_t png_start(uint8_t *buf, uint32_t w, uint32_t h, int bit_depth, int color_type)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    uint8_t ihdr[13] = {(uint8_t)(w >> 24), (uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w,
+                        (uint8_t)(h >> 24), (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h,
+                        (uint8_t)bit_depth, (uint8_t)color_type, 0, 0, 0};
+    size_t n = sizeof sig;
+    memcpy(buf, sig, n);
+    put_chunk(buf, &n, "IHDR", ihdr, 13, 13);
+    return n;
+}
+
+/* Writes buf to dir/bomb.png, its path into path. */
+static void write_bomb(const char *dir, const uint8_t *buf, size_t len, char *path, size_t n)
+{
+    assert_int_equal(tmpdir_write(dir, "bomb.png", buf, len), 0);
+    snprintf(path, n, "%s/bomb.png", dir);
+}
+
+/* Peak memory (KB) of a child process that reads the file at path as the loader does (the
+ * image reader: one read, the format told by the content); its error message goes to msg. */
+static long read_in_child(const char *path, char *msg, size_t msg_size)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        qt_image_reader rd = {0};
+        qt_image im;
+        qt_error err = {""};
+        qt_image_read(&rd, path, &im, &err);
+        ssize_t w = write(fds[1], err.msg, strlen(err.msg) + 1);
+        _exit(w > 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    ssize_t got = read(fds[0], msg, msg_size - 1);
+    msg[got > 0 ? got : 0] = '\0';
+    close(fds[0]);
+    int status;
+    struct rusage ru;
+    assert_int_equal(wait4(pid, &status, 0, &ru), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return ru.ru_maxrss;
+}
+
+/* The error of decoding buf in memory (name f.png) and of reading it from a file through
+ * the image reader (named by its path) is want after the name. */
+static void expect_bomb_error(const char *dir, const uint8_t *buf, size_t len, const char *want)
+{
+    char path[600], full[1200];
+    snprintf(full, sizeof full, "f.png: %s", want);
+    expect_decode_error(buf, len, full);
+    write_bomb(dir, buf, len, path, sizeof path);
+    qt_image_reader rd = {0};
+    qt_image im;
+    qt_error err;
+    assert_int_equal(qt_image_read(&rd, path, &im, &err), QT_ERR);
+    snprintf(full, sizeof full, "%s: %s", path, want);
+    assert_string_equal(err.msg, full);
+    qt_image_reader_free(&rd);
+}
+
+/* Decompression bombs cost neither memory nor time, decoded in memory or read from a file as
+ * the loader reads it: a 44-byte PNG whose tEXt chunk declares 2 GiB (libpng would allocate
+ * and clear all of it: 2 GB, ~20 s), images whose declared size is over the limits
+ * (refused, with the limits, before libpng allocates rows), and a file over the size limit
+ * (refused before it is read; sparse, so it costs no disk). */
+static void test_decompression_bombs(void **state)
+{
+    char dir[256], path[600], msg[1100], want[1200];
+    assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
+    uint8_t buf[128];
+    size_t n = png_start(buf, 1, 1, 8, 0);
+    const uint8_t text_start[] = {0x7f, 0xff, 0xff, 0xff, 't', 'E', 'X', 't', 'a', 0, 'b'};
+    memcpy(buf + n, text_start, sizeof text_start);
+    n += sizeof text_start;
+    assert_int_equal(n, 44);
+    const char *text_bomb = "corrupt PNG: unexpected end of file (after: tEXt: chunk data is "
+                            "too large)";
+    expect_decode_error(buf, n, "f.png: corrupt PNG: unexpected end of file (after: tEXt: "
+                                "chunk data is too large)");
+    write_bomb(dir, buf, n, path, sizeof path);
+    struct rusage self;
+    getrusage(RUSAGE_SELF, &self);
+    long peak_kb = read_in_child(path, msg, sizeof msg);
+    print_message("44-byte tEXt bomb: child peak RSS %ld KB (this process %ld KB)\n", peak_kb,
+                  self.ru_maxrss);
+    assert_true(peak_kb < self.ru_maxrss + 64 * 1024);
+    snprintf(want, sizeof want, "%s: %s", path, text_bomb);
+    assert_string_equal(msg, want);
+
+    const uint8_t idat[] = {0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01}; /* zlib of "" */
+    n = png_start(buf, 16384, 16384, 8, 0);
+    put_chunk(buf, &n, "IDAT", idat, sizeof idat, sizeof idat);
+    put_chunk(buf, &n, "IEND", NULL, 0, 0);
+    expect_bomb_error(dir, buf, n, "unsupported PNG size 16384x16384 (at most 16384 pixels a "
+                                   "side and 67108864 pixels in all)");
+    n = png_start(buf, 1000000, 1, 8, 0);
+    put_chunk(buf, &n, "IDAT", idat, sizeof idat, sizeof idat);
+    put_chunk(buf, &n, "IEND", NULL, 0, 0);
+    expect_bomb_error(dir, buf, n, "unsupported PNG size 1000000x1 (at most 16384 pixels a "
+                                   "side and 67108864 pixels in all)");
+
+    n = png_start(buf, 1, 1, 8, 0);
+    write_bomb(dir, buf, n, path, sizeof path);
+    assert_int_equal(truncate(path, (off_t)QT_IMAGE_MAX_FILE_BYTES + 1), 0);
+    peak_kb = read_in_child(path, msg, sizeof msg);
+    assert_true(peak_kb < self.ru_maxrss + 64 * 1024);
+    snprintf(want, sizeof want, "%s: 1073741825 bytes, more than the 1073741824 bytes a file may "
+             "have here", path);
+    assert_string_equal(msg, want);
+    qt_png_reader rd = {0};
+    qt_image im;
+    qt_error err;
+    assert_int_equal(qt_png_read(&rd, path, &im, &err), QT_ERR);
+    assert_string_equal(err.msg, want);
+    qt_png_reader_free(&rd);
+    tmpdir_remove(dir);
+}
+
+/* A palette index past the palette is an error (such pixels have no colour; libpng would
+ * give black and only warn). An index within the palette decodes as usual. */
+static void test_palette_index_out_of_range(void **state)
+{
+    static const uint8_t plte[6] = {10, 20, 30, 40, 50, 60};
+    uint8_t buf[256], rows[3] = {0, 1, 0}; /* filter byte, then indices */
+    uint8_t z[64];
+    for (int bad = 0; bad < 2; bad++) {
+        rows[2] = bad ? 5 : 0;
+        uLongf zlen = sizeof z;
+        assert_int_equal(compress(z, &zlen, rows, sizeof rows), Z_OK);
+        size_t n = png_start(buf, 2, 1, 8, 3);
+        put_chunk(buf, &n, "PLTE", plte, sizeof plte, sizeof plte);
+        put_chunk(buf, &n, "IDAT", z, zlen, (uint32_t)zlen);
+        put_chunk(buf, &n, "IEND", NULL, 0, 0);
+        if (bad) {
+            expect_decode_error(buf, n, "f.png: corrupt PNG: palette index 5 outside the 2 "
+                                        "palette entries");
+            continue;
+        }
+        qt_png_reader rd = {0};
+        qt_image im;
+        qt_error err;
+        assert_int_equal(qt_png_decode(&rd, "p.png", buf, n, &im, &err), QT_OK);
+        expect_rgb(&im, 0, 0, 40, 50, 60);
+        expect_rgb(&im, 1, 0, 10, 20, 30);
+        qt_png_reader_free(&rd);
+    }
 }
 
 static void test_header_check(void **state)
@@ -193,6 +368,8 @@ int main(void)
         cmocka_unit_test(test_every_format),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_decompression_bombs),
+        cmocka_unit_test(test_palette_index_out_of_range),
         cmocka_unit_test(test_header_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,7 +110,7 @@ static void config_for(qt_config *c, const char *model, const char *const *sets,
 
 static void train(const qt_config *c, const char *dir, char *ck, size_t n)
 {
-    qt_train_opts o = {dir, 0, NULL, NULL, NULL};
+    qt_train_opts o = {.run_dir = dir};
     qt_train_summary s;
     qt_error err;
     char cdir[700];

@@ -127,6 +127,36 @@ static void test_build_errors(void **state)
     assert_non_null(strstr(err.msg, "does not fit"));
 }
 
+/* Depth and width in a model's name are parsed with overflow checks and bounded before
+ * anything is built; the error repeats the number as typed (issue 15, defect 10:
+ * resnet2000000000 grew memory without end, resnet99999999999 said "got 1215752191" and
+ * wrn56_0 blamed the depth). The cases that main mishandled cheaply come first. */
+static void test_name_bounds(void **state)
+{
+    static const struct { const char *name, *msg; } cases[] = {
+        {"wrn56_0", "wrn56_0: widening factor 0 out of range 1..16"},
+        {"resnet99999999999", "resnet99999999999: depth 99999999999 out of range (CIFAR ResNets "
+                              "have depth 6n+2 from 8 to 1202)"},
+        {"wrn56_99999999999999999999", "wrn56_99999999999999999999: widening factor "
+                                       "99999999999999999999 out of range 1..16"},
+        {"wrn56_17", "wrn56_17: widening factor 17 out of range 1..16"},
+        {"resnet1208", "resnet1208: depth 1208 out of range (CIFAR ResNets have depth 6n+2 from "
+                       "8 to 1202)"},
+        {"resnet2000000000", "resnet2000000000: depth 2000000000 out of range (CIFAR ResNets "
+                             "have depth 6n+2 from 8 to 1202)"},
+        {"resnet2", "resnet2: depth 2 out of range (CIFAR ResNets have depth 6n+2 from 8 to "
+                    "1202)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        qt_error err = {{0}};
+        qt_model_spec spec = qt_model_spec_default(cases[i].name, 3, 32, 32, 10);
+        assert_null(qt_model_build(&spec, &err));
+        assert_string_equal(err.msg, cases[i].msg);
+    }
+    expect_build_error("resnet-20", "unknown model");
+    expect_build_error("wrn20_2x", "unknown model");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_vgg_counts),
         cmocka_unit_test(test_forward_shapes),
         cmocka_unit_test(test_build_errors),
+        cmocka_unit_test(test_name_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,16 @@ char *read_whole_file(const char *path)
     return buf;
 }
 
+int count_lines(const char *path)
+{
+    char *t = read_whole_file(path);
+    int n = 0;
+    for (char *p = t; p && *p; p++)
+        n += *p == '\n';
+    free(t);
+    return n;
+}
+
 run_result run_program(const char *program, const char *args, const char *scratch_dir)
 {
     const char *root = getenv("QTRAIN_BUILD_ROOT");

@@ -13,5 +13,7 @@ run_result run_program(const char *program, const char *args, const char *scratc
 void run_result_free(run_result *r);
 /* A file's whole contents (malloc'd, NUL-terminated) or NULL. */
 char *read_whole_file(const char *path);
+/* Lines (newline characters) in a file; 0 when it cannot be read. */
+int count_lines(const char *path);
 
 #endif

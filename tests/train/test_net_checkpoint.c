@@ -62,7 +62,7 @@ static void small_config(qt_config *c, const char *model)
 
 static void train_ok(const qt_config *c, const char *run, int resume, qt_train_summary *s)
 {
-    qt_train_opts o = {run, resume, NULL, NULL, NULL};
+    qt_train_opts o = {.run_dir = run, .resume = resume};
     qt_error err;
     if (qt_train(c, &o, s, &err) != QT_OK)
         fail_msg("%s", err.msg);

@@ -14,23 +14,30 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fmnist_subset.h"
 #include "run_program.h"
 #include "tmpdir.h"
 
 static char dir[512];
+static char fmnist[700];      /* the first 4000 training and 1000 test images */
 
-static int setup(void **state) { return tmpdir_make(dir, sizeof dir); }
+static int setup(void **state)
+{
+    if (tmpdir_make(dir, sizeof dir) != 0)
+        return -1;
+    snprintf(fmnist, sizeof fmnist, "%s/fmnist", dir);
+    if (fmnist_installed() && (mkdir(fmnist, 0777) != 0 || fmnist_subset(fmnist, 4000, 1000) != 0))
+        return -1;
+    return 0;
+}
+
 static int teardown(void **state)
 {
     tmpdir_remove(dir);
     return 0;
 }
 
-static int have_fmnist(void)
-{
-    struct stat sb;
-    return stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &sb) == 0;
-}
+static int have_fmnist(void) { return fmnist_installed(); }
 
 static void write_config(const char *name, const char *text)
 {
@@ -41,10 +48,11 @@ static void test_help_lists_every_option(void **state)
 {
     run_result r = run_program("src/cli/qtrain", "--help", dir);
     assert_int_equal(r.status, 0);
-    const char *opts[] = {"--config", "--set", "--out", "--resume", "--seed", "--threads",
-                          "--quiet", "--print-config", "--print-net", "--checkpoint", "--float",
-                          "--help-config", "eval", "export", "--weights", "--format", "--packed",
-                          "--float-buffer", "--onnx-float", "--onnx-fold-bn"};
+    const char *opts[] = {"--config", "--set", "--out", "--resume", "--overwrite", "--seed",
+                          "--threads", "--quiet", "--print-config", "--print-net", "--checkpoint",
+                          "--float", "--help-config", "eval", "export", "--weights", "--format",
+                          "--packed", "--float-buffer", "--onnx-float", "--onnx-fold-bn",
+                          "SIGTERM", "143"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         if (!strstr(r.out, opts[i]))
             fail_msg("--help does not mention %s", opts[i]);
@@ -118,13 +126,13 @@ static void test_print_net(void **state)
 {
     if (!have_fmnist())
         skip();
-    char args[1200], want[4096];
+    char args[2000], want[4096];
     write_config("small.net", "[net]\nname = small\n"
                               "[conv]\nname = conv1\nout = 4\nk = 3\nstride = 2\npad = 1\n"
                               "bias = false\nbits = 4\n[bn]\nname = bn1\n[relu]\n"
                               "[global_avgpool]\n[linear]\nname = fc\nout = classes\n");
-    snprintf(args, sizeof args, "[model]\nfile = %s/small.net\n[quant]\nmode = sr\n"
-             "quantize_last = false\n", dir);
+    snprintf(args, sizeof args, "[model]\nfile = %s/small.net\n[data]\nroot = %s\n[quant]\n"
+             "mode = sr\nquantize_last = false\n", dir, fmnist);
     write_config("net.ini", args);
     snprintf(args, sizeof args, "--config '%s/net.ini' --print-net", dir);
     run_result r = run_program("src/cli/qtrain", args, dir);
@@ -163,18 +171,8 @@ static void test_print_net(void **state)
     run_result_free(&r);
 }
 
-static int csv_rows(const char *path)
-{
-    char *t = read_whole_file(path);
-    int n = 0;
-    for (char *p = t; p && *p; p++)
-        n += *p == '\n';
-    free(t);
-    return n;
-}
-
 /* Ctrl-C during training: exit status 130, a checkpoint at the step reached, and --resume
- * finishes the run with the full number of steps. */
+ * finishes the run with the full number of steps (3 epochs of 4000 images, batch 20). */
 static void test_sigint_checkpoint_and_resume(void **state)
 {
     if (!have_fmnist())
@@ -183,8 +181,10 @@ static void test_sigint_checkpoint_and_resume(void **state)
     snprintf(run_dir, sizeof run_dir, "%s/int", dir);
     snprintf(cfg, sizeof cfg, "%s/int.ini", dir);
     snprintf(csv, sizeof csv, "%s/train.csv", run_dir);
-    write_config("int.ini", "[model]\nname = mlp\nwidths = 256\n[data]\naugment = false\n"
-                            "[train]\nepochs = 2\nbatch_size = 20\nthreads = 1\n");
+    char ini[1200];
+    snprintf(ini, sizeof ini, "[model]\nname = mlp\nwidths = 256\n[data]\naugment = false\n"
+             "root = %s\n[train]\nepochs = 3\nbatch_size = 20\nthreads = 1\n", fmnist);
+    write_config("int.ini", ini);
     pid_t pid = fork();
     if (pid == 0) {
         char exe[1024];
@@ -193,9 +193,9 @@ static void test_sigint_checkpoint_and_resume(void **state)
         execl(exe, exe, "--config", cfg, "--out", run_dir, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 600 && csv_rows(csv) < 100; i++)
-        usleep(50000);
-    assert_true(csv_rows(csv) >= 100);
+    for (int i = 0; i < 3000 && count_lines(csv) < 100; i++)
+        usleep(10000);
+    assert_true(count_lines(csv) >= 100);
     kill(pid, SIGINT);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -205,21 +205,23 @@ static void test_sigint_checkpoint_and_resume(void **state)
     snprintf(args, sizeof args, "--resume --out '%s' --quiet", run_dir);
     run_result r = run_program("src/cli/qtrain", args, dir);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "after 6000 steps"));   /* 2 epochs of 3000 */
+    assert_non_null(strstr(r.out, "after 600 steps"));    /* 3 epochs of 200 */
     run_result_free(&r);
-    assert_int_equal(csv_rows(csv), 6001);              /* header + one row per step */
+    assert_int_equal(count_lines(csv), 601);               /* header + one row per step */
 }
 
 /* A short run reaches a stated accuracy; eval re-measures it from the checkpoint; export
- * writes safetensors. 1 epoch of the BC MLP on 3000 images: measured 0.778 on 1000 test images. */
+ * writes safetensors. 1 epoch of the BC MLP on 3000 images: measured 0.772 on 1000 test images. */
 static void test_train_eval_export(void **state)
 {
     if (!have_fmnist())
         skip();
     char args[2000], ck[900];
-    write_config("short.ini", "[model]\nname = mlp\nwidths = 128\n[data]\naugment = false\n"
-                              "train_limit = 3000\ntest_limit = 1000\n[train]\nepochs = 1\n"
-                              "batch_size = 50\nlr = 0.003\nthreads = 1\n[quant]\nmode = bc\n");
+    char ini[1200];
+    snprintf(ini, sizeof ini, "[model]\nname = mlp\nwidths = 128\n[data]\naugment = false\n"
+             "root = %s\ntrain_limit = 3000\ntest_limit = 1000\n[train]\nepochs = 1\n"
+             "batch_size = 50\nlr = 0.003\nthreads = 1\n[quant]\nmode = bc\n", fmnist);
+    write_config("short.ini", ini);
     snprintf(args, sizeof args, "--config '%s/short.ini' --out '%s/short'", dir, dir);
     run_result r = run_program("src/cli/qtrain", args, dir);
     assert_int_equal(r.status, 0);

@@ -32,9 +32,13 @@ static qt_net *finish(qt_net *net, const qt_model_spec *spec, int x, qt_error *e
  * last two starting with stride 2), global average pool, linear classifier. */
 qt_net *qt_model_resnet_cifar(const qt_model_spec *spec, int depth, int widen, qt_error *err)
 {
-    if (depth < 8 || (depth - 2) % 6 || widen < 1) {
+    if (depth < 8 || (depth - 2) % 6) {
         qt_errorf(err, "%s: CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110, ...), got %d",
                   spec->name, depth);
+        return NULL;
+    }
+    if (widen < 1) {
+        qt_errorf(err, "%s: widening factor must be at least 1, got %d", spec->name, widen);
         return NULL;
     }
     if (spec->shortcut != 'A' && spec->shortcut != 'B') {
