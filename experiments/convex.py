@@ -70,7 +70,7 @@ def series_files(args, stem, xs, xcol, xfun, m, fstar, best=None):
 
 
 def main():
-    p = qtexp.parser("convex", __doc__)
+    p = qtexp.parser("convex", __doc__, seeds=False)
     p.add_argument("--seeds", type=int, default=5, help="runs per setting (default 5)")
     args = qtexp.finish_args(p.parse_args(), "convex")
     budget = 20 if args.smoke else 2000

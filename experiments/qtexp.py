@@ -1,5 +1,6 @@
-"""What the experiment scripts share: command-line options, running qtrain (with a cache of
-finished runs), reading run directories, Markdown tables and charts through qplot."""
+"""What the experiment scripts share: command-line options, the Fashion-MNIST recipe, running
+qtrain once per seed (with a cache of finished runs), reading run directories, Markdown tables
+and charts through qplot. Statistics over seeds are in seedstats.py."""
 
 import argparse
 import csv
@@ -16,8 +17,9 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "experiments" / "results"
 
 
-def parser(name, description):
-    """The options every experiment takes."""
+def parser(name, description, seeds=True):
+    """The options every experiment takes (--seeds unless seeds is False: convex.py counts
+    its seeds itself)."""
     p = argparse.ArgumentParser(prog=f"{name}.py", description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true",
@@ -33,7 +35,37 @@ def parser(name, description):
     p.add_argument("--rerun", action="store_true",
                    help="train again even when a run folder already holds a finished run "
                         "with the same settings")
+    if seeds:
+        p.add_argument("--seeds", type=parse_seeds, default=[1, 2, 3],
+                       help="train.seed values, comma-separated: every cell runs once per seed "
+                            "and the tables give mean ± sample standard deviation (default 1,2,3)")
     return p
+
+
+def parse_seeds(text):
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got '{text}'")
+    if min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct and >= 0, got '{text}'")
+    return seeds
+
+
+# The paper's recipe (Li et al. 2017, section 6: Adam, lr 0.01, x0.1 at epochs 82 and 122 of
+# 160, batch 128) scaled to a short Fashion-MNIST run, with BinaryConnect's binary scale: H is
+# the Glorot coefficient sqrt(1.5 / (fan_in + fan_out)) of each layer (configs/README.md,
+# quant.scale). No augmentation (our choice for Fashion-MNIST).
+PAPER_LR, PAPER_BATCH = 0.01, 128
+
+
+def paper_recipe(epochs, lr=PAPER_LR):
+    decay = ",".join(str(e) for e in step_decay_epochs(epochs))
+    return [("data.dataset", "fashion_mnist"), ("data.augment", "false"),
+            ("train.epochs", epochs), ("train.optimizer", "adam"), ("train.lr", lr),
+            ("train.schedule", "step"), ("train.lr_decay_epochs", decay),
+            ("train.lr_decay_factor", 0.1), ("quant.grid", "binary"), ("quant.bits", 1),
+            ("quant.scale", "glorot"), ("quant.scale_value", 1), ("quant.step_scale", "none")]
 
 
 def finish_args(args, name):
@@ -70,6 +102,12 @@ class Run:
     def test_err(self):
         """Test error in percent of the last evaluation (quantized weights)."""
         return 100.0 * (1.0 - float(self.summary["test_acc"]))
+
+    @property
+    def step_flips(self):
+        """Per-step flip fractions summed over every evaluated epoch (eval.csv's
+        step_flips_sum; 0 for an unquantized run)."""
+        return sum(float(e.get("step_flips_sum") or 0.0) for e in self.eval)
 
     @property
     def float_test_err(self):
@@ -122,6 +160,13 @@ def train(args, name, config, sets, runs_dir, quiet_every=None):
     return Run(name, out, seconds, False)
 
 
+def train_seeds(args, name, config, sets, runs_dir, quiet_every=None):
+    """One run of a cell per --seeds value, into runs_dir/<name>_s<seed>; the Runs in seed
+    order. sets must not hold train.seed."""
+    return [train(args, f"{name}_s{seed}", config, list(sets) + [("train.seed", seed)], runs_dir,
+                  quiet_every) for seed in args.seeds]
+
+
 def read_csv(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -138,6 +183,8 @@ def write_csv(path, header, rows):
 def fmt_cell(v):
     if isinstance(v, float):
         return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return ";".join(fmt_cell(x) for x in v)
     return str(v)
 
 
@@ -155,11 +202,15 @@ def pct(x):
 
 def qplot(args, png, files, labels, x, y, **opts):
     """Draws files (one line each, named by labels) with tools/qplot into png. opts maps
-    qplot's long options (underscores for dashes) to values; True means a bare flag."""
+    qplot's long options (underscores for dashes) to values; True means a bare flag, a list
+    repeats the option once per item."""
     cmd = [str(tool(args, "tools/qplot")), "-o", str(png), "--x", x, "--y", y]
     for k, v in opts.items():
         flag = "--" + k.replace("_", "-")
-        if v is True:
+        if isinstance(v, (list, tuple)):
+            for item in v:
+                cmd += [flag, str(item)]
+        elif v is True:
             cmd.append(flag)
         elif v is not None and v is not False:
             cmd += [flag, str(v)]

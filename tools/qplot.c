@@ -1,6 +1,7 @@
 /* qplot: line charts (PNG, optionally SVG) of CSV run logs. Argument parsing only; the
  * work is qt_plot_csv in the library. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ static const char usage[] =
     "      --smooth2 N     the same for the second panel\n"
     "      --logy          log10 scale for the first panel's y (values <= 0 are skipped)\n"
     "      --logy2         log10 scale for the second panel's y\n"
+    "      --vline X       a dashed vertical line at x = X across the panels, e.g. where\n"
+    "                      the learning rate decays (repeat for more lines)\n"
     "\n"
     "text:\n"
     "      --label NAME    legend name of the next file, in order (repeat per file);\n"
@@ -98,10 +101,22 @@ static const value_option *find_option(const value_option *options, int n, const
     return NULL;
 }
 
+/* --vline's value: a finite number. */
+static int add_mark(const char *value, double *marks, int *nmarks)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (end == value || *end != '\0' || errno || !isfinite(v))
+        return fail("--vline needs a number, not '%s'", value);
+    marks[(*nmarks)++] = v;
+    return 0;
+}
+
 /* Fills r from the command line. Returns 0, 1 when help was printed, -1 on an error
- * (already reported). files and labels have room for argc entries. */
+ * (already reported). files, labels and marks have room for argc entries. */
 static int parse_args(int argc, char **argv, qt_plot_request *r, const char **files,
-                      const char **labels)
+                      const char **labels, double *marks)
 {
     const value_option options[] = {
         {"--output", "-o", &r->png_path, NULL, 0, 0},
@@ -114,6 +129,7 @@ static int parse_args(int argc, char **argv, qt_plot_request *r, const char **fi
         {"--ylabel", NULL, &r->ylabel, NULL, 0, 0},
         {"--y2label", NULL, &r->y2label, NULL, 0, 0},
         {"--label", NULL, NULL, NULL, 0, 0},
+        {"--vline", NULL, NULL, NULL, 0, 0},
         {"--smooth", NULL, NULL, &r->smooth, 1, 1000000},
         {"--smooth2", NULL, NULL, &r->smooth2, 1, 1000000},
         {"--width", NULL, NULL, &r->width, 160, 10000},
@@ -145,14 +161,18 @@ static int parse_args(int argc, char **argv, qt_plot_request *r, const char **fi
                 return fail("%s needs a value", arg);
             if ((o->text == &r->png_path || o->text == &r->svg_path) && !value[0])
                 return fail("%s: the path is empty", o->name);
-            if (!o->text && !o->number)
+            if (strcmp(o->name, "--vline") == 0) {
+                if (add_mark(value, marks, &r->nmarks) != 0)
+                    return -1;
+            } else if (!o->text && !o->number) {
                 labels[r->nlabels++] = value; /* --label: names the next unlabelled file */
-            else if (set_value(o, value) != 0)
+            } else if (set_value(o, value) != 0)
                 return -1;
         }
     }
     r->files = files;
     r->labels = labels;
+    r->marks = marks;
     if (r->nfiles == 0)
         return fail("no CSV file given");
     if (!r->png_path && !r->svg_path)
@@ -166,8 +186,9 @@ int main(int argc, char **argv)
                          .smooth = 1, .smooth2 = 1};
     const char **files = calloc((size_t)argc, sizeof *files);
     const char **labels = calloc((size_t)argc, sizeof *labels);
-    int status = files && labels ? parse_args(argc, argv, &r, files, labels)
-                                 : fail("out of memory");
+    double *marks = calloc((size_t)argc, sizeof *marks);
+    int status = files && labels && marks ? parse_args(argc, argv, &r, files, labels, marks)
+                                          : fail("out of memory");
     if (status == 0) {
         qt_error err;
         if (qt_plot_csv(&r, &err) != QT_OK) {
@@ -177,5 +198,6 @@ int main(int argc, char **argv)
     }
     free(files);
     free(labels);
+    free(marks);
     return status < 0 ? 1 : 0;
 }

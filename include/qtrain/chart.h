@@ -34,6 +34,8 @@ typedef struct qt_chart_spec {
     const char *const *names;     /* legend text of each series */
     int npanels;                  /* 1, or 2 for a second panel below the first */
     qt_chart_panel_spec panels[QT_CHART_MAX_PANELS];
+    int nmarks;                   /* vertical marker lines across every panel at these x (e.g. */
+    const double *marks;          /* learning-rate decays); marks outside the x range are not drawn */
 } qt_chart_spec;
 
 /* A series' points in one panel after cleaning; y is smoothed, raw_y the unsmoothed
@@ -63,6 +65,8 @@ typedef struct qt_chart {
     int npanels;
     qt_chart_panel panels[QT_CHART_MAX_PANELS];
     int legend_x, legend_y, legend_w, legend_h;   /* box inside panel 0 */
+    int nmarks;
+    double *marks;                /* x of the vertical marker lines */
 } qt_chart;
 
 /* Line colour of series i (a ten-colour palette, repeating). */

@@ -8,6 +8,8 @@
  *   state/step, state/epoch, state/batch, state/opt_t, state/images,
  *   state/window_correct, state/window_images, state/window_steps      u64
  *   state/best_acc, state/seconds, state/window_loss                   f64
+ *   state/window_flips, state/epoch_flips                              f64 (absent before
+ *                              per-step flips were logged: read as 0)
  *   param/<name>               f32   a float parameter (or a BC layer's float buffer w_r)
  *   param/<name>.index         u8    a weight stored on a grid: level indices...
  *   param/<name>.levels        f64   ...and the grid {lowest value, spacing, levels}
@@ -40,6 +42,8 @@ typedef struct qt_train_state {
     /* the train.csv row being accumulated (rows average log.every steps) */
     double window_loss;       /* sum of step losses */
     int64_t window_correct, window_images, window_steps;
+    double window_flips;      /* sum of the window's per-step flip fractions */
+    double epoch_flips;       /* the same, over the epoch in progress (eval.csv's step_flips_sum) */
 } qt_train_state;
 
 /* Writes extra records for parameters a tool stores in its own coded form; returns 1 when it

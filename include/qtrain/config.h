@@ -53,14 +53,16 @@ typedef enum qt_cfg_schedule {
 } qt_cfg_schedule;
 typedef enum qt_cfg_loss { QT_CFG_LOSS_CROSS_ENTROPY, QT_CFG_LOSS_SQUARED_HINGE } qt_cfg_loss;
 typedef enum qt_cfg_quant_mode {
-    QT_CFG_QUANT_FP, QT_CFG_QUANT_BC, QT_CFG_QUANT_SR, QT_CFG_QUANT_R
+    QT_CFG_QUANT_FP, QT_CFG_QUANT_BC, QT_CFG_QUANT_SR, QT_CFG_QUANT_R, QT_CFG_QUANT_FROZEN
 } qt_cfg_quant_mode;
 typedef enum qt_cfg_grid {
     QT_CFG_GRID_BINARY, QT_CFG_GRID_TERNARY, QT_CFG_GRID_UNIFORM, QT_CFG_GRID_UNBOUNDED
 } qt_cfg_grid;
-typedef enum qt_cfg_scale { QT_CFG_SCALE_CONST, QT_CFG_SCALE_MEAN_ABS, QT_CFG_SCALE_STD } qt_cfg_scale;
+typedef enum qt_cfg_scale {
+    QT_CFG_SCALE_CONST, QT_CFG_SCALE_MEAN_ABS, QT_CFG_SCALE_STD, QT_CFG_SCALE_GLOROT
+} qt_cfg_scale;
 typedef enum qt_cfg_binarize { QT_CFG_BINARIZE_DET, QT_CFG_BINARIZE_STOCH } qt_cfg_binarize;
-typedef enum qt_cfg_bc_lr_scale { QT_CFG_BC_LR_SCALE_NONE, QT_CFG_BC_LR_SCALE_GLOROT } qt_cfg_bc_lr_scale;
+typedef enum qt_cfg_step_scale { QT_CFG_STEP_SCALE_NONE, QT_CFG_STEP_SCALE_GLOROT } qt_cfg_step_scale;
 
 /* Field names equal key names; see configs/README.md for each key's meaning. */
 typedef struct qt_config_model {
@@ -126,7 +128,7 @@ typedef struct qt_config_quant {
     qt_cfg_scale scale;
     double scale_value;
     qt_cfg_binarize binarize;
-    qt_cfg_bc_lr_scale bc_lr_scale;
+    qt_cfg_step_scale step_scale;
     bool quantize_first;
     bool quantize_last;
     bool eval_float;

@@ -26,7 +26,9 @@
  * Subsets, applied in this order (each keeps the images' file order):
  *   classes    keep the first N classes (0 = all), or
  *   class_list keep the classes named in a file (folder kinds), indexed in sorted order;
- *   fraction   keep the first round(fraction * n_c) images of each class c (at least 1);
+ *   fraction   keep round(fraction * n_c) images of each class c (at least 1), drawn at
+ *              random with seed: every subset of that size equally likely, the same one for
+ *              the same seed;
  *   per_class  keep at most M images of each class (0 = all);
  *   limit      keep the first N of what remains (0 = all).
  *
@@ -69,6 +71,7 @@ typedef struct qt_dataset_config {
     int classes;
     int per_class;
     double fraction;  /* in (0, 1] */
+    uint64_t seed;    /* draws the fraction subset */
     int image_size;   /* folder kinds: side of the square images the loader produces */
     int skip_bad;
     const char *class_list; /* folder kinds: NULL or "" for all classes, else a class list

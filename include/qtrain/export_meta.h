@@ -9,7 +9,7 @@
  *                        "bn_momentum", "bn_eps"}, "input_shape": [C, H, W],
  *                        "num_classes": K, "cp_ranks": {"<layer>": R, ...}}
  *   quantization         JSON {"mode", "grid", "bits", "scale", "scale_value", "binarize",
- *                        "bc_lr_scale", "quantize_first", "quantize_last"}
+ *                        "step_scale", "quantize_first", "quantize_last"}
  *   data                 JSON {"dataset", "image_size", "classes", "labels", "normalize"}
  *   input_normalization  JSON {"mean": [C floats], "std": [C floats]}: the net's input is
  *                        x[c] = (pixel / 255 - mean[c]) / std[c]

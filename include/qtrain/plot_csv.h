@@ -21,6 +21,8 @@ typedef struct qt_plot_request {
     const char *const *files;
     int nlabels;                       /* legend names for the first nlabels files */
     const char *const *labels;
+    int nmarks;                        /* x of dashed vertical marker lines (qt_chart_spec) */
+    const double *marks;
 } qt_plot_request;
 
 /* Reads the CSV files and writes the chart. A file without the x column is an error; a

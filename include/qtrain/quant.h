@@ -1,13 +1,14 @@
 /* Quantized weights: which parameters are quantized, their storage, the weights the forward
  * pass sees, and the update rules of Li et al. 2017.
  *
- *   FP  w <- w + s                       (no quantizer attached)
- *   BC  w_r <- clip(w_r + scale*s, -H, H); forward uses Q(w_r) (sign, or stochastic
- *       binarisation); the gradient taken at Q(w_r) is applied to w_r unchanged
- *   SR  w <- Q_s(w + s); only int8 grid codes are kept between steps
- *   R   w <- Q_d(w + s)
- * where s is the step the optimizer proposes (optimizer.h). Biases and batchnorm parameters
- * always stay float. */
+ *   FP      w <- w + s                   (no quantizer attached)
+ *   BC      w_r <- clip(w_r + c*s, -H, H); forward uses Q(w_r) (sign, or stochastic
+ *           binarisation); the gradient taken at Q(w_r) is applied to w_r unchanged
+ *   SR      w <- Q_s(w + c*s); only int8 grid codes are kept between steps
+ *   R       w <- Q_d(w + c*s)
+ *   frozen  w stays Q_d(w_0): a baseline that trains only the float parameters
+ * where s is the step the optimizer proposes (optimizer.h) and c the layer's step scale (1,
+ * or BinaryConnect's W_LR_scale). Biases and batchnorm parameters always stay float. */
 #ifndef QTRAIN_QUANT_H
 #define QTRAIN_QUANT_H
 
@@ -19,18 +20,21 @@
 
 typedef struct qt_net qt_net;
 
-typedef enum { QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R } qt_quant_mode;
-/* How H (or Δ on the unbounded grid) is set per layer, from the layer's initial weights. */
-typedef enum { QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD } qt_scale_rule;
+typedef enum { QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R, QT_QUANT_FROZEN } qt_quant_mode;
+/* How H (or Δ on the unbounded grid) is set per layer: a constant, from the layer's initial
+ * weights (mean |w|), or from its shape (the He init std; the Glorot coefficient
+ * sqrt(1.5 / (fan_in + fan_out)) of BinaryConnect's binary_connect.py). */
+typedef enum { QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD, QT_SCALE_GLOROT } qt_scale_rule;
 
 typedef struct qt_quant_config {
     qt_quant_mode mode;
     qt_grid_kind grid;
     int bits;
     qt_scale_rule scale;
-    float scale_value;        /* the constant, or the multiplier of mean|w| or of the init std */
+    float scale_value;        /* the constant, or the multiplier of the rule's value */
     int stochastic;           /* BC: stochastic binarisation (else deterministic sign) */
-    int glorot_lr_scale;      /* BC: BinaryConnect's per-layer step scale 1/sqrt(1.5/(fan_in+fan_out)) */
+    int glorot_step_scale;    /* BinaryConnect's per-layer step scale W_LR_scale =
+                                 1/sqrt(1.5/(fan_in+fan_out)), for every rule (else 1) */
     int quantize_first;       /* the first conv/linear layer */
     int quantize_last;        /* the last linear layer */
 } qt_quant_config;
@@ -39,7 +43,7 @@ struct qt_qstate {
     qt_quant_mode mode;
     qt_grid grid;
     int stochastic;
-    float lr_scale;
+    float step_scale;         /* c above */
     int index;                /* position among the net's parameters: seeds its random streams */
     float *w_real;            /* BC: the float buffer */
     int8_t *codes;            /* SR/R: the weights; BC: the quantized copy last used by forward */
@@ -68,8 +72,13 @@ typedef enum {
 int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step);
 
 /* One optimizer step on every parameter that received a gradient: the optimizer proposes,
- * the parameter's rule applies. Call qt_optimizer_begin_step first. */
-void qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t seed, uint64_t step);
+ * the parameter's rule applies (frozen weights are skipped). Call qt_optimizer_begin_step
+ * first. Returns how many quantized weights changed their quantized value in this step,
+ * counted as the rule writes them: SR, R: the grid code; BC: the code of Q_d(w_r), i.e. the
+ * sign of w_r on the binary grid (also for stochastic BC, whose per-step Bernoulli draws
+ * are sampling noise, not learning). */
+size_t qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t seed,
+                       uint64_t step);
 
 /* Sign flips: snapshot the sign of every quantized weight (BC: of w_r), and later the fraction
  * of quantized weights whose sign differs from the snapshot (0 when nothing is quantized). */

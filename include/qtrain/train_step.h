@@ -16,6 +16,8 @@ typedef struct qt_batch_result {
     int correct;              /* top-1 */
     int correct5;             /* top-5 */
     int n;
+    double flips;             /* training step: fraction of the quantized weights whose quantized
+                                 value the update changed (qt_quant_update); 0 in eval */
 } qt_batch_result;
 
 qt_tensor *qt_loss(qt_ctx *c, qt_loss_kind kind, qt_tensor *logits, const int32_t *labels);

@@ -27,7 +27,8 @@ typedef struct qt_train_event {
     double lr, images_per_s, eta_seconds, elapsed_seconds;
     double test_loss, test_acc, float_test_acc; /* EVAL; float_test_acc is NAN when not measured */
     double test_top5;         /* EVAL: top-5 accuracy; NAN with 5 classes or fewer */
-    double flips;             /* EVAL at an epoch's end: fraction of quantized weights that flipped */
+    double flips;             /* EVAL: fraction of quantized weights that differ from the epoch's start */
+    double step_flips_sum;    /* EVAL: the epoch's per-step flip fractions, summed */
     const char *text;
 } qt_train_event;
 

@@ -237,7 +237,7 @@ static void observe(const qt_train_event *e, void *user)
         printf("  test loss %.4f", e->test_loss);
         if (!isnan(e->float_test_acc))
             printf("  float-buffer acc %.4f", e->float_test_acc);
-        printf("  flips %.4f\n", e->flips);
+        printf("  flips %.4f (step flips summed %.4f)\n", e->flips, e->step_flips_sum);
         break;
     case QT_TRAIN_EV_CHECKPOINT:
         if (!p->tty) {

@@ -9,6 +9,7 @@
 
 #include "qtrain/gzip.h"
 #include "qtrain/file_io.h"
+#include "qtrain/rng.h"
 
 void qt_dataset_config_init(qt_dataset_config *cfg)
 {
@@ -151,37 +152,57 @@ static int check_config(const qt_dataset_config *cfg, qt_error *err)
     return QT_OK;
 }
 
+/* Marks in drawn[] a random round(fraction * n_k) (at least 1) of the n_k images of each
+ * class k, every subset of that size equally likely: selection sampling in one pass over the
+ * file order, keeping an image with probability (still needed) / (still to come). left[]
+ * starts as the class sizes. */
+static void draw_fraction(const qt_dataset *ds, const qt_dataset_config *cfg, int classes,
+                          int *left, int *need, unsigned char *drawn)
+{
+    qt_rng r;
+    qt_rng_derive(&r, cfg->seed, 0xf4ac, 0);
+    for (int k = 0; k < classes; k++) {
+        int f = (int)(cfg->fraction * left[k] + 0.5);
+        need[k] = left[k] > 0 && f < 1 ? 1 : f;
+    }
+    for (int i = 0; i < ds->n; i++) {
+        int k = ds->labels[i];
+        if (k >= classes)
+            continue;
+        drawn[i] = qt_rng_below(&r, (uint32_t)left[k]) < (uint32_t)need[k];
+        need[k] -= drawn[i];
+        left[k]--;
+    }
+}
+
 /* Fills keep[] with the indices the subset options retain, in order; returns the count
  * (-1 when out of memory). */
 static int select_subset(const qt_dataset *ds, const qt_dataset_config *cfg, int *keep)
 {
     int classes = cfg->classes ? cfg->classes : ds->num_classes;
-    int *have = calloc((size_t)classes, sizeof *have), *cap = calloc((size_t)classes, sizeof *cap);
+    int *have = calloc((size_t)classes, sizeof *have), *count = calloc((size_t)classes, sizeof *count);
+    unsigned char *drawn = cfg->fraction < 1.0 ? malloc((size_t)(ds->n ? ds->n : 1)) : NULL;
     int kept = -1;
-    if (!have || !cap)
+    if (!have || !count || (cfg->fraction < 1.0 && !drawn))
         goto done;
     kept = 0;
     for (int i = 0; i < ds->n; i++)
         if (ds->labels[i] < classes)
-            cap[ds->labels[i]]++;
-    for (int k = 0; k < classes; k++) {
-        if (cfg->fraction < 1.0 && cap[k] > 0) {
-            int f = (int)(cfg->fraction * cap[k] + 0.5);
-            cap[k] = f < 1 ? 1 : f;
-        }
-        if (cfg->per_class && cap[k] > cfg->per_class)
-            cap[k] = cfg->per_class;
-    }
+            count[ds->labels[i]]++;
+    if (drawn)
+        draw_fraction(ds, cfg, classes, count, have, drawn);  /* uses count and have as scratch */
+    memset(have, 0, (size_t)classes * sizeof *have);
     for (int i = 0; i < ds->n && (!cfg->limit || kept < cfg->limit); i++) {
         int k = ds->labels[i];
-        if (k < classes && have[k] < cap[k]) {
+        if (k < classes && (!drawn || drawn[i]) && (!cfg->per_class || have[k] < cfg->per_class)) {
             have[k]++;
             keep[kept++] = i;
         }
     }
 done:
     free(have);
-    free(cap);
+    free(count);
+    free(drawn);
     return kept;
 }
 

@@ -162,6 +162,34 @@ static int unknown_section(const char *origin, const char *name, qt_error *err)
     return qt_errorf(err, "%s: unknown section [%s] (sections: %s)", origin, name, list);
 }
 
+/* ---- retired keys ---- */
+
+/* Keys that no longer exist. Run directories written before keep them in config.ini with
+ * their default value, which still loads (and means nothing now); any other value is an
+ * error that names the key to use instead. */
+static const struct {
+    const char *section, *key, *harmless_value, *instead;
+} retired_keys[] = {
+    {"quant", "bc_lr_scale", "none",
+     "quant.step_scale = glorot (it now scales the steps of bc, sr and r alike)"},
+};
+
+/* 1 when section.key is retired and value harmless (skip it), 0 when the key is not retired,
+ * QT_ERR (with err set) when it is retired and its value mattered. */
+static int retired_key(const char *origin, const char *section, const char *key,
+                       const char *value, qt_error *err)
+{
+    for (size_t i = 0; i < sizeof retired_keys / sizeof retired_keys[0]; i++) {
+        if (strcmp(section, retired_keys[i].section) != 0 || strcmp(key, retired_keys[i].key) != 0)
+            continue;
+        if (strcmp(value, retired_keys[i].harmless_value) == 0)
+            return 1;
+        return qt_errorf(err, "%s: %s.%s: this key was retired; use %s", origin, section, key,
+                         retired_keys[i].instead);
+    }
+    return 0;
+}
+
 /* ---- loading ---- */
 
 static int apply_ini(qt_config *c, const qt_ini *ini, qt_error *err)
@@ -188,8 +216,12 @@ static int apply_ini(qt_config *c, const qt_ini *ini, qt_error *err)
         const qt_ini_entry *e = &ini->entries[j];
         int i;
         snprintf(origin, sizeof origin, "%s:%d", e->file, e->line);
-        if (!qt_config_find_key(e->section, e->key, &i))
-            return unknown_key(origin, e->section, e->key, err);
+        if (!qt_config_find_key(e->section, e->key, &i)) {
+            int retired = retired_key(origin, e->section, e->key, e->value, err);
+            if (retired == 1)
+                continue;
+            return retired == QT_ERR ? QT_ERR : unknown_key(origin, e->section, e->key, err);
+        }
         if (c->where.key[i].source == file)
             return qt_errorf(err, "%s: %s.%s: already set at line %d", origin, e->section,
                              e->key, c->where.key[i].line);
@@ -250,6 +282,9 @@ int qt_config_set_arg(qt_config *c, const char *arg, qt_error *err)
     const char *section = trim(buf), *key = trim(dot + 1), *value = trim(eq + 1);
     int i;
     if (!qt_config_find_key(section, key, &i)) {
+        int retired = retired_key("--set", section, key, value, err);
+        if (retired != 0)
+            return retired == 1 ? QT_OK : QT_ERR;
         if (known_section(section))
             return unknown_key("--set", section, key, err);
         const qt_config_key *s = suggest_key(section, key);

@@ -63,7 +63,8 @@ static const qt_config_key keys[] = {
     ROW(data, per_class, QT_KEY_INT, "0", NONNEG,
         "Keep at most N training images of each class (0 = all)."),
     ROW(data, fraction, QT_KEY_FLOAT, "1", "(0, 1]",
-        "Train on this fraction of the training images, a subset drawn with train.seed."),
+        "Train on round(fraction * n) of each class's n training images, drawn at random with "
+        "train.seed (class balance kept; another seed draws another subset)."),
     ROW(data, labels, QT_KEY_ENUM, "fine", "fine|coarse",
         "CIFAR-100 labels: fine (100 classes) or coarse (20 superclasses)."),
     ROW(data, image_size, QT_KEY_INT, "64", AT_LEAST_1,
@@ -142,31 +143,38 @@ static const qt_config_key keys[] = {
     ROW(train, threads, QT_KEY_INT, "0", NONNEG,
         "Worker threads (0 = one per core)."),
 
-    ROW(quant, mode, QT_KEY_ENUM, "fp", "fp|bc|sr|r",
+    ROW(quant, mode, QT_KEY_ENUM, "fp", "fp|bc|sr|r|frozen",
         "Training rule: fp (full precision), bc (BinaryConnect: float buffer behind the "
         "quantized weights), sr (stochastic rounding onto the grid, no float copy), r "
-        "(deterministic rounding to the nearest grid point). Warning: r on the binary grid "
-        "moves a weight only when one step reaches H, and Adam's steps (about lr) are far "
-        "smaller, so r rarely flips any weight (experiments/README.md measured no flip at "
-        "all) and trains little beyond biases and batchnorm."),
+        "(deterministic rounding to the nearest grid point), frozen (weights stay at the "
+        "nearest grid point to their initial value; only biases and batchnorm train: the "
+        "baseline r must beat). r moves a binary weight only when one step reaches H: see "
+        "experiments/README.md for how often it does."),
     ROW(quant, grid, QT_KEY_ENUM, "binary", "binary|ternary|uniform|unbounded",
         "Quantization levels: binary {-H, +H}, ternary {-H, 0, +H}, uniform (2^bits - 1 evenly "
         "spaced levels from -H to +H, zero included), unbounded (every multiple of the grid "
         "step, as far as int8 codes reach: -127 to 127 steps)."),
     ROW(quant, bits, QT_KEY_INT, "1", "[1, 8]",
         "Bits per weight: 1 for binary, 2 to 8 for uniform (ternary and unbounded ignore it)."),
-    ROW(quant, scale, QT_KEY_ENUM, "mean_abs", "const|mean_abs|std",
+    ROW(quant, scale, QT_KEY_ENUM, "mean_abs", "const|mean_abs|std|glorot",
         "Per-layer H (binary, ternary, uniform) or grid step (unbounded): const = scale_value; "
         "mean_abs = scale_value * mean |w| of the layer's initial weights; std = scale_value "
-        "* sqrt(2 / fan_in), the std of the He initialization."),
+        "* sqrt(2 / fan_in), the std of the He initialization; glorot = scale_value * "
+        "sqrt(1.5 / (fan_in + fan_out)), BinaryConnect's Glorot coefficient (binary_connect.py, "
+        "DenseLayer/Conv2DLayer; conv fans count the kernel's k*k). BinaryConnect's scripts "
+        "train H = 1 with steps times 1/sqrt(1.5 / (fan_in + fan_out)) (step_scale = glorot); "
+        "with batchnorm after the layer and Adam that is the same training as scale = glorot "
+        "with step_scale = none."),
     ROW(quant, scale_value, QT_KEY_FLOAT, "1", "(0, inf)",
-        "The constant for scale = const, else the multiplier of mean |w| or of the std."),
+        "The constant for scale = const, else the multiplier of the rule's value."),
     ROW(quant, binarize, QT_KEY_ENUM, "det", "det|stoch",
         "bc: det (sign, 0 maps to +H) or stoch (+H with probability "
         "clip((w/H + 1) / 2, 0, 1))."),
-    ROW(quant, bc_lr_scale, QT_KEY_ENUM, "none", "none|glorot",
-        "bc: per-layer step multiplier: none, or glorot = 1/H with H = "
-        "sqrt(1.5 / (fan_in + fan_out)), as in BinaryConnect's code."),
+    ROW(quant, step_scale, QT_KEY_ENUM, "none", "none|glorot",
+        "Per-layer multiplier of the optimizer's step for quantized weights (bc, sr, r): none, "
+        "or glorot = 1 / sqrt(1.5 / (fan_in + fan_out)), BinaryConnect's W_LR_scale "
+        "(binary_connect.py, applied in clipping_scaling). Replaces quant.bc_lr_scale, which "
+        "scaled bc only."),
     ROW(quant, quantize_first, QT_KEY_BOOL, "true", NULL,
         "Quantize the first layer's weights."),
     ROW(quant, quantize_last, QT_KEY_BOOL, "true", NULL,
@@ -183,7 +191,12 @@ static const qt_config_key keys[] = {
     ROW(log, keep_checkpoints, QT_KEY_INT, "3", AT_LEAST_1,
         "Keep the newest N checkpoints and delete older ones."),
     ROW(log, flips, QT_KEY_BOOL, "true", NULL,
-        "Log each epoch the fraction of quantized weights whose sign changed."),
+        "Log weight flips: train.csv's flips (fraction of quantized weights whose quantized "
+        "value changed at the step, the mean over the row's log.every steps; bc counts the "
+        "code of Q_d(w_r), the sign of w_r on the binary grid, also when binarize = stoch), "
+        "and eval.csv's flips (fraction that differ from the start of the epoch) and "
+        "step_flips_sum (the epoch's per-step flips summed; above flips when weights flip "
+        "back and forth)."),
 };
 
 _Static_assert(sizeof keys / sizeof keys[0] <= QT_CONFIG_KEYS_MAX,

@@ -53,6 +53,7 @@ void qt_chart_free(qt_chart *c)
     free(c->colours);
     free(c->title);
     free(c->xlabel);
+    free(c->marks);
     memset(c, 0, sizeof *c);
 }
 
@@ -87,6 +88,12 @@ static int copy_spec(qt_chart *c, const qt_chart_spec *spec, qt_error *err)
     if (!c->names || !c->colours || strdup_opt(&c->title, spec->title) ||
         strdup_opt(&c->xlabel, spec->xlabel))
         return qt_errorf(err, "chart: out of memory");
+    if (spec->nmarks > 0) {
+        if (!(c->marks = malloc((size_t)spec->nmarks * sizeof *c->marks)))
+            return qt_errorf(err, "chart: out of memory");
+        memcpy(c->marks, spec->marks, (size_t)spec->nmarks * sizeof *c->marks);
+        c->nmarks = spec->nmarks;
+    }
     for (int i = 0; i < spec->nseries; i++) {
         c->colours[i] = qt_chart_colour(i);
         if (!(c->names[i] = strdup(spec->names[i] ? spec->names[i] : "")))

@@ -56,6 +56,26 @@ static void grid_and_ticks(const qt_chart *c, int panel, const qt_chart_painter 
     }
 }
 
+/* Dashed vertical lines at the chart's marks, under the data lines. */
+static void marks(const qt_chart *c, int panel, const qt_chart_painter *p)
+{
+    const qt_chart_panel *pn = &c->panels[panel];
+    int s = c->text_scale;
+    for (int i = 0; i < c->nmarks; i++) {
+        double lo = fmin(c->xaxis.lo, c->xaxis.hi), hi = fmax(c->xaxis.lo, c->xaxis.hi);
+        if (!(c->marks[i] >= lo && c->marks[i] <= hi))
+            continue;
+        double px, py;
+        qt_chart_map(c, panel, c->marks[i], pn->yaxis.lo, &px, &py);
+        int col = pixel_of(px);
+        for (int y = pn->top; y <= pn->bottom; y += (MARK_DASH + MARK_GAP) * s) {
+            int end = y + MARK_DASH * s;
+            p->fill_rect(p->ctx, col, y, col + s, end > pn->bottom + 1 ? pn->bottom + 1 : end,
+                         STYLE_MARK);
+        }
+    }
+}
+
 static void axis_labels(const qt_chart *c, int panel, const qt_chart_painter *p)
 {
     const qt_chart_panel *pn = &c->panels[panel];
@@ -153,6 +173,7 @@ int qt_chart_paint(const qt_chart *c, const qt_chart_painter *p, qt_error *err)
         const qt_chart_panel *pn = &c->panels[panel];
         outline(p, pn->left, pn->top, pn->right + 1, pn->bottom + 1, STYLE_FRAME);
         axis_labels(c, panel, p);
+        marks(c, panel, p);
         if (data_lines(c, panel, p, err) != QT_OK)
             return QT_ERR;
     }

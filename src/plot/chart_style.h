@@ -26,6 +26,9 @@ static const qt_rgb STYLE_FRAME = {90, 90, 90};
 static const qt_rgb STYLE_GRID = {226, 226, 226};
 static const qt_rgb STYLE_MINOR_GRID = {243, 243, 243};
 static const qt_rgb STYLE_LEGEND_BORDER = {200, 200, 200};
+static const qt_rgb STYLE_MARK = {120, 120, 120};   /* vertical marker lines, dashed */
+
+enum { MARK_DASH = 6, MARK_GAP = 4 };
 
 /* Data lines are this wide at text scale 1: 2.5 px makes every pixel that contains a
  * point of the line exactly the line's colour (its centre is at most 0.71 px away).

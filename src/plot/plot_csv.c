@@ -158,7 +158,7 @@ static int build_chart(const qt_plot_request *r, const qt_csv_table *tables,
     qt_chart_spec spec = {
         .width = r->width, .height = r->height, .title = r->title,
         .xlabel = r->xlabel ? r->xlabel : r->x, .nseries = r->nfiles, .names = name_ptrs,
-        .npanels = r->y2 ? 2 : 1,
+        .npanels = r->y2 ? 2 : 1, .nmarks = r->nmarks, .marks = r->marks,
     };
     int status = QT_OK;
     for (int p = 0; p < spec.npanels && status == QT_OK; p++) {

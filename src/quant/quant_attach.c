@@ -13,8 +13,16 @@ const char *qt_quant_mode_name(qt_quant_mode mode)
     case QT_QUANT_BC: return "bc";
     case QT_QUANT_SR: return "sr";
     case QT_QUANT_R: return "r";
+    case QT_QUANT_FROZEN: return "frozen";
     }
     return "?";
+}
+
+/* BinaryConnect's Glorot coefficient (binary_connect.py, DenseLayer and Conv2DLayer
+ * __init__): its H = "Glorot" option, and one over its W_LR_scale = "Glorot". */
+static float glorot_coefficient(const qt_param *p)
+{
+    return sqrtf(1.5f / (float)(p->fan_in + p->fan_out));
 }
 
 static float layer_scale(const qt_quant_config *cfg, const qt_param *p)
@@ -23,6 +31,8 @@ static float layer_scale(const qt_quant_config *cfg, const qt_param *p)
         return cfg->scale_value;
     if (cfg->scale == QT_SCALE_STD)
         return cfg->scale_value * sqrtf(2.0f / (float)p->fan_in); /* the He init std */
+    if (cfg->scale == QT_SCALE_GLOROT)
+        return cfg->scale_value * glorot_coefficient(p);
     double s = 0.0;
     for (size_t i = 0; i < p->t.numel; i++)
         s += fabs(p->t.data[i]);
@@ -60,9 +70,7 @@ static int attach_one(qt_net *net, qt_param *p, const qt_quant_config *cfg, uint
     q->mode = cfg->mode;
     q->stochastic = cfg->stochastic;
     q->index = param_index(net, p);
-    q->lr_scale = cfg->mode == QT_QUANT_BC && cfg->glorot_lr_scale
-                      ? 1.0f / sqrtf(1.5f / (float)(p->fan_in + p->fan_out))
-                      : 1.0f;
+    q->step_scale = cfg->glorot_step_scale ? 1.0f / glorot_coefficient(p) : 1.0f;
     if (qt_grid_make(&q->grid, cfg->grid, cfg->bits, layer_scale(cfg, p), err) != QT_OK)
         return qt_error_prefix(err, "%s", p->name);
     size_t n = p->t.numel;
@@ -81,7 +89,7 @@ static int attach_one(qt_net *net, qt_param *p, const qt_quant_config *cfg, uint
             qt_round_stoch_vec(&q->grid, p->owned, q->codes, n, &r);
         else
             qt_round_det_vec(&q->grid, p->owned, q->codes, n);
-        free(p->owned);        /* SR and R keep nothing but the codes */
+        free(p->owned);        /* SR, R and frozen keep nothing but the codes */
     }
     p->owned = NULL;
     p->t.data = NULL;

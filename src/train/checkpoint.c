@@ -122,7 +122,9 @@ static int write_state(qt_record_writer *w, const qt_optimizer *opt, const qt_tr
         write_f64(w, "state/window_loss", st->window_loss, err) != QT_OK ||
         write_u64(w, "state/window_correct", (uint64_t)st->window_correct, err) != QT_OK ||
         write_u64(w, "state/window_images", (uint64_t)st->window_images, err) != QT_OK ||
-        write_u64(w, "state/window_steps", (uint64_t)st->window_steps, err) != QT_OK)
+        write_u64(w, "state/window_steps", (uint64_t)st->window_steps, err) != QT_OK ||
+        write_f64(w, "state/window_flips", st->window_flips, err) != QT_OK ||
+        write_f64(w, "state/epoch_flips", st->epoch_flips, err) != QT_OK)
         return QT_ERR;
     return opt ? write_u64(w, "state/opt_t", opt->t, err) : QT_OK;
 }
@@ -399,6 +401,15 @@ static int read_u64(const loader *ld, const char *name, int64_t *out, qt_error *
     return QT_OK;
 }
 
+/* A record that older checkpoints lack: 0 when absent. */
+static int read_optional_f64(const loader *ld, const char *name, double *out, qt_error *err)
+{
+    *out = 0.0;
+    if (!qt_record_file_find(ld->f, name))
+        return QT_OK;
+    return qt_record_file_read(ld->f, name, QT_REC_F64, 0, NULL, out, err);
+}
+
 static int load_state(const loader *ld, qt_optimizer *opt, qt_train_state *st, qt_error *err)
 {
     int64_t t = 0;
@@ -412,6 +423,8 @@ static int load_state(const loader *ld, qt_optimizer *opt, qt_train_state *st, q
         read_u64(ld, "state/window_correct", &st->window_correct, err) != QT_OK ||
         read_u64(ld, "state/window_images", &st->window_images, err) != QT_OK ||
         read_u64(ld, "state/window_steps", &st->window_steps, err) != QT_OK ||
+        read_optional_f64(ld, "state/window_flips", &st->window_flips, err) != QT_OK ||
+        read_optional_f64(ld, "state/epoch_flips", &st->epoch_flips, err) != QT_OK ||
         (opt && read_u64(ld, "state/opt_t", &t, err) != QT_OK))
         return QT_ERR;
     if (opt)

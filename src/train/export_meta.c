@@ -15,7 +15,7 @@
 static const char *const model_keys[] = {"name", "widths", "shortcut", "dropout", "bn_momentum",
                                          "bn_eps", NULL};
 static const char *const quant_keys[] = {"mode", "grid", "bits", "scale", "scale_value",
-                                         "binarize", "bc_lr_scale", "quantize_first",
+                                         "binarize", "step_scale", "quantize_first",
                                          "quantize_last", NULL};
 static const char *const data_keys[] = {"dataset", "image_size", "classes", "labels",
                                         "normalize", NULL};

@@ -6,7 +6,18 @@
 
 #include "qtrain/json.h"
 
-static const char *const train_cols[] = {"step", "epoch", "lr", "loss", "acc", "images_per_s", "seconds"};
+static const char *const train_base_cols[] = {"step", "epoch", "lr", "loss", "acc",
+                                               "images_per_s", "seconds"};
+
+static int train_columns(const run_logs *l, const char **cols)
+{
+    int n = 0;
+    for (; n < RUN_LOGS_TRAIN_BASE; n++)
+        cols[n] = train_base_cols[n];
+    if (l->flips)
+        cols[n++] = "flips";
+    return n;
+}
 
 static int eval_columns(const run_logs *l, const char **cols)
 {
@@ -19,8 +30,10 @@ static int eval_columns(const run_logs *l, const char **cols)
         cols[n++] = "test_top5";
     if (l->float_acc)
         cols[n++] = "float_test_acc";
-    if (l->flips)
+    if (l->flips) {
         cols[n++] = "flips";
+        cols[n++] = "step_flips_sum";
+    }
     return n;
 }
 
@@ -29,10 +42,11 @@ int run_logs_check(const run_logs *l, const char *dir, int64_t step, int64_t epo
 {
     char path[1200];
     const char *cols[8];
-    int ncols = eval_columns(l, cols);
+    int ncols = train_columns(l, cols);
     snprintf(path, sizeof path, "%s/train.csv", dir);
-    if (qt_csv_writer_check_resume(path, train_cols, 7, (double)step, err) != QT_OK)
+    if (qt_csv_writer_check_resume(path, cols, ncols, (double)step, err) != QT_OK)
         return QT_ERR;
+    ncols = eval_columns(l, cols);
     snprintf(path, sizeof path, "%s/eval.csv", dir);
     return qt_csv_writer_check_resume(path, cols, ncols, (double)epochs_done, err);
 }
@@ -42,10 +56,11 @@ int run_logs_open(run_logs *l, const char *dir, int resume, int64_t step, int64_
 {
     char path[1200];
     const char *cols[8];
-    int ncols = eval_columns(l, cols);
+    int ncols = train_columns(l, cols);
     snprintf(path, sizeof path, "%s/train.csv", dir);
-    int rc = resume ? qt_csv_writer_resume(&l->train, path, train_cols, 7, (double)step, err)
-                    : qt_csv_writer_create(&l->train, path, train_cols, 7, err);
+    int rc = resume ? qt_csv_writer_resume(&l->train, path, cols, ncols, (double)step, err)
+                    : qt_csv_writer_create(&l->train, path, cols, ncols, err);
+    ncols = eval_columns(l, cols);
     if (rc != QT_OK)
         return QT_ERR;
     snprintf(path, sizeof path, "%s/eval.csv", dir);
@@ -54,16 +69,21 @@ int run_logs_open(run_logs *l, const char *dir, int resume, int64_t step, int64_
     return rc;
 }
 
-int run_logs_train_row(run_logs *l, const double row[7], qt_error *err)
+int run_logs_train_row(run_logs *l, const double base[RUN_LOGS_TRAIN_BASE], double flips,
+                       qt_error *err)
 {
+    double row[RUN_LOGS_TRAIN_BASE + 1];
+    for (int i = 0; i < RUN_LOGS_TRAIN_BASE; i++)
+        row[i] = base[i];
+    row[RUN_LOGS_TRAIN_BASE] = flips;
     return qt_csv_write_row(l->train, row, err);
 }
 
 int run_logs_eval_row(run_logs *l, int64_t epochs_done, int64_t step, double test_loss,
                       double test_acc, double test_top5, double float_acc, double flips,
-                      qt_error *err)
+                      double step_flips_sum, qt_error *err)
 {
-    double row[7];
+    double row[8];
     int n = 0;
     row[n++] = (double)epochs_done;
     row[n++] = (double)step;
@@ -73,8 +93,10 @@ int run_logs_eval_row(run_logs *l, int64_t epochs_done, int64_t step, double tes
         row[n++] = test_top5;
     if (l->float_acc)
         row[n++] = float_acc;
-    if (l->flips)
+    if (l->flips) {
         row[n++] = flips;
+        row[n++] = step_flips_sum;
+    }
     return qt_csv_write_row(l->eval, row, err);
 }
 

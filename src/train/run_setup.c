@@ -53,6 +53,7 @@ int qt_run_open_dataset(const qt_config *c, qt_split split, qt_dataset **out, qt
     dc.classes = c->data.classes;
     dc.per_class = split == QT_SPLIT_TRAIN ? c->data.per_class : 0;
     dc.fraction = split == QT_SPLIT_TRAIN ? c->data.fraction : 1.0;
+    dc.seed = (uint64_t)c->train.seed;
     dc.image_size = c->data.image_size;
     dc.skip_bad = c->data.skip_bad;
     dc.class_list = c->data.class_list;
@@ -100,14 +101,16 @@ void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split spl
 
 qt_quant_config qt_run_quant_config(const qt_config *c)
 {
-    static const qt_quant_mode modes[] = {QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R};
+    static const qt_quant_mode modes[] = {QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R,
+                                          QT_QUANT_FROZEN};
     static const qt_grid_kind grids[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM,
                                          QT_GRID_UNBOUNDED};
-    static const qt_scale_rule scales[] = {QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD};
+    static const qt_scale_rule scales[] = {QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD,
+                                           QT_SCALE_GLOROT};
     qt_quant_config q = {modes[c->quant.mode], grids[c->quant.grid], c->quant.bits,
                          scales[c->quant.scale], (float)c->quant.scale_value,
                          c->quant.binarize == QT_CFG_BINARIZE_STOCH,
-                         c->quant.bc_lr_scale == QT_CFG_BC_LR_SCALE_GLOROT,
+                         c->quant.step_scale == QT_CFG_STEP_SCALE_GLOROT,
                          c->quant.quantize_first, c->quant.quantize_last};
     return q;
 }

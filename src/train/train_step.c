@@ -28,6 +28,7 @@ static qt_tensor *forward_loss(qt_ctx *c, qt_net *net, qt_loss_kind loss, float 
     out->correct = qt_top1_correct(logits, y);
     out->correct5 = qt_topk_correct(logits, y, 5);
     out->n = n;
+    out->flips = 0.0;
     return l;
 }
 
@@ -50,8 +51,10 @@ int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_k
         return QT_ERR;
     t0 = qt_profile_clock(c);
     qt_optimizer_begin_step(opt);
-    qt_quant_update(net, opt, lr, seed, step);
+    size_t flipped = qt_quant_update(net, opt, lr, seed, step);
     qt_profile_mark(c, QT_PASS_UPDATE, t0);
+    size_t quantized = qt_quant_weight_count(net);
+    out->flips = quantized ? (double)flipped / (double)quantized : 0.0;
     return QT_OK;
 }
 

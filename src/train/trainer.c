@@ -251,7 +251,7 @@ static int evaluate(run *r, int64_t epochs_done, qt_error *err)
     double flips = qt_quant_flip_fraction(r->net);
     double top5 = r->logs.top5 ? q.top5 : NAN;
     if (run_logs_eval_row(&r->logs, epochs_done, r->st.step, q.loss, q.acc, top5, f.acc, flips,
-                          err) != QT_OK)
+                          r->st.epoch_flips, err) != QT_OK)
         return QT_ERR;
     if (q.acc > r->st.best_acc)
         r->st.best_acc = q.acc;
@@ -261,7 +261,8 @@ static int evaluate(run *r, int64_t epochs_done, qt_error *err)
     r->sum->float_test_acc = f.acc;
     r->last_eval_step = r->st.step;
     qt_train_event ev = {.kind = QT_TRAIN_EV_EVAL, .test_loss = q.loss, .test_acc = q.acc,
-                         .test_top5 = top5, .float_test_acc = f.acc, .flips = flips};
+                         .test_top5 = top5, .float_test_acc = f.acc, .flips = flips,
+                         .step_flips_sum = r->st.epoch_flips};
     emit(r, &ev);
     return QT_OK;
 }
@@ -274,6 +275,7 @@ static int end_epoch(run *r, qt_error *err)
     int last = done >= r->cfg->train.epochs;
     if ((every(r->cfg->train.eval_every, done) || last) && evaluate(r, done, err) != QT_OK)
         return QT_ERR;
+    r->st.epoch_flips = 0.0;
     r->st.epoch = done;
     r->st.batch = 0;
     if (!last && qt_loader_seek(r->train_ld, r->st.epoch, 0, err) != QT_OK)
@@ -303,13 +305,15 @@ static int log_window(run *r, float lr, qt_error *err)
     qt_train_state *s = &r->st;
     if (s->window_steps == 0 || !every(r->cfg->log.every, s->step))
         return QT_OK;
-    double row[7] = {(double)s->step, (double)s->epoch + (double)s->batch / (double)r->batches,
-                     float_digits(lr), float_digits(s->window_loss / (double)s->window_steps),
-                     (double)s->window_correct / (double)s->window_images,
-                     r->step_ema > 0 ? r->cfg->train.batch_size / r->step_ema : 0.0, elapsed(r)};
-    s->window_loss = 0.0;
+    double row[RUN_LOGS_TRAIN_BASE] = {
+        (double)s->step, (double)s->epoch + (double)s->batch / (double)r->batches,
+        float_digits(lr), float_digits(s->window_loss / (double)s->window_steps),
+        (double)s->window_correct / (double)s->window_images,
+        r->step_ema > 0 ? r->cfg->train.batch_size / r->step_ema : 0.0, elapsed(r)};
+    double flips = s->window_flips / (double)s->window_steps;
+    s->window_loss = s->window_flips = 0.0;
     s->window_correct = s->window_images = s->window_steps = 0;
-    return run_logs_train_row(&r->logs, row, err);
+    return run_logs_train_row(&r->logs, row, flips, err);
 }
 
 static int one_step(run *r, const qt_batch *b, qt_error *err)
@@ -336,6 +340,8 @@ static int one_step(run *r, const qt_batch *b, qt_error *err)
     s->window_correct += res.correct;
     s->window_images += res.n;
     s->window_steps++;
+    s->window_flips += res.flips;
+    s->epoch_flips += res.flips;
     if (log_window(r, lr, err) != QT_OK)
         return QT_ERR;
     qt_train_event ev = {.kind = QT_TRAIN_EV_STEP, .loss = res.loss,

@@ -4,7 +4,10 @@ Fashion-MNIST-shaped data (tools/mkdata) and checks what it wrote: every table r
 that parse and lie in range, the step counts the smoke settings imply, and PNGs that decode
 to the requested size with coloured lines drawn. Exits non-zero with the failed check.
 
-usage: smoke_test.py NAME   (NAME: table, batch_sweep, greedy_phase or convex)
+Every script but convex runs with two seeds (--seeds 1,2) and must report mean and sample
+std columns.
+
+usage: smoke_test.py NAME   (NAME: table, batch_sweep, greedy_phase, r_recipes or convex)
 Needs QTRAIN_SOURCE_ROOT and QTRAIN_BUILD_ROOT (meson test sets both)."""
 
 import csv
@@ -50,6 +53,21 @@ def check_png(path):
     check(n >= 300, f"{path.name} has {n} coloured (line) pixels")
 
 
+def mean_std(r, col, lo, hi, what, seeds=2):
+    """The cell's mean in range, its sample std a number >= 0, and one value per seed that
+    averages to the mean."""
+    m = number(r[f"{col}_mean"], lo, hi, f"{what} {col}_mean")
+    number(r[f"{col}_std"], 0, hi - lo, f"{what} {col}_std")
+    per_seed = [float(v) for v in r[f"{col}_per_seed"].split(";")] if f"{col}_per_seed" in r else None
+    if per_seed is not None:
+        check(len(per_seed) == seeds, f"{what} has {seeds} per-seed values")
+        check(abs(sum(per_seed) / seeds - m) < 1e-4 * max(1.0, abs(m)), f"{what} mean of the seeds")
+    return m
+
+
+SEEDS = ["--seeds", "1,2"]
+
+
 def run_script(name, out, data, extra):
     cmd = [sys.executable, str(SRC / "experiments" / f"{name}.py"), "--smoke", "--out", str(out),
            "--data-root", str(data), "--build", str(BUILD)] + extra
@@ -60,59 +78,91 @@ def run_script(name, out, data, extra):
 
 
 def test_table(out, data):
-    run_script("table", out, data, [])
+    run_script("table", out, data, SEEDS)
     t = rows(out / "table.csv")
-    want = [(n, m) for n in ("convnet", "mlp") for m in ("FP", "BC", "Big-batch SR", "SR", "R")]
-    check([(r["net"], r["method"]) for r in t] == want, "table.csv has the 10 rows in order")
+    methods = ("FP", "BC", "Big-batch SR", "SR", "R", "frozen")
+    want = [(n, m) for n in ("convnet", "mlp") for m in methods]
+    check([(r["net"], r["method"]) for r in t] == want, "table.csv has the 12 rows in order")
     for r in t:
-        number(r["test_err"], 0, 100, f"{r['net']} {r['method']} test_err")
-        check(r["steps"] == "2", f"{r['net']} {r['method']} stopped after the smoke's 2 steps")
+        what = f"{r['net']} {r['method']}"
+        mean_std(r, "test_err", 0, 100, what)
+        check(r["seeds"] == "1;2", f"{what} ran seeds 1 and 2")
+        check(r["steps"] == "2", f"{what} stopped after the smoke's 2 steps")
         check(r["batch"] == ("1024" if r["method"] == "Big-batch SR" else "128"),
-              f"{r['net']} {r['method']} batch {r['batch']}")
+              f"{what} batch {r['batch']}")
         if r["method"] == "BC":
-            number(r["float_test_err"], 0, 100, f"{r['net']} BC float-buffer error")
+            mean_std(r, "float_test_err", 0, 100, what)
+        if r["method"] in ("FP", "frozen"):
+            check(float(r["step_flips_mean"]) == 0.0, f"{what} flips no weight")
     md = (out / "table.md").read_text()
-    for label in ("| FP |", "| BC |", "| Big-batch SR |", "| SR |", "| R |"):
+    for label in ("| FP |", "| BC |", "| Big-batch SR |", "| SR |", "| R |", "| frozen |"):
         n = sum(line.startswith(label) for line in md.splitlines())
         check(n == 2, f"table.md has a {label} row in both sections")
+    check(md.count(" ± ") >= 12, "table.md gives mean ± std")
+    check(md.count("Welch p = ") >= 10, "table.md tests every ordering with Welch's t-test")
     check(md.count("[R]") >= 15, "table.md marks the paper's recalled numbers [R]")
-    dry = run_script("table", out, data, ["--scale", "paper", "--dry-run"])
+    dry = run_script("table", out, data, ["--scale", "paper", "--dry-run"] + SEEDS)
     cmds = [l for l in dry.splitlines() if l.startswith("build/src/cli/qtrain")]
-    check(len(cmds) == 30, f"paper-scale dry run prints 30 commands (got {len(cmds)})")
+    check(len(cmds) == 72, f"paper-scale dry run prints 6 nets x 6 rows x 2 seeds commands (got {len(cmds)})")
     for c in cmds:
         config = c.split("--config ")[1].split()[0]
         check((SRC / config).is_file(), f"{config} exists")
-    check(sum("train.batch_size=1024" in c for c in cmds) == 6, "one big-batch row per paper net")
+    check(sum("train.batch_size=1024" in c for c in cmds) == 12, "one big-batch row per paper net and seed")
+    check(sum("quant.mode=frozen" in c for c in cmds) == 12, "one frozen row per paper net and seed")
 
 
 def test_batch_sweep(out, data):
-    run_script("batch_sweep", out, data, ["--net", "mlp"])
+    run_script("batch_sweep", out, data, ["--net", "mlp"] + SEEDS)
     t = rows(out / "batch_sweep.csv")
     want = [(m, str(b)) for m in ("SR", "BC") for b in (64, 128, 256, 512, 1024)]
     check([(r["method"], r["batch"]) for r in t] == want, "batch_sweep.csv has SR and BC at 64..1024")
     for r in t:
-        number(r["test_err"], 0, 100, f"{r['method']} batch {r['batch']} test_err")
+        mean_std(r, "test_err", 0, 100, f"{r['method']} batch {r['batch']}")
         check(r["steps"] == "2", f"{r['method']} batch {r['batch']} took the smoke's 2 steps")
-        check(abs(float(r["lr"]) - 0.003) < 1e-12, f"fixed lr rule gives 0.003 at batch {r['batch']}")
+        check(abs(float(r["lr"]) - 0.01) < 1e-12, f"fixed lr rule gives 0.01 at batch {r['batch']}")
     md = (out / "batch_sweep.md").read_text()
     check(md.count(" holds in this run") + md.count("does NOT hold in this run") == 1,
           "batch_sweep.md states one verdict")
+    check(md.count("Welch p = ") + md.count("not testable") == 7,
+          "batch_sweep.md tests the 7 orderings it states")
     check_png(out / "batch_sweep.png")
 
 
 def test_greedy_phase(out, data):
-    run_script("greedy_phase", out, data, ["--net", "mlp"])
-    for m in ("bc", "sr", "r"):
+    run_script("greedy_phase", out, data, ["--net", "mlp"] + SEEDS)
+    for m in ("bc", "sr"):
         e = rows(out / f"epochs_{m}.csv")
         check([r["epoch"] for r in e] == ["1", "2", "3", "4"], f"epochs_{m}.csv has epochs 1..4")
         for r in e:
-            number(r["flips"], 0, 1, f"{m} flips at epoch {r['epoch']}")
+            number(r["flips"], 0, 1, f"{m} net flips at epoch {r['epoch']}")
+            number(r["step_flips_sum"], float(r["flips"]), 1e9, f"{m} step flips >= net flips")
         # the smoke run is 4 epochs: decays after epochs 2 and 3
         lrs = [float(r["lr"]) for r in e]
-        check(all(abs(a - b) < 1e-9 for a, b in zip(lrs, [3e-3, 3e-3, 3e-4, 3e-5])),
+        check(all(abs(a - b) < 1e-9 for a, b in zip(lrs, [1e-2, 1e-2, 1e-3, 1e-4])),
               f"{m} learning rate per epoch {lrs} follows the step decay")
+        st = rows(out / f"steps_{m}.csv")
+        check(len(st) == 8, f"steps_{m}.csv has a row per step of the smoke run ({len(st)})")
+        check(max(float(r["flips"]) for r in st) > 0, f"{m} flips some weight at some step")
+        for r in st:
+            number(r["flips"], 0, 1, f"{m} per-step flips at step {r['step']}")
+    g = rows(out / "greedy_phase.csv")
+    check(sorted({(r["method"], r["seed"]) for r in g}) == [("BC", "1"), ("BC", "2"), ("SR", "1"), ("SR", "2")],
+          "greedy_phase.csv has both seeds of both methods")
     check_png(out / "greedy_phase_curves.png")
     check_png(out / "greedy_phase_flips.png")
+
+
+def test_r_recipes(out, data):
+    run_script("r_recipes", out, data, SEEDS)
+    t = rows(out / "r_recipes.csv")
+    check(len(t) == 9 and t[0]["recipe"] == "frozen", "r_recipes.csv has the 9 recipes, frozen first")
+    for r in t:
+        mean_std(r, "test_err", 0, 100, r["recipe"])
+        number(r["step_flips_mean"], 0, 1e9, f"{r['recipe']} step flips")
+        check(r["steps"] == "4", f"{r['recipe']} took the smoke's 4 steps")
+    check(float(t[0]["step_flips_mean"]) == 0.0, "frozen flips no weight")
+    check(float(next(r for r in t if r["recipe"] == "bc_shipped")["step_flips_mean"]) > 0,
+          "BC flips weights")
 
 
 def test_convex(out, data):
@@ -134,7 +184,8 @@ def test_convex(out, data):
 def main():
     name = sys.argv[1]
     tests = {"table": test_table, "batch_sweep": test_batch_sweep,
-             "greedy_phase": test_greedy_phase, "convex": test_convex}
+             "greedy_phase": test_greedy_phase, "r_recipes": test_r_recipes,
+             "convex": test_convex}
     with tempfile.TemporaryDirectory(prefix=f"qtrain-exp-{name}-") as tmp:
         data = Path(tmp) / "data"
         r = subprocess.run([str(BUILD / "tools" / "mkdata"), "idx", str(data), "--train", "2048",

@@ -176,7 +176,9 @@ static void test_enum_words_match_constants(void **state)
         {"quant.scale", "const", offsetof(qt_config, quant.scale), QT_CFG_SCALE_CONST},
         {"quant.scale", "std", offsetof(qt_config, quant.scale), QT_CFG_SCALE_STD},
         {"quant.binarize", "stoch", offsetof(qt_config, quant.binarize), QT_CFG_BINARIZE_STOCH},
-        {"quant.bc_lr_scale", "glorot", offsetof(qt_config, quant.bc_lr_scale), QT_CFG_BC_LR_SCALE_GLOROT},
+        {"quant.step_scale", "glorot", offsetof(qt_config, quant.step_scale), QT_CFG_STEP_SCALE_GLOROT},
+        {"quant.mode", "frozen", offsetof(qt_config, quant.mode), QT_CFG_QUANT_FROZEN},
+        {"quant.scale", "glorot", offsetof(qt_config, quant.scale), QT_CFG_SCALE_GLOROT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         qt_config c;
@@ -262,6 +264,9 @@ static void test_load_errors(void **state)
     expect_load_error("[train]\nepochs = 1.5\n", "2: train.epochs: expected an integer, got \"1.5\"");
     expect_load_error("[train]\nepochs = 0\n", "2: train.epochs: expected an integer >= 1, got \"0\"");
     expect_load_error("[quant]\nbits = 9\n", "2: quant.bits: expected an integer in [1, 8], got \"9\"");
+    expect_load_error("[quant]\nmode = bc\nbc_lr_scale = glorot\n",
+                      "3: quant.bc_lr_scale: this key was retired; use quant.step_scale = glorot "
+                      "(it now scales the steps of bc, sr and r alike)");
     expect_load_error("[data]\nfraction = 0\n", "2: data.fraction: expected a number in (0, 1], got \"0\"");
     expect_load_error("[train]\nseed = 99999999999\n",
                       "2: train.seed: \"99999999999\" does not fit in an int");
@@ -324,6 +329,24 @@ static void test_set_errors(void **state)
     expect_set_error("trian.lr=1", "--set: trian.lr: unknown section [trian] (did you mean train.lr?)");
     expect_set_error("foo.zzzzzz=1", "--set: unknown section [foo] (sections: model, data, train, quant, log)");
     expect_set_error("quant.bits=0", "--set: quant.bits: expected an integer in [1, 8], got \"0\"");
+    expect_set_error("quant.bc_lr_scale=glorot",
+                     "--set: quant.bc_lr_scale: this key was retired; use quant.step_scale = glorot "
+                     "(it now scales the steps of bc, sr and r alike)");
+}
+
+/* Run directories written before quant.step_scale carry "bc_lr_scale = none": it still loads
+ * and changes nothing. */
+static void test_retired_key_with_its_old_default_loads(void **state)
+{
+    qt_config c, d;
+    qt_error err = {{0}};
+    assert_int_equal(load_text(&c, "old.ini", "[quant]\nmode = sr\nbc_lr_scale = none\n", &err), QT_OK);
+    qt_config_defaults(&d);
+    assert_int_equal(qt_config_set_arg(&d, "quant.mode=sr", &err), QT_OK);
+    assert_int_equal(qt_config_set_arg(&d, "quant.bc_lr_scale=none", &err), QT_OK);
+    assert_int_equal(c.quant.mode, QT_CFG_QUANT_SR);
+    assert_int_equal(c.quant.step_scale, QT_CFG_STEP_SCALE_NONE);
+    assert_int_equal(d.quant.step_scale, QT_CFG_STEP_SCALE_NONE);
 }
 
 /* ---- validation across keys ---- */
@@ -380,7 +403,7 @@ static void test_validate_checks_fields_set_from_code(void **state)
     qt_config_defaults(&c);
     c.quant.mode = 7;
     assert_int_equal(qt_config_validate(&c, &err), QT_ERR);
-    assert_string_equal(err.msg, "quant.mode: expected one of fp|bc|sr|r, got \"7\"");
+    assert_string_equal(err.msg, "quant.mode: expected one of fp|bc|sr|r|frozen, got \"7\"");
     qt_config_defaults(&c);
     memset(c.model.name, 'x', sizeof c.model.name);   /* no terminating NUL */
     assert_int_equal(qt_config_validate(&c, &err), QT_ERR);
@@ -554,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_failed_load_changes_nothing),
         cmocka_unit_test(test_set_overrides),
         cmocka_unit_test(test_set_errors),
+        cmocka_unit_test(test_retired_key_with_its_old_default_loads),
         cmocka_unit_test(test_cross_key_errors),
         cmocka_unit_test(test_cross_key_rules_accept_valid_configs),
         cmocka_unit_test(test_validate_checks_fields_set_from_code),

@@ -100,6 +100,56 @@ static void test_png_has_lines_where_data_is(void **state)
     qt_chart_free(&c);
 }
 
+/* Marks at x = 3 and 7 draw dashed grey columns through both panels where x maps, in dashes
+ * and gaps; a mark outside the x range draws nothing. */
+static void test_vertical_marks(void **state)
+{
+    static const double ux[] = {0, 10}, uy[] = {0, 0};
+    static const qt_chart_line flat[1] = {{ux, uy, 2}};
+    static const char *names[1] = {"flat"};
+    const double marks[] = {3, 7, 1e6};
+    qt_chart_spec spec = {.width = 400, .height = 300, .nseries = 1, .names = names,
+                          .npanels = 2, .nmarks = 3, .marks = marks};
+    spec.panels[0] = (qt_chart_panel_spec){"y", 0, 1, flat};
+    spec.panels[1] = (qt_chart_panel_spec){"y2", 0, 1, flat};
+    qt_chart c;
+    qt_error err;
+    assert_int_equal(qt_chart_layout(&c, &spec, &err), QT_OK);
+    int w, h;
+    uint8_t *rgb = png_roundtrip(&c, &w, &h);
+    const qt_rgb mark = {120, 120, 120};
+    for (int panel = 0; panel < 2; panel++) {
+        const qt_chart_panel *p = &c.panels[panel];
+        for (int m = 0; m < 2; m++) {
+            double px, py;
+            qt_chart_map(&c, panel, marks[m], p->yaxis.hi, &px, &py);
+            int col = (int)floor(px), on = 0, off = 0;
+            for (int y = p->top; y <= p->bottom; y++) {
+                if (in_legend(&c, col, y))
+                    continue;
+                if (has_colour(rgb, w, col, y, mark))
+                    on++;
+                else
+                    off++;
+            }
+            assert_true(on > (p->bottom - p->top) / 3);   /* dashes: 6 of every 10 pixels */
+            assert_true(off > 0);                           /* and gaps */
+        }
+    }
+    int anywhere = 0;  /* the mark colour appears only in the two marks' columns */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double px3, px7, py;
+            qt_chart_map(&c, 0, 3, 0, &px3, &py);
+            qt_chart_map(&c, 0, 7, 0, &px7, &py);
+            if (has_colour(rgb, w, x, y, mark) && x != (int)floor(px3) && x != (int)floor(px7))
+                anywhere++;
+        }
+    assert_int_equal(anywhere, 0);
+    free(rgb);
+    qt_chart_free(&c);
+}
+
 /* The data range fits inside the frame and the mapping puts the axis limits on it. */
 static void test_mapping_matches_frame(void **state)
 {
@@ -353,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_has_lines_where_data_is),
         cmocka_unit_test(test_mapping_matches_frame),
+        cmocka_unit_test(test_vertical_marks),
         cmocka_unit_test(test_log_scale),
         cmocka_unit_test(test_second_panel),
         cmocka_unit_test(test_smoothing),

@@ -63,7 +63,7 @@ static void test_help_explains_every_option(void **state)
     const char *options[] = {"-o, --output", "--svg", "--width", "--height", "-x, --x",
                              "-y, --y", "--y2 ", "--smooth ", "--smooth2", "--logy ",
                              "--logy2", "--label", "--title", "--xlabel", "--ylabel",
-                             "--y2label", "-h, --help"};
+                             "--y2label", "--vline", "-h, --help"};
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         if (!strstr(r.out, options[i]))
             fail_msg("--help does not mention %s", options[i]);
@@ -95,6 +95,10 @@ static void test_usage_errors(void **state)
     assert_int_equal(r.status, 1);
     assert_string_equal(r.err, "qplot: error: --width needs a whole number from 160 to 10000, "
                                "not '12' (see qplot --help)\n");
+    release(&r);
+    r = run("-o x.png --vline 3x x.csv");
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.err, "qplot: error: --vline needs a number, not '3x' (see qplot --help)\n");
     release(&r);
     r = run("x.csv");
     assert_int_equal(r.status, 1);

@@ -1,5 +1,7 @@
 /* The update rules: SR and R keep every weight on the grid with int8 codes only, BC's buffer
- * stays in [-H, H], R stalls on steps below Δ/2, and attach honours the layer switches. */
+ * stays in [-H, H], R stalls on steps below Δ/2, the update's flip count is the number of
+ * changed quantized values, frozen never moves, step_scale multiplies every rule's step, and
+ * attach honours the layer switches. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,8 +22,19 @@ static qt_quant_config config(qt_quant_mode mode, qt_grid_kind grid, int bits)
     return q;
 }
 
-/* One update with a given gradient g (the same for every weight) and plain SGD at lr. */
-static void step_with_gradient(qt_ctx *c, qt_net *net, float g, float lr, uint64_t step)
+/* A linear layer IN -> OUT with a quantizer of this rule on this grid (4 bits when uniform). */
+static qt_net *quantized_linear(qt_quant_mode mode, qt_grid_kind grid, int bias, uint64_t seed)
+{
+    qt_net *net = tn_linear(IN, OUT, bias, seed);
+    qt_quant_config cfg = config(mode, grid, grid == QT_GRID_UNIFORM ? 4 : 1);
+    qt_error err;
+    assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+    return net;
+}
+
+/* One update with a given gradient g (the same for every weight) and plain SGD at lr;
+ * returns the update's flip count. */
+static size_t step_with_gradient(qt_ctx *c, qt_net *net, float g, float lr, uint64_t step)
 {
     qt_ctx_reset(c);
     assert_int_equal(qt_quant_prepare(c, net, QT_VIEW_TRAIN, 7, step), QT_OK);
@@ -32,7 +45,74 @@ static void step_with_gradient(qt_ctx *c, qt_net *net, float g, float lr, uint64
     p->t.grad_written = 1;
     qt_optimizer o = qt_optimizer_sgd(0.0f, 0, 0.0f);
     qt_optimizer_begin_step(&o);
-    qt_quant_update(net, &o, lr, 7, step);
+    return qt_quant_update(net, &o, lr, 7, step);
+}
+
+/* The value a flip is counted on: SR, R, frozen: the code; BC: the code of Q_d(w_r). */
+static void tracked_codes(const qt_param *p, int8_t *out)
+{
+    for (size_t i = 0; i < p->t.numel; i++)
+        out[i] = p->q->w_real ? qt_round_det(&p->q->grid, p->q->w_real[i]) : p->q->codes[i];
+}
+
+/* The count qt_quant_update returns is the number of tracked values that changed, for every
+ * rule on binary, ternary and uniform grids (BC's binary grid takes a sign-only path), and it
+ * is sometimes non-zero; frozen weights never change. */
+static void test_update_counts_changed_values(void **state)
+{
+    const qt_quant_mode modes[] = {QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R, QT_QUANT_FROZEN};
+    const qt_grid_kind grids[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM};
+    for (int m = 0; m < 4; m++)
+        for (int gk = 0; gk < 3; gk++) {
+            qt_net *net = quantized_linear(modes[m], grids[gk], 0, 6);
+            qt_param *w = net->params[0];
+            float h = qt_grid_max(&w->q->grid);
+            qt_ctx c;
+            qt_ctx_init(&c);
+            size_t total = 0;
+            for (int s = 0; s < 30; s++) {
+                int8_t before[IN * OUT], after[IN * OUT];
+                tracked_codes(w, before);
+                size_t flips = step_with_gradient(&c, net, s % 2 ? 1.0f : -1.3f, 0.8f * h, (uint64_t)s);
+                tracked_codes(w, after);
+                size_t changed = 0;
+                for (int i = 0; i < IN * OUT; i++)
+                    changed += before[i] != after[i];
+                assert_int_equal(flips, changed);
+                total += flips;
+            }
+            if (modes[m] == QT_QUANT_FROZEN)
+                assert_int_equal(total, 0);
+            else
+                assert_true(total > 0);
+            qt_ctx_free(&c);
+            qt_net_free(net);
+        }
+}
+
+/* step_scale = glorot multiplies R's step by 1/sqrt(1.5/(fan_in+fan_out)): a step that stalls
+ * unscaled moves weights once scaled (and the scale on this 40 -> 5 layer is known). */
+static void test_step_scale_applies_to_r(void **state)
+{
+    for (int scaled = 0; scaled < 2; scaled++) {
+        qt_net *net = tn_linear(IN, OUT, 0, 8);
+        qt_quant_config cfg = config(QT_QUANT_R, QT_GRID_BINARY, 1);
+        cfg.glorot_step_scale = scaled;
+        qt_error err;
+        assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+        qt_param *w = net->params[0];
+        float want = scaled ? 1.0f / sqrtf(1.5f / (float)(w->fan_in + w->fan_out)) : 1.0f;
+        assert_true(fabsf(w->q->step_scale - want) <= 1e-6f * want);
+        float h = qt_grid_max(&w->q->grid);
+        qt_ctx c;
+        qt_ctx_init(&c);
+        size_t flips = 0;
+        for (int s = 0; s < 10; s++)  /* |lr * g| <= 0.9 H unscaled, 5.3x that scaled */
+            flips += step_with_gradient(&c, net, s % 2 ? 1.0f : -1.0f, 0.9f * h, (uint64_t)s);
+        assert_true(scaled ? flips > 0 : flips == 0);
+        qt_ctx_free(&c);
+        qt_net_free(net);
+    }
 }
 
 static void assert_codes_on_grid(const qt_param *p)
@@ -52,10 +132,7 @@ static void test_sr_r_stay_on_grid(void **state)
     const qt_grid_kind grids[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM};
     for (int m = 0; m < 2; m++)
         for (int gk = 0; gk < 3; gk++) {
-            qt_net *net = tn_linear(IN, OUT, 1, 3);
-            qt_quant_config cfg = config(modes[m], grids[gk], grids[gk] == QT_GRID_UNIFORM ? 4 : 1);
-            qt_error err;
-            assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+            qt_net *net = quantized_linear(modes[m], grids[gk], 1, 3);
             qt_param *w = net->params[0];
             assert_null(w->owned);
             assert_non_null(w->q->codes);
@@ -183,6 +260,8 @@ static void test_flip_fraction(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_update_counts_changed_values),
+        cmocka_unit_test(test_step_scale_applies_to_r),
         cmocka_unit_test(test_sr_r_stay_on_grid),
         cmocka_unit_test(test_bc_buffer_clipped),
         cmocka_unit_test(test_r_stalls_below_half_delta),

@@ -326,7 +326,7 @@ static void test_failed_resume_changes_nothing(void **state)
     free(after);
     snprintf(args, sizeof args, "--resume --out '%s' --set log.flips=false", run);
     run_result r = expect_run("src/cli/qtrain", args, 1, NULL);
-    assert_non_null(strstr(r.err, "eval.csv: the header differs from this run's columns"));
+    assert_non_null(strstr(r.err, "train.csv: the header differs from this run's columns"));
     run_result_free(&r);
     after = snapshot(run);
     assert_string_equal(before, after);
