@@ -43,6 +43,18 @@ PYTORCH_PYTHON = "/usr/bin/python3"
 IDLE_LOAD = 0.5
 
 
+def max_threads(env):
+    """The most threads any row of the run used (results from before this field: the cores)."""
+    return env.get("max_threads", env["cores"])
+
+
+def busy(loads, cores):
+    """Whether anything but the benchmark ran: the 1-minute load average counts the benchmark's
+    own threads, so during the runs it may reach their number (at most `cores`) plus IDLE_LOAD;
+    before the first run it must be below IDLE_LOAD."""
+    return loads["start"] > IDLE_LOAD or loads["max"] > cores + IDLE_LOAD
+
+
 class Row:
     """One configuration compared: model, mode, threads, qtrain's weight rules, steps."""
 
@@ -251,7 +263,7 @@ def markdown(env, results):
         f"(qtrain then PyTorch, every row once per round), batch 128.",
         f"Load average (1 min): {loads['start']:.2f} at the start, {loads['max']:.2f} at most, "
         f"{loads['end']:.2f} at the end"
-        f"{'' if loads['max'] <= IDLE_LOAD else ' (not idle: provisional figures)'}.",
+        f"{' (not idle: provisional figures)' if busy(loads, max_threads(env)) else ''}.",
         f"PyTorch {env['torch_version']} ({env['python']}, python {env['python_version']}): "
         f"allocator {env['allocator']} ({env['allocator_path']}), "
         f"torch.get_num_threads() equal to the row's threads (checked in every run), interop "
@@ -335,7 +347,7 @@ def environment(args, first_pytorch, fma, peaks, loads):
         "memory_format": args.memory_format,
         "fma_isa": fma["peaks"][0]["isa"] if fma["peaks"] else "",
         "fma_peak_gflops": {str(t): g for t, g in peaks.items()}, "fma_peak": fma,
-        "load": loads,
+        "load": loads, "max_threads": max(r.threads for r in args.selected),
     })
     return env
 

@@ -2,7 +2,7 @@
 """Rewrites the README's Performance figures from experiments/speed.py's results.json.
 
 It refuses results from a --quick run or from a busy machine (a 1-minute load average above
-0.5 at any point of the run): only idle-machine figures go into the README.
+0.5 before the first run, or above the benchmark's own threads + 0.5 during the runs): only idle-machine figures go into the README.
 
 The generated part sits between two marker comments, which the first run inserts: it then
 replaces the Performance section's text from its heading up to the paragraph that starts
@@ -77,9 +77,11 @@ def main(argv):
     env = data["environment"]
     if env.get("quick"):
         fail(f"{a.results} is from a --quick run (one step per run): not figures to publish")
-    if env["load"]["max"] > speed.IDLE_LOAD:
-        fail(f"{a.results} was measured on a busy machine (load average up to "
-             f"{env['load']['max']:.2f}, above {speed.IDLE_LOAD}): re-measure on an idle one")
+    if speed.busy(env["load"], speed.max_threads(env)):
+        fail(f"{a.results} was measured on a busy machine (load average {env['load']['start']:.2f} "
+             f"at the start, up to {env['load']['max']:.2f} during the runs, above "
+             f"{speed.IDLE_LOAD} and the benchmark's own threads + {speed.IDLE_LOAD}): "
+             f"re-measure on an idle one")
     shown = os.path.relpath(os.path.abspath(a.results), os.path.dirname(os.path.abspath(a.readme)))
     new = replace_section(text, generated(data, shown))
     tmp = a.readme + ".tmp"
