@@ -1,4 +1,5 @@
-/* The update rules: the optimizer proposes a float step, the parameter's rule applies it. */
+/* The update rules: the optimizer proposes a float step, the parameter's rule applies it.
+ * SR and R round w + c*s straight into the codes, a chunk at a time. */
 #include <math.h>
 
 #include "qtrain/net.h"
@@ -6,18 +7,31 @@
 
 enum { CHUNK = 1024 };  /* proposals are made a chunk at a time into a stack buffer */
 
-/* Applies the proposed steps s to n weights of p from offset off; returns how many quantized
- * values changed (BC: the code of Q_d(w_r); SR, R: the grid code). */
-static size_t apply_rule(qt_param *p, size_t off, const float *s, size_t n, qt_rng *r)
+/* The n weights of p from offset off that a step moves (and weight decay acts on): BC's
+ * float buffer, a float parameter's values, else the codes' grid values, decoded into buf. */
+static const float *current_weights(const qt_param *p, size_t off, size_t n, float *buf)
+{
+    const qt_qstate *q = p->q;
+    if (!q)
+        return p->t.data + off;
+    if (q->w_real)
+        return q->w_real + off;
+    qt_grid_decode(&q->grid, q->codes + off, buf, n);
+    return buf;
+}
+
+/* Applies the proposed steps s to the n weights w of p from offset off; returns how many
+ * quantized values changed (BC: the code of Q_d(w_r); SR, R: the grid code). */
+static size_t apply_rule(qt_param *p, size_t off, const float *w, const float *s, size_t n,
+                         qt_rng *r)
 {
     qt_qstate *q = p->q;
     if (!q) {
-        float *w = p->t.data + off;
+        float *wf = p->t.data + off;
         for (size_t i = 0; i < n; i++)
-            w[i] += s[i];
+            wf[i] += s[i];
         return 0;
     }
-    const float *w = p->t.data + off;  /* the grid values the forward pass used (SR, R) */
     int8_t *codes = q->codes + off;
     const qt_grid *g = &q->grid;
     float c = q->step_scale;
@@ -63,15 +77,14 @@ static size_t apply_rule(qt_param *p, size_t off, const float *s, size_t n, qt_r
 
 static size_t update_param(qt_param *p, const qt_optimizer *opt, float lr, qt_rng *r)
 {
-    /* weight decay acts on the weight the rule moves: BC's buffer, else the current value */
-    const float *w = p->q && p->q->w_real ? p->q->w_real : p->t.data;
-    float step[CHUNK];
+    float step[CHUNK], decoded[CHUNK];
     size_t flips = 0;
     for (size_t off = 0; off < p->t.numel; off += CHUNK) {
         size_t n = p->t.numel - off < CHUNK ? p->t.numel - off : CHUNK;
-        qt_optimizer_propose(opt, lr, w + off, p->t.grad + off, p->opt_m ? p->opt_m + off : NULL,
+        const float *w = current_weights(p, off, n, decoded);
+        qt_optimizer_propose(opt, lr, w, p->t.grad + off, p->opt_m ? p->opt_m + off : NULL,
                              p->opt_v ? p->opt_v + off : NULL, step, n);
-        flips += apply_rule(p, off, step, n, r);
+        flips += apply_rule(p, off, w, step, n, r);
     }
     return flips;
 }

@@ -167,8 +167,9 @@ static void test_bc_buffer_clipped(void **state)
     }
     qt_ctx_reset(&c);
     qt_quant_prepare(&c, net, QT_VIEW_TRAIN, 1, 99);
+    const qt_values v = qt_tensor_values(&w->t);
     for (size_t i = 0; i < w->t.numel; i++)
-        assert_true(w->t.data[i] == h || w->t.data[i] == -h);
+        assert_true(qt_values_at(&v, (ptrdiff_t)i) == h || qt_values_at(&v, (ptrdiff_t)i) == -h);
     qt_ctx_free(&c);
     qt_net_free(net);
 }
