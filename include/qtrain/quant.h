@@ -82,9 +82,10 @@ int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed
  * first. Returns how many quantized weights changed their quantized value in this step,
  * counted as the rule writes them: SR, R: the grid code; BC: the code of Q_d(w_r), i.e. the
  * sign of w_r on the binary grid (also for stochastic BC, whose per-step Bernoulli draws
- * are sampling noise, not learning). */
+ * are sampling noise, not learning). Large parameters are split over pool's workers (NULL:
+ * the caller alone); the result does not depend on the number of workers. */
 size_t qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t seed,
-                       uint64_t step);
+                       uint64_t step, qt_pool *pool);
 
 /* Sign flips: snapshot the sign of every quantized weight (BC: of w_r), and later the fraction
  * of quantized weights whose sign differs from the snapshot (0 when nothing is quantized). */

@@ -242,7 +242,7 @@ static int train_net(const qt_lsq_problem *p, const qt_lsq_run *run, qt_net *net
         w->t.grad_written = 1;
         qt_optimizer_begin_step(&opt);
         qt_quant_update(net, &opt, run->lr0 / (1.0f + (float)t / run->lr_halflife), run->seed,
-                        (uint64_t)t);
+                        (uint64_t)t, NULL);
         qt_quant_export_values(w, values);
         const float *kept = w->q && w->q->w_real ? w->q->w_real : values;
         double lq = loss_at_float(p, values, wd);
