@@ -28,6 +28,7 @@ typedef struct qt_bench_result {
     double peak_rss_mb;       /* the process's peak resident memory (ru_maxrss) */
     size_t params, param_bytes;
     size_t state_bytes;       /* weights + optimizer state + flip snapshots (qt_quant_state_bytes) */
+    size_t quantized_weights; /* qt_quant_weight_count */
     int in_c, in_h, in_w, classes;
     int threads;              /* workers used (cfg->threads, or the core count for 0) */
     qt_profile *profile;      /* with cfg->profile: the timed steps' profile, of net */

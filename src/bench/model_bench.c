@@ -113,6 +113,7 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
         out->params = qt_net_param_count(net);
         out->param_bytes = qt_quant_param_bytes(net);
         out->state_bytes = qt_quant_state_bytes(net);
+        out->quantized_weights = qt_quant_weight_count(net);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         out->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;

@@ -305,6 +305,7 @@ static int print_model_json(const model_options *o, const qt_bench_result *r)
     qt_json_field_int(w, "params", (int64_t)r->params);
     qt_json_field_int(w, "param_bytes", (int64_t)r->param_bytes);
     qt_json_field_int(w, "state_bytes", (int64_t)r->state_bytes);
+    qt_json_field_int(w, "quantized_weights", (int64_t)r->quantized_weights);
     qt_json_field_number(w, "momentum", c->momentum);
     qt_json_key(w, "input");
     qt_json_begin_array(w);
