@@ -11,7 +11,8 @@ typedef struct qt_bench_config {
     const char *model;
     int batch;
     int threads;              /* kernel workers; 0 = one per core */
-    int train;                /* 1: training steps (SGD momentum 0.9), 0: inference */
+    int train;                /* 1: training steps (SGD with `momentum`), 0: inference */
+    float momentum;           /* SGD's momentum (0: plain SGD, no optimizer state) */
     qt_quant_mode quant;
     int iters, warmup;
     int image_size;           /* 0: the model's usual input (28 for mlp, 64 for resnet18, else 32) */
@@ -24,8 +25,10 @@ typedef struct qt_bench_result {
     double img_per_s_best;
     double gflop_per_img;     /* counted by qt_net_flops_per_image */
     double gflops;            /* achieved, at the median */
-    double peak_rss_mb;
+    double peak_rss_mb;       /* the process's peak resident memory (ru_maxrss) */
     size_t params, param_bytes;
+    size_t state_bytes;       /* weights + optimizer state + flip snapshots (qt_quant_state_bytes) */
+    size_t quantized_weights; /* qt_quant_weight_count */
     int in_c, in_h, in_w, classes;
     int threads;              /* workers used (cfg->threads, or the core count for 0) */
     qt_profile *profile;      /* with cfg->profile: the timed steps' profile, of net */

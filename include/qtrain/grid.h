@@ -11,6 +11,7 @@
 #ifndef QTRAIN_GRID_H
 #define QTRAIN_GRID_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,12 +39,37 @@ static inline float qt_grid_max(const qt_grid *g)
 /* Spacing between neighbouring levels (2H for binary). */
 static inline float qt_grid_spacing(const qt_grid *g) { return (float)g->code_step * g->unit; }
 
-/* Q_d: nearest level (ties away from the lower level: 0 maps to +H on the binary grid). */
-int8_t qt_round_det(const qt_grid *g, float w);
+/* Position of w in level units, clipped to [0, levels - 1] (NaN: 0). Written as max then
+ * min, branch-free, so that loops over it vectorise. */
+static inline float qt_grid_level_pos(const qt_grid *g, float w)
+{
+    float pos = (w / g->unit - (float)g->code0) / (float)g->code_step;
+    float top = (float)(g->levels - 1);
+    pos = pos > 0.0f ? pos : 0.0f;
+    return pos < top ? pos : top;
+}
+
+static inline int8_t qt_grid_level_code(const qt_grid *g, int level)
+{
+    return (int8_t)(g->code0 + level * g->code_step);
+}
+
+/* Q_d: nearest level (ties away from the lower level: 0 maps to +H on the binary grid).
+ * Inline, as Q_s: the update rounds every weight of every step. */
+static inline int8_t qt_round_det(const qt_grid *g, float w)
+{
+    return qt_grid_level_code(g, (int)floorf(qt_grid_level_pos(g, w) + 0.5f));
+}
+
 /* Q_s: with w between levels a < b, b with probability (w - a)/(b - a), else a; E = w inside
  * the grid's range. On the binary grid this is stochastic binarisation with
  * p(+H) = hard_sigmoid(w / H) = clip((w/H + 1) / 2, 0, 1). */
-int8_t qt_round_stoch(const qt_grid *g, float w, qt_rng *r);
+static inline int8_t qt_round_stoch(const qt_grid *g, float w, qt_rng *r)
+{
+    float pos = qt_grid_level_pos(g, w);
+    float lo = floorf(pos);
+    return qt_grid_level_code(g, (int)lo + (qt_rng_uniform(r) < pos - lo));
+}
 
 void qt_round_det_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n);
 void qt_round_stoch_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n, qt_rng *r);

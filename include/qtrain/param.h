@@ -2,8 +2,8 @@
  *
  * t is what the ops read (t.data) and where backward writes the gradient (t.grad, from the
  * step arena). A float parameter owns t.data. A quantized parameter (q != NULL) keeps its own
- * storage in q (grid codes, plus the float buffer for BC) and t.data is decoded into the step
- * arena by qt_quant_prepare() before each forward pass. */
+ * storage in q (grid codes, plus the float buffer for BC); qt_quant_prepare() makes t a coded
+ * tensor over those codes (or points t.data at BC's buffer) before each forward pass. */
 #ifndef QTRAIN_PARAM_H
 #define QTRAIN_PARAM_H
 

@@ -47,7 +47,10 @@ struct qt_qstate {
     int index;                /* position among the net's parameters: seeds its random streams */
     float *w_real;            /* BC: the float buffer */
     int8_t *codes;            /* SR/R: the weights; BC: the quantized copy last used by forward */
-    int8_t *snapshot;         /* signs at the last qt_quant_snapshot (flip counting) */
+    uint8_t *snapshot;        /* signs at the last qt_quant_snapshot (flip counting), packed
+                                 snapshot_bits per weight (qt_quant_snapshot_sign) */
+    int snapshot_bits;        /* 1 where every sign is +-1 (BC's buffer, the binary grid): the
+                                 bit is sign > 0; else 2: 0, 1 (+) or 2 (-) */
 };
 
 const char *qt_quant_mode_name(qt_quant_mode mode);
@@ -66,9 +69,12 @@ typedef enum {
     QT_VIEW_FLOAT,            /* BC's float buffer (BinaryConnect's own test-time choice) */
 } qt_weights_view;
 
-/* Points every quantized parameter's t.data at its weights for this pass (decoded into the
- * step arena) and clears every parameter's gradient. step and seed make stochastic draws
- * reproducible. Call after qt_ctx_reset and before the forward pass. */
+/* Points every quantized parameter's tensor at its weights for this pass and clears every
+ * parameter's gradient: a coded tensor over its int8 codes (tensor.h; BC: the codes of this
+ * pass's Q(w_r)), or BC's float buffer for QT_VIEW_FLOAT. Nothing is decoded or allocated:
+ * the ops decode the codes tile by tile as they pack them. step and seed make stochastic
+ * draws reproducible. Call after qt_ctx_reset and before the forward pass; the view holds
+ * until the next call. */
 int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step);
 
 /* One optimizer step on every parameter that received a gradient: the optimizer proposes,
@@ -76,19 +82,29 @@ int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed
  * first. Returns how many quantized weights changed their quantized value in this step,
  * counted as the rule writes them: SR, R: the grid code; BC: the code of Q_d(w_r), i.e. the
  * sign of w_r on the binary grid (also for stochastic BC, whose per-step Bernoulli draws
- * are sampling noise, not learning). */
+ * are sampling noise, not learning). Large parameters are split over pool's workers (NULL:
+ * the caller alone); the result does not depend on the number of workers. */
 size_t qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t seed,
-                       uint64_t step);
+                       uint64_t step, qt_pool *pool);
 
 /* Sign flips: snapshot the sign of every quantized weight (BC: of w_r), and later the fraction
  * of quantized weights whose sign differs from the snapshot (0 when nothing is quantized). */
 void qt_quant_snapshot(qt_net *net);
 double qt_quant_flip_fraction(const qt_net *net);
+/* The snapshot's sign (-1, 0, 1) of weight i, and setting it (checkpoints store the signs as
+ * int8); its bytes for n weights. */
+int8_t qt_quant_snapshot_sign(const qt_qstate *q, size_t i);
+void qt_quant_snapshot_set(qt_qstate *q, size_t i, int8_t sign);
+size_t qt_quant_snapshot_bytes(const qt_qstate *q, size_t n);
 
 /* Bytes that hold the weights between steps: FP 4 per weight; BC 4 (w_r) + 1 (quantized
  * codes) per weight + 4 per layer (H); SR/R 1 per weight + 4 per layer. Float parameters
  * (biases, batchnorm, unquantized layers) count 4 per scalar. Optimizer state not included. */
 size_t qt_quant_param_bytes(const qt_net *net);
+/* Bytes of training state actually allocated between steps: the weights
+ * (qt_quant_param_bytes), every parameter's optimizer state (4 bytes per scalar for each of
+ * momentum, Adam's two moments) and the flip snapshots. summary.json's state_bytes. */
+size_t qt_quant_state_bytes(const qt_net *net);
 /* Number of quantized weights. */
 size_t qt_quant_weight_count(const qt_net *net);
 

@@ -15,10 +15,23 @@ void qt_rng_seed(qt_rng *r, uint64_t seed);
 /* A stream derived from (seed, a, b): independent of how many numbers other streams drew,
  * so work split across threads or resumed mid-epoch draws the same values. */
 void qt_rng_derive(qt_rng *r, uint64_t seed, uint64_t a, uint64_t b);
-uint64_t qt_rng_u64(qt_rng *r);
+/* xoshiro256** (inline: drawn once per weight by stochastic rounding) */
+static inline uint64_t qt_rng_u64(qt_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5, result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 uint32_t qt_rng_u32(qt_rng *r);
 /* Uniform in [0, 1) with 24 random bits (every value exactly representable as float). */
-float qt_rng_uniform(qt_rng *r);
+static inline float qt_rng_uniform(qt_rng *r) { return (float)(qt_rng_u64(r) >> 40) * 0x1.0p-24f; }
 /* Uniform integer in [0, n), unbiased (n > 0). */
 uint32_t qt_rng_below(qt_rng *r, uint32_t n);
 /* Standard normal (Box-Muller; one value per call). */

@@ -4,11 +4,12 @@
 #define QTRAIN_TENSOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define QT_MAX_DIMS 4
 
 typedef struct qt_tensor {
-    float *data;
+    float *data;              /* NULL for a coded tensor */
     float *grad;              /* NULL until a gradient flows into this tensor */
     size_t numel;
     int ndim;
@@ -17,7 +18,39 @@ typedef struct qt_tensor {
     /* 0 while grad holds nothing from the current backward pass: the first writer overwrites
      * instead of accumulating, which spares a memset of every gradient buffer. */
     unsigned char grad_written;
+    /* A coded tensor (a quantized layer's weights, see quant.h): element i is
+     * codes[i] * code_unit. Only conv2d and linear take one, as their weight; they decode the
+     * part they pack, so no float copy of the whole tensor is ever made. */
+    const int8_t *codes;
+    float code_unit;
 } qt_tensor;
+
+/* A read-only operand as kernels see it: floats, or int8 codes times a unit. Decoding is one
+ * exact float product, so a coded operand gives bitwise the results of its decoded floats. */
+typedef struct qt_values {
+    const float *f;           /* NULL: coded */
+    const int8_t *codes;
+    float unit;
+} qt_values;
+
+static inline qt_values qt_values_float(const float *f) { return (qt_values){f, NULL, 0.0f}; }
+static inline qt_values qt_tensor_values(const qt_tensor *t)
+{
+    return (qt_values){t->data, t->codes, t->code_unit};
+}
+static inline float qt_values_at(const qt_values *v, ptrdiff_t i)
+{
+    return v->f ? v->f[i] : (float)v->codes[i] * v->unit;
+}
+/* The operand starting at element off. */
+static inline qt_values qt_values_from(qt_values v, ptrdiff_t off)
+{
+    if (v.f)
+        v.f += off;
+    else
+        v.codes += off;
+    return v;
+}
 
 /* Fills shape/ndim/numel (data and grad untouched). ndim must be 1..4, every dim >= 1. */
 void qt_tensor_set_shape(qt_tensor *t, int ndim, const int *shape);

@@ -51,6 +51,7 @@ typedef struct qt_train_summary {
     double seconds, images_per_s;
     int64_t steps, epochs_done;
     size_t params, param_bytes;
+    size_t state_bytes;       /* weights + optimizer state + flip snapshots as allocated */
     int64_t skipped_images;   /* left out by data.skip_bad (both splits, each image once) */
     int interrupted;
     char checkpoint[1200];    /* the last checkpoint written */

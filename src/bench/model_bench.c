@@ -77,7 +77,7 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
     qt_net *net = build(cfg, out, err);
     if (!net)
         return QT_ERR;
-    qt_optimizer opt = qt_optimizer_sgd(0.9f, 0, 0.0f);
+    qt_optimizer opt = qt_optimizer_sgd(cfg->momentum, 0, 0.0f);
     size_t xn = (size_t)cfg->batch * out->in_c * out->in_h * out->in_w;
     float *x = malloc(xn * sizeof(float));
     int32_t *y = malloc((size_t)cfg->batch * sizeof(int32_t));
@@ -88,7 +88,7 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
     out->threads = cfg->threads > 0 ? cfg->threads : qt_cpu_count();
     if (rc == QT_OK)
         rc = qt_ctx_set_threads(&c, out->threads, err);
-    for (int i = 0; rc == QT_OK && i < net->nparams; i++)
+    for (int i = 0; rc == QT_OK && cfg->train && i < net->nparams; i++)
         rc = qt_optimizer_init_state(&opt, net->params[i], err);
     if (rc == QT_OK) {
         qt_rng r;
@@ -112,6 +112,8 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
         out->gflops = out->gflop_per_img * out->img_per_s;
         out->params = qt_net_param_count(net);
         out->param_bytes = qt_quant_param_bytes(net);
+        out->state_bytes = qt_quant_state_bytes(net);
+        out->quantized_weights = qt_quant_weight_count(net);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         out->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;

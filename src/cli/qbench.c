@@ -28,7 +28,9 @@ static const char usage_text[] =
     "                   3x64x64 with 1000 classes for resnet18\n"
     "  --batch N        images per step (default 128)\n"
     "  --threads N      worker threads (default 2; 0 = all cores)\n"
-    "  --mode M         train (forward, backward, SGD with momentum 0.9; default) or infer\n"
+    "  --mode M         train (forward, backward, SGD with momentum; default) or infer\n"
+    "  --momentum M     SGD momentum in [0, 1) (default 0.9; 0: plain SGD, which keeps no\n"
+    "                   optimizer state)\n"
     "  --quant Q        fp (default), bc, sr or r: the weight update rule (binary weights)\n"
     "  --iters N        timed steps (default 10)\n"
     "  --warmup N       untimed steps first (default 2)\n"
@@ -44,7 +46,9 @@ static const char usage_text[] =
     "  --json           print one JSON object instead of a sentence\n"
     "Prints the median and best images/s over the timed steps, the FLOPs per image (2 per\n"
     "multiply-add of conv and linear layers; a training step counts forward, input-gradient\n"
-    "and weight-gradient products), the achieved GFLOP/s and the peak resident memory.\n"
+    "and weight-gradient products), the achieved GFLOP/s, the peak resident memory of the\n"
+    "process (getrusage's ru_maxrss) and the state bytes: weights, optimizer state and flip\n"
+    "snapshots as allocated (summary.json's state_bytes).\n"
     "\n"
     "qbench --loader [--dataset KIND [--root DIR] | --synthetic] [options]\n"
     "  --dataset KIND   cifar10, cifar100, fashion_mnist, mnist, image_folder, imagenet or\n"
@@ -210,10 +214,21 @@ static int parse_quant(const char *v, qt_quant_mode *q)
     return cli_fail(PROG, "--quant: '%s' is not one of fp, bc, sr, r", v);
 }
 
+static int parse_momentum(const char *v, float *m)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= 0.0 && d < 1.0))
+        return cli_fail(PROG, "--momentum: '%s' is not a number in [0, 1)", v);
+    *m = (float)d;
+    return 0;
+}
+
 /* Returns 0 when parsed, 1 on error, -1 when help was printed. */
 static int parse_model_options(int argc, char **argv, model_options *o)
 {
-    o->cfg = (qt_bench_config){argv[0], 128, 2, 1, QT_QUANT_FP, 10, 2, 0, 0, 0};
+    o->cfg = (qt_bench_config){argv[0], 128, 2, 1, 0.9f, QT_QUANT_FP, 10, 2, 0, 0, 0};
     o->json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -233,6 +248,9 @@ static int parse_model_options(int argc, char **argv, model_options *o)
             if (strcmp(v, "train") && strcmp(v, "infer"))
                 return cli_fail(PROG, "--mode: '%s' is not train or infer", v);
             o->cfg.train = !strcmp(v, "train");
+        } else if (!strcmp(a, "--momentum")) {
+            if (parse_momentum(v, &o->cfg.momentum))
+                return 1;
         } else if (!strcmp(a, "--quant")) {
             if (parse_quant(v, &o->cfg.quant))
                 return 1;
@@ -286,6 +304,9 @@ static int print_model_json(const model_options *o, const qt_bench_result *r)
     qt_json_field_number(w, "peak_rss_mb", r->peak_rss_mb);
     qt_json_field_int(w, "params", (int64_t)r->params);
     qt_json_field_int(w, "param_bytes", (int64_t)r->param_bytes);
+    qt_json_field_int(w, "state_bytes", (int64_t)r->state_bytes);
+    qt_json_field_int(w, "quantized_weights", (int64_t)r->quantized_weights);
+    qt_json_field_number(w, "momentum", c->momentum);
     qt_json_key(w, "input");
     qt_json_begin_array(w);
     qt_json_int(w, r->in_c);
@@ -316,10 +337,11 @@ static int print_model_result(const model_options *o, const qt_bench_result *r)
     if (o->json)
         return print_model_json(o, r);
     printf("%s %s, quant %s, batch %d, %d threads: %.1f img/s median (best %.1f); "
-           "%.3f GFLOP/img, %.1f GFLOP/s; peak RSS %.0f MB; %zu params in %zu bytes\n",
+           "%.3f GFLOP/img, %.1f GFLOP/s; peak RSS %.0f MB; %zu params in %zu bytes, "
+           "%zu state bytes\n",
            c->model, c->train ? "train" : "infer", quant[c->quant], c->batch, r->threads,
            r->img_per_s, r->img_per_s_best, r->gflop_per_img, r->gflops, r->peak_rss_mb,
-           r->params, r->param_bytes);
+           r->params, r->param_bytes, r->state_bytes);
     if (r->profile)
         profile_print_text(stdout, r->profile, c->batch);
     return 0;

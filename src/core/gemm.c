@@ -21,14 +21,14 @@ size_t qt_gemm_pack_floats(qt_isa isa, int m, int k)
     return (size_t)((m + mr - 1) / mr) * mr * k;
 }
 
-void qt_gemm_pack_a(qt_isa isa, int m, int k, const float *src, ptrdiff_t rs, ptrdiff_t cs,
+void qt_gemm_pack_a(qt_isa isa, int m, int k, const qt_values *src, ptrdiff_t rs, ptrdiff_t cs,
                     float *dst)
 {
     const int mr = kernels(isa)->mr;
     for (int i0 = 0; i0 < m; i0 += mr)
         for (int l = 0; l < k; l++)
             for (int r = 0; r < mr; r++)
-                *dst++ = i0 + r < m ? src[(i0 + r) * rs + l * cs] : 0.0f;
+                *dst++ = i0 + r < m ? qt_values_at(src, (i0 + r) * rs + l * cs) : 0.0f;
 }
 
 /* Depth of one pass over the packed operand: a panel slice (KC x MR) stays in L1 and the

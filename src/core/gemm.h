@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "qtrain/cpu.h"
+#include "qtrain/tensor.h"
 
 typedef struct {
     int ntaps;                /* row l uses mask row l % ntaps; 0: every element valid */
@@ -42,9 +43,9 @@ typedef struct {
 int qt_gemm_mr(qt_isa isa);
 /* Floats of a packed m x k operand. */
 size_t qt_gemm_pack_floats(qt_isa isa, int m, int k);
-/* Packs A (element (i, l) at src[i * rs + l * cs]) into panels of qt_gemm_mr rows,
- * zero-padding the last panel. */
-void qt_gemm_pack_a(qt_isa isa, int m, int k, const float *src, ptrdiff_t rs, ptrdiff_t cs,
+/* Packs A (element (i, l) at src[i * rs + l * cs], floats or codes decoded here) into
+ * panels of qt_gemm_mr rows, zero-padding the last panel. */
+void qt_gemm_pack_a(qt_isa isa, int m, int k, const qt_values *src, ptrdiff_t rs, ptrdiff_t cs,
                     float *dst);
 void qt_gemm_packed(qt_isa isa, int m, int n, int k, int nt, const float *apack,
                     const qt_gemm_rows *b, float *c, ptrdiff_t ldc, ptrdiff_t c_step,

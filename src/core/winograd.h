@@ -7,13 +7,15 @@
  * 4 multiply-adds per output and input channel instead of 9. The transforms are additions
  * only, vectorised along rows of tiles; the products run on qt_gemm_packed. Tiles are
  * gathered across images into chunks so the products stay wide for small images. Weights
- * are transformed once per call (forward: w; input gradient: w flipped and transposed). */
+ * are transformed once per call (forward: w; input gradient: w flipped and transposed),
+ * floats or codes decoded as they are read. */
 #ifndef QTRAIN_CORE_WINOGRAD_H
 #define QTRAIN_CORE_WINOGRAD_H
 
 #include <stddef.h>
 
 #include "qtrain/cpu.h"
+#include "qtrain/tensor.h"
 
 typedef struct {
     qt_isa isa;
@@ -30,8 +32,8 @@ size_t qt_winograd_weight_floats(const qt_winograd *g);
  * [o0, o1) of w (cout, cin, 3, 3) into dst's tail, then pack position xi (0..15) of them.
  * With flip, w is (cin, cout, 3, 3) and kernel (o, c) is w[c][o] rotated by 180 degrees:
  * the convolution taking dy to dx. */
-void qt_winograd_transform_weights(const qt_winograd *g, const float *w, int flip, float *dst,
-                                   int o0, int o1);
+void qt_winograd_transform_weights(const qt_winograd *g, const qt_values *w, int flip,
+                                   float *dst, int o0, int o1);
 void qt_winograd_pack_weights(const qt_winograd *g, float *dst, int xi);
 /* Floats of one worker's scratch for qt_winograd_conv. */
 size_t qt_winograd_scratch_floats(const qt_winograd *g);

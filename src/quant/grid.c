@@ -40,29 +40,6 @@ int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error 
     return qt_errorf(err, "unknown grid kind %d", (int)kind);
 }
 
-/* Position of w in level units, clipped to [0, levels - 1]. */
-static float level_pos(const qt_grid *g, float w)
-{
-    float pos = (w / g->unit - (float)g->code0) / (float)g->code_step;
-    float top = (float)(g->levels - 1);
-    return pos < 0.0f ? 0.0f : (pos > top ? top : pos);
-}
-
-static int8_t level_code(const qt_grid *g, int level) { return (int8_t)(g->code0 + level * g->code_step); }
-
-int8_t qt_round_det(const qt_grid *g, float w)
-{
-    return level_code(g, (int)floorf(level_pos(g, w) + 0.5f));
-}
-
-int8_t qt_round_stoch(const qt_grid *g, float w, qt_rng *r)
-{
-    float pos = level_pos(g, w);
-    float lo = floorf(pos);
-    int level = (int)lo + (qt_rng_uniform(r) < pos - lo);
-    return level_code(g, level);
-}
-
 void qt_round_det_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -195,13 +195,15 @@ static qt_net *make_net(const qt_lsq_problem *p, const qt_lsq_run *run, qt_error
     return net;
 }
 
-/* The minibatch gradient at the weights the forward pass uses (w->t.data), into grad. */
-static void minibatch_gradient(const qt_lsq_problem *p, const float *w, int batch, qt_rng *r,
+/* The minibatch gradient at the weights the forward pass uses (the prepared tensor w), into
+ * grad. */
+static void minibatch_gradient(const qt_lsq_problem *p, const qt_tensor *w, int batch, qt_rng *r,
                                double *g, double *wd, float *grad)
 {
     int d = p->d;
+    const qt_values v = qt_tensor_values(w);
     for (int j = 0; j < d; j++) {
-        wd[j] = w[j];
+        wd[j] = qt_values_at(&v, j);
         g[j] = 0.0;
     }
     for (int k = 0; k < batch; k++) {
@@ -236,11 +238,11 @@ static int train_net(const qt_lsq_problem *p, const qt_lsq_run *run, qt_net *net
             qt_ctx_free(&c);
             return qt_errorf(err, "least squares: out of memory at step %d", t);
         }
-        minibatch_gradient(p, w->t.data, run->batch, &r, g, wd, w->t.grad);
+        minibatch_gradient(p, &w->t, run->batch, &r, g, wd, w->t.grad);
         w->t.grad_written = 1;
         qt_optimizer_begin_step(&opt);
         qt_quant_update(net, &opt, run->lr0 / (1.0f + (float)t / run->lr_halflife), run->seed,
-                        (uint64_t)t);
+                        (uint64_t)t, NULL);
         qt_quant_export_values(w, values);
         const float *kept = w->q && w->q->w_real ? w->q->w_real : values;
         double lq = loss_at_float(p, values, wd);

@@ -74,7 +74,8 @@ static int attach_one(qt_net *net, qt_param *p, const qt_quant_config *cfg, uint
     if (qt_grid_make(&q->grid, cfg->grid, cfg->bits, layer_scale(cfg, p), err) != QT_OK)
         return qt_error_prefix(err, "%s", p->name);
     size_t n = p->t.numel;
-    if (!(q->codes = malloc(n)) || !(q->snapshot = calloc(n, 1)))
+    q->snapshot_bits = cfg->mode == QT_QUANT_BC || q->grid.kind == QT_GRID_BINARY ? 1 : 2;
+    if (!(q->codes = malloc(n)) || !(q->snapshot = calloc(qt_quant_snapshot_bytes(q, n), 1)))
         return qt_errorf(err, "out of memory for %s", p->name);
     if (cfg->mode == QT_QUANT_BC) {
         float h = qt_grid_max(&q->grid);
@@ -141,6 +142,7 @@ void qt_quant_detach(qt_param *p)
     free(q);
     p->q = NULL;
     p->t.data = p->owned;
+    p->t.codes = NULL;
 }
 
 size_t qt_quant_param_bytes(const qt_net *net)
@@ -155,6 +157,19 @@ size_t qt_quant_param_bytes(const qt_net *net)
             bytes += 5 * n + 4;
         else
             bytes += n + 4;
+    }
+    return bytes;
+}
+
+size_t qt_quant_state_bytes(const qt_net *net)
+{
+    size_t bytes = qt_quant_param_bytes(net);
+    for (int i = 0; i < net->nparams; i++) {
+        const qt_param *p = net->params[i];
+        size_t n = p->t.numel;
+        bytes += (p->opt_m ? 4 * n : 0) + (p->opt_v ? 4 * n : 0);
+        if (p->q)
+            bytes += qt_quant_snapshot_bytes(p->q, n);
     }
     return bytes;
 }

@@ -1,4 +1,6 @@
-/* The weights the forward pass sees, decoded into the step arena. */
+/* The weights the forward pass sees: a quantized parameter's tensor becomes a coded tensor
+ * over its int8 codes (tensor.h), which conv2d and linear decode as they pack them; no float
+ * copy of the weights is made. */
 #include "qtrain/net.h"
 #include "qtrain/quant.h"
 
@@ -15,6 +17,7 @@ static void bc_codes(qt_qstate *q, size_t n, qt_weights_view view, uint64_t seed
 
 int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step)
 {
+    (void)c;
     for (int i = 0; i < net->nparams; i++) {
         qt_param *p = net->params[i];
         p->t.grad = NULL;
@@ -22,16 +25,16 @@ int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed
         qt_qstate *q = p->q;
         if (!q)
             continue;
-        size_t n = p->t.numel;
+        p->t.codes = NULL;
         if (q->mode == QT_QUANT_BC && view == QT_VIEW_FLOAT) {
             p->t.data = q->w_real;
             continue;
         }
         if (q->mode == QT_QUANT_BC)
-            bc_codes(q, n, view, seed, step);
-        if (!(p->t.data = qt_ctx_alloc(c, n * sizeof(float))))
-            return QT_ERR;
-        qt_grid_decode(&q->grid, q->codes, p->t.data, n);
+            bc_codes(q, p->t.numel, view, seed, step);
+        p->t.data = NULL;
+        p->t.codes = q->codes;
+        p->t.code_unit = q->grid.unit;
     }
     return QT_OK;
 }

@@ -1,23 +1,69 @@
-/* The update rules: the optimizer proposes a float step, the parameter's rule applies it. */
+/* The update rules: the optimizer proposes a float step, the parameter's rule applies it.
+ * SR and R round w + c*s straight into the codes, a chunk at a time. */
 #include <math.h>
 
 #include "qtrain/net.h"
 #include "qtrain/quant.h"
+#include "qtrain/threads.h"
 
-enum { CHUNK = 1024 };  /* proposals are made a chunk at a time into a stack buffer */
+/* Proposals are made a chunk at a time into a stack buffer. The workers take a parameter's
+ * blocks, each with a random stream of its own, so what a block draws does not depend on
+ * which worker runs it or on how many there are. */
+enum { CHUNK = 1024, BLOCK = 16 * CHUNK };
 
-/* Applies the proposed steps s to n weights of p from offset off; returns how many quantized
- * values changed (BC: the code of Q_d(w_r); SR, R: the grid code). */
-static size_t apply_rule(qt_param *p, size_t off, const float *s, size_t n, qt_rng *r)
+/* The n weights of p from offset off that a step moves (and weight decay acts on): BC's
+ * float buffer, a float parameter's values, else the codes' grid values, decoded into buf. */
+static const float *current_weights(const qt_param *p, size_t off, size_t n, float *buf)
+{
+    const qt_qstate *q = p->q;
+    if (!q)
+        return p->t.data + off;
+    if (q->w_real)
+        return q->w_real + off;
+    qt_grid_decode(&q->grid, q->codes + off, buf, n);
+    return buf;
+}
+
+/* codes = Q_s(w + c s) with the uniforms u (qt_round_stoch), or Q_d(w + c s) without them
+ * (qt_round_det); returns how many codes changed. The same arithmetic as those functions,
+ * with truncation for floor (the level position is never negative), in loops free of calls
+ * and random draws, so that they vectorise: SR's update rounds every weight of every step. */
+static size_t round_into_codes(const qt_grid *grid, const float *restrict w,
+                               const float *restrict s, float c, const float *restrict u,
+                               int8_t *restrict codes, size_t n)
+{
+    const qt_grid copy = *grid, *g = &copy; /* int8 stores may alias *grid; a copy cannot */
+    size_t flips = 0;
+    if (u) {
+        for (size_t i = 0; i < n; i++) {
+            float pos = qt_grid_level_pos(g, w[i] + c * s[i]);
+            int lo = (int)pos;
+            int8_t code = qt_grid_level_code(g, lo + (u[i] < pos - (float)lo));
+            flips += code != codes[i];
+            codes[i] = code;
+        }
+        return flips;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int8_t code = qt_grid_level_code(g, (int)(qt_grid_level_pos(g, w[i] + c * s[i]) + 0.5f));
+        flips += code != codes[i];
+        codes[i] = code;
+    }
+    return flips;
+}
+
+/* Applies the proposed steps s to the n weights w of p from offset off; returns how many
+ * quantized values changed (BC: the code of Q_d(w_r); SR, R: the grid code). */
+static size_t apply_rule(qt_param *p, size_t off, const float *w, const float *s, size_t n,
+                         qt_rng *r)
 {
     qt_qstate *q = p->q;
     if (!q) {
-        float *w = p->t.data + off;
+        float *wf = p->t.data + off;
         for (size_t i = 0; i < n; i++)
-            w[i] += s[i];
+            wf[i] += s[i];
         return 0;
     }
-    const float *w = p->t.data + off;  /* the grid values the forward pass used (SR, R) */
     int8_t *codes = q->codes + off;
     const qt_grid *g = &q->grid;
     float c = q->step_scale;
@@ -40,19 +86,15 @@ static size_t apply_rule(qt_param *p, size_t off, const float *s, size_t n, qt_r
         }
         break;
     }
-    case QT_QUANT_SR:
-        for (size_t i = 0; i < n; i++) {
-            int8_t code = qt_round_stoch(g, w[i] + c * s[i], r);
-            flips += code != codes[i];
-            codes[i] = code;
-        }
+    case QT_QUANT_SR: {
+        float u[CHUNK];
+        for (size_t i = 0; i < n; i++)
+            u[i] = qt_rng_uniform(r);
+        flips = round_into_codes(g, w, s, c, u, codes, n);
         break;
+    }
     case QT_QUANT_R:
-        for (size_t i = 0; i < n; i++) {
-            int8_t code = qt_round_det(g, w[i] + c * s[i]);
-            flips += code != codes[i];
-            codes[i] = code;
-        }
+        flips = round_into_codes(g, w, s, c, NULL, codes, n);
         break;
     case QT_QUANT_FP:
     case QT_QUANT_FROZEN:
@@ -61,34 +103,64 @@ static size_t apply_rule(qt_param *p, size_t off, const float *s, size_t n, qt_r
     return flips;
 }
 
-static size_t update_param(qt_param *p, const qt_optimizer *opt, float lr, qt_rng *r)
+/* Updates weights [off, off + n) of p; returns the flips. */
+static size_t update_range(qt_param *p, const qt_optimizer *opt, float lr, size_t off, size_t n,
+                           qt_rng *r)
 {
-    /* weight decay acts on the weight the rule moves: BC's buffer, else the current value */
-    const float *w = p->q && p->q->w_real ? p->q->w_real : p->t.data;
-    float step[CHUNK];
+    float step[CHUNK], decoded[CHUNK];
     size_t flips = 0;
-    for (size_t off = 0; off < p->t.numel; off += CHUNK) {
-        size_t n = p->t.numel - off < CHUNK ? p->t.numel - off : CHUNK;
-        qt_optimizer_propose(opt, lr, w + off, p->t.grad + off, p->opt_m ? p->opt_m + off : NULL,
-                             p->opt_v ? p->opt_v + off : NULL, step, n);
-        flips += apply_rule(p, off, step, n, r);
+    for (size_t end = off + n; off < end; off += CHUNK) {
+        size_t m = end - off < CHUNK ? end - off : CHUNK;
+        const float *w = current_weights(p, off, m, decoded);
+        qt_optimizer_propose(opt, lr, w, p->t.grad + off, p->opt_m ? p->opt_m + off : NULL,
+                             p->opt_v ? p->opt_v + off : NULL, step, m);
+        flips += apply_rule(p, off, w, step, m, r);
     }
     return flips;
 }
 
-size_t qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t seed,
-                       uint64_t step)
+typedef struct {
+    qt_param *p;
+    const qt_optimizer *opt;
+    float lr;
+    uint64_t seed, step;
+    int index;                /* the parameter's position in the net */
+    size_t flips[QT_MAX_THREADS];  /* per worker */
+} update_job;
+
+/* Blocks [lo, hi) of one parameter, each with its own random stream. */
+static void update_blocks(void *arg, long lo, long hi, int worker)
 {
-    size_t flips = 0;
+    update_job *j = arg;
+    for (long b = lo; b < hi; b++) {
+        size_t off = (size_t)b * BLOCK, n = j->p->t.numel - off < BLOCK ? j->p->t.numel - off : BLOCK;
+        qt_rng r;
+        /* block 0's stream is the one a whole parameter drew from before it was split */
+        qt_rng_derive(&r, j->seed ^ 0x5eedULL, j->step, (uint64_t)j->index + ((uint64_t)b << 32));
+        j->flips[worker] += update_range(j->p, j->opt, j->lr, off, n, &r);
+    }
+}
+
+size_t qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t seed,
+                       uint64_t step, qt_pool *pool)
+{
+    update_job j = {NULL, opt, lr, seed, step, 0, {0}};
     for (int i = 0; i < net->nparams; i++) {
         qt_param *p = net->params[i];
         if (!p->t.grad || !p->t.grad_written)
             continue;  /* no gradient reached it this step */
         if (p->q && p->q->mode == QT_QUANT_FROZEN)
             continue;  /* the baseline's weights never move */
-        qt_rng r;
-        qt_rng_derive(&r, seed ^ 0x5eedULL, step, (uint64_t)i);
-        flips += update_param(p, opt, lr, &r);
+        j.p = p;
+        j.index = i;
+        long blocks = (long)((p->t.numel + BLOCK - 1) / BLOCK);
+        if (blocks > 1)
+            qt_pool_for(pool, blocks, 1, update_blocks, &j);
+        else
+            update_blocks(&j, 0, blocks, 0);
     }
+    size_t flips = 0;
+    for (int w = 0; w < QT_MAX_THREADS; w++)
+        flips += j.flips[w];
     return flips;
 }

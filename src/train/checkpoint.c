@@ -44,21 +44,38 @@ static int write_levels(qt_record_writer *w, const qt_param *p, qt_error *err)
     return qt_record_write(w, rec, QT_REC_F64, 1, &three, lv, err);
 }
 
+/* One byte per weight of p (bytes: malloc'd, NULL when that failed, freed here) as record
+ * `prefix name suffix`, shaped like p. */
+static int write_weight_bytes(qt_record_writer *w, const char *prefix, const char *suffix,
+                              qt_record_dtype dtype, const qt_param *p, void *bytes, qt_error *err)
+{
+    if (!bytes)
+        return qt_errorf(err, "out of memory");
+    char rec[NAME_MAX_LEN];
+    int64_t shape[QT_MAX_DIMS];
+    snprintf(rec, sizeof rec, "%s%s%s", prefix, p->name, suffix);
+    shape_of(&p->t, shape);
+    int rc = qt_record_write(w, rec, dtype, p->t.ndim, shape, bytes, err);
+    free(bytes);
+    return rc;
+}
+
 static int write_indices(qt_record_writer *w, const qt_param *p, qt_error *err)
 {
     const qt_qstate *q = p->q;
     uint8_t *idx = malloc(p->t.numel);
-    if (!idx)
-        return qt_errorf(err, "out of memory");
-    for (size_t i = 0; i < p->t.numel; i++)
+    for (size_t i = 0; idx && i < p->t.numel; i++)
         idx[i] = (uint8_t)((q->codes[i] - q->grid.code0) / q->grid.code_step);
-    char rec[NAME_MAX_LEN];
-    int64_t shape[QT_MAX_DIMS];
-    snprintf(rec, sizeof rec, "param/%s.index", p->name);
-    shape_of(&p->t, shape);
-    int rc = qt_record_write(w, rec, QT_REC_U8, p->t.ndim, shape, idx, err);
-    free(idx);
-    return rc;
+    return write_weight_bytes(w, "param/", ".index", QT_REC_U8, p, idx, err);
+}
+
+/* The flip snapshot's signs, one int8 each. */
+static int write_flip_signs(qt_record_writer *w, const qt_param *p, qt_error *err)
+{
+    int8_t *signs = malloc(p->t.numel);
+    for (size_t i = 0; signs && i < p->t.numel; i++)
+        signs[i] = qt_quant_snapshot_sign(p->q, i);
+    return write_weight_bytes(w, "flips/", "", QT_REC_I8, p, signs, err);
 }
 
 static int write_param(qt_record_writer *w, const qt_param *p, const qt_optimizer *opt,
@@ -79,14 +96,7 @@ static int write_param(qt_record_writer *w, const qt_param *p, const qt_optimize
         return QT_ERR;
     if (opt && p->opt_v && write_f32(w, "opt/", p->name, ".v", &p->t, p->opt_v, err) != QT_OK)
         return QT_ERR;
-    if (st && p->q) {
-        char rec[NAME_MAX_LEN];
-        int64_t shape[QT_MAX_DIMS];
-        snprintf(rec, sizeof rec, "flips/%s", p->name);
-        shape_of(&p->t, shape);
-        return qt_record_write(w, rec, QT_REC_I8, p->t.ndim, shape, p->q->snapshot, err);
-    }
-    return QT_OK;
+    return st && p->q ? write_flip_signs(w, p, err) : QT_OK;
 }
 
 static int write_bn(qt_record_writer *w, const qt_layer *l, qt_error *err)
@@ -356,8 +366,8 @@ static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int appl
             memcpy(q->w_real, r->data, n * sizeof(float));
         for (size_t i = 0; idx && i < n; i++)
             q->codes[i] = (int8_t)(q->grid.code0 + ((const uint8_t *)idx->data)[i] * q->grid.code_step);
-        if (flips)
-            memcpy(q->snapshot, flips->data, n);
+        for (size_t i = 0; flips && i < n; i++)
+            qt_quant_snapshot_set(q, i, ((const int8_t *)flips->data)[i]);
     } else if (r) {
         memcpy(p->t.data, r->data, n * sizeof(float));
     } else if (pq.centroids) {

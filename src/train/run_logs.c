@@ -130,6 +130,7 @@ int run_logs_summary(const char *dir, const run_summary_fields *f, qt_error *err
         qt_json_field_number(w, "float_test_acc", f->s->float_test_acc);
     qt_json_field_int(w, "params", (int64_t)f->s->params);
     qt_json_field_int(w, "param_bytes", (int64_t)f->s->param_bytes);
+    qt_json_field_int(w, "state_bytes", (int64_t)f->s->state_bytes);
     qt_json_field_number(w, "seconds", f->s->seconds);
     qt_json_field_number(w, "images_per_s", f->s->images_per_s);
     qt_json_field_int(w, "skipped_images", f->s->skipped_images);

@@ -51,7 +51,7 @@ int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_k
         return QT_ERR;
     t0 = qt_profile_clock(c);
     qt_optimizer_begin_step(opt);
-    size_t flipped = qt_quant_update(net, opt, lr, seed, step);
+    size_t flipped = qt_quant_update(net, opt, lr, seed, step, c->pool);
     qt_profile_mark(c, QT_PASS_UPDATE, t0);
     size_t quantized = qt_quant_weight_count(net);
     out->flips = quantized ? (double)flipped / (double)quantized : 0.0;

@@ -392,6 +392,7 @@ static int write_summary(run *r, qt_error *err)
     s->images_per_s = s->seconds > 0 ? (double)r->st.images / s->seconds : 0.0;
     s->params = qt_net_param_count(r->net);
     s->param_bytes = qt_quant_param_bytes(r->net);
+    s->state_bytes = qt_quant_state_bytes(r->net);
     s->skipped_images = qt_dataset_skipped(r->train_ds) + qt_dataset_skipped(r->test_ds) +
                         qt_loader_skipped_images(r->train_ld) + qt_loader_skipped_images(r->test_ld);
     if (r->cfg->data.skip_bad) {

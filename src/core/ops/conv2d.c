@@ -91,7 +91,7 @@ static int product_tile(const conv_shape *s, int m, int k, size_t in_floats, int
 
 typedef struct {
     const qt_winograd *g;
-    const float *w;
+    qt_values w;
     int flip;
     float *u;
 } wino_job;
@@ -99,7 +99,7 @@ typedef struct {
 static void wino_transform_range(void *arg, long lo, long hi, int worker)
 {
     const wino_job *j = arg;
-    qt_winograd_transform_weights(j->g, j->w, j->flip, j->u, (int)lo, (int)hi);
+    qt_winograd_transform_weights(j->g, &j->w, j->flip, j->u, (int)lo, (int)hi);
 }
 
 static void wino_pack_range(void *arg, long lo, long hi, int worker)
@@ -110,7 +110,7 @@ static void wino_pack_range(void *arg, long lo, long hi, int worker)
 }
 
 /* Winograd weights (w, or flipped and transposed for dx) and every worker's scratch. */
-static float *winograd_weights(qt_ctx *c, const qt_winograd *g, const float *w, int flip,
+static float *winograd_weights(qt_ctx *c, const qt_winograd *g, qt_values w, int flip,
                                float **scratch, int workers)
 {
     wino_job j = {g, w, flip, qt_ctx_scratch(c, qt_winograd_weight_floats(g) * sizeof(float))};
@@ -211,11 +211,12 @@ static void forward_tile(void *arg, int task, int worker)
 }
 
 /* Packing an operand for qt_gemm_packed, for every group, the workers taking panels: group
- * gi's m x k matrix has element (i, l) at src + gi * src_group + i * rs + l * cs. */
+ * gi's m x k matrix has element (i, l) at src + gi * src_group + i * rs + l * cs (a coded
+ * operand is decoded here, panel by panel). */
 typedef struct {
     qt_isa isa;
     int m, k, panels;         /* panels per group */
-    const float *src;
+    qt_values src;
     ptrdiff_t src_group, rs, cs;
     float *dst;
     size_t dst_group;
@@ -228,13 +229,14 @@ static void pack_range(void *arg, long lo, long hi, int worker)
     for (long t = lo; t < hi; t++) {
         const int gi = (int)(t / j->panels), i0 = (int)(t % j->panels) * mr;
         const int rows = j->m - i0 < mr ? j->m - i0 : mr;
-        qt_gemm_pack_a(j->isa, rows, j->k, j->src + gi * j->src_group + i0 * j->rs, j->rs, j->cs,
+        const qt_values src = qt_values_from(j->src, gi * j->src_group + i0 * j->rs);
+        qt_gemm_pack_a(j->isa, rows, j->k, &src, j->rs, j->cs,
                        j->dst + gi * j->dst_group + (size_t)i0 * j->k);
     }
 }
 
 /* Packed copy of (m x k per group) from src, in a scratch buffer; *group_floats apart. */
-static float *pack_groups(qt_ctx *c, const conv_shape *s, int m, int k, const float *src,
+static float *pack_groups(qt_ctx *c, const conv_shape *s, int m, int k, qt_values src,
                           ptrdiff_t src_group, ptrdiff_t rs, ptrdiff_t cs, size_t *group_floats)
 {
     *group_floats = qt_gemm_pack_floats(s->isa, m, k);
@@ -249,7 +251,7 @@ static float *pack_groups(qt_ctx *c, const conv_shape *s, int m, int k, const fl
 }
 
 /* Each group's weights (C_out/G x K, row-major in w) packed for the forward product. */
-static float *pack_weights(qt_ctx *c, const conv_shape *s, const float *w, size_t *group_floats)
+static float *pack_weights(qt_ctx *c, const conv_shape *s, qt_values w, size_t *group_floats)
 {
     return pack_groups(c, s, s->cout_g, s->kg, w, (ptrdiff_t)s->cout_g * s->kg, s->kg, 1,
                        group_floats);
@@ -257,7 +259,7 @@ static float *pack_weights(qt_ctx *c, const conv_shape *s, const float *w, size_
 
 /* In training, the per-plane moments of y are left in the context for a batchnorm that
  * reads y next (computed here while each image's output is still in cache). */
-static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, const float *w,
+static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_values w,
                            const float *b, qt_tensor *yt, fwd_job j)
 {
     const int workers = qt_pool_threads(c->pool);
@@ -405,7 +407,7 @@ static void backward_slot(void *arg, int slot, int worker)
 /* flip[g][c][(o, q)] = w[g][o][c][KK-1-q] for the (group, input channel) rows [lo, hi) */
 typedef struct {
     const conv_shape *s;
-    const float *w;
+    qt_values w;
     float *flip;
 } flip_job;
 
@@ -416,17 +418,17 @@ static void flip_range(void *arg, long lo, long hi, int worker)
     const int kk = s->kh * s->kw, kt = s->cout_g * kk;
     for (long row = lo; row < hi; row++) {
         const int gi = (int)(row / s->cin_g), ch = (int)(row % s->cin_g);
-        const float *wg = j->w + (size_t)gi * s->cout_g * s->kg;
+        const qt_values wg = qt_values_from(j->w, (ptrdiff_t)gi * s->cout_g * s->kg);
         float *f = j->flip + (size_t)row * kt;
         for (int o = 0; o < s->cout_g; o++)
             for (int q = 0; q < kk; q++)
-                f[o * kk + q] = wg[((size_t)o * s->cin_g + ch) * kk + kk - 1 - q];
+                f[o * kk + q] = qt_values_at(&wg, ((ptrdiff_t)o * s->cin_g + ch) * kk + kk - 1 - q);
     }
 }
 
 /* Weights for dx, packed per group. direct: A (C_in/G x C_out/G*KH*KW) with
  * A[c][(o, i, j)] = w[o][c][KH-1-i][KW-1-j]; im2col: A = w_g^T (K x C_out/G). */
-static float *pack_weights_t(qt_ctx *c, const conv_shape *s, const float *w, size_t *group_floats)
+static float *pack_weights_t(qt_ctx *c, const conv_shape *s, qt_values w, size_t *group_floats)
 {
     const int kt = s->cout_g * s->kh * s->kw;
     if (!s->direct)
@@ -436,8 +438,8 @@ static float *pack_weights_t(qt_ctx *c, const conv_shape *s, const float *w, siz
     if (!f.flip)
         return NULL;
     qt_pool_for(c->pool, s->cin, 1 + 16384 / kt, flip_range, &f);
-    float *ap = pack_groups(c, s, s->cin_g, kt, f.flip, (ptrdiff_t)s->cin_g * kt, kt, 1,
-                            group_floats);
+    float *ap = pack_groups(c, s, s->cin_g, kt, qt_values_float(f.flip), (ptrdiff_t)s->cin_g * kt,
+                            kt, 1, group_floats);
     qt_ctx_release(c, f.flip);
     return ap;
 }
@@ -501,9 +503,9 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
     qt_winograd wino = qt_winograd_make(s->isa, s->cout, s->cin, s->h, s->w);
     if (dx && s->winograd) {
         j.wino = &wino;
-        j.apack_t = winograd_weights(c, &wino, w->data, 1, &j.wscratch, workers);
+        j.apack_t = winograd_weights(c, &wino, qt_tensor_values(w), 1, &j.wscratch, workers);
     } else if (dx) {
-        j.apack_t = pack_weights_t(c, s, w->data, &j.apack_group);
+        j.apack_t = pack_weights_t(c, s, qt_tensor_values(w), &j.apack_group);
     }
     int ok = off_x && off_dy && off_out && (s->direct || j.col) && (!dw || j.dwp) &&
              (!db || j.dbp) && (!dx || j.apack_t) && tap_lanes(c, s, &lanes) == QT_OK;
@@ -606,7 +608,7 @@ qt_tensor *qt_conv2d(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b, qt_con
     if (!y)
         return NULL;
     fwd_job j = {0};
-    conv2d_forward(c, &s, x->data, w->data, b ? b->data : NULL, y, j);
+    conv2d_forward(c, &s, x->data, qt_tensor_values(w), b ? b->data : NULL, y, j);
     if (c->failed)
         return NULL;
     qt_node *nd = qt_tape_record(c, conv2d_backward, y, x, w, b);
@@ -653,6 +655,6 @@ qt_tensor *qt_conv2d_bn_relu(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b
     j.shift = ab + s.cout;
     j.res = residual ? residual->data : NULL;
     j.relu = relu;
-    conv2d_forward(c, &s, x->data, w->data, b ? b->data : NULL, y, j);
+    conv2d_forward(c, &s, x->data, qt_tensor_values(w), b ? b->data : NULL, y, j);
     return c->failed ? NULL : y;
 }

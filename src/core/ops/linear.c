@@ -1,15 +1,28 @@
-/* Fully connected layer on cblas_sgemm, each product split into row blocks over the
- * context's workers (OpenBLAS itself runs single-threaded inside them). */
+/* Fully connected layer on cblas_sgemm, each product split over the context's workers
+ * (OpenBLAS itself runs single-threaded inside them).
+ *
+ * The products that read the weights (forward, input gradient) take them a tile at a time:
+ * a block of rows (forward) or of columns (input gradient) of at most TILE_FLOATS weights,
+ * one tile per task. A coded weight (a quantized layer, tensor.h) is decoded tile by tile
+ * into the worker's buffer, so no float copy of the whole layer is made; a float weight is
+ * read in place through the same tiles. Both make the same product calls on the same values,
+ * so they give bitwise the same results, and every output element comes from one call
+ * whatever the number of workers. */
 #include <cblas.h>
 #include <string.h>
 
 #include "qtrain/ops.h"
 #include "qtrain/threads.h"
 
+enum { TILE_FLOATS = 1 << 18 };  /* 1 MiB per worker */
+
 typedef struct {
-    const float *x, *w, *b, *dy;
+    const float *x, *b, *dy;
+    qt_values w;
     float *y, *dx, *dw;
+    float *tiles;             /* coded weights: one TILE_FLOATS buffer per worker */
     int n, in, out;
+    int block;                /* weight rows (forward) or columns (input gradient) per tile */
     float beta;
 } linear_job;
 
@@ -20,24 +33,60 @@ static long min_rows(int cols, int depth)
     return r < 1 ? 1 : r;
 }
 
-/* rows [lo, hi) of y (N, OUT) = x w^T + b */
-static void forward_rows(void *arg, long lo, long hi, int worker)
+/* Weight rows (of `len` floats) per tile; at least one. */
+static int tile_block(int len)
 {
-    const linear_job *j = arg;
-    float *y = j->y + lo * j->out;
-    if (j->b)
-        for (long i = lo; i < hi; i++)
-            memcpy(j->y + i * j->out, j->b, (size_t)j->out * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), j->out, j->in, 1.0f,
-                j->x + lo * j->in, j->in, j->w, j->in, j->b ? 1.0f : 0.0f, y, j->out);
+    int b = TILE_FLOATS / len;
+    return b < 1 ? 1 : b;
 }
 
-/* rows [lo, hi) of dx (N, IN) = dy w */
-static void input_grad_rows(void *arg, long lo, long hi, int worker)
+/* Rows [o0, o0 + rows) x columns [i0, i0 + cols) of w as floats: in place (row pitch in),
+ * or decoded into the worker's tile (row pitch cols). */
+static const float *weight_tile(const linear_job *j, int worker, int o0, int rows, int i0,
+                                int cols, int *ld)
+{
+    if (j->w.f) {
+        *ld = j->in;
+        return j->w.f + (size_t)o0 * j->in + i0;
+    }
+    float *t = j->tiles + (size_t)worker * TILE_FLOATS;
+    for (int o = 0; o < rows; o++) {
+        const qt_values row = qt_values_from(j->w, (ptrdiff_t)(o0 + o) * j->in + i0);
+        for (int i = 0; i < cols; i++)
+            t[(size_t)o * cols + i] = qt_values_at(&row, i);
+    }
+    *ld = cols;
+    return t;
+}
+
+/* columns [o0, o1) of y (N, OUT) = x w^T + b, for the weight rows of tiles [lo, hi) */
+static void forward_tiles(void *arg, long lo, long hi, int worker)
 {
     const linear_job *j = arg;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), j->in, j->out, 1.0f,
-                j->dy + lo * j->out, j->out, j->w, j->in, j->beta, j->dx + lo * j->in, j->in);
+    for (long t = lo; t < hi; t++) {
+        const int o0 = (int)t * j->block, rows = j->out - o0 < j->block ? j->out - o0 : j->block;
+        int ld;
+        const float *wt = weight_tile(j, worker, o0, rows, 0, j->in, &ld);
+        float *y = j->y + o0;
+        if (j->b)
+            for (int i = 0; i < j->n; i++)
+                memcpy(y + (size_t)i * j->out, j->b + o0, (size_t)rows * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, rows, j->in, 1.0f, j->x, j->in,
+                    wt, ld, j->b ? 1.0f : 0.0f, y, j->out);
+    }
+}
+
+/* columns [i0, i1) of dx (N, IN) = dy w, for the weight columns of tiles [lo, hi) */
+static void input_grad_tiles(void *arg, long lo, long hi, int worker)
+{
+    const linear_job *j = arg;
+    for (long t = lo; t < hi; t++) {
+        const int i0 = (int)t * j->block, cols = j->in - i0 < j->block ? j->in - i0 : j->block;
+        int ld;
+        const float *wt = weight_tile(j, worker, 0, j->out, i0, cols, &ld);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->n, cols, j->out, 1.0f, j->dy,
+                    j->out, wt, ld, j->beta, j->dx + i0, j->in);
+    }
 }
 
 /* rows [lo, hi) of dw (OUT, IN) = dy^T x */
@@ -48,14 +97,34 @@ static void weight_grad_rows(void *arg, long lo, long hi, int worker)
                 j->dy + lo, j->out, j->x, j->in, j->beta, j->dw + lo * j->in, j->in);
 }
 
+/* Per-worker tile buffers when the weights are coded (released by the caller). */
+static int tile_buffers(qt_ctx *c, linear_job *j)
+{
+    if (j->w.f)
+        return QT_OK;
+    size_t bytes = (size_t)qt_pool_threads(c->pool) * TILE_FLOATS * sizeof(float);
+    return (j->tiles = qt_ctx_scratch(c, bytes)) ? QT_OK : QT_ERR;
+}
+
+/* Tiles of `block` rows or columns over `len` of them, taken `per_task` at a time. */
+static void run_tiles(qt_ctx *c, linear_job *j, int len, int block, long per_task,
+                      void (*fn)(void *, long, long, int))
+{
+    j->block = block;
+    qt_pool_for(c->pool, (len + block - 1) / block, per_task < 1 ? 1 : per_task, fn, j);
+}
+
 /* dy (N, OUT) -> dx = dy w (N, IN), dw = dy^T x (OUT, IN), db = sum_n dy (OUT) */
 static void linear_backward(qt_ctx *c, const qt_node *nd)
 {
     qt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
-    linear_job j = {x->data, w->data, NULL, nd->out->grad, NULL, NULL, NULL,
-                    x->shape[0], x->shape[1], w->shape[0], 0.0f};
-    if ((j.dx = qt_grad_target(c, x, &j.beta)))
-        qt_pool_for(c->pool, j.n, min_rows(j.in, j.out), input_grad_rows, &j);
+    linear_job j = {x->data, NULL, nd->out->grad, qt_tensor_values(w), NULL, NULL, NULL, NULL,
+                    x->shape[0], x->shape[1], w->shape[0], 0, 0.0f};
+    if ((j.dx = qt_grad_target(c, x, &j.beta)) && tile_buffers(c, &j) == QT_OK) {
+        const int cols = tile_block(j.out);
+        run_tiles(c, &j, j.in, cols, min_rows(j.n, j.out) / cols, input_grad_tiles);
+        qt_ctx_release(c, j.tiles);
+    }
     if ((j.dw = qt_grad_target(c, w, &j.beta)))
         qt_pool_for(c->pool, j.out, min_rows(j.in, j.n), weight_grad_rows, &j);
     float beta;
@@ -81,9 +150,13 @@ qt_tensor *qt_linear(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b)
     qt_tensor *y = qt_tensor_new2(c, x->shape[0], w->shape[0]);
     if (!y)
         return NULL;
-    linear_job j = {x->data, w->data, b ? b->data : NULL, NULL, y->data, NULL, NULL,
-                    x->shape[0], x->shape[1], w->shape[0], 0.0f};
-    qt_pool_for(c->pool, j.n, min_rows(j.out, j.in), forward_rows, &j);
+    linear_job j = {x->data, b ? b->data : NULL, NULL, qt_tensor_values(w), y->data, NULL, NULL,
+                    NULL, x->shape[0], x->shape[1], w->shape[0], 0, 0.0f};
+    if (tile_buffers(c, &j) != QT_OK)
+        return NULL;
+    const int rows = tile_block(j.in);
+    run_tiles(c, &j, j.out, rows, min_rows(j.n, j.in) / rows, forward_tiles);
+    qt_ctx_release(c, j.tiles);
     qt_tape_record(c, linear_backward, y, x, w, b);
     return y;
 }
