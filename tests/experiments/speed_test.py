@@ -92,8 +92,15 @@ def test_summary():
     check("tcmalloc_minimal" in md and "2026-12-07" in md and "AMD EPYC" in md,
           "results.md names the allocator, the date and the CPU")
     check("not idle" not in md, "an idle run is not flagged")
-    busy = dict(env, load={"start": 0.1, "max": 2.0, "end": 0.2})
-    check("not idle: provisional" in speed.markdown(busy, res), "a busy run is flagged provisional")
+    own = dict(env, load={"start": 0.1, "max": 2.4, "end": 2.0}, max_threads=2)
+    check("not idle" not in speed.markdown(own, res),
+          "the benchmark's own 2 threads (load up to 2.4) do not make a run busy")
+    busy = dict(env, load={"start": 0.1, "max": 2.6, "end": 0.2}, max_threads=2)
+    check("not idle: provisional" in speed.markdown(busy, res),
+          "a load above the benchmark's threads + 0.5 is flagged provisional")
+    started_busy = dict(env, load={"start": 0.7, "max": 1.0, "end": 0.2}, max_threads=2)
+    check("not idle: provisional" in speed.markdown(started_busy, res),
+          "a load above 0.5 before the first run is flagged provisional")
     return env, res, runs
 
 
@@ -141,10 +148,10 @@ def test_readme(env, res, runs, tmp):
     results.write_text(json.dumps({"environment": quick, "results": res, "runs": runs}))
     r = run([sys.executable, tool, "--results", results, "--readme", readme])
     check(r.returncode != 0 and "--quick run" in r.stderr, "a --quick result is refused")
-    busy = dict(env, load={"start": 0.2, "max": 0.9, "end": 0.3})
+    busy = dict(env, load={"start": 0.9, "max": 0.9, "end": 0.3})
     results.write_text(json.dumps({"environment": busy, "results": res, "runs": runs}))
     r = run([sys.executable, tool, "--results", results, "--readme", readme])
-    check(r.returncode != 0 and "busy machine (load average up to 0.90" in r.stderr
+    check(r.returncode != 0 and "busy machine (load average 0.90 at the start" in r.stderr
           and readme.read_text() == new, "a busy-machine result is refused, the README untouched")
 
 
