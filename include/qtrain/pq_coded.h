@@ -39,6 +39,9 @@ void qt_pq_layer_round_half(qt_pq_layer *l);
 /* The checkpoint_extra that stores the coded layers in coded form (every other parameter as
  * f32). */
 qt_checkpoint_extra qt_pq_net_writer(qt_pq_net *pq);
+/* The checkpoint_extra whose reader decodes those records into a float net's weights (pass
+ * it to qt_checkpoint_load_with); the writer above reads them back the same way. */
+qt_checkpoint_extra qt_pq_checkpoint_reader(void);
 
 /* Size as the paper counts it: log2(k)/d bits per quantized weight for the indices, k*d*2
  * bytes of fp16 centroids per layer, 4 bytes for every other parameter (biases, batchnorm,
