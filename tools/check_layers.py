@@ -5,8 +5,9 @@
 
 A file may include headers of its own layer and of layers to its left. Layers that share a
 rank (io, data, nn; quant, optim; plot, bench, cli) may include one another, but not in a
-cycle. A file's layer is its directory under src/; a public header's is the directory of the
-source file with its name (include/qtrain/net.h: src/nn/net.c), else the HEADER_LAYER table.
+cycle. A file's layer is its directory under src/; a header of include/qtrain/ (installed) or
+src/include/qtrain/ (not installed) belongs to the directory of the source file with its name
+(include/qtrain/net.h: src/nn/net.c), else to the HEADER_LAYER table.
 
 Usage: check_layers.py [ROOT]   (ROOT: the source tree, default: this script's parent's
 parent). Prints one line per violation and exits 1 when there is any, else exits 0."""
@@ -63,10 +64,12 @@ def files_to_check(root, sources):
             for f in sorted(files):
                 if f.endswith((".c", ".h")):
                     yield os.path.relpath(os.path.join(dirpath, f), root), layer
-    inc = os.path.join(root, "include", "qtrain")
-    for f in sorted(os.listdir(inc)):
-        if f.endswith(".h") and f != "qtrain.h":  # the umbrella includes every layer
-            yield os.path.join("include", "qtrain", f), header_layer(f[:-2], sources)
+    for top in (os.path.join("include", "qtrain"), os.path.join("src", "include", "qtrain")):
+        if not os.path.isdir(os.path.join(root, top)):
+            continue
+        for f in sorted(os.listdir(os.path.join(root, top))):
+            if f.endswith(".h"):
+                yield os.path.join(top, f), header_layer(f[:-2], sources)
 
 
 def target_layer(root, path, inc, sources):

@@ -33,6 +33,10 @@
 #include "qtrain/optimizer.h"
 #include "qtrain/record_file.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_train_state {
     int64_t step;             /* optimizer steps taken */
     int64_t epoch;            /* the epoch in progress (0-based) */
@@ -104,5 +108,9 @@ void qt_checkpoint_prune(const char *dir, int keep);
 /* Deletes the temporary files of checkpoints being written when a process was killed
  * ("step-*.qtr.tmp"); returns how many. */
 int qt_checkpoint_remove_temps(const char *dir);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

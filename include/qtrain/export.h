@@ -9,6 +9,10 @@
 #include "qtrain/export_meta.h"
 #include "qtrain/net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_EXPORT_SAFETENSORS, QT_EXPORT_ONNX } qt_export_format;
 
 typedef struct qt_export_opts {
@@ -69,5 +73,9 @@ int qt_open_weights_net(const char *path, const char *const *overrides, int n_ov
  * (float_view) the BC float buffer it holds. */
 int qt_eval_weights(const char *path, const char *const *overrides, int n_overrides,
                     int float_view, qt_eval_result *out, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

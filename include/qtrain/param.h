@@ -13,6 +13,10 @@
 
 #include "qtrain/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     QT_PARAM_WEIGHT,          /* conv or linear weight: the ones that can be quantized */
     QT_PARAM_BIAS,
@@ -37,5 +41,9 @@ typedef struct qt_param {
 qt_param *qt_param_new(const char *name, qt_param_role role, int ndim, const int *shape);
 /* Releases the quantizer (q_free) first, then the parameter's own storage. */
 void qt_param_free(qt_param *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

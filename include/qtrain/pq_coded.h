@@ -10,6 +10,10 @@
 #include "qtrain/checkpoint.h"
 #include "qtrain/pq_layout.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_pq_layer {
     int layer;                /* index in the net */
     qt_param *param;          /* its weight: holds the decoded values */
@@ -57,5 +61,9 @@ typedef struct qt_pq_size {
 void qt_pq_net_size(const qt_net *net, const qt_pq_net *pq, qt_pq_size *out);
 /* Megabytes as the paper writes them: 2^20 bytes. */
 static inline double qt_pq_mb(double bytes) { return bytes / 1048576.0; }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

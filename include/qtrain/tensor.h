@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define QT_MAX_DIMS 4
 
 typedef struct qt_tensor {
@@ -31,5 +35,9 @@ static inline int qt_dim_n(const qt_tensor *t) { return t->shape[0]; }
 static inline int qt_dim_c(const qt_tensor *t) { return t->ndim > 1 ? t->shape[1] : 1; }
 static inline int qt_dim_h(const qt_tensor *t) { return t->ndim > 2 ? t->shape[2] : 1; }
 static inline int qt_dim_w(const qt_tensor *t) { return t->ndim > 3 ? t->shape[3] : 1; }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
