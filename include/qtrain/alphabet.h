@@ -12,6 +12,10 @@
 #include "qtrain/error.h"
 #include "qtrain/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_ALPHABET_MIDRISE, QT_ALPHABET_ZERO } qt_alphabet_kind;
 
 typedef struct qt_alphabet {
@@ -33,5 +37,9 @@ int qt_alphabet_stochastic(const qt_alphabet *a, float x, qt_rng *r);
 static inline float qt_alphabet_value(const qt_alphabet *a, int index) { return a->lo + (float)index * a->step; }
 /* log2(levels): the information per weight. */
 double qt_alphabet_bits(const qt_alphabet *a);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

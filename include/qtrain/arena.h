@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_arena_block qt_arena_block;
 
 typedef struct qt_arena {
@@ -27,5 +31,9 @@ void *qt_arena_alloc(qt_arena *a, size_t bytes);
 void *qt_arena_calloc(qt_arena *a, size_t bytes);
 void qt_arena_reset(qt_arena *a);
 void qt_arena_free(qt_arena *a);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 #include "qtrain/image_decode.h"
 #include "qtrain/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum qt_crop_mode {
     /* The whole image, resized to the output size when the sizes differ. */
     QT_CROP_NONE,
@@ -108,5 +112,9 @@ int qt_augment_decode_scale(const qt_augmenter *a, const qt_augment_params *p);
  * size, the box scaled with it; else at full size) and applies them. */
 int qt_augment_file(qt_augmenter *a, qt_image_reader *rd, const char *path, int scaled,
                     uint64_t seed, uint64_t epoch, uint64_t index, float *out, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -23,6 +23,10 @@
 #include "qtrain/rng.h"
 #include "qtrain/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_ctx qt_ctx;
 typedef struct qt_node qt_node;
 typedef struct qt_pool qt_pool;
@@ -127,5 +131,9 @@ int qt_grad_hand_over(qt_ctx *c, qt_tensor *out, qt_tensor *t);
 int qt_backward(qt_ctx *c, qt_tensor *loss, qt_error *err);
 /* Runs the tape backward from `out` whose gradient the caller already set (gradient checks). */
 int qt_backward_from(qt_ctx *c, qt_tensor *out, const float *dout, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 
 #include "qtrain/ptq.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Runs the first n images of cs (all when n exceeds them) through net in batches of `batch`,
  * grad off, batchnorm on batch statistics, dropout off. The running statistics restart at
  * the first batch and end as the size-weighted average of the batch statistics (means, and
@@ -16,5 +20,9 @@ int qt_bn_calibrate(qt_net *net, const qt_calib_set *cs, int n, int batch, qt_er
 
 /* Number of batchnorm layers in net. */
 int qt_net_count_batchnorm(const qt_net *net);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #include "qtrain/net.h"
 #include "qtrain/ptq.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Multiply-adds per image of layer i: conv and linear as qt_layer_weight_macs, batchnorm one
  * per output element (y = a x + b once folded); 0 for every other layer. */
 double qt_layer_macs(const qt_net *net, int i);
@@ -29,5 +33,9 @@ typedef struct qt_model_cost {
 /* The cost of net (weights coded per cn, activations at act_bits) against the float net. */
 int qt_model_cost_of(const qt_net *fnet, const qt_net *net, const qt_coded_net *cn,
                      double act_bits, qt_model_cost *out, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -21,7 +21,8 @@
  *   arch/<layer>.cp_rank       u64   layer <layer> is CP-factorised with this rank (net_cp.h)
  * SR and R weights are stored only as level indices (1 byte per weight); BC stores w_r
  * (the indices of Q(w_r) follow from it). Post-training quantizers store their own coded
- * forms (see qt_checkpoint_param_writer). */
+ * forms through a qt_checkpoint_extra, whose reader decodes them again on a weights-only
+ * load: the checkpoint code knows no coded form but the grid's. */
 #ifndef QTRAIN_CHECKPOINT_H
 #define QTRAIN_CHECKPOINT_H
 
@@ -31,6 +32,10 @@
 #include "qtrain/net.h"
 #include "qtrain/optimizer.h"
 #include "qtrain/record_file.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct qt_train_state {
     int64_t step;             /* optimizer steps taken */
@@ -50,9 +55,18 @@ typedef struct qt_train_state {
  * wrote p (the default f32 record is then skipped), 0 to let the default handle it. */
 typedef int (*qt_param_writer_fn)(qt_record_writer *w, const qt_param *p, void *user, qt_error *err);
 
+/* Reads a float parameter a tool stored in its own coded form (a weights-only load): returns
+ * 1 when p's records are in that form and were checked (apply = 0) or decoded into p->t.data
+ * (apply = 1), 0 when they are not in that form, QT_ERR when they are but are invalid. The
+ * load calls it twice per parameter, checking everything before it changes anything. */
+typedef int (*qt_param_reader_fn)(const qt_record_file *f, const char *path, qt_param *p,
+                                  int apply, void *user, qt_error *err);
+
+/* A tool's coded forms: write_param for saving, read_param for loading (either may be NULL). */
 typedef struct qt_checkpoint_extra {
     qt_param_writer_fn write_param;
     void *user;
+    qt_param_reader_fn read_param;
 } qt_checkpoint_extra;
 
 /* opt and state may be NULL (a weights-only file, e.g. a post-training quantized model). */
@@ -66,6 +80,9 @@ int qt_checkpoint_save(const char *path, const qt_net *net, const qt_optimizer *
  * come in any stored form and are decoded to the net's float values for evaluation. */
 int qt_checkpoint_load(const char *path, qt_net *net, qt_optimizer *opt, qt_train_state *state,
                        qt_error *err);
+/* The same, with extra->read_param (may be NULL) decoding parameters in a tool's coded form. */
+int qt_checkpoint_load_with(const char *path, qt_net *net, qt_optimizer *opt,
+                            qt_train_state *state, const qt_checkpoint_extra *extra, qt_error *err);
 
 /* Applies the structure a checkpoint records (arch/<layer>.cp_rank: factorise that layer)
  * to a net freshly built from its config, before qt_checkpoint_load. */
@@ -91,5 +108,9 @@ void qt_checkpoint_prune(const char *dir, int keep);
 /* Deletes the temporary files of checkpoints being written when a process was killed
  * ("step-*.qtr.tmp"); returns how many. */
 int qt_checkpoint_remove_temps(const char *dir);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

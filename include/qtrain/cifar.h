@@ -10,6 +10,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QT_CIFAR_SIDE = 32, QT_CIFAR_IMAGE_BYTES = 3 * 32 * 32 };
 
 /* Which file layout and which label to return. */
@@ -39,5 +43,9 @@ int qt_cifar_decode(const char *name, const uint8_t *buf, size_t len, qt_cifar_l
  * label; coarse is used by the CIFAR-100 layout only. */
 void qt_cifar_encode_record(uint8_t *rec, qt_cifar_labels layout, int label, int coarse,
                             const uint8_t *pixels);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

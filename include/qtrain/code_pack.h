@@ -18,6 +18,10 @@
 #include "qtrain/error.h"
 #include "qtrain/grid.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_PACK_BITS1, QT_PACK_INT2, QT_PACK_INT4, QT_PACK_INT8 } qt_pack_kind;
 
 /* The narrowest packing that holds every code of grid g. */
@@ -35,5 +39,9 @@ size_t qt_pack_bytes(qt_pack_kind k, size_t n);
 int qt_pack_codes(qt_pack_kind k, const int8_t *codes, size_t n, uint8_t *out, qt_error *err);
 /* Unpacks n codes. */
 void qt_unpack_codes(qt_pack_kind k, const uint8_t *packed, size_t n, int8_t *codes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 #include "qtrain/cp_net.h"
 #include "qtrain/json.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_weight_report {
     char name[48];
     double rel_error;         /* ||W - W^||_F / ||W||_F */
@@ -28,5 +32,9 @@ void qt_weight_reports_json(qt_json_writer *w, const qt_weight_report *r, int n)
 /* Key "cp_layers": the changed layers' reports (those with a name), each with its rank,
  * errors, sweeps and grids {lo, step, levels} of A, B, C. */
 void qt_cp_reports_json(qt_json_writer *w, const qt_cp_layer_report *r, int n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -21,6 +21,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
     QT_CONFIG_STR_MAX = 64,      /* model.name capacity, including the NUL */
     QT_CONFIG_PATH_MAX = 1024,   /* data.root capacity, including the NUL */
@@ -242,5 +246,9 @@ int qt_config_save(const qt_config *c, const char *path, qt_error *err);
 char *qt_config_help_text(void);
 /* The full text of configs/README.md. */
 char *qt_config_readme(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

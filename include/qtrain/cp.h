@@ -13,6 +13,10 @@
 #include "qtrain/alphabet.h"
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_cp_tensor {
     const float *x;           /* dims[0] x dims[1] x dims[2], row-major */
     int dims[3];              /* dims[2] = 1 for a matrix */
@@ -82,5 +86,9 @@ qt_cp_admm_opts qt_cp_admm_defaults(int bits, int max_sweeps, int max_inner);
  * are the best sweep's, every free entry on grids[m]. */
 int qt_cp_admm(const qt_cp_tensor *t, qt_cp_factors *f, const qt_cp_admm_opts *o,
                qt_alphabet grids[3], qt_cp_trace *trace, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

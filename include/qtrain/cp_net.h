@@ -8,6 +8,10 @@
 #include "qtrain/net_cp.h"
 #include "qtrain/ptq.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     QT_CP_ADMM,               /* AO-ADMM with quantized factors */
     QT_CP_FLOAT_THEN_QUANT,   /* the baseline: float CP-ALS, then each factor rounded */
@@ -62,5 +66,9 @@ int qt_cp_layer_rank(const qt_layer *l, double rate);
 /* The layers the paper factorises: every k x k conv with k > 1 except the first layer of
  * the net (ResNet-18: the 16 3x3 convs of layer1-4). */
 void qt_cp_default_mask(const qt_net *net, int *mask);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

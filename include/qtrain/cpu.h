@@ -5,6 +5,10 @@
 #ifndef QTRAIN_CPU_H
 #define QTRAIN_CPU_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     QT_ISA_AUTO = 0,          /* the best this CPU supports */
     QT_ISA_PORTABLE,          /* plain C */
@@ -19,5 +23,9 @@ qt_isa qt_isa_best(void);
 /* AUTO resolves to the best level; anything else is returned as is. */
 qt_isa qt_isa_resolve(qt_isa isa);
 const char *qt_isa_name(qt_isa isa);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_csv_writer qt_csv_writer;
 
 /* Creates (or empties) path and writes the header row. */
@@ -29,5 +33,9 @@ int qt_csv_write_row(qt_csv_writer *w, const double *values, qt_error *err);
 int qt_csv_write_text_row(qt_csv_writer *w, const char *const *cells, qt_error *err);
 /* Closes the file and frees w (also after an error). */
 int qt_csv_writer_close(qt_csv_writer *w, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

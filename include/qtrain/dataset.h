@@ -47,6 +47,10 @@
 #include "qtrain/image.h"
 #include "qtrain/image_decode.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum qt_dataset_kind {
     QT_DATASET_CIFAR10,
     QT_DATASET_CIFAR100,
@@ -140,5 +144,9 @@ int qt_dataset_image(const qt_dataset *ds, int i, qt_image_reader *rd, qt_image 
 
 /* Writes <dir>/classes.json: {"dataset": KIND, "num_classes": K, "classes": [names by index]}. */
 int qt_dataset_write_classes(const qt_dataset *ds, const char *dir, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_dir_lock {
     int fd;                   /* -1: not held */
 } qt_dir_lock;
@@ -21,5 +25,9 @@ typedef struct qt_dir_lock {
 int qt_dir_lock_take(qt_dir_lock *l, const char *dir, const char *what, qt_error *err);
 /* Releases a held lock; does nothing for one that is not held. */
 void qt_dir_lock_release(qt_dir_lock *l);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

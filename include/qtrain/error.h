@@ -5,6 +5,10 @@
 
 #include <stdarg.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QT_OK = 0, QT_ERR = -1 };
 
 typedef struct qt_error {
@@ -18,5 +22,9 @@ int qt_verrorf(qt_error *err, const char *fmt, va_list ap);
 
 /* Prepends "<prefix>: " to an existing message (adds context as errors travel up). */
 int qt_error_prefix(qt_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

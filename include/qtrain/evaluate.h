@@ -5,6 +5,10 @@
 #include "qtrain/loader.h"
 #include "qtrain/train_step.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_eval_result {
     double loss;              /* mean over images */
     double acc;               /* fraction correct, in [0, 1] */
@@ -17,5 +21,9 @@ typedef struct qt_eval_result {
  * start), grad off, batchnorm running statistics, weights per view. */
 int qt_evaluate(qt_ctx *c, qt_net *net, qt_loader *ld, qt_weights_view view, qt_loss_kind loss,
                 qt_eval_result *out, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

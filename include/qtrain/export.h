@@ -3,10 +3,15 @@
 #ifndef QTRAIN_EXPORT_H
 #define QTRAIN_EXPORT_H
 
+#include "qtrain/checkpoint.h"
 #include "qtrain/config.h"
 #include "qtrain/evaluate.h"
 #include "qtrain/export_meta.h"
 #include "qtrain/net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum { QT_EXPORT_SAFETENSORS, QT_EXPORT_ONNX } qt_export_format;
 
@@ -36,9 +41,10 @@ int qt_export_onnx(const qt_net *net, const qt_export_meta *meta, const qt_expor
 int qt_export_codes(const qt_param *p, const float *values, int8_t *codes, qt_error *err);
 
 /* Loads a checkpoint under config c and writes it to path in the format o asks for, with
- * the metadata of export_meta.h. */
-int qt_export_checkpoint(const qt_config *c, const char *ckpt, const qt_export_opts *o,
-                         const char *path, qt_error *err);
+ * the metadata of export_meta.h. codecs (may be NULL) decodes weights a post-training
+ * quantizer stored in its own form (e.g. qt_pq_checkpoint_reader). */
+int qt_export_checkpoint(const qt_config *c, const char *ckpt, const qt_checkpoint_extra *codecs,
+                         const qt_export_opts *o, const char *path, qt_error *err);
 
 /* Loads the config a checkpoint was trained with (its config.ini record), then applies
  * overrides ("section.key=value"). */
@@ -47,13 +53,14 @@ int qt_checkpoint_config(const char *ckpt, const char *const *overrides, int n_o
 
 /* Builds the net the checkpoint records (qt_run_build_checkpoint_net: its stored description,
  * else config c's model for its dataset's shape), applies the structure the checkpoint
- * records (factorised layers) and loads its weights (weights only; coded forms decoded). */
+ * records (factorised layers) and loads its weights (weights only; grid codes decoded; a
+ * post-training quantizer's own coded forms are not read: qt_eval_checkpoint reads them). */
 int qt_open_checkpoint_net(const qt_config *c, const char *ckpt, qt_net **net, qt_error *err);
 
 /* Test-split accuracy of a checkpoint under config c: quantized weights, or (float_view)
- * BC's float buffer. */
-int qt_eval_checkpoint(const qt_config *c, const char *ckpt, int float_view, qt_eval_result *out,
-                       qt_error *err);
+ * BC's float buffer; codecs as for qt_export_checkpoint. */
+int qt_eval_checkpoint(const qt_config *c, const char *ckpt, const qt_checkpoint_extra *codecs,
+                       int float_view, qt_eval_result *out, qt_error *err);
 
 /* An exported safetensors file (float or packed) rebuilt into a net from its metadata
  * alone: the config it records (plus overrides) in *c, the net with its quantizers and
@@ -66,5 +73,9 @@ int qt_open_weights_net(const char *path, const char *const *overrides, int n_ov
  * (float_view) the BC float buffer it holds. */
 int qt_eval_weights(const char *path, const char *const *overrides, int n_overrides,
                     int float_view, qt_eval_result *out, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -23,6 +23,10 @@
 #include "qtrain/dataset.h"
 #include "qtrain/net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QT_EXPORT_META_MAX = 16 };
 
 typedef struct qt_export_meta {
@@ -56,5 +60,9 @@ int qt_export_meta_build_net(qt_meta_get_fn get, const void *src, const char *pa
 /* The recorded per-channel normalization (channels = the input's channel count). */
 int qt_export_meta_normalization(qt_meta_get_fn get, const void *src, const char *path,
                                  float mean[3], float std[3], qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

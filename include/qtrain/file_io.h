@@ -11,6 +11,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Reads all of path into a malloc'd buffer (*data, *len). One extra NUL byte follows the
  * data so text parsers can treat it as a string; *len does not count it. */
 int qt_read_file(const char *path, uint8_t **data, size_t *len, qt_error *err);
@@ -46,5 +50,9 @@ int qt_make_dirs(const char *path, qt_error *err);
 
 /* Open, write data, commit. */
 int qt_write_file_atomic(const char *path, const void *data, size_t len, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,10 @@
 
 #include "qtrain/alphabet.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Features are stored feature-major: xt (N x m), row t is feature t across the m samples
  * (column t of X). xqt likewise; xqt may equal xt (first layer). */
 typedef struct qt_gpfq_data {
@@ -39,5 +43,9 @@ int qt_gpfq_neuron(const qt_gpfq_data *d, const float *w, const qt_alphabet *a,
 
 /* Memoryless scalar quantization: each weight to its nearest level. */
 void qt_msq(const float *w, size_t n, const qt_alphabet *a, int32_t *q);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

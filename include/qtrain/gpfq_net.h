@@ -6,6 +6,10 @@
 #include "qtrain/gpfq.h"
 #include "qtrain/ptq.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_GPFQ_GREEDY, QT_GPFQ_MSQ } qt_gpfq_method;
 
 typedef struct qt_gpfq_net_opts {
@@ -37,5 +41,9 @@ int qt_gpfq_quantize_net(qt_net *fnet, qt_net *qnet, const qt_calib_set *cs,
                          const qt_gpfq_net_opts *o, qt_coded_net *coded,
                          qt_ptq_layer_report *reports, qt_ptq_progress_fn progress, void *user,
                          qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 
 #include "qtrain/autograd.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef qt_tensor *(*qt_gradcheck_fn)(qt_ctx *c, qt_tensor *const *inputs, void *user);
 
 typedef struct qt_gradcheck_opts {
@@ -35,5 +39,9 @@ qt_gradcheck_opts qt_gradcheck_defaults(void);
  * when the forward or backward failed (not when gradients disagree: see report->failed). */
 int qt_gradcheck(qt_gradcheck_fn fn, void *user, qt_tensor *const *inputs, int ninputs,
                  const qt_gradcheck_opts *opts, qt_gradcheck_report *rep, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,6 +18,10 @@
 #include "qtrain/error.h"
 #include "qtrain/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM, QT_GRID_UNBOUNDED } qt_grid_kind;
 
 typedef struct qt_grid {
@@ -74,5 +78,9 @@ static inline int8_t qt_round_stoch(const qt_grid *g, float w, qt_rng *r)
 void qt_round_det_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n);
 void qt_round_stoch_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n, qt_rng *r);
 void qt_grid_decode(const qt_grid *g, const int8_t *codes, float *w, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 
 /* Reads path; when the contents start with the gzip magic (1f 8b) they are inflated.
  * Decompressed data larger than max_len is an error (protects against gzip bombs). */
@@ -24,5 +28,8 @@ int qt_gunzip(const char *name, const uint8_t *in, size_t in_len, size_t max_len
 /* Compresses into a new gzip buffer. */
 int qt_gzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len, qt_error *err);
 
+#ifdef __cplusplus
+}
+#endif
 
 #endif

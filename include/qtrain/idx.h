@@ -9,6 +9,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QT_IDX_MAX_DIMS = 4, QT_IDX_UBYTE = 0x08 };
 
 typedef struct qt_idx {
@@ -27,5 +31,9 @@ int qt_idx_parse(const char *name, const uint8_t *buf, size_t len, int ndims, qt
 /* Encodes an unsigned-byte IDX buffer (*buf, free() it) from dims and data. */
 int qt_idx_encode(int ndims, const uint32_t *dims, const uint8_t *data, uint8_t **buf,
                   size_t *len, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

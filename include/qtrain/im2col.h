@@ -3,6 +3,10 @@
 #ifndef QTRAIN_IM2COL_H
 #define QTRAIN_IM2COL_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_patch_geom {
     int channels, height, width;   /* one image's input planes */
     int kh, kw, stride, pad;
@@ -19,5 +23,9 @@ qt_patch_geom qt_patch_geom_make(int channels, int height, int width, int kh, in
 void qt_im2col(const qt_patch_geom *g, const float *x, float *col);
 /* Adjoint of im2col: dx (C, H, W) += scatter of dcol (C*KH*KW, OH*OW). */
 void qt_col2im_add(const qt_patch_geom *g, const float *dcol, float *dx);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_image {
     const uint8_t *data;
     int c, h, w;
@@ -16,5 +20,9 @@ static inline uint8_t qt_image_at(const qt_image *im, int c, int y, int x)
 {
     return im->data[c * im->cs + y * im->ys + x * im->xs];
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

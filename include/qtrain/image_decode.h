@@ -14,6 +14,10 @@
 #include "qtrain/jpeg_image.h"
 #include "qtrain/png_image.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Larger files of either format are refused before they are read (PNG's own bound). */
 enum { QT_IMAGE_MAX_FILE_BYTES = QT_PNG_MAX_FILE_BYTES };
 
@@ -47,5 +51,9 @@ int qt_image_decode(qt_image_reader *rd, const char *path, int scale_denom, qt_i
 
 /* qt_image_open then qt_image_decode at full size. */
 int qt_image_read(qt_image_reader *rd, const char *path, qt_image *out, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_ini_entry {
     const char *file;
     int line;
@@ -53,5 +57,9 @@ void qt_ini_free(qt_ini *ini);
  * semantics: returns the length needed, writes at most outsize bytes including the NUL.
  * Line breaks cannot be represented; callers reject them earlier. */
 size_t qt_ini_format_value(char *out, size_t outsize, const char *value);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -26,6 +26,10 @@
 #include "qtrain/error.h"
 #include "qtrain/image.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Larger images are rejected before any pixel memory is allocated, and progressive files
  * with more scans than this are rejected while decoding (each scan revisits every
  * coefficient, so a file of many tiny scans costs far more time than its size suggests). */
@@ -90,5 +94,9 @@ int qt_jpeg_encode(const qt_jpeg_format *f, int w, int h, const uint8_t *samples
 /* The RGB a decoder produces for one pixel of samples in the given colour space (the
  * conversion described above). */
 void qt_jpeg_color_to_rgb(qt_jpeg_color color, const uint8_t *samples, uint8_t rgb[3]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

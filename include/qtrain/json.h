@@ -22,6 +22,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- writer ---- */
 
 typedef struct qt_json_writer qt_json_writer;
@@ -75,5 +79,9 @@ int qt_json_parse_file(const char *path, qt_json **out, qt_error *err);
 void qt_json_free(qt_json *v);
 /* The value of key in an object; NULL when v is not an object or has no such key. */
 const qt_json *qt_json_get(const qt_json *v, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 #include "qtrain/dataset.h"
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define QT_LOADER_PERM_STREAM UINT64_MAX
 
 typedef struct qt_loader_config {
@@ -84,5 +88,9 @@ typedef struct qt_loader_bench {
 
 int qt_loader_benchmark(qt_dataset *ds, const qt_loader_config *cfg, int iters,
                         qt_loader_bench *res, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

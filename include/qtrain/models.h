@@ -4,6 +4,10 @@
 
 #include "qtrain/net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_model_spec {
     const char *name;         /* see qt_model_names */
     int in_c, in_h, in_w;
@@ -36,5 +40,9 @@ qt_net *qt_model_vgg9(const qt_model_spec *spec, qt_error *err);
 qt_net *qt_model_vgg_bc(const qt_model_spec *spec, qt_error *err);
 qt_net *qt_model_resnet_cifar(const qt_model_spec *spec, int depth, int widen, qt_error *err);
 qt_net *qt_model_resnet18(const qt_model_spec *spec, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

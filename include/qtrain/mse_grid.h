@@ -15,6 +15,10 @@
 #include "qtrain/alphabet.h"
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QT_MSE_GRID_CANDIDATES = 200 };
 
 /* The grid for x[0..n) at `bits` (2..8). All-zero x gets step 1 (every value maps to 0). */
@@ -24,5 +28,9 @@ int qt_mse_grid_fit(const double *x, size_t n, int bits, qt_alphabet *a, qt_erro
  * level indices. */
 int qt_mse_grid_project(const double *x, size_t n, int bits, qt_alphabet *a, double *q,
                         uint8_t *idx, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 #include "qtrain/ops.h"
 #include "qtrain/param.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     QT_LAYER_CONV,
     QT_LAYER_LINEAR,
@@ -113,5 +117,9 @@ size_t qt_net_param_count(const qt_net *net);
 qt_param *qt_net_find_param(const qt_net *net, const char *name);
 /* Index of the layer with this name, or -1. */
 int qt_net_find_layer(const qt_net *net, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

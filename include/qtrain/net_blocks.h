@@ -5,6 +5,10 @@
 
 #include "qtrain/models.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* conv kxk (no bias) -> batchnorm [-> relu], layers named <name> and <bn_name>. */
 int qt_block_conv_bn(qt_net *net, const qt_model_spec *spec, int in, const char *name,
                      const char *bn_name, int out_c, int k, int stride, int pad, int relu,
@@ -16,5 +20,9 @@ int qt_block_linear_bn_relu(qt_net *net, const qt_model_spec *spec, int in, cons
  * The shortcut is the identity when shapes match, else option A (zero-pad) or B (1x1 conv + BN). */
 int qt_block_basic(qt_net *net, const qt_model_spec *spec, int in, const char *prefix, int out_c,
                    int stride, char shortcut, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 
 #include "qtrain/net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_cp_layout {
     int first;                /* index of <name>.cp1; the parts are first .. first+nparts-1 */
     int nparts;               /* 3 (k x k conv) or 2 (1x1 conv, linear) */
@@ -43,5 +47,9 @@ void qt_net_cp_set_factors(qt_net *net, const qt_cp_layout *lo, const float *a, 
 /* The dense weight (C_out x C_in*k*k floats, n of them) of layer `name`: a plain conv or linear
  * layer's own weight, or the reconstruction sum_r A B C of a factorised one. */
 int qt_net_dense_weight(const qt_net *net, const char *name, float *w, size_t n, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,11 +16,19 @@
 
 #include "qtrain/net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The description (owned by the net), or NULL for a net assembled layer by layer in code. */
 const char *qt_net_description(const qt_net *net);
 
 /* Builds the net a description describes (parameters at zero: qt_net_init_params); it
  * records the same description. */
 qt_net *qt_net_from_description(const char *text, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

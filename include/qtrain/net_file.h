@@ -13,6 +13,10 @@
 #include "qtrain/config.h"
 #include "qtrain/models.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Builds the net of a net file's text (len bytes; path names it in messages and in the net's
  * description). From spec it takes the input shape, the class count (out = classes) and the
  * batchnorm momentum and eps of [bn] layers that do not set their own; the other fields are
@@ -26,5 +30,9 @@ qt_net *qt_net_file_load(const char *path, const qt_model_spec *spec, qt_error *
  * ("conv"), default_text is NULL for a required key and "" for an optional key without a
  * default value. For documentation and its tests. */
 const qt_config_key *qt_net_file_keys(int *n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #include "qtrain/config.h"
 #include "qtrain/net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The table of a built net (with its quantizers attached), as text (malloc'd; NULL when out
  * of memory). */
 char *qt_net_table(const qt_net *net);
@@ -14,5 +18,9 @@ char *qt_net_table(const qt_net *net);
 /* Builds the config's net for its dataset (the test split gives the shape and the classes)
  * and returns its table. */
 int qt_config_net_table(const qt_config *c, char **text, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,6 +16,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_ONNX_FLOAT = 1, QT_ONNX_INT8 = 3, QT_ONNX_INT64 = 7 } qt_onnx_dtype;
 
 typedef struct qt_onnx qt_onnx;
@@ -41,5 +45,9 @@ void qt_onnx_metadata(qt_onnx *m, const char *key, const char *value);
 
 /* Serializes the model to path atomically (IR version 7). */
 int qt_onnx_save(qt_onnx *m, const char *path, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 
 #include "qtrain/autograd.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* y = x W^T + b.  x (N, IN), w (OUT, IN), b (OUT) or NULL -> y (N, OUT). */
 qt_tensor *qt_linear(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b);
 
@@ -83,5 +87,9 @@ qt_tensor *qt_kl_div(qt_ctx *c, qt_tensor *student, qt_tensor *teacher);
  * (k = 1: the first arg-max is the label).  logits (N, K). */
 int qt_topk_correct(const qt_tensor *logits, const int32_t *labels, int k);
 int qt_top1_correct(const qt_tensor *logits, const int32_t *labels);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

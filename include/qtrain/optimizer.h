@@ -9,6 +9,10 @@
 #include "qtrain/error.h"
 #include "qtrain/param.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_OPT_SGD, QT_OPT_ADAM } qt_opt_kind;
 
 typedef struct qt_optimizer {
@@ -35,5 +39,9 @@ void qt_optimizer_begin_step(qt_optimizer *o);
  * state m (and v for Adam) of those n weights. */
 void qt_optimizer_propose(const qt_optimizer *o, float lr, const float *w, const float *g,
                           float *m, float *v, float *step, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

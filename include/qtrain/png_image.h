@@ -12,6 +12,10 @@
 #include "qtrain/error.h"
 #include "qtrain/image.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Limits that bound the memory and time a hostile file can cost: larger images are
  * rejected before any row is allocated (at most 201 MB of RGB), larger files before they
  * are read, and libpng buffers no ancillary chunk larger than QT_PNG_MAX_CHUNK_BYTES (it
@@ -73,5 +77,9 @@ int qt_png_format_channels(const qt_png_format *f);
 int qt_png_encode(const qt_png_format *f, int w, int h, const uint16_t *samples,
                   const uint8_t *palette, int palette_size, const uint16_t *alpha,
                   uint8_t **buf, size_t *len, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

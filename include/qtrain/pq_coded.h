@@ -10,6 +10,10 @@
 #include "qtrain/checkpoint.h"
 #include "qtrain/pq_layout.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_pq_layer {
     int layer;                /* index in the net */
     qt_param *param;          /* its weight: holds the decoded values */
@@ -39,6 +43,9 @@ void qt_pq_layer_round_half(qt_pq_layer *l);
 /* The checkpoint_extra that stores the coded layers in coded form (every other parameter as
  * f32). */
 qt_checkpoint_extra qt_pq_net_writer(qt_pq_net *pq);
+/* The checkpoint_extra whose reader decodes those records into a float net's weights (pass
+ * it to qt_checkpoint_load_with); the writer above reads them back the same way. */
+qt_checkpoint_extra qt_pq_checkpoint_reader(void);
 
 /* Size as the paper counts it: log2(k)/d bits per quantized weight for the indices, k*d*2
  * bytes of fp16 centroids per layer, 4 bytes for every other parameter (biases, batchnorm,
@@ -54,5 +61,9 @@ typedef struct qt_pq_size {
 void qt_pq_net_size(const qt_net *net, const qt_pq_net *pq, qt_pq_size *out);
 /* Megabytes as the paper writes them: 2^20 bytes. */
 static inline double qt_pq_mb(double bytes) { return bytes / 1048576.0; }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 #include "qtrain/pq_layout.h"
 #include "qtrain/ptq.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_pq_em_opts {
     int iters;                /* EM iterations (the reference: 100) */
     int sample;               /* patches drawn afresh each iteration (0 = every patch) */
@@ -54,5 +58,9 @@ int qt_pq_em(const float *w, const qt_pq_shape *s, const qt_layer_inputs *x,
 /* sum_j (w_j - c_{a_j})^T G (w_j - c_{a_j}) for a d x d matrix g (NULL: the identity). */
 double qt_pq_objective(const float *w, const qt_pq_shape *s, const float *centroids,
                        const int32_t *assign, const double *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include "qtrain/pq_coded.h"
 #include "qtrain/ptq.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_pq_finetune_opts {
     int steps;
     int batch;                /* images per step, drawn from the calibration set */
@@ -42,5 +46,9 @@ int qt_pq_finetune(qt_net *student, qt_pq_layer *layers, int n, const qt_calib_s
  * g_c; c -= lr buf; then the weights are decoded. buf (k x d) starts at zero. */
 int qt_pq_centroid_step(qt_pq_layer *l, const float *grad, double lr, double momentum,
                         double weight_decay, float *buf, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 #include "qtrain/error.h"
 #include "qtrain/net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QT_PQ_MAX_BLOCK = 64 };  /* largest block size d */
 
 /* Block sizes and codebook sizes per kind of layer (the reference's -cv, -pw, -fc flags). */
@@ -57,5 +61,9 @@ void qt_pq_decode(const qt_pq_shape *s, const float *centroids, const int32_t *a
  * row-major, double). xt holds the patches feature-major (n_blocks*d rows of m samples);
  * cols lists n of them (NULL: all m). */
 void qt_pq_gram(const float *xt, int m, int d, int n_blocks, const int *cols, int n, double *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

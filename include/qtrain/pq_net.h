@@ -16,6 +16,10 @@
 #include "qtrain/pq_finetune.h"
 #include "qtrain/ptq.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_pq_layer_report {
     char name[48];
     qt_pq_shape shape;
@@ -59,5 +63,9 @@ int qt_pq_quantize_layers(qt_net *qnet, const qt_calib_set *cs, const float *tea
 int qt_pq_finetune_global(qt_net *qnet, qt_pq_net *pq, const qt_calib_set *cs,
                           const float *teacher_logits, const qt_pq_opts *o,
                           qt_pq_finetune_stats *st, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

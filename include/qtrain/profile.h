@@ -21,6 +21,10 @@
 #include "qtrain/net.h"
 #include "qtrain/threads.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     QT_PASS_FORWARD,          /* conv and linear forward products (with their fused epilogues) */
     QT_PASS_INPUT_GRAD,       /* conv and linear input gradients */
@@ -103,5 +107,9 @@ static inline void qt_profile_mark(qt_ctx *c, qt_pass pass, double t0)
     if (c->profile)
         qt_profile_phase(c, pass, t0);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,6 +16,10 @@
 #include "qtrain/dataset.h"
 #include "qtrain/net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Calibration images, normalised like evaluation batches, kept in memory. */
 typedef struct qt_calib_set {
     float *x;                 /* n x C x H x W */
@@ -81,5 +85,9 @@ void qt_coded_net_free(qt_coded_net *cn);
 double qt_coded_net_bytes(const qt_net *net, const qt_coded_net *cn);
 /* Average bits per quantized weight. */
 double qt_coded_net_bits_per_weight(const qt_coded_net *cn);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include "qtrain/gpfq_net.h"
 #include "qtrain/pq_net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     QT_QQUANT_GPFQ,
     QT_QQUANT_MSQ,
@@ -73,5 +77,9 @@ int qt_qquant_run(const qt_qquant_opts *o, qt_qquant_result *r, qt_error *err);
  * out_dir/calpha-<value>/, and out_dir/sweep.csv with a row per value. results has n entries. */
 int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
                     qt_qquant_result *results, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

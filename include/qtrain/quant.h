@@ -18,6 +18,10 @@
 #include "qtrain/grid.h"
 #include "qtrain/optimizer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_net qt_net;
 
 typedef enum { QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R, QT_QUANT_FROZEN } qt_quant_mode;
@@ -111,5 +115,9 @@ size_t qt_quant_weight_count(const qt_net *net);
 /* The weight values as exported and evaluated: decoded codes (BC: sign(w_r) times H), or the
  * float values for an unquantized parameter. out has p->t.numel floats. */
 void qt_quant_export_values(const qt_param *p, float *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

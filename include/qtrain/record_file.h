@@ -27,6 +27,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QT_RECORD_VERSION = 1, QT_RECORD_MAX_DIMS = 4, QT_RECORD_MAX_NAME = 255 };
 
 /* F16 holds IEEE binary16 bit patterns (half.h converts); U16 unsigned 16-bit integers. */
@@ -82,5 +86,9 @@ int qt_record_file_get(const qt_record_file *f, const char *name, qt_record_dtyp
 /* qt_record_file_get, then copies the bytes into dst. */
 int qt_record_file_read(const qt_record_file *f, const char *name, qt_record_dtype dtype,
                         int ndim, const int64_t *shape, void *dst, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qt_rng {
     uint64_t s[4];
 } qt_rng;
@@ -38,5 +42,9 @@ uint32_t qt_rng_below(qt_rng *r, uint32_t n);
 float qt_rng_normal(qt_rng *r);
 /* Fisher-Yates shuffle of idx[0..n). */
 void qt_rng_shuffle_u32(qt_rng *r, uint32_t *idx, uint32_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

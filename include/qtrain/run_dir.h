@@ -10,6 +10,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The longest run directory name accepted (the files' paths must fit qtrain's buffers). */
 enum { QT_RUN_DIR_MAX = 1000 };
 
@@ -28,5 +32,9 @@ int qt_run_dir_clear(const char *dir, qt_error *err);
 /* Deletes only the temporary files ("<name>.tmp") of a run's files and checkpoints, left by
  * a process that was killed while writing; returns how many it removed. */
 int qt_run_dir_remove_temps(const char *dir);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

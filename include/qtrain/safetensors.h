@@ -15,6 +15,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QT_ST_MAX_DIMS = 8 };
 
 typedef enum qt_st_dtype {
@@ -53,5 +57,9 @@ const qt_st_tensor *qt_safetensors_at(const qt_safetensors *st, int i);
 const qt_st_tensor *qt_safetensors_find(const qt_safetensors *st, const char *name);
 /* A __metadata__ value, or NULL. */
 const char *qt_safetensors_metadata(const qt_safetensors *st, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

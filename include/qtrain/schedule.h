@@ -2,6 +2,10 @@
 #ifndef QTRAIN_SCHEDULE_H
 #define QTRAIN_SCHEDULE_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_SCHED_CONSTANT, QT_SCHED_STEP, QT_SCHED_EXP, QT_SCHED_COSINE } qt_sched_kind;
 
 #define QT_SCHED_MAX_DECAYS 16
@@ -21,5 +25,9 @@ typedef struct qt_schedule {
  * the first). Step and exponential decay change at epoch boundaries; cosine and warm-up
  * change every step. */
 float qt_schedule_lr(const qt_schedule *s, double progress);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define QT_MAX_DIMS 4
 
 typedef struct qt_tensor {
@@ -33,10 +37,22 @@ typedef struct qt_values {
     float unit;
 } qt_values;
 
-static inline qt_values qt_values_float(const float *f) { return (qt_values){f, NULL, 0.0f}; }
+/* Built field by field, not as compound literals, so the header also compiles as C++. */
+static inline qt_values qt_values_float(const float *f)
+{
+    qt_values v;
+    v.f = f;
+    v.codes = NULL;
+    v.unit = 0.0f;
+    return v;
+}
 static inline qt_values qt_tensor_values(const qt_tensor *t)
 {
-    return (qt_values){t->data, t->codes, t->code_unit};
+    qt_values v;
+    v.f = t->data;
+    v.codes = t->codes;
+    v.unit = t->code_unit;
+    return v;
 }
 static inline float qt_values_at(const qt_values *v, ptrdiff_t i)
 {
@@ -64,5 +80,9 @@ static inline int qt_dim_n(const qt_tensor *t) { return t->shape[0]; }
 static inline int qt_dim_c(const qt_tensor *t) { return t->ndim > 1 ? t->shape[1] : 1; }
 static inline int qt_dim_h(const qt_tensor *t) { return t->ndim > 2 ? t->shape[2] : 1; }
 static inline int qt_dim_w(const qt_tensor *t) { return t->ndim > 3 ? t->shape[3] : 1; }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,10 @@
 
 #include "qtrain/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Online CPUs (at least 1). */
 int qt_cpu_count(void);
 /* Sets OpenBLAS's (process-wide) thread count; n <= 0 means all cores. */
@@ -46,5 +50,9 @@ void qt_pool_stats(const qt_pool *p, qt_pool_counts *out);
  * least min_chunk long (except a short last one), about four per worker for balance. */
 typedef void (*qt_range_fn)(void *arg, long lo, long hi, int worker);
 void qt_pool_for(qt_pool *p, long n, long min_chunk, qt_range_fn fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

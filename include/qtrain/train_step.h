@@ -9,6 +9,10 @@
 #include "qtrain/optimizer.h"
 #include "qtrain/quant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { QT_LOSS_CROSS_ENTROPY, QT_LOSS_SQUARED_HINGE } qt_loss_kind;
 
 typedef struct qt_batch_result {
@@ -33,5 +37,9 @@ int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_k
 /* Forward only, grad off, batchnorm with running statistics, weights per view. */
 int qt_eval_batch(qt_ctx *c, qt_net *net, qt_weights_view view, qt_loss_kind loss, float *x,
                   const int32_t *y, int n, qt_batch_result *out, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 
 #include "qtrain/config.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     QT_TRAIN_EV_STEP,         /* after every step */
     QT_TRAIN_EV_EVAL,         /* after an evaluation */
@@ -68,5 +72,9 @@ typedef struct qt_train_summary {
  * removes temporary files a killed process left. test_acc, test_loss and best_test_acc are
  * NAN until the first evaluation. */
 int qt_train(const qt_config *c, const qt_train_opts *opts, qt_train_summary *out, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,7 @@
 #include "qtrain/clock.h"
 #include "qtrain/export.h"
 #include "qtrain/net_table.h"
+#include "qtrain/pq_coded.h"
 #include "qtrain/run_dir.h"
 #include "qtrain/trainer.h"
 
@@ -370,6 +371,8 @@ static int checkpoint_config(const args *a, qt_config *c)
 
 static int cmd_eval(const args *a)
 {
+    /* a qquant output may hold product-quantized weights */
+    const qt_checkpoint_extra codecs = qt_pq_checkpoint_reader();
     qt_config c;
     qt_eval_result r;
     qt_error err;
@@ -383,7 +386,7 @@ static int cmd_eval(const args *a)
     } else {
         if (checkpoint_config(a, &c))
             return 1;
-        if (qt_eval_checkpoint(&c, a->checkpoint, a->float_view, &r, &err) != QT_OK)
+        if (qt_eval_checkpoint(&c, a->checkpoint, &codecs, a->float_view, &r, &err) != QT_OK)
             return cli_fail(PROG, "%s", err.msg);
     }
     printf("test_acc %.4f  ", r.acc);
@@ -396,6 +399,7 @@ static int cmd_eval(const args *a)
 
 static int cmd_export(const args *a)
 {
+    const qt_checkpoint_extra codecs = qt_pq_checkpoint_reader();
     qt_config c;
     qt_error err;
     const qt_export_opts *o = &a->export;
@@ -407,7 +411,7 @@ static int cmd_export(const args *a)
         return cli_fail(PROG, "--packed and --float-buffer are for --format safetensors");
     if (o->format == QT_EXPORT_SAFETENSORS && (o->onnx_float || o->onnx_fold_bn))
         return cli_fail(PROG, "--onnx-float and --onnx-fold-bn are for --format onnx");
-    if (qt_export_checkpoint(&c, a->checkpoint, o, a->out, &err) != QT_OK)
+    if (qt_export_checkpoint(&c, a->checkpoint, &codecs, o, a->out, &err) != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
     printf("wrote %s\n", a->out);
     return 0;

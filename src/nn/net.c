@@ -8,7 +8,6 @@
 
 #include "qtrain/im2col.h"
 #include "qtrain/profile.h"
-#include "qtrain/quant.h"
 #include "qtrain/rng.h"
 
 qt_net *qt_net_new(const char *name, int in_c, int in_h, int in_w, qt_error *err)
@@ -33,10 +32,8 @@ void qt_net_free(qt_net *net)
 {
     if (!net)
         return;
-    for (int i = 0; i < net->nparams; i++) {
-        qt_quant_detach(net->params[i]);
+    for (int i = 0; i < net->nparams; i++)
         qt_param_free(net->params[i]);
-    }
     for (int i = 0; i < net->nlayers; i++) {
         free(net->layers[i].bn.running_mean);
         free(net->layers[i].bn.running_var);

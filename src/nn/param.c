@@ -24,6 +24,8 @@ void qt_param_free(qt_param *p)
 {
     if (!p)
         return;
+    if (p->q && p->q_free)
+        p->q_free(p);
     free(p->owned);
     free(p->opt_m);
     free(p->opt_v);

@@ -29,7 +29,7 @@ static int write_coded(qt_record_writer *w, const qt_param *p, void *user, qt_er
 
 qt_checkpoint_extra qt_coded_net_writer(qt_coded_net *cn)
 {
-    qt_checkpoint_extra e = {write_coded, cn};
+    qt_checkpoint_extra e = {.write_param = write_coded, .user = cn};
     return e;
 }
 

@@ -114,7 +114,9 @@ static int write_param(qt_record_writer *w, const qt_param *p, void *user, qt_er
 
 qt_checkpoint_extra qt_pq_net_writer(qt_pq_net *pq)
 {
-    qt_checkpoint_extra e = {write_param, pq};
+    qt_checkpoint_extra e = qt_pq_checkpoint_reader();
+    e.write_param = write_param;
+    e.user = pq;
     return e;
 }
 

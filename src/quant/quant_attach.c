@@ -67,6 +67,7 @@ static int attach_one(qt_net *net, qt_param *p, const qt_quant_config *cfg, uint
     if (!q)
         return qt_errorf(err, "out of memory");
     p->q = q;
+    p->q_free = qt_quant_detach;
     q->mode = cfg->mode;
     q->stochastic = cfg->stochastic;
     q->index = param_index(net, p);

@@ -8,10 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qtrain/half.h"
 #include "qtrain/net_cp.h"
 #include "qtrain/net_desc.h"
-#include "qtrain/pq_layout.h"
 #include "qtrain/quant.h"
 
 #define NAME_MAX_LEN 160
@@ -199,6 +197,7 @@ typedef struct {
     const qt_record_file *f;
     const char *path;
     int weights_only;
+    const qt_checkpoint_extra *extra;  /* a tool's reader of its coded forms, or NULL */
 } loader;
 
 static int get_f32(const loader *ld, const char *name, const qt_tensor *like,
@@ -237,75 +236,13 @@ static int get_indices(const loader *ld, const qt_param *p, const qt_record **ou
     return qt_record_file_get(ld->f, rec, QT_REC_U8, p->t.ndim, shape, out, err);
 }
 
-/* A product-quantized weight (pq_coded.h): its fp16 codebook [k, d] and its u8 or u16 index
- * per subvector [C_out, n_blocks], checked against the parameter's shape and each other. */
-typedef struct {
-    const qt_record *centroids, *index;
-    qt_pq_shape shape;
-} pq_records;
-
-static int has_pq(const loader *ld, const qt_param *p)
+/* A float parameter stored in a tool's own coded form: 1 when the extra's reader checked
+ * (apply = 0) or decoded (apply = 1) it, 0 when p is not in that form, QT_ERR when bad. */
+static int read_coded(const loader *ld, qt_param *p, int apply, qt_error *err)
 {
-    char rec[NAME_MAX_LEN];
-    snprintf(rec, sizeof rec, "param/%s.pq_centroids", p->name);
-    return qt_record_file_find(ld->f, rec) != NULL;
-}
-
-static uint32_t pq_index_at(const qt_record *idx, size_t j)
-{
-    return idx->dtype == QT_REC_U16 ? ((const uint16_t *)idx->data)[j] : ((const uint8_t *)idx->data)[j];
-}
-
-static int get_pq(const loader *ld, const qt_param *p, pq_records *pq, qt_error *err)
-{
-    char rc_name[NAME_MAX_LEN], ix_name[NAME_MAX_LEN];
-    snprintf(rc_name, sizeof rc_name, "param/%s.pq_centroids", p->name);
-    snprintf(ix_name, sizeof ix_name, "param/%s.pq_index", p->name);
-    const qt_record *c = qt_record_file_find(ld->f, rc_name), *x = qt_record_file_find(ld->f, ix_name);
-    if (!c || c->dtype != QT_REC_F16 || c->ndim != 2 || c->shape[0] < 1 || c->shape[0] > 65536 ||
-        c->shape[1] < 1 || c->shape[1] > QT_PQ_MAX_BLOCK)
-        return qt_errorf(err, "%s: %s: expected an f16 codebook [k, d] with k <= 65536 and d <= %d",
-                         ld->path, rc_name, QT_PQ_MAX_BLOCK);
-    int64_t rows = p->t.shape[0], fan_in = (int64_t)(p->t.numel / (size_t)rows), d = c->shape[1];
-    if (fan_in % d)
-        return qt_errorf(err, "%s: %s: blocks of %d do not divide the %d weights of each output",
-                         ld->path, rc_name, (int)d, (int)fan_in);
-    if (!x)
-        return qt_errorf(err, "%s: no record \"%s\"", ld->path, ix_name);
-    if (x->dtype != QT_REC_U8 && x->dtype != QT_REC_U16)
-        return qt_errorf(err, "%s: record \"%s\" is %s, expected u8 or u16", ld->path, ix_name,
-                         qt_record_dtype_name(x->dtype));
-    if (x->ndim != 2 || x->shape[0] != rows || x->shape[1] != fan_in / d)
-        return qt_errorf(err, "%s: record \"%s\" must have shape [%d, %d]", ld->path, ix_name,
-                         (int)rows, (int)(fan_in / d));
-    pq->centroids = c;
-    pq->index = x;
-    pq->shape = (qt_pq_shape){(int)rows, (int)fan_in, (int)d, (int)(fan_in / d), (int)c->shape[0]};
-    for (size_t j = 0; j < qt_pq_subvectors(&pq->shape); j++)
-        if (pq_index_at(x, j) >= (uint32_t)pq->shape.k)
-            return qt_errorf(err, "%s: %s: index %u of a %d-centroid codebook", ld->path, ix_name,
-                             pq_index_at(x, j), pq->shape.k);
-    return QT_OK;
-}
-
-static int decode_pq(const pq_records *pq, float *w, qt_error *err)
-{
-    size_t n = qt_pq_subvectors(&pq->shape), nc = (size_t)pq->shape.k * pq->shape.d;
-    float *c = malloc(nc * sizeof *c);
-    int32_t *a = malloc(n * sizeof *a);
-    if (!c || !a) {
-        free(c);
-        free(a);
-        return qt_errorf(err, "out of memory");
-    }
-    for (size_t i = 0; i < nc; i++)
-        c[i] = qt_f16_to_f32(((const uint16_t *)pq->centroids->data)[i]);
-    for (size_t j = 0; j < n; j++)
-        a[j] = (int32_t)pq_index_at(pq->index, j);
-    qt_pq_decode(&pq->shape, c, a, w);
-    free(c);
-    free(a);
-    return QT_OK;
+    if (!ld->extra || !ld->extra->read_param)
+        return 0;
+    return ld->extra->read_param(ld->f, ld->path, p, apply, ld->extra->user, err);
 }
 
 /* Checks (apply = 0) or copies (apply = 1) one parameter. */
@@ -313,8 +250,8 @@ static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int appl
 {
     char rec[NAME_MAX_LEN];
     const qt_record *r = NULL, *idx = NULL;
-    pq_records pq = {0};
     double lv[3];
+    int coded;
     qt_qstate *q = p->q;
     snprintf(rec, sizeof rec, "param/%s", p->name);
     int has_float = qt_record_file_find(ld->f, rec) != NULL;
@@ -327,9 +264,8 @@ static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int appl
     } else if (has_float || !ld->weights_only) {
         if (get_f32(ld, rec, &p->t, &r, err) != QT_OK)
             return QT_ERR;
-    } else if (has_pq(ld, p)) {      /* a float net reading a product-quantized weight */
-        if (get_pq(ld, p, &pq, err) != QT_OK)
-            return QT_ERR;
+    } else if ((coded = read_coded(ld, p, apply, err)) != 0) {
+        return coded < 0 ? QT_ERR : QT_OK;  /* weights only: no optimizer state, no flips */
     } else if (get_indices(ld, p, &idx, err) != QT_OK || get_levels(ld, p, lv, err) != QT_OK) {
         return QT_ERR;               /* a float net reading a coded weight: decode it */
     }
@@ -370,9 +306,6 @@ static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int appl
             qt_quant_snapshot_set(q, i, ((const int8_t *)flips->data)[i]);
     } else if (r) {
         memcpy(p->t.data, r->data, n * sizeof(float));
-    } else if (pq.centroids) {
-        if (decode_pq(&pq, p->t.data, err) != QT_OK)
-            return QT_ERR;
     } else {
         for (size_t i = 0; i < n; i++)
             p->t.data[i] = (float)(lv[0] + lv[1] * ((const uint8_t *)idx->data)[i]);
@@ -463,10 +396,16 @@ static int load_all(const loader *ld, qt_net *net, qt_optimizer *opt, qt_train_s
 int qt_checkpoint_load(const char *path, qt_net *net, qt_optimizer *opt, qt_train_state *state,
                        qt_error *err)
 {
+    return qt_checkpoint_load_with(path, net, opt, state, NULL, err);
+}
+
+int qt_checkpoint_load_with(const char *path, qt_net *net, qt_optimizer *opt,
+                            qt_train_state *state, const qt_checkpoint_extra *extra, qt_error *err)
+{
     qt_record_file *f;
     if (qt_record_file_open(&f, path, err) != QT_OK)
         return QT_ERR;
-    loader ld = {f, path, !state};
+    loader ld = {f, path, !state, extra};
     int rc = load_all(&ld, net, opt, state, err);
     qt_record_file_close(f);
     return rc;

@@ -23,17 +23,17 @@ int qt_checkpoint_config(const char *ckpt, const char *const *overrides, int n_o
     return rc == QT_OK ? qt_config_validate(c, err) : QT_ERR;
 }
 
-/* The net the checkpoint records (its description, else config c) with its weights, and the
- * test split it is evaluated on. */
-static int open_net(const qt_config *c, const char *ckpt, qt_net **net, qt_dataset **ds,
-                    qt_error *err)
+/* The net the checkpoint records (its description, else config c) with its weights (codecs:
+ * a reader of coded forms, or NULL), and the test split it is evaluated on. */
+static int open_net(const qt_config *c, const char *ckpt, const qt_checkpoint_extra *codecs,
+                    qt_net **net, qt_dataset **ds, qt_error *err)
 {
     *net = NULL;
     if (qt_run_open_dataset(c, QT_SPLIT_TEST, ds, err) != QT_OK)
         return QT_ERR;
     *net = qt_run_build_checkpoint_net(c, *ds, ckpt, err);
     if (*net && qt_checkpoint_apply_arch(ckpt, *net, err) == QT_OK &&
-        qt_checkpoint_load(ckpt, *net, NULL, NULL, err) == QT_OK)
+        qt_checkpoint_load_with(ckpt, *net, NULL, NULL, codecs, err) == QT_OK)
         return QT_OK;
     qt_net_free(*net);
     *net = NULL;
@@ -42,22 +42,29 @@ static int open_net(const qt_config *c, const char *ckpt, qt_net **net, qt_datas
     return QT_ERR;
 }
 
-int qt_open_checkpoint_net(const qt_config *c, const char *ckpt, qt_net **net, qt_error *err)
+/* open_net for a caller that needs only the net. */
+static int open_net_alone(const qt_config *c, const char *ckpt, const qt_checkpoint_extra *codecs,
+                          qt_net **net, qt_error *err)
 {
     qt_dataset *ds;
-    if (open_net(c, ckpt, net, &ds, err) != QT_OK)
+    if (open_net(c, ckpt, codecs, net, &ds, err) != QT_OK)
         return QT_ERR;
     qt_dataset_free(ds);
     return QT_OK;
 }
 
-int qt_export_checkpoint(const qt_config *c, const char *ckpt, const qt_export_opts *o,
-                         const char *path, qt_error *err)
+int qt_open_checkpoint_net(const qt_config *c, const char *ckpt, qt_net **net, qt_error *err)
+{
+    return open_net_alone(c, ckpt, NULL, net, err);
+}
+
+int qt_export_checkpoint(const qt_config *c, const char *ckpt, const qt_checkpoint_extra *codecs,
+                         const qt_export_opts *o, const char *path, qt_error *err)
 {
     qt_net *net;
     qt_dataset *ds;
     qt_export_meta meta;
-    if (open_net(c, ckpt, &net, &ds, err) != QT_OK)
+    if (open_net(c, ckpt, codecs, &net, &ds, err) != QT_OK)
         return QT_ERR;
     int rc = qt_export_meta_make(c, net, ds, &meta, err);
     if (rc == QT_OK) {
@@ -102,11 +109,11 @@ static int eval_net(const qt_config *c, const char *path, qt_net *net, const flo
     return rc;
 }
 
-int qt_eval_checkpoint(const qt_config *c, const char *ckpt, int float_view, qt_eval_result *out,
-                       qt_error *err)
+int qt_eval_checkpoint(const qt_config *c, const char *ckpt, const qt_checkpoint_extra *codecs,
+                       int float_view, qt_eval_result *out, qt_error *err)
 {
     qt_net *net;
-    if (qt_open_checkpoint_net(c, ckpt, &net, err) != QT_OK)
+    if (open_net_alone(c, ckpt, codecs, &net, err) != QT_OK)
         return QT_ERR;
     int rc = eval_net(c, ckpt, net, NULL, NULL, float_view, out, err);
     qt_net_free(net);

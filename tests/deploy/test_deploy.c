@@ -125,7 +125,7 @@ static void export_to(const qt_config *c, const char *ck, const char *path, int 
 {
     qt_export_opts o = {QT_EXPORT_SAFETENSORS, packed, float_buffer, 0, 0};
     qt_error err;
-    if (qt_export_checkpoint(c, ck, &o, path, &err) != QT_OK)
+    if (qt_export_checkpoint(c, ck, NULL, &o, path, &err) != QT_OK)
         fail_msg("%s", err.msg);
 }
 
@@ -134,7 +134,7 @@ static void same_result(const qt_config *c, const char *ck, const char *path, in
     static const char *const limit[] = {"data.test_limit=300"};
     qt_eval_result a, b;
     qt_error err;
-    if (qt_eval_checkpoint(c, ck, float_view, &a, &err) != QT_OK ||
+    if (qt_eval_checkpoint(c, ck, NULL, float_view, &a, &err) != QT_OK ||
         qt_eval_weights(path, limit, 1, float_view, &b, &err) != QT_OK)
         fail_msg("%s", err.msg);
     print_message("%s%s: checkpoint acc %.4f loss %.6f, file acc %.4f loss %.6f\n", path,

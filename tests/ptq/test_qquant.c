@@ -139,7 +139,7 @@ static void test_gpfq_and_msq(void **state)
     qt_config c;
     qt_eval_result er;
     assert_int_equal(qt_checkpoint_config(model, NULL, 0, &c, &err), QT_OK);
-    assert_int_equal(qt_eval_checkpoint(&c, model, 0, &er, &err), QT_OK);
+    assert_int_equal(qt_eval_checkpoint(&c, model, NULL, 0, &er, &err), QT_OK);
     assert_float_equal(er.acc, rg.quant_acc, 1e-12);
 }
 

@@ -119,7 +119,7 @@ static void test_admm_cp_model_loads_back(void **state)
     qt_config c;
     assert_int_equal(qt_checkpoint_config(model, NULL, 0, &c, &err), QT_OK);
     qt_eval_result er;
-    if (qt_eval_checkpoint(&c, model, 0, &er, &err) != QT_OK)
+    if (qt_eval_checkpoint(&c, model, NULL, 0, &er, &err) != QT_OK)
         fail_msg("%s", err.msg);
     assert_true(er.acc == r.quant_acc);
 
@@ -168,7 +168,7 @@ static void test_cp_quant_linear_layers(void **state)
     qt_config c;
     assert_int_equal(qt_checkpoint_config(model, NULL, 0, &c, &err), QT_OK);
     qt_eval_result er;
-    if (qt_eval_checkpoint(&c, model, 0, &er, &err) != QT_OK)
+    if (qt_eval_checkpoint(&c, model, NULL, 0, &er, &err) != QT_OK)
         fail_msg("%s", err.msg);
     assert_true(er.acc == r.quant_acc);
     assert_true(r.acc_before_bn_calib == 0.0);

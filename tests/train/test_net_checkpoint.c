@@ -99,7 +99,7 @@ static double eval_acc(const char *ckpt, const char *const *sets, int nsets)
     qt_eval_result r;
     qt_error err;
     if (qt_checkpoint_config(ckpt, sets, nsets, &c, &err) != QT_OK ||
-        qt_eval_checkpoint(&c, ckpt, 0, &r, &err) != QT_OK)
+        qt_eval_checkpoint(&c, ckpt, NULL, 0, &r, &err) != QT_OK)
         fail_msg("%s", err.msg);
     return r.acc;
 }

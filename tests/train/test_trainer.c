@@ -519,7 +519,7 @@ static void test_export_safetensors(void **state)
     final_checkpoint(dir, ck, sizeof ck);
     snprintf(out, sizeof out, "%s/w.safetensors", dir);
     qt_export_opts eo = {QT_EXPORT_SAFETENSORS, 0, 0, 0, 0};
-    assert_int_equal(qt_export_checkpoint(&c, ck, &eo, out, &err), QT_OK);
+    assert_int_equal(qt_export_checkpoint(&c, ck, NULL, &eo, out, &err), QT_OK);
     qt_safetensors *st;
     assert_int_equal(qt_safetensors_open(&st, out, &err), QT_OK);
     const qt_st_tensor *w = qt_safetensors_find(st, "fc1.weight");
