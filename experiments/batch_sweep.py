@@ -79,12 +79,13 @@ def main():
     args.fraction = args.fraction or NETS[args.net]["fraction"]
     runs_dir = args.out / "runs"
     runs, rows, total = {m: {} for m in METHODS}, [], 0.0
-    n = len(METHODS) * len(BATCHES)
-    for i, (m, b) in enumerate((m, b) for m in METHODS for b in BATCHES):
-        log(f"[{i + 1}/{n}] {LABEL[m]} batch {b}, seeds {args.seeds}")
-        rs = qtexp.train_seeds(args, f"{args.net}_{m}_b{b}", qtexp.REPO / f"configs/fmnist_{m}.ini",
-                               sets_for(args, m, b, epochs), runs_dir, quiet_every=100)
-        runs[m][b] = rs
+    for m, b in ((m, b) for m in METHODS for b in BATCHES):
+        runs[m][b] = qtexp.train_seeds(args, f"{args.net}_{m}_b{b}",
+                                       qtexp.REPO / f"configs/fmnist_{m}.ini",
+                                       sets_for(args, m, b, epochs), runs_dir, quiet_every=100)
+    qtexp.dispatch(args)
+    for m, b in ((m, b) for m in METHODS for b in BATCHES):
+        rs = runs[m][b]
         total += sum(r.seconds for r in rs)
         err = [r.test_err for r in rs]
         ferr = [r.float_test_err for r in rs] if m == "bc" else None

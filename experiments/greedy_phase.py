@@ -116,11 +116,13 @@ def main():
     fraction = args.fraction or NETS[args.net]["fraction"]
     decay = qtexp.step_decay_epochs(epochs)
     runs, total = {}, 0.0
-    for i, m in enumerate([args.train_only] if args.train_only else METHODS):
-        log(f"[{i + 1}/{len(METHODS)}] {LABEL[m]}, seeds {args.seeds}")
+    methods = [args.train_only] if args.train_only else METHODS
+    for m in methods:
         runs[m] = qtexp.train_seeds(args, f"{args.net}_{m}", qtexp.REPO / f"configs/fmnist_{m}.ini",
                                     sets_for(args, m, epochs, fraction), args.out / "runs",
                                     quiet_every=100)
+    qtexp.dispatch(args)
+    for m in methods:
         total += sum(r.seconds for r in runs[m])
         log(f"  {LABEL[m]}: test error {seedstats.mean_std_text([r.test_err for r in runs[m]])}%")
     if args.train_only:

@@ -1,15 +1,26 @@
 """What the experiment scripts share: command-line options, the Fashion-MNIST recipe, running
 qtrain once per seed (with a cache of finished runs), reading run directories, Markdown tables
-and charts through qplot. Statistics over seeds are in seedstats.py."""
+and charts through qplot. Statistics over seeds are in seedstats.py.
+
+Every run of every script goes through train(), which only queues it; the script then calls
+dispatch(args), which runs the queue the way the options say: one at a time (default),
+--jobs N at a time, or not at all: --emit-commands prints one shell command per run (for GNU
+parallel or a Slurm job array) and exits, and --collect reads the results of runs made that
+way from their run directories. A command is `python3 experiments/qtexp.py --run-job JSON`,
+which trains the run exactly as a local job does (same run directory, same record of the
+settings, so a later run of the script reuses it)."""
 
 import argparse
+import concurrent.futures
 import csv
 import json
 import math
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,6 +46,17 @@ def parser(name, description, seeds=True):
     p.add_argument("--rerun", action="store_true",
                    help="train again even when a run folder already holds a finished run "
                         "with the same settings")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="run N trainings at a time on this machine (default 1; mind "
+                          "--threads: N x threads should not exceed the cores)")
+    how.add_argument("--emit-commands", action="store_true",
+                     help="print one shell command per run that is not finished yet, and "
+                          "exit: run them anywhere that sees this folder (parallel -j N, a "
+                          "Slurm array), then --collect (experiments/README.md)")
+    how.add_argument("--collect", action="store_true",
+                     help="train nothing: read every run from its run directory (made by "
+                          "--emit-commands' commands) and write the results")
     if seeds:
         p.add_argument("--seeds", type=parse_seeds, default=[1, 2, 3],
                        help="train.seed values, comma-separated: every cell runs once per seed "
@@ -87,16 +109,45 @@ def tool(args, rel):
 
 
 def log(msg):
-    print(msg, flush=True)
+    """A line on stderr (stdout carries --emit-commands' commands); whole lines even when
+    several runs print at once."""
+    with _log_lock:
+        print(msg, file=sys.stderr, flush=True)
 
 
 class Run:
-    """A finished run directory: its summary, eval rows and train rows."""
+    """A run directory: its summary, eval rows and train rows, read when first asked for (a
+    queued run is read after dispatch() has run it)."""
 
-    def __init__(self, name, path, seconds, cached):
-        self.name, self.path, self.seconds, self.cached = name, path, seconds, cached
-        self.summary = json.loads((path / "summary.json").read_text())
-        self.eval = read_csv(path / "eval.csv")
+    def __init__(self, name, path):
+        self.name, self.path = name, path
+        self._summary = self._eval = self._stamp = None
+
+    def _read(self, what):
+        try:
+            return what()
+        except (OSError, ValueError) as e:
+            sys.exit(f"error: run {self.name} in {self.path} is not finished or not readable "
+                     f"({e}); run its command (--emit-commands) or the script without --collect")
+
+    @property
+    def summary(self):
+        if self._summary is None:
+            self._summary = self._read(lambda: json.loads((self.path / "summary.json").read_text()))
+        return self._summary
+
+    @property
+    def eval(self):
+        if self._eval is None:
+            self._eval = self._read(lambda: read_csv(self.path / "eval.csv"))
+        return self._eval
+
+    @property
+    def seconds(self):
+        """Wall time of the training (from the record train wrote when it finished)."""
+        if self._stamp is None:
+            self._stamp = self._read(lambda: json.loads((self.path / STAMP).read_text()))
+        return self._stamp.get("seconds", 0.0)
 
     @property
     def test_err(self):
@@ -118,10 +169,15 @@ class Run:
         return read_csv(self.path / "train.csv")
 
 
+STAMP = "experiment_run.json"   # in a finished run directory: the settings and the seconds
+_queue = []                     # the jobs train() queued for dispatch()
+_log_lock = threading.Lock()
+
+
 def train(args, name, config, sets, runs_dir, quiet_every=None):
-    """Runs qtrain --config config with the sets (a list of (key, value)) into runs_dir/name,
-    unless that folder already holds a finished run with the same command (see --rerun).
-    Prints qtrain's progress lines prefixed with the run's name."""
+    """Queues qtrain --config config with the sets (a list of (key, value)) into runs_dir/name,
+    unless that folder already holds a finished run with the same command (see --rerun), and
+    returns its Run, readable once dispatch(args) has run the queue."""
     out = runs_dir / name
     sets = list(sets) + [("train.threads", args.threads)]
     if args.data_root:
@@ -129,35 +185,72 @@ def train(args, name, config, sets, runs_dir, quiet_every=None):
     if quiet_every:
         sets.append(("log.print_every", quiet_every))
     key = {"config": str(config), "sets": [f"{k}={v}" for k, v in sets]}
-    stamp = out / "experiment_run.json"
+    stamp = out / STAMP
+    if args.collect:
+        return Run(name, out)
     if not args.rerun and stamp.is_file() and (out / "summary.json").is_file():
         old = json.loads(stamp.read_text())
         if old.get("key") == key:
             log(f"  {name}: reusing the finished run in {out}")
-            return Run(name, out, old.get("seconds", 0.0), True)
-    if out.exists():
-        shutil.rmtree(out)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [str(tool(args, "src/cli/qtrain")), "--config", str(config), "--out", str(out)]
+            return Run(name, out)
+    cmd = [str(tool(args, "src/cli/qtrain").resolve()), "--config", str(config), "--out",
+           str(out.resolve())]
     for k, v in sets:
         cmd += ["--set", f"{k}={v}"]
-    log(f"  {name}: " + " ".join(cmd[1:]))
+    _queue.append({"name": name, "out": str(out), "cmd": cmd, "key": key})
+    return Run(name, out)
+
+
+def run_job(job):
+    """Trains one queued run (a dict from train()): a fresh run directory, qtrain's progress
+    lines prefixed with the run's name, then the record of its settings and time; the
+    checkpoints are deleted (results, not checkpoints). Returns None, or an error text."""
+    name, out = job["name"], Path(job["out"])  # absolute: the command runs from anywhere
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log(f"  {name}: " + " ".join(job["cmd"][1:]))
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=REPO)
+    proc = subprocess.Popen(job["cmd"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=REPO)
     tail = []
     for line in proc.stdout:
         line = line.rstrip()
         tail = (tail + [line])[-20:]
-        if line.startswith("checkpoint "):
-            continue
-        log(f"    [{name}] {line}")
+        if not line.startswith("checkpoint "):
+            log(f"    [{name}] {line}")
     if proc.wait() != 0:
-        sys.exit(f"error: qtrain failed for {name} (exit {proc.returncode}):\n" + "\n".join(tail))
+        return f"qtrain failed for {name} (exit {proc.returncode}):\n" + "\n".join(tail)
     seconds = time.monotonic() - t0
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # results, not checkpoints
-    stamp.write_text(json.dumps({"key": key, "seconds": seconds}, indent=1) + "\n")
-    return Run(name, out, seconds, False)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    (out / STAMP).write_text(json.dumps({"key": job["key"], "seconds": seconds}, indent=1) + "\n")
+    return None
+
+
+def job_command(job):
+    """The shell command that runs one queued job anywhere this repository is."""
+    return shlex.join(["python3", str(Path(__file__).resolve()), "--run-job",
+                       json.dumps(job, separators=(",", ":"))])
+
+
+def dispatch(args):
+    """Runs what train() queued: --jobs N at a time (default 1), or with --emit-commands
+    prints their commands and exits (status 0); with --collect nothing was queued."""
+    jobs = list(_queue)
+    _queue.clear()
+    if args.emit_commands:
+        for job in jobs:
+            print(job_command(job))
+        log(f"{len(jobs)} command(s) printed; run them, then this script with --collect"
+            if jobs else "every run is finished: run this script with --collect")
+        sys.exit(0)
+    if not jobs:
+        return
+    log(f"training {len(jobs)} run(s), {args.jobs} at a time")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        errors = [e for e in pool.map(run_job, jobs) if e]
+    if errors:
+        sys.exit("error: " + "\n".join(errors))
 
 
 def train_seeds(args, name, config, sets, runs_dir, quiet_every=None):
@@ -235,3 +328,16 @@ def duration(seconds):
     m, s = divmod(int(round(seconds)), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def main():
+    """`qtexp.py --run-job JSON`: one command of --emit-commands."""
+    p = argparse.ArgumentParser(prog="qtexp.py", description=main.__doc__)
+    p.add_argument("--run-job", required=True, help="a job as --emit-commands prints it")
+    error = run_job(json.loads(p.parse_args().run_job))
+    if error:
+        sys.exit("error: " + error)
+
+
+if __name__ == "__main__":
+    main()

@@ -62,11 +62,12 @@ def main():
     p.add_argument("--steps", type=int, default=300, help="steps per run (default 300)")
     args = qtexp.finish_args(p.parse_args(), "r_recipes")
     results, total = {}, 0.0
-    for i, rec in enumerate(RECIPES):
-        log(f"[{i + 1}/{len(RECIPES)}] {rec[0]}: {rec[1]}, seeds {args.seeds}")
-        rs = qtexp.train_seeds(args, rec[0], qtexp.REPO / f"configs/fmnist_{rec[2]}.ini",
-                               sets_for(args, rec), args.out / "runs", quiet_every=100)
-        results[rec[0]] = rs
+    for rec in RECIPES:
+        results[rec[0]] = qtexp.train_seeds(args, rec[0], qtexp.REPO / f"configs/fmnist_{rec[2]}.ini",
+                                            sets_for(args, rec), args.out / "runs", quiet_every=100)
+    qtexp.dispatch(args)
+    for rec in RECIPES:
+        rs = results[rec[0]]
         total += sum(r.seconds for r in rs)
         log(f"  {rec[0]}: test error {seedstats.mean_std_text([r.test_err for r in rs])}%, "
             f"step flips summed {seedstats.mean([r.step_flips for r in rs]):.3g}")

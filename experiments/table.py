@@ -99,18 +99,21 @@ def run_small(args):
     for net in nets:
         if net not in SMALL:
             sys.exit(f"error: --nets: unknown net '{net}' at small scale (choose from {', '.join(SMALL)})")
+    all_runs = {}
+    for net in nets:
+        for method in METHODS:
+            mode = "sr" if method == "bigsr" else method
+            all_runs.setdefault(net, {})[method] = qtexp.train_seeds(
+                args, f"{net}_{method}", qtexp.REPO / f"configs/fmnist_{mode}.ini",
+                small_sets(net, method, args.smoke), runs_dir, quiet_every=100)
+    qtexp.dispatch(args)
     for net in nets:
         s = SMALL[net]
-        log(f"== {s['title']}")
-        runs = {}
-        for i, method in enumerate(METHODS):
-            log(f"[{net} {i + 1}/{len(METHODS)}] {LABEL[method]}, seeds {args.seeds}")
-            mode = "sr" if method == "bigsr" else method
-            rs = qtexp.train_seeds(args, f"{net}_{method}", qtexp.REPO / f"configs/fmnist_{mode}.ini",
-                                   small_sets(net, method, args.smoke), runs_dir, quiet_every=100)
-            runs[method] = rs
+        runs = all_runs[net]
+        for method in METHODS:
+            rs = runs[method]
             total += sum(r.seconds for r in rs)
-            log(f"  {net} {LABEL[method]}: test error "
+            log(f"  {s['title']}, {LABEL[method]}: test error "
                 f"{seedstats.mean_std_text([r.test_err for r in rs])}%")
         sections.append(small_section(net, s, runs))
         for m in METHODS:
@@ -248,6 +251,7 @@ def run_paper(args):
                                                             args.out / "paper_runs", quiet_every=200)
     if args.dry_run:
         return
+    qtexp.dispatch(args)
     for net, rs in runs.items():
         err = {m: [r.test_err for r in rs[m]] for m in METHODS}
         rows = [[LABEL[m], seedstats.mean_std_text(err[m])] for m in METHODS]

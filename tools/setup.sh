@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(gcc libc6-dev meson ninja-build pkg-config libopenblas-dev libpng-dev zlib1g-dev
           libjpeg62-turbo-dev libcmocka-dev dataset-fashion-mnist python3 libprotobuf-c-dev
-          protobuf-c-compiler python3-onnx python3-numpy libtcmalloc-minimal4)
+          protobuf-c-compiler python3-onnx python3-numpy libtcmalloc-minimal4
+          libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

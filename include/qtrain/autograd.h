@@ -72,6 +72,9 @@ struct qt_ctx {
         const float *mean, *m2;
     } plane_moments;
     qt_profile *profile;      /* times layers and passes when set (profile.h); NULL: off */
+    /* Data parallelism: training batch norm sums its batch statistics (forward) and its
+     * gradient sums (backward) over these processes (comm.h); NULL: this process's alone. */
+    struct qt_comm *sync_bn;
     int failed;
     qt_error err;
 };

@@ -123,6 +123,8 @@ typedef struct qt_config_train {
     int seed;
     int eval_every;
     int threads;
+    bool sync_bn;
+    int sync_check_every;
 } qt_config_train;
 
 typedef struct qt_config_quant {

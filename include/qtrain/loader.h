@@ -35,6 +35,13 @@ typedef struct qt_loader_config {
     int threads;    /* threads that decode and augment one batch (1 = no helpers) */
     int scaled_decode; /* decode JPEGs at 1/2, 1/4 or 1/8 when the crop allows
                           (qt_augment_decode_scale); 0: always at full size */
+    /* Data parallelism: this loader yields only shard `shard` of `shards` of every batch,
+     * images [floor(n * shard / shards), floor(n * (shard + 1) / shards)) of the batch's n.
+     * The batches, their order and every image's augmentation are those of one loader
+     * (shards = 1), so which images a step sees does not depend on the number of shards.
+     * With shards > 1 a shard left empty is returned (n = 0), not passed over, so every
+     * shard sees the same number of batches. */
+    int shard, shards;
 } qt_loader_config;
 
 typedef struct qt_batch {
@@ -43,12 +50,13 @@ typedef struct qt_batch {
     int n, c, h, w;
     int64_t epoch;
     int64_t index;     /* batch index within the epoch */
+    int total_n;       /* images of the whole batch, over every shard */
 } qt_batch;
 
 typedef struct qt_loader qt_loader;
 
 /* Batch 128, shuffle, keep the last partial batch, seed 0, no augmentation, prefetch on,
- * 1 thread, scaled JPEG decoding on. */
+ * 1 thread, scaled JPEG decoding on, one shard. */
 void qt_loader_config_init(qt_loader_config *cfg);
 
 /* The loader borrows ds, which must outlive it. */

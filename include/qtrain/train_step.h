@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "qtrain/comm.h"
 #include "qtrain/net.h"
 #include "qtrain/optimizer.h"
 #include "qtrain/quant.h"
@@ -33,6 +34,23 @@ qt_tensor *qt_loss(qt_ctx *c, qt_loss_kind kind, qt_tensor *logits, const int32_
 int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_kind loss,
                   float *x, const int32_t *y, int n, uint64_t seed, uint64_t step,
                   qt_batch_result *out, qt_error *err);
+
+/* Data parallelism: one process's share of a step. The process trains on n of the step's
+ * total_n images and seeds backward with n / total_n, so its gradients are its share of the
+ * gradient of the whole batch's mean loss; those are summed over the processes (comm.h) in
+ * buckets of bucket_floats before the update, and every process applies the same update.
+ * bucket (bucket_floats floats) is the caller's staging buffer. */
+typedef struct qt_step_shard {
+    qt_comm *comm;
+    int total_n;
+    float *bucket;
+    size_t bucket_floats;
+} qt_step_shard;
+
+/* qt_train_step for one process of several (shard non-NULL; NULL: as qt_train_step). */
+int qt_train_step_shard(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_kind loss,
+                        float *x, const int32_t *y, int n, const qt_step_shard *shard,
+                        uint64_t seed, uint64_t step, qt_batch_result *out, qt_error *err);
 
 /* Forward only, grad off, batchnorm with running statistics, weights per view. */
 int qt_eval_batch(qt_ctx *c, qt_net *net, qt_weights_view view, qt_loss_kind loss, float *x,

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "qtrain/comm.h"
 #include "qtrain/config.h"
 
 #ifdef __cplusplus
@@ -47,6 +48,11 @@ typedef struct qt_train_opts {
     qt_train_observer observer;
     void *user;
     int overwrite;            /* a fresh run may replace a run found in run_dir */
+    /* Data parallelism (comm.h): this process is one of comm->size that train one model
+     * together, each on its share of every batch; NULL = one process. Only rank 0 touches
+     * the run directory (lock, logs, checkpoints, summary) and emits events; a stop request
+     * on any process stops all of them after the same step. */
+    qt_comm *comm;
 } qt_train_opts;
 
 typedef struct qt_train_summary {

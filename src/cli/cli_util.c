@@ -9,12 +9,15 @@
 
 int cli_fail(const char *prog, const char *fmt, ...)
 {
+    /* one write, so that the lines of processes sharing stderr (mpirun) do not interleave */
+    char line[4096];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: error: ", prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = snprintf(line, sizeof line, "%s: error: ", prog);
+    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
+    strcat(line, "\n");
+    fputs(line, stderr);
     return 1;
 }
 

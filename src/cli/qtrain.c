@@ -16,6 +16,9 @@
 #include "qtrain/pq_coded.h"
 #include "qtrain/run_dir.h"
 #include "qtrain/trainer.h"
+#ifdef QT_HAVE_MPI
+#include "mpi_comm.h"
+#endif
 
 #define PROG "qtrain"
 
@@ -66,6 +69,10 @@ static const char usage_text[] =
     "                       of int8 codes through DequantizeLinear\n"
     "  --onnx-fold-bn       export (onnx): fold each batchnorm into the conv/linear before it\n"
     "\n"
+    "Data-parallel training (builds with Open MPI): mpirun -np N qtrain --config FILE ...\n"
+    "  trains one model on N processes, each on its share of every train.batch_size batch\n"
+    "  (the global batch); rank 0 writes the run directory and prints. See README.md.\n"
+    "\n"
     "Other:\n"
     "  --help               this text\n"
     "  --help-config        every config key with its type, default and meaning\n"
@@ -75,7 +82,10 @@ static const char usage_text[] =
     "send) writes a checkpoint at the current step and stops; --resume continues, with the\n"
     "same train.csv and eval.csv as a run that was never stopped. A second signal kills at\n"
     "once.\n"
-    "Exit status: 0 done, 1 error, 130 stopped by SIGINT, 143 stopped by SIGTERM.\n";
+    "Under mpirun, which ends the job at once on SIGINT or SIGTERM, send SIGUSR1 to mpirun\n"
+    "instead: every process stops after the same step, with a checkpoint.\n"
+    "Exit status: 0 done, 1 error, 130 stopped by SIGINT, 143 stopped by SIGTERM, 138\n"
+    "stopped by SIGUSR1 (mpirun).\n";
 
 typedef struct args {
     const char *command;      /* train, eval, export */
@@ -85,6 +95,7 @@ typedef struct args {
     int nsets;
     char seed_set[40], threads_set[40];
     int resume, overwrite, quiet, print_config, print_net, float_view;
+    qt_comm *comm;            /* started by mpirun: the processes of the run; else NULL */
 } args;
 
 /* The signal (SIGINT or SIGTERM) that asked the run to stop; 0 until one came. */
@@ -178,7 +189,7 @@ static int print_text(char *text)
 /* ---- progress ---- */
 
 typedef struct printer {
-    int tty, quiet, every;
+    int tty, quiet, every, procs;
     double last;
     int line_open;
 } printer;
@@ -205,9 +216,12 @@ static void print_step(printer *p, const qt_train_event *e)
 {
     char eta[32];
     duration(e->eta_seconds, eta, sizeof eta);
-    printf("%sepoch %lld/%d  step %lld/%lld  loss %.4f  acc %.3f  lr %.2e  %.0f img/s  ETA %s%s",
+    char procs[32] = "";
+    if (p->procs > 1)
+        snprintf(procs, sizeof procs, " (%d processes)", p->procs);
+    printf("%sepoch %lld/%d  step %lld/%lld  loss %.4f  acc %.3f  lr %.2e  %.0f img/s%s  ETA %s%s",
            p->tty ? "\r" : "", (long long)e->epoch + 1, e->epochs, (long long)e->step,
-           (long long)e->total_steps, e->loss, e->acc, e->lr, e->images_per_s, eta,
+           (long long)e->total_steps, e->loss, e->acc, e->lr, e->images_per_s, procs, eta,
            p->tty ? "\033[K" : "\n");
     p->line_open = p->tty;
     fflush(stdout);
@@ -324,29 +338,39 @@ static int cmd_train(const args *a)
         default_run_dir(a->config, default_dir, sizeof default_dir);
         dir = default_dir;
     }
-    printer p = {isatty(STDOUT_FILENO), a->quiet, c.log.print_every, 0.0, 0};
+    int procs = a->comm ? a->comm->size : 1, rank0 = !a->comm || a->comm->rank == 0;
+    printer p = {isatty(STDOUT_FILENO), a->quiet || !rank0, c.log.print_every, procs, 0.0, 0};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* mpirun ends the job on SIGTERM or SIGINT but forwards SIGUSR1 to every process */
+    if (a->comm)
+        sigaction(SIGUSR1, &sa, NULL);
     char mode[16], dataset[32];
     qt_config_value_text(&c, "quant.mode", mode, sizeof mode);
     qt_config_value_text(&c, "data.dataset", dataset, sizeof dataset);
-    if (!a->quiet)
-        printf("run %s: model %s, quant %s, dataset %s\n", dir,
-               c.model.file[0] ? c.model.file : c.model.name, mode, dataset);
+    if (!p.quiet)
+        printf("run %s: model %s, quant %s, dataset %s, %d process%s\n", dir,
+               c.model.file[0] ? c.model.file : c.model.name, mode, dataset, procs,
+               procs == 1 ? "" : "es");
     qt_train_opts o = {.run_dir = dir, .resume = a->resume, .stop = &stop_signal,
-                       .observer = observe, .user = &p, .overwrite = a->overwrite};
+                       .observer = observe, .user = &p, .overwrite = a->overwrite,
+                       .comm = a->comm};
     qt_train_summary s;
     qt_error err;
     int rc = qt_train(&c, &o, &s, &err);
     end_line(&p);
     if (rc != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
+    if (!rank0)
+        return s.interrupted ? 128 + stop_signal : 0;
     if (s.interrupted) {
         printf("stopped by %s at step %lld (%.0f s): checkpoint %s; continue with: qtrain "
-               "--resume --out %s\n", stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+               "--resume --out %s\n", stop_signal == SIGTERM   ? "SIGTERM"
+                                         : stop_signal == SIGUSR1 ? "SIGUSR1"
+                                                                  : "SIGINT",
                (long long)s.steps, s.seconds, s.checkpoint, dir);
         return 128 + stop_signal;
     }
@@ -437,6 +461,8 @@ static int run(args *a, int argc, char **argv)
         fputs(usage_text, stderr);
         return 1;
     }
+    if (a->comm && a->comm->size > 1 && strcmp(a->command, "train"))
+        return cli_fail(PROG, "%s runs in one process: start it without mpirun", a->command);
     if (!strcmp(a->command, "eval"))
         return cmd_eval(a);
     if (!strcmp(a->command, "export"))
@@ -449,7 +475,22 @@ int main(int argc, char **argv)
     args a = {.command = "train", .sets = calloc((size_t)argc + 1, sizeof *a.sets)};
     if (!a.sets)
         return cli_fail(PROG, "out of memory");
+#ifdef QT_HAVE_MPI
+    qt_comm comm;
+    qt_error err;
+    if (qt_mpi_launched()) {
+        if (qt_mpi_comm_init(&comm, &argc, &argv, &err) != QT_OK)
+            return cli_fail(PROG, "%s", err.msg);
+        a.comm = &comm;
+    }
+#endif
     int rc = run(&a, argc, argv);
     free(a.sets);
+#ifdef QT_HAVE_MPI
+    /* A failed process exits at once, without MPI_Finalize: mpirun then ends the whole job
+     * (the others may be waiting for it in a collective). */
+    if (a.comm && !(rc == 1 && a.comm->size > 1))
+        qt_mpi_comm_finalize(a.comm);
+#endif
     return rc;
 }

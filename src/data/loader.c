@@ -78,6 +78,7 @@ void qt_loader_config_init(qt_loader_config *cfg)
     cfg->prefetch = 1;
     cfg->threads = 1;
     cfg->scaled_decode = 1;
+    cfg->shards = 1;
 }
 
 /* The order of epoch e: identity, shuffled with a stream of (seed, e) alone. */
@@ -182,14 +183,22 @@ static void settle_failures(qt_loader *ld, slot *s)
     s->n = kept;
 }
 
+/* Images in batch b of an epoch, over every shard. */
+static int batch_images(const qt_loader *ld, int64_t b)
+{
+    int64_t bs = ld->cfg.batch_size, start = b * bs;
+    return (int)(ld->n - start < bs ? ld->n - start : bs);
+}
+
 static void produce(qt_loader *ld, int64_t seq, slot *s)
 {
-    int64_t epoch = seq / ld->nb, b = seq % ld->nb, bs = ld->cfg.batch_size;
-    int64_t start = b * bs;
-    int n = (int)(ld->n - start < bs ? ld->n - start : bs);
+    int64_t epoch = seq / ld->nb, b = seq % ld->nb;
+    int64_t total = batch_images(ld, b), shards = ld->cfg.shards;
+    int64_t lo = total * ld->cfg.shard / shards, hi = total * (ld->cfg.shard + 1) / shards;
+    int n = (int)(hi - lo);
     ensure_perm(ld, epoch);
     ld->job_slot = s;
-    ld->job_idx = ld->perm + start;
+    ld->job_idx = ld->perm + b * ld->cfg.batch_size + lo;
     ld->job_epoch = epoch;
     for (int t = 0; t < ld->nworkers; t++)
         ld->workers[t].fail_item = INT_MAX;
@@ -279,6 +288,8 @@ static int check_config(const qt_dataset *ds, const qt_loader_config *cfg, qt_er
         return qt_errorf(err, "loader: batch size %d out of range 1..%d", cfg->batch_size, 1 << 20);
     if (cfg->threads < 1 || cfg->threads > 256)
         return qt_errorf(err, "loader: threads %d out of range 1..256", cfg->threads);
+    if (cfg->shards < 1 || cfg->shard < 0 || cfg->shard >= cfg->shards)
+        return qt_errorf(err, "loader: shard %d of %d", cfg->shard, cfg->shards);
     if (cfg->drop_last && n < cfg->batch_size)
         return qt_errorf(err, "loader: %d images make no full batch of %d (drop_last)", n,
                          cfg->batch_size);
@@ -429,9 +440,10 @@ int qt_loader_next(qt_loader *ld, qt_batch *out, qt_error *err)
         }
         ld->skipped += s->skipped;
         take_slot_notes(ld, s);
-        *out = (qt_batch){s->x, s->y, s->n, ld->c, ld->h, ld->w, ld->epoch, ld->batch};
+        *out = (qt_batch){s->x, s->y, s->n, ld->c, ld->h, ld->w, ld->epoch, ld->batch,
+                          batch_images(ld, ld->batch)};
         ld->batch++;
-        if (s->n > 0)
+        if (s->n > 0 || ld->cfg.shards > 1)
             return 1;
         release_held(ld);
     }

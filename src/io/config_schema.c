@@ -142,6 +142,14 @@ static const qt_config_key keys[] = {
         "Evaluate on the test set every N epochs and after the last (0 = only after the last)."),
     ROW(train, threads, QT_KEY_INT, "0", NONNEG,
         "Worker threads (0 = one per core)."),
+    ROW(train, sync_bn, QT_KEY_BOOL, "false", NULL,
+        "Several processes (mpirun): batch norm normalises with the statistics of the whole "
+        "global batch, reduced across the processes, so the run equals the one-process run "
+        "up to summation order; false = each process uses its own share's statistics (and "
+        "keeps its own running statistics; rank 0's are saved)."),
+    ROW(train, sync_check_every, QT_KEY_INT, "100", NONNEG,
+        "Several processes (mpirun): every N steps the processes compare a checksum of their "
+        "weights and stop with an error if they differ (0 = never)."),
 
     ROW(quant, mode, QT_KEY_ENUM, "fp", "fp|bc|sr|r|frozen",
         "Training rule: fp (full precision), bc (BinaryConnect: float buffer behind the "

@@ -13,6 +13,8 @@ int qt_evaluate(qt_ctx *c, qt_net *net, qt_loader *ld, qt_weights_view view, qt_
     int rc;
     while ((rc = qt_loader_next(ld, &b, err)) == 1) {
         qt_batch_result r;
+        if (b.n == 0)
+            continue; /* a shard of a batch too small to give every process images */
         if (qt_eval_batch(c, net, view, loss, (float *)b.x, b.y, b.n, &r, err) != QT_OK)
             return QT_ERR;
         loss_sum += r.loss * r.n;

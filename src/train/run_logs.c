@@ -7,7 +7,7 @@
 #include "qtrain/json.h"
 
 static const char *const train_base_cols[] = {"step", "epoch", "lr", "loss", "acc",
-                                               "images_per_s", "seconds"};
+                                               "images_per_s", "seconds", "comm_seconds"};
 
 static int train_columns(const run_logs *l, const char **cols)
 {
@@ -41,7 +41,7 @@ int run_logs_check(const run_logs *l, const char *dir, int64_t step, int64_t epo
                    qt_error *err)
 {
     char path[1200];
-    const char *cols[8];
+    const char *cols[10];
     int ncols = train_columns(l, cols);
     snprintf(path, sizeof path, "%s/train.csv", dir);
     if (qt_csv_writer_check_resume(path, cols, ncols, (double)step, err) != QT_OK)
@@ -55,7 +55,7 @@ int run_logs_open(run_logs *l, const char *dir, int resume, int64_t step, int64_
                   qt_error *err)
 {
     char path[1200];
-    const char *cols[8];
+    const char *cols[10];
     int ncols = train_columns(l, cols);
     snprintf(path, sizeof path, "%s/train.csv", dir);
     int rc = resume ? qt_csv_writer_resume(&l->train, path, cols, ncols, (double)step, err)

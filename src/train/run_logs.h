@@ -14,7 +14,7 @@ typedef struct run_logs {
     int flips;                /* train.csv has flips, eval.csv flips and step_flips_sum */
 } run_logs;
 
-enum { RUN_LOGS_TRAIN_BASE = 7 };  /* train.csv's columns before flips */
+enum { RUN_LOGS_TRAIN_BASE = 8 };  /* train.csv's columns before flips */
 
 typedef struct run_summary_fields {
     const char *model, *quant_mode, *dataset;

@@ -1,5 +1,7 @@
 #include "qtrain/train_step.h"
 
+#include <string.h>
+
 #include "qtrain/profile.h"
 
 qt_tensor *qt_loss(qt_ctx *c, qt_loss_kind kind, qt_tensor *logits, const int32_t *labels)
@@ -32,9 +34,59 @@ static qt_tensor *forward_loss(qt_ctx *c, qt_net *net, qt_loss_kind loss, float 
     return l;
 }
 
+/* A position in the parameters' written gradients taken end to end. */
+typedef struct grad_pos {
+    int param;
+    size_t off;
+} grad_pos;
+
+/* Copies up to cap floats from *at on between the gradients and the bucket (into the bucket
+ * when gather, else back out of it), advancing *at; returns the floats copied. */
+static size_t copy_grads(qt_net *net, grad_pos *at, float *bucket, size_t cap, int gather)
+{
+    size_t used = 0;
+    while (used < cap && at->param < net->nparams) {
+        qt_tensor *t = &net->params[at->param]->t;
+        size_t k = t->grad && t->grad_written ? t->numel - at->off : 0;
+        k = k < cap - used ? k : cap - used;
+        if (gather)
+            memcpy(bucket + used, t->grad + at->off, k * sizeof(float));
+        else
+            memcpy(t->grad + at->off, bucket + used, k * sizeof(float));
+        used += k;
+        at->off += k;
+        if (!(t->grad && t->grad_written) || at->off == t->numel)
+            *at = (grad_pos){at->param + 1, 0};
+    }
+    return used;
+}
+
+/* Sums every written gradient over the processes, a bucket at a time: few large reductions
+ * instead of one per parameter. */
+static int sum_gradients(qt_net *net, const qt_step_shard *sh, qt_error *err)
+{
+    grad_pos at = {0, 0};
+    for (;;) {
+        grad_pos start = at;
+        size_t used = copy_grads(net, &at, sh->bucket, sh->bucket_floats, 1);
+        if (!used)
+            return QT_OK;
+        if (sh->comm->sum_f32(sh->comm, sh->bucket, used, err) != QT_OK)
+            return QT_ERR;
+        copy_grads(net, &start, sh->bucket, used, 0);
+    }
+}
+
 int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_kind loss,
                   float *x, const int32_t *y, int n, uint64_t seed, uint64_t step,
                   qt_batch_result *out, qt_error *err)
+{
+    return qt_train_step_shard(c, net, opt, lr, loss, x, y, n, NULL, seed, step, out, err);
+}
+
+int qt_train_step_shard(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_kind loss,
+                        float *x, const int32_t *y, int n, const qt_step_shard *shard,
+                        uint64_t seed, uint64_t step, qt_batch_result *out, qt_error *err)
 {
     qt_ctx_reset(c);
     c->grad_enabled = 1;
@@ -47,7 +99,10 @@ int qt_train_step(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_loss_k
     qt_tensor *l = forward_loss(c, net, loss, x, y, n, out);
     if (!l)
         return qt_errorf(err, "%s", c->err.msg);
-    if (qt_backward(c, l, err) != QT_OK)
+    const float share = shard ? (float)n / (float)shard->total_n : 1.0f;
+    if (qt_backward_from(c, l, &share, err) != QT_OK)
+        return QT_ERR;
+    if (shard && sum_gradients(net, shard, err) != QT_OK)
         return QT_ERR;
     t0 = qt_profile_clock(c);
     qt_optimizer_begin_step(opt);

@@ -183,6 +183,54 @@ static void test_same_batches_in_every_mode(void **state)
     qt_dataset_free(ds);
 }
 
+/* Data parallelism: shards 0..S-1 of every batch, put end to end, are the unsharded batch
+ * (augmented images included), each shard holding images [n k / S, n (k + 1) / S); the last
+ * batch of 4 images on 3 shards gives the third shard 2 of them. */
+static void test_shards_make_the_batch(void **state)
+{
+    qt_dataset *ds;
+    qt_error err;
+    qt_batch b;
+    assert_int_equal(qt_dataset_synthetic(&ds, N, 3, 32, 32, 10, 5, &err), QT_OK);
+    run *ref = malloc(sizeof *ref);
+    qt_loader_config cfg;
+    cifar_config(&cfg, 1, 1, 42);
+    record(ds, &cfg, ref);
+    enum { SHARDS = 3 };
+    qt_loader *ld[SHARDS];
+    for (int k = 0; k < SHARDS; k++) {
+        cifar_config(&cfg, k != 1, 1 + k % 2, 42);
+        cfg.shard = k;
+        cfg.shards = SHARDS;
+        ld[k] = open_loader(ds, &cfg);
+    }
+    for (int e = 0; e < EPOCHS; e++) {
+        for (int bi = 0; bi < NB; bi++) {
+            int total = ref->n[e][bi], at = 0;
+            for (int k = 0; k < SHARDS; k++) {
+                assert_int_equal(qt_loader_next(ld[k], &b, &err), 1);
+                assert_int_equal(b.total_n, total);
+                assert_int_equal(at, total * k / SHARDS);
+                assert_int_equal(b.n, total * (k + 1) / SHARDS - total * k / SHARDS);
+                assert_memory_equal(b.y, ref->y[e][bi] + at, sizeof(int32_t) * b.n);
+                assert_memory_equal(b.x, ref->x[e][bi] + (size_t)IMG * at, sizeof(float) * IMG * b.n);
+                at += b.n;
+            }
+            assert_int_equal(at, total);
+        }
+        for (int k = 0; k < SHARDS; k++)
+            assert_int_equal(qt_loader_next(ld[k], &b, &err), 0);
+    }
+    assert_int_equal(ref->n[0][NB - 1], 4);
+    for (int k = 0; k < SHARDS; k++)
+        qt_loader_free(ld[k]);
+    cfg.shard = 3;
+    assert_int_equal(qt_loader_open(&ld[0], ds, &cfg, &err), QT_ERR);
+    assert_string_equal(err.msg, "loader: shard 3 of 3");
+    free(ref);
+    qt_dataset_free(ds);
+}
+
 /* Seeking to (epoch, index) returns the batch that iterating reached there. */
 static void test_seek_matches_iteration(void **state)
 {
@@ -250,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_epochs_are_permutations),
         cmocka_unit_test(test_drop_last),
         cmocka_unit_test(test_same_batches_in_every_mode),
+        cmocka_unit_test(test_shards_make_the_batch),
         cmocka_unit_test(test_seek_matches_iteration),
         cmocka_unit_test(test_free_mid_epoch),
     };

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../plane_moments.h"
+#include "qtrain/comm.h"
 #include "qtrain/ops.h"
 #include "qtrain/threads.h"
 
@@ -21,6 +22,7 @@ typedef struct {
     float *mean;              /* C: the mean used (batch or running) */
     float *invstd;            /* C: 1/sqrt(var + eps) used */
     int batch_stats;          /* mean/var depend on x (training) */
+    double count;             /* values per channel the batch statistics span (all processes') */
     int relu;
     qt_tensor *residual;      /* added before the ReLU, or NULL */
 } bn_saved;
@@ -82,6 +84,7 @@ typedef struct {
     float *mean, *var, *y;
     const float *invstd;
     float *plane_mean, *plane_m2;    /* N x C */
+    double *ch_mean, *ch_m2;         /* C: the batch's mean and sum of squared deviations */
     int relu;
 } fwd_job;
 
@@ -92,7 +95,7 @@ static void plane_moments_range(void *arg, long lo, long hi, int worker)
         qt_plane_moments(j->x + pl * j->d.s, j->d.s, &j->plane_mean[pl], &j->plane_m2[pl]);
 }
 
-/* mean and var (biased) per channel from the N plane moments (Chan et al.):
+/* mean and M2 per channel from the N plane moments (Chan et al.):
  * M2 = sum of the planes' M2 + S * sum (plane mean - mean)^2, in double. A (N, C) input has
  * planes of one value: x itself holds the means and every M2 is 0 (plane_m2 NULL). */
 static void combine_moments(const fwd_job *j)
@@ -109,9 +112,32 @@ static void combine_moments(const fwd_job *j)
             double e = j->plane_mean[(size_t)i * d.c + ch] - mean;
             dev += e * e;
         }
-        j->mean[ch] = (float)mean;
-        j->var[ch] = (float)((m2 + (double)d.s * dev) / ((double)d.n * d.s));
+        j->ch_mean[ch] = mean;
+        j->ch_m2[ch] = m2 + (double)d.s * dev;
     }
+}
+
+/* sync_bn: the moments of every process's batch from each one's count, mean and M2 (Chan et
+ * al. again): the mean from the summed sums, then each M2 taken about that mean and summed.
+ * buf has room for C + 1 doubles. Returns the summed count, or -1 on a failed reduction. */
+static double reduce_moments(qt_ctx *c, const fwd_job *j, double *buf)
+{
+    const int nc = j->d.c;
+    const double count = (double)j->d.n * j->d.s;
+    for (int ch = 0; ch < nc; ch++)
+        buf[ch] = j->ch_mean[ch] * count;
+    buf[nc] = count;
+    if (c->sync_bn->sum_f64(c->sync_bn, buf, (size_t)nc + 1, &c->err) != QT_OK)
+        return -1.0;
+    const double total = buf[nc];
+    for (int ch = 0; ch < nc; ch++) {
+        const double mean = buf[ch] / total, e = j->ch_mean[ch] - mean;
+        j->ch_m2[ch] += count * e * e;
+        j->ch_mean[ch] = mean;
+    }
+    if (c->sync_bn->sum_f64(c->sync_bn, j->ch_m2, (size_t)nc, &c->err) != QT_OK)
+        return -1.0;
+    return total;
 }
 
 /* planes [lo, hi) of x (N*C, S) -> y = [relu](gamma (x - mean) invstd + beta [+ r]) */
@@ -166,6 +192,7 @@ typedef struct {
     const float *y, *x, *gamma, *mean, *invstd;
     double *sg, *sgx;         /* C */
     double *psum;             /* 2 x N x C: per-plane sums (planes of more than one value) */
+    double m;                 /* values per channel the batch statistics span */
     float *dx, *dres;
     float dx_beta, dres_beta;
     int relu, batch_stats;
@@ -226,7 +253,7 @@ static void input_grad_rows(void *arg, long lo, long hi, int worker)
 {
     const bwd_job *j = arg;
     const int nc = j->d.c;
-    const double m = (double)j->d.n;
+    const double m = j->m;
     for (long i = lo; i < hi; i++)
         for (int ch = 0; ch < nc; ch++) {
             const size_t o = (size_t)i * nc + ch;
@@ -247,7 +274,7 @@ static void input_grad_range(void *arg, long lo, long hi, int worker)
 {
     const bwd_job *j = arg;
     const size_t s = j->d.s;
-    const double m = (double)j->d.n * s;
+    const double m = j->m;
     for (long pl = lo; pl < hi; pl++) {
         const int ch = (int)(pl % j->d.c);
         const float is = j->invstd[ch], mu = j->mean[ch], a = j->gamma[ch] * is;
@@ -286,7 +313,7 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
     if (!sums)
         return;
     bwd_job j = {d, nd->out->grad, nd->out->data, x->data, gamma->data, sv->mean, sv->invstd,
-                 sums, sums + d.c, sums + 2 * d.c, NULL, NULL, 0.0f, 0.0f, sv->relu,
+                 sums, sums + d.c, sums + 2 * d.c, sv->count, NULL, NULL, 0.0f, 0.0f, sv->relu,
                  sv->batch_stats};
     if (d.s == 1) {
         grad_sums_rows(&j);
@@ -302,6 +329,14 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
             dg[ch] = (bg != 0.0f ? dg[ch] : 0.0f) + (float)j.sgx[ch];
         if (db)
             db[ch] = (bb != 0.0f ? db[ch] : 0.0f) + (float)j.sg[ch];
+    }
+    /* sync_bn: dx needs the sums over the whole batch; gamma's and beta's gradients keep this
+     * process's share, as every parameter's gradient is summed over the processes later. */
+    if (sv->batch_stats && c->sync_bn &&
+        c->sync_bn->sum_f64(c->sync_bn, sums, 2 * (size_t)d.c, &c->err) != QT_OK) {
+        c->failed = 1;
+        qt_ctx_release(c, sums);
+        return;
     }
     j.dx = qt_grad_target(c, x, &j.dx_beta);
     /* The residual's gradient is g itself: it takes over the buffer g was stored in when it
@@ -323,9 +358,9 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
     qt_ctx_release(c, sums);
 }
 
-static void update_running(const qt_bn_stats *st, bn_dims d, const float *mean, const float *var)
+static void update_running(const qt_bn_stats *st, bn_dims d, double m, const float *mean,
+                           const float *var)
 {
-    const double m = (double)d.n * d.s;
     const float unbias = m > 1 ? (float)(m / (m - 1)) : 1.0f;
     for (int ch = 0; ch < d.c; ch++) {
         st->running_mean[ch] = (1 - st->momentum) * st->running_mean[ch] + st->momentum * mean[ch];
@@ -355,7 +390,8 @@ static qt_tensor *batchnorm_op(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_ten
     if (!y || !mean || !invstd)
         return NULL;
     fwd_job j = {d, x->data, residual ? residual->data : NULL, gamma->data, beta->data,
-                 mean, invstd, y->data, invstd, NULL, NULL, relu};
+                 mean, invstd, y->data, invstd, NULL, NULL, NULL, NULL, relu};
+    double count = (double)d.n * d.s;
     if (c->training) {
         /* Plane moments: from the conv2d that produced x, or one pass over x. */
         float *pm = NULL;
@@ -371,9 +407,23 @@ static qt_tensor *batchnorm_op(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_ten
         } else {
             return NULL;
         }
+        double *moments = qt_ctx_scratch(c, (3 * (size_t)d.c + 1) * sizeof(double));
+        if (!moments)
+            return NULL;
+        j.ch_mean = moments;
+        j.ch_m2 = moments + d.c;
         combine_moments(&j);
         qt_ctx_release(c, pm);
-        update_running(st, d, mean, invstd);
+        if (c->sync_bn && (count = reduce_moments(c, &j, moments + 2 * d.c)) < 0.0) {
+            c->failed = 1;
+            return NULL;
+        }
+        for (int ch = 0; ch < d.c; ch++) {
+            mean[ch] = (float)j.ch_mean[ch];
+            invstd[ch] = (float)(j.ch_m2[ch] / count); /* the biased variance, for now */
+        }
+        qt_ctx_release(c, moments);
+        update_running(st, d, count, mean, invstd);
         for (int ch = 0; ch < d.c; ch++)
             invstd[ch] = 1.0f / sqrtf(invstd[ch] + st->eps);
     } else {
@@ -390,7 +440,7 @@ static qt_tensor *batchnorm_op(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_ten
     if (nd && !sv)
         return NULL;
     if (sv)
-        *sv = (bn_saved){mean, invstd, c->training, relu, residual};
+        *sv = (bn_saved){mean, invstd, c->training, count, relu, residual};
     return y;
 }
 
