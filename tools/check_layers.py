@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that the library's #include lines follow its layer order (docs/ARCHITECTURE.md):
 
-    core -> io, data, nn -> quant, optim -> train -> ptq -> plot, bench, cli
+    core -> dist, io, data, nn -> quant, optim -> train -> ptq -> plot, bench, cli
 
 A file may include headers of its own layer and of layers to its left. Layers that share a
 rank (io, data, nn; quant, optim; plot, bench, cli) may include one another, but not in a
@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-RANKS = [["core"], ["io", "data", "nn"], ["quant", "optim"], ["train"], ["ptq"],
+RANKS = [["core"], ["dist", "io", "data", "nn"], ["quant", "optim"], ["train"], ["ptq"],
          ["plot", "bench", "cli"]]
 RANK = {layer: r for r, layers in enumerate(RANKS) for layer in layers}
 

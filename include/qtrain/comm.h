@@ -1,6 +1,7 @@
 /* The processes of one data-parallel run and the collective operations the trainer needs.
  * The interface is plain C: the library (trainer, batch norm) calls through it and never sees
- * MPI; src/dist/mpi_comm.c implements it over MPI in builds with -Dmpi (mpi_comm.h).
+ * MPI; src/core/comm.c holds the calls (and the one-process case), src/dist/mpi_comm.c
+ * implements them over MPI in builds with -Dmpi (mpi_comm.h).
  * A NULL qt_comm everywhere means one process. Every call is collective: every process
  * makes the same calls in the same order. */
 #ifndef QTRAIN_COMM_H
@@ -10,6 +11,10 @@
 #include <stdint.h>
 
 #include "qtrain/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct qt_comm qt_comm;
 
@@ -28,5 +33,9 @@ struct qt_comm {
 
 /* 1 when every process passed the same v (one collective call). */
 int qt_comm_all_equal(qt_comm *c, uint64_t v, int *equal, qt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -53,12 +53,12 @@ def main():
 
         write(root, "src/nn/net.c", '#include "qtrain/net.h"\n#include "qtrain/quant.h"\n')
         expect(root, 1, ["src/nn/net.c:2: nn includes qtrain/quant.h of layer quant; nn may "
-                         "include only core, io, data, nn"], "nn including quant")
+                         "include only core, dist, io, data, nn"], "nn including quant")
         fake_tree(root)
 
         write(root, "src/nn/net.c", '#include "../quant/local.h"\n')
         expect(root, 1, ["src/nn/net.c:1: nn includes ../quant/local.h of layer quant; nn may "
-                         "include only core, io, data, nn"], "nn including quant's private header")
+                         "include only core, dist, io, data, nn"], "nn including quant's private header")
         fake_tree(root)
 
         write(root, "include/qtrain/ini.h", '#include "qtrain/image.h"\n')
