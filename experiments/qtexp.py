@@ -118,10 +118,11 @@ class Run:
         return read_csv(self.path / "train.csv")
 
 
-def train(args, name, config, sets, runs_dir, quiet_every=None):
+def train(args, name, config, sets, runs_dir, quiet_every=None, keep_checkpoints=False):
     """Runs qtrain --config config with the sets (a list of (key, value)) into runs_dir/name,
     unless that folder already holds a finished run with the same command (see --rerun).
-    Prints qtrain's progress lines prefixed with the run's name."""
+    Prints qtrain's progress lines prefixed with the run's name. The checkpoints are deleted
+    unless keep_checkpoints (post-training studies quantize them)."""
     out = runs_dir / name
     sets = list(sets) + [("train.threads", args.threads)]
     if args.data_root:
@@ -155,16 +156,17 @@ def train(args, name, config, sets, runs_dir, quiet_every=None):
     if proc.wait() != 0:
         sys.exit(f"error: qtrain failed for {name} (exit {proc.returncode}):\n" + "\n".join(tail))
     seconds = time.monotonic() - t0
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # results, not checkpoints
+    if not keep_checkpoints:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # results, not checkpoints
     stamp.write_text(json.dumps({"key": key, "seconds": seconds}, indent=1) + "\n")
     return Run(name, out, seconds, False)
 
 
-def train_seeds(args, name, config, sets, runs_dir, quiet_every=None):
+def train_seeds(args, name, config, sets, runs_dir, quiet_every=None, keep_checkpoints=False):
     """One run of a cell per --seeds value, into runs_dir/<name>_s<seed>; the Runs in seed
     order. sets must not hold train.seed."""
     return [train(args, f"{name}_s{seed}", config, list(sets) + [("train.seed", seed)], runs_dir,
-                  quiet_every) for seed in args.seeds]
+                  quiet_every, keep_checkpoints) for seed in args.seeds]
 
 
 def read_csv(path):
