@@ -174,10 +174,11 @@ _queue = []                     # the jobs train() queued for dispatch()
 _log_lock = threading.Lock()
 
 
-def train(args, name, config, sets, runs_dir, quiet_every=None):
+def train(args, name, config, sets, runs_dir, quiet_every=None, keep_checkpoints=False):
     """Queues qtrain --config config with the sets (a list of (key, value)) into runs_dir/name,
     unless that folder already holds a finished run with the same command (see --rerun), and
-    returns its Run, readable once dispatch(args) has run the queue."""
+    returns its Run, readable once dispatch(args) has run the queue. The checkpoints are
+    deleted after the run unless keep_checkpoints (post-training studies quantize them)."""
     out = runs_dir / name
     sets = list(sets) + [("train.threads", args.threads)]
     if args.data_root:
@@ -197,7 +198,8 @@ def train(args, name, config, sets, runs_dir, quiet_every=None):
            str(out.resolve())]
     for k, v in sets:
         cmd += ["--set", f"{k}={v}"]
-    _queue.append({"name": name, "out": str(out), "cmd": cmd, "key": key})
+    _queue.append({"name": name, "out": str(out), "cmd": cmd, "key": key,
+                   "keep_checkpoints": keep_checkpoints})
     return Run(name, out)
 
 
@@ -222,7 +224,8 @@ def run_job(job):
     if proc.wait() != 0:
         return f"qtrain failed for {name} (exit {proc.returncode}):\n" + "\n".join(tail)
     seconds = time.monotonic() - t0
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    if not job.get("keep_checkpoints"):
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # results, not checkpoints
     (out / STAMP).write_text(json.dumps({"key": job["key"], "seconds": seconds}, indent=1) + "\n")
     return None
 
@@ -253,11 +256,11 @@ def dispatch(args):
         sys.exit("error: " + "\n".join(errors))
 
 
-def train_seeds(args, name, config, sets, runs_dir, quiet_every=None):
+def train_seeds(args, name, config, sets, runs_dir, quiet_every=None, keep_checkpoints=False):
     """One run of a cell per --seeds value, into runs_dir/<name>_s<seed>; the Runs in seed
     order. sets must not hold train.seed."""
     return [train(args, f"{name}_s{seed}", config, list(sets) + [("train.seed", seed)], runs_dir,
-                  quiet_every) for seed in args.seeds]
+                  quiet_every, keep_checkpoints) for seed in args.seeds]
 
 
 def read_csv(path):

@@ -19,20 +19,25 @@ double qt_layer_macs(const qt_net *net, int i);
  * (cn may be NULL), 32 for everything else (float layers, batchnorm). */
 void qt_net_weight_bits(const qt_net *net, const qt_coded_net *cn, double *bits);
 
-/* BOPs per image: sum over layers of qt_layer_macs x bits[i] x act_bits (bits NULL: 32). */
-double qt_net_bops(const qt_net *net, const double *bits, double act_bits);
+/* Per layer of net: the bits of its input as applied, log2(levels) of a conv or linear
+ * layer's activation grid (qt_layer.act), 32 for float inputs. */
+void qt_net_act_bits(const qt_net *net, double *bits);
+
+/* BOPs per image: sum over layers of qt_layer_macs x wbits[i] x abits[i] (NULL: 32). */
+double qt_net_bops(const qt_net *net, const double *wbits, const double *abits);
 
 typedef struct qt_model_cost {
     double macs, bops;        /* per image, of the compressed net */
     double fp32_macs, fp32_bops;   /* of the float net, 32-bit weights and activations */
     double bops_percent;      /* 100 bops / fp32_bops */
     size_t params, fp32_params;
-    double act_bits;
+    double act_bits;          /* the lowest input bits of any layer (32: none quantized) */
 } qt_model_cost;
 
-/* The cost of net (weights coded per cn, activations at act_bits) against the float net. */
+/* The cost of net (weights coded per cn, inputs as its activation grids apply) against the
+ * float net. */
 int qt_model_cost_of(const qt_net *fnet, const qt_net *net, const qt_coded_net *cn,
-                     double act_bits, qt_model_cost *out, qt_error *err);
+                     qt_model_cost *out, qt_error *err);
 
 #ifdef __cplusplus
 }

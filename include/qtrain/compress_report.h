@@ -24,7 +24,7 @@ typedef struct qt_weight_report {
 int qt_weight_reports(const qt_net *fnet, const qt_net *net, const qt_coded_net *cn,
                       qt_weight_report **out, int *n, qt_error *err);
 
-/* Keys into the object being written: act_bits, macs, bops, fp32_macs, fp32_bops,
+/* Keys into the object being written: macs, bops, fp32_macs, fp32_bops,
  * bops_percent, params, fp32_params. */
 void qt_model_cost_json(qt_json_writer *w, const qt_model_cost *c);
 /* Key "weights": an array of {name, rel_error, bits, params, fp32_params}. */

@@ -59,6 +59,20 @@ typedef struct qt_cp_als_opts {
 int qt_cp_als(const qt_cp_tensor *t, qt_cp_factors *f, const qt_cp_als_opts *o,
               qt_cp_trace *trace, qt_error *err);
 
+typedef struct qt_cp_epc_opts {
+    int max_sweeps;           /* the reference: 50 (init_factors' epc_maxiter) */
+    double tol;               /* stop when the intensity changes by less, relative (1e-4) */
+} qt_cp_epc_opts;
+
+/* Error preserving correction (Phan et al. 2020), ADMM-EPC's initialisation: from a fit with
+ * error delta = ||X - [[A, B, C]]||, minimise the intensity sum_r ||a_r||^2 ||b_r||^2 ||c_r||^2
+ * subject to ||X - [[A, B, C]]|| <= delta, one factor at a time (each a ridge solution whose
+ * ridge is the largest that keeps the error, found by bisection), then balance the columns.
+ * Small, balanced terms without cancellation round onto a grid with less error. The trace
+ * records sqrt(intensity) per sweep. */
+int qt_cp_epc(const qt_cp_tensor *t, qt_cp_factors *f, const qt_cp_epc_opts *o,
+              qt_cp_trace *trace, qt_error *err);
+
 /* The baseline "float CP, then quantize": balances the factors, then projects each free
  * factor onto its own MSE-fitted grid of `bits` (mse_grid.h). */
 int qt_cp_quantize_factors(qt_cp_factors *f, int bits, qt_alphabet grids[3], qt_error *err);
@@ -70,10 +84,12 @@ typedef struct qt_cp_admm_opts {
     double eps;               /* inner stop: ||H - H~||^2/||H||^2 and ||H - H_prev||^2/||U||^2
                                  both below eps */
     double tol;               /* outer stop: the relative error changes by less than tol */
+    int diverge_window;       /* stop when the error rose by more than 1e-3 over this many
+                                 sweeps (the reference: 5) */
 } qt_cp_admm_opts;
 
-/* The reference's settings: eps 1e-8, tol 1e-5 (it runs up to 1000 sweeps and 1000 ADMM
- * iterations; the caller chooses the caps). */
+/* The reference's settings: eps 1e-8, tol 1e-5, divergence window 5 (it runs up to 1000
+ * sweeps and 1000 ADMM iterations; the caller chooses the caps). */
 qt_cp_admm_opts qt_cp_admm_defaults(int bits, int max_sweeps, int max_inner);
 
 /* AO-ADMM with quantized factors from the factors' current values (random or a float CP).
@@ -82,8 +98,9 @@ qt_cp_admm_opts qt_cp_admm_defaults(int bits, int max_sweeps, int max_inner);
  *   H~ = (F + rho (H + U)) (G + rho I)^-1,  H = Q(H~ - U),  U = U + H - H~
  * where Q projects onto the factor's MSE grid, refitted every time. The duals U are kept
  * across sweeps. Sweeps stop when the error changes by less than tol, or when it rose by more
- * than 1e-3 over the last 10 sweeps (the reference's divergence guard). The factors returned
- * are the best sweep's, every free entry on grids[m]. */
+ * than 1e-3 over the last diverge_window sweeps (the reference's divergence guard). The
+ * factors returned are the best sweep's (the reference returns the last; best is never worse
+ * in e_quant), every free entry on grids[m]. */
 int qt_cp_admm(const qt_cp_tensor *t, qt_cp_factors *f, const qt_cp_admm_opts *o,
                qt_alphabet grids[3], qt_cp_trace *trace, qt_error *err);
 

@@ -20,6 +20,7 @@ typedef enum {
 typedef enum {
     QT_CP_INIT_RANDOM,        /* N(0, 1) factors (the reference's --init random) */
     QT_CP_INIT_CP,            /* a float CP-ALS decomposition */
+    QT_CP_INIT_EPC,           /* that, then error preserving correction (ADMM-EPC) */
 } qt_cp_init;
 
 typedef struct qt_cp_net_opts {
@@ -35,6 +36,8 @@ typedef struct qt_cp_net_opts {
                                  at 8); 0 keeps them float */
     uint64_t seed;
     const int *mask;          /* per layer of the net as given: factorise it */
+    int diverge_window;       /* ADMM's divergence guard (cp.h; 0: the reference's 5) */
+    int epc_sweeps;           /* EPC sweeps of the epc init (0: the reference's 50) */
 } qt_cp_net_opts;
 
 typedef struct qt_cp_layer_report {

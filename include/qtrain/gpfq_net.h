@@ -1,8 +1,9 @@
-/* GPFQ and MSQ over a whole network: layers quantized first to last, each from its inputs in
+/* GPFQ, MSQ and AdaRound over a whole network: layers quantized first to last, each from its inputs in
  * the float network (X) and in the partly quantized one (Xq). */
 #ifndef QTRAIN_GPFQ_NET_H
 #define QTRAIN_GPFQ_NET_H
 
+#include "qtrain/adaround.h"
 #include "qtrain/gpfq.h"
 #include "qtrain/ptq.h"
 
@@ -10,7 +11,7 @@
 extern "C" {
 #endif
 
-typedef enum { QT_GPFQ_GREEDY, QT_GPFQ_MSQ } qt_gpfq_method;
+typedef enum { QT_GPFQ_GREEDY, QT_GPFQ_MSQ, QT_GPFQ_ADAROUND } qt_gpfq_method;
 
 typedef struct qt_gpfq_net_opts {
     qt_gpfq_method method;
@@ -22,6 +23,7 @@ typedef struct qt_gpfq_net_opts {
     uint64_t seed;
     qt_sample_opts sample;
     const int *mask;          /* per net layer: quantize it (NULL: every conv and linear) */
+    qt_adaround_opts adaround;     /* QT_GPFQ_ADAROUND (its seed: derived from seed) */
 } qt_gpfq_net_opts;
 
 typedef struct qt_ptq_layer_report {

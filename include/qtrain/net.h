@@ -54,6 +54,9 @@ typedef struct qt_layer {
     int out_c, out_h, out_w;  /* per-image output shape (F, 1, 1 for vectors) */
     int cp_part;              /* 1, 2 or 3: a part of a CP-factorised layer (net_cp.h); 0 otherwise */
     qt_layer_quant quant;
+    qt_uniform_grid act;      /* conv/linear: grid of the layer's input, applied in every
+                                 forward (post-training activation quantization); levels 0:
+                                 the input stays float */
 } qt_layer;
 
 typedef struct qt_net {

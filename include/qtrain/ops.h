@@ -69,6 +69,21 @@ qt_tensor *qt_global_avgpool(qt_ctx *c, qt_tensor *x);
  * x[:, :, ::s, ::s] into channels [(C_out - C)/2, (C_out - C)/2 + C), zeros elsewhere. */
 qt_tensor *qt_shortcut_pad(qt_ctx *c, qt_tensor *x, int out_channels, int stride);
 
+/* A uniform grid of `levels` values lo + i*step (activation quantization). */
+typedef struct qt_uniform_grid {
+    float lo, step;
+    int levels;               /* 0: no grid */
+} qt_uniform_grid;
+/* Index of the nearest level of g, clamped to [0, levels - 1]. */
+int qt_uniform_grid_index(const qt_uniform_grid *g, float x);
+static inline float qt_uniform_grid_value(const qt_uniform_grid *g, int i)
+{
+    return g->lo + (float)i * g->step;
+}
+/* x (any) -> y: each value replaced by its nearest level of g (clipped to the range);
+ * backward passes the gradient straight through inside the range, 0 outside. */
+qt_tensor *qt_uniform_quant(qt_ctx *c, qt_tensor *x, const qt_uniform_grid *g);
+
 /* Same data, new shape (numel must match).  flatten: (N, ...) -> (N, rest). */
 qt_tensor *qt_reshape(qt_ctx *c, qt_tensor *x, int ndim, const int *shape);
 qt_tensor *qt_flatten(qt_ctx *c, qt_tensor *x);

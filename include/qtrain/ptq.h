@@ -27,10 +27,17 @@ typedef struct qt_calib_set {
     int n, c, h, w;
 } qt_calib_set;
 
-/* The first n images of a random permutation (seed) of ds, with the evaluation preprocessing
- * of the dataset kind (normalisation, centre crop for PNG folders). */
-int qt_calib_load(qt_calib_set *cs, qt_dataset *ds, int n, uint64_t seed, qt_error *err);
+/* Images [skip, skip + n) of a random permutation (seed) of ds (n < 1 or past the end: all
+ * the rest), with the evaluation preprocessing of the dataset kind (normalisation, centre
+ * crop for PNG folders). Two loads with the same seed and non-overlapping ranges hold
+ * disjoint images: qquant's validation split is [0, V), its calibration images follow. */
+int qt_calib_load(qt_calib_set *cs, qt_dataset *ds, int skip, int n, uint64_t seed,
+                  qt_error *err);
 void qt_calib_free(qt_calib_set *cs);
+/* The first n images of cs (a view: not to be freed). */
+qt_calib_set qt_calib_head(const qt_calib_set *cs, int n);
+/* Top-1 accuracy of net (evaluation mode) on the images of cs. */
+int qt_calib_accuracy(qt_net *net, const qt_calib_set *cs, double *acc, qt_error *err);
 
 /* Is layer i a conv or linear layer (one PTQ can quantize)? */
 int qt_ptq_layer_quantizable(const qt_net *net, int i);
@@ -43,8 +50,9 @@ typedef struct qt_layer_inputs {
     int n_features, m;
 } qt_layer_inputs;
 
-/* Sampling of a layer's inputs: patches_per_image random patch positions per image for conv
- * layers (0 = every position); images in batches of batch. */
+/* Sampling of a layer's inputs: patches_per_image distinct random patch positions per image
+ * for conv layers (drawn without replacement; 0, or at least the positions there are: every
+ * position); images in batches of batch. */
 typedef struct qt_sample_opts {
     int patches_per_image;
     int batch;

@@ -15,10 +15,12 @@
 #define PROG "qquant"
 
 static const char usage_text[] =
-    "usage: qquant --checkpoint FILE --method gpfq|msq|pq|admm-cp|cp-quant --out DIR [options]\n"
+    "usage: qquant --checkpoint FILE --method gpfq|msq|adaround|pq|admm-cp|admm-epc|cp-quant\n"
+    "              --out DIR [options]\n"
     "\n"
     "Quantizes a trained net after training, layer by layer, first to last, and evaluates the\n"
-    "float and the quantized net on the test split. DIR receives model.qtr (the quantized\n"
+    "float and the quantized net on the test split (and on --val-images held-out training\n"
+    "images). DIR receives model.qtr (the quantized\n"
     "weights stored as level indices plus one alphabet per layer, and which layers are\n"
     "factorised; `qtrain eval --checkpoint DIR/model.qtr` evaluates it) and summary.json\n"
     "(accuracies, BOPs, parameters, per-layer weight errors ||W - W^|| / ||W||). DIR is\n"
@@ -32,42 +34,59 @@ static const char usage_text[] =
     "  --set SEC.KEY=VALUE   config override, repeatable (e.g. --set data.root=DIR)\n"
     "  --method M            gpfq: greedy path-following (Lybrand and Saab 2021);\n"
     "                        msq: round every weight to the nearest level (the baseline);\n"
+    "                        adaround: round each weight up or down as learnt per layer on\n"
+    "                        the calibration images (Nagel et al. 2020), same alphabet;\n"
     "                        pq: product quantization (see below)\n"
     "                        admm-cp: quantization-aware CP factorization by ADMM (Cherniuk\n"
     "                        et al. 2024): each layer becomes 1x1 -> depthwise kxk -> 1x1\n"
-    "                        convs whose weights lie on --bits grids; cp-quant: its\n"
-    "                        baseline, a float CP (ALS) whose factors are then rounded\n"
+    "                        convs whose weights lie on --bits grids; admm-epc: the same\n"
+    "                        from a float CP corrected by EPC (the paper's Algorithm 2);\n"
+    "                        cp-quant: the baseline, a float CP (ALS) whose factors are\n"
+    "                        then rounded\n"
     "  --bits B              alphabet size: round(2^B) levels (1.58 = ternary, 2, 3, 4, ...);\n"
     "                        with --alphabet zero, 2 round(2^(B-1)) + 1 levels (default 1.58;\n"
-    "                        4 for admm-cp and cp-quant)\n"
+    "                        4 for admm-cp, admm-epc and cp-quant)\n"
     "  --calpha C            alphabet scale: levels span +-C median|W| (midrise), or the\n"
     "                        step is (C / 2^(B-1)) mean max|W_row| (zero) (default 2)\n"
     "  --alphabet A          midrise: GPFQ's M equispaced levels on [-1, 1]; zero: the\n"
     "                        follow-up's 2^B + 1 levels including 0 (default midrise)\n"
-    "  --sweep-calpha LIST   one quantization per value (e.g. 1,2,3,4,5,6) into DIR/calpha-C/,\n"
-    "                        a table on stdout and DIR/sweep.csv: the paper's cross-validation\n"
-    "  --calib-images N      training images used to quantize (default 5000)\n"
-    "  --patches-per-image N conv layers: random patch positions per image (default 16;\n"
-    "                        0 = all positions)\n"
+    "  --sweep-calpha LIST   gpfq, msq, adaround: one quantization per value (e.g. 1,2,3,4)\n"
+    "                        into DIR/calpha-C/ and DIR/sweep.csv, each scored on the\n"
+    "                        validation images only (needs --val-images); the best value is\n"
+    "                        quantized again into DIR, the only one tested on the test split\n"
+    "  --val-images N        hold out the first N images of the seeded permutation of the\n"
+    "                        training data as a validation split: never used to quantize,\n"
+    "                        calibrate or finetune; summary.json gives val_acc (default 0)\n"
+    "  --calib-images N      training images used to quantize (default 5000), the ones after\n"
+    "                        the validation split\n"
+    "  --patches-per-image N conv layers: distinct random patch positions per image, drawn\n"
+    "                        without replacement (default 16; 0 = all positions)\n"
     "  --per-channel         conv layers: quantize each input channel's k x k kernel as a\n"
     "                        neuron (the original GPFQ code) instead of whole filters\n"
     "  --stochastic          round stochastically inside GPFQ (SPFQ), seeded by --seed\n"
     "  --layers L            'all' or a comma list of layer names to quantize or factorise\n"
     "                        (default: all for gpfq/msq; for admm-cp/cp-quant every kxk conv\n"
     "                        with k > 1 except the first layer, the paper's choice)\n"
-    "  --seed N              calibration sample and patch positions (default 1)\n"
+    "  --seed N              the permutation of the training data (validation, calibration\n"
+    "                        and finetuning images), patch positions (default 1)\n"
     "  --threads N           BLAS threads (0 = all cores)\n"
     "\n"
     "admm-cp and cp-quant (--bits: whole bits, 2 to 8, of the factor grids):\n"
     "  --rate R              parameter reduction rate; rank R = floor(C_out C_in k^2 /\n"
     "                        ((C_out + C_in + k^2) rate)), (C_out C_in / (C_out + C_in)\n"
     "                        / rate) for 1x1 convs and linear layers (default 2)\n"
-    "  --init I              admm-cp's starting factors: cp (a float CP-ALS; the paper's\n"
-    "                        best variant starts from an EPC-corrected CP, which qtrain\n"
-    "                        does not have) or random (N(0,1)) (default cp)\n"
-    "  --sweeps N            admm-cp: at most N alternating sweeps over the factors; stops\n"
-    "                        earlier when the error changes by < 1e-5 (default 100)\n"
-    "  --admm-iters N        admm-cp: at most N ADMM iterations per factor update (default 30)\n"
+    "  --init I              admm-cp's starting factors: cp (a float CP-ALS) or random\n"
+    "                        (N(0,1)) (default cp); admm-epc always starts from CP-ALS + EPC\n"
+    "  --sweeps N            ADMM: at most N alternating sweeps over the factors; stops\n"
+    "                        earlier when the error changes by < 1e-5 (default 100; the\n"
+    "                        reference allows 1000). The best sweep's factors are kept (the\n"
+    "                        reference keeps the last)\n"
+    "  --admm-iters N        ADMM: at most N iterations per factor update (default 30; the\n"
+    "                        reference allows 1000, stopping at eps 1e-8)\n"
+    "  --diverge-window N    ADMM: stop when the error rose by more than 1e-3 over the last\n"
+    "                        N sweeps (default 5, the reference's)\n"
+    "  --epc-sweeps N        admm-epc: sweeps of error preserving correction (default 50, the\n"
+    "                        reference's)\n"
     "  --als-sweeps N        CP-ALS sweeps (cp-quant, and --init cp; the reference initialises\n"
     "                        with 50); more sweeps fit the float CP better but, at high ranks,\n"
     "                        drift to large cancelling terms that round badly (default 50)\n"
@@ -79,11 +98,28 @@ static const char usage_text[] =
     "  --bn-calib N          after quantizing, re-estimate the batchnorm running statistics\n"
     "                        on N training images (the paper uses 2048); the summary also\n"
     "                        gives the accuracy before (default 0: off)\n"
-    "  --act-bits A          activation bits used in the BOPs count (MACs x weight bits x\n"
-    "                        activation bits, float layers and batchnorm at 32-bit weights);\n"
-    "                        activations are not quantized in the evaluation (default 32)\n"
+    "  --act-bits A          2..8: the input of every quantized layer takes 2^A levels, one\n"
+    "                        uniform grid per tensor calibrated on the training images after\n"
+    "                        weight quantization (and batchnorm calibration); 32: inputs stay\n"
+    "                        float (default 32). BOPs count MACs x weight bits x the input\n"
+    "                        bits as applied (32 for float layers, batchnorm and float inputs).\n"
+    "                        The grids are in summary.json (act_grids), not in model.qtr:\n"
+    "                        `qtrain eval` of model.qtr evaluates float activations\n"
+    "  --act-range R         mse: the [min, max] range shrunk by the factor in [0.2, 1] that\n"
+    "                        minimises the squared quantization error (the reference's\n"
+    "                        L2-optimal range; outliers clip instead of coarsening every\n"
+    "                        step); minmax: [min, max] (default mse)\n"
+    "  --act-images N        images the activation ranges are measured on (default 500, the\n"
+    "                        reference's)\n"
     "  --quiet               print only the result\n"
     "  --help                this text\n"
+    "\n"
+    "AdaRound, --method adaround (the alphabet of --bits, --calpha, --alphabet):\n"
+    "  --adaround-iters N    Adam steps per layer (default 1000; the reference, AIMET, 10000)\n"
+    "  --adaround-batch N    calibration samples per step (default 256)\n"
+    "  --adaround-lr LR      Adam learning rate (default 0.01)\n"
+    "  --adaround-reg L      weight lambda of the rounding regulariser, annealed from\n"
+    "                        beta 20 to 2 after a warm start of 20% of the steps (default 0.01)\n"
     "\n"
     "Product quantization, --method pq (Stock et al. 2020, \"And the Bit Goes Down\"): each\n"
     "output's weights are cut into blocks of d values (d = 9: one input channel's 3x3 kernel)\n"
@@ -108,10 +144,13 @@ static const char usage_text[] =
     "  --act-images N        calibration images whose layer inputs feed the EM (default 1024)\n"
     "  --finetune-steps N    distillation steps (KL to the float net's softmax) on each layer's\n"
     "                        centroids right after it is quantized, batchnorm statistics\n"
-    "                        frozen (default 0: no finetuning)\n"
+    "                        frozen (default 100; the reference runs 2500 on ImageNet)\n"
     "  --global-finetune-steps N  steps on all centroids at the end, batchnorm in training\n"
-    "                        mode, learning rate /10 after each third (default: the value of\n"
-    "                        --finetune-steps)\n"
+    "                        mode, learning rate /10 after each third (default 300; the\n"
+    "                        reference runs 90000)\n"
+    "  --finetune-images N   training images finetuning draws from (after the validation\n"
+    "                        split; the EM uses the first --act-images of them) (default\n"
+    "                        10000; 0 = all)\n"
     "  --finetune-batch N    images per finetuning step (default 128)\n"
     "  --finetune-lr LR      SGD learning rate of the layer stage (default 0.05; momentum 0.9,\n"
     "                        weight decay 1e-4 in both stages)\n"
@@ -157,6 +196,14 @@ static int parse_number(args *a, int argc, char **argv, int *i)
         {"--patches-per-image", &a->o.patches_per_image, 0, 1000000},
         {"--threads", &a->o.threads, 0, 1024},
         {"--bn-calib", &a->o.bn_calib, 0, 10000000},
+        {"--val-images", &a->o.val_images, 0, 10000000},
+        {"--act-bits", &a->o.act.bits, 2, 32},
+        {"--act-images", &a->o.act.images, 1, 10000000},
+        {"--diverge-window", &cp->diverge_window, 1, 100000},
+        {"--epc-sweeps", &cp->epc_sweeps, 1, 100000},
+        {"--finetune-images", &a->o.pq_finetune_images, 0, 100000000},
+        {"--adaround-iters", &a->o.adaround.iters, 1, 10000000},
+        {"--adaround-batch", &a->o.adaround.batch, 1, 10000000},
         {"--sweeps", &cp->max_sweeps, 1, 100000},
         {"--admm-iters", &cp->max_inner, 1, 100000},
         {"--als-sweeps", &cp->als_sweeps, 1, 100000},
@@ -177,7 +224,8 @@ static int parse_number(args *a, int argc, char **argv, int *i)
     const struct { const char *opt; double *dst, lo, hi; } reals[] = {
         {"--calpha", &a->o.c_alpha, 1e-6, 1e6},
         {"--rate", &cp->rate, 1e-3, 1e6},
-        {"--act-bits", &a->o.act_bits, 1.0, 32.0},
+        {"--adaround-lr", &a->o.adaround.lr, 1e-9, 1e3},
+        {"--adaround-reg", &a->o.adaround.reg, 0.0, 1e6},
         {"--finetune-lr", &p->layer_ft.lr, 1e-9, 1e3},
         {"--global-finetune-lr", &p->global_ft.lr, 1e-9, 1e3},
     };
@@ -203,7 +251,7 @@ static int parse_number(args *a, int argc, char **argv, int *i)
 
 static int parse_method(const char *v, qt_qquant_method *m)
 {
-    for (int k = QT_QQUANT_GPFQ; k <= QT_QQUANT_CP_QUANT; k++)
+    for (int k = 0; k < QT_QQUANT_NMETHODS; k++)
         if (!strcmp(v, qt_qquant_method_name((qt_qquant_method)k))) {
             *m = (qt_qquant_method)k;
             return 0;
@@ -240,7 +288,8 @@ static int parse(args *a, int argc, char **argv)
             if (missing)
                 return 1;
             if (parse_method(v, &a->o.method))
-                return cli_fail(PROG, "--method: '%s' is not one of gpfq, msq, pq, admm-cp, cp-quant", v);
+                return cli_fail(PROG, "--method: '%s' is not one of gpfq, msq, adaround, pq, admm-cp, "
+                                "admm-epc, cp-quant", v);
         } else if (VALUE("--bits")) {
             if (missing || cli_double(PROG, "--bits", v, 1.0, 8.0, &a->o.bits))
                 return 1;
@@ -259,6 +308,11 @@ static int parse(args *a, int argc, char **argv)
             if (missing || cli_int(PROG, "--seed", v, 0, 2147483647L, &n))
                 return 1;
             a->o.seed = (uint64_t)n;
+        } else if (VALUE("--act-range")) {
+            if (!missing && strcmp(v, "mse") && strcmp(v, "minmax"))
+                return cli_fail(PROG, "--act-range: '%s' is not one of mse, minmax", v);
+            if (!missing)
+                a->o.act.range = strcmp(v, "mse") ? QT_ACT_RANGE_MINMAX : QT_ACT_RANGE_MSE;
         } else if (VALUE("--init")) {
             if (!missing && strcmp(v, "random") && strcmp(v, "cp"))
                 return cli_fail(PROG, "--init: '%s' is not one of random, cp", v);
@@ -281,16 +335,23 @@ static int parse(args *a, int argc, char **argv)
 #undef VALUE
     }
     a->o.sets = a->sets;
-    a->o.pq.global_ft.steps = a->pq_global_steps >= 0 ? a->pq_global_steps : a->o.pq.layer_ft.steps;
+    if (a->pq_global_steps >= 0)
+        a->o.pq.global_ft.steps = a->pq_global_steps;
     a->o.pq.global_ft.batch = a->o.pq.layer_ft.batch;
-    if (a->nsweep && a->o.method != QT_QQUANT_GPFQ && a->o.method != QT_QQUANT_MSQ)
-        return cli_fail(PROG, "--sweep-calpha applies to gpfq and msq, not %s",
+    if (a->nsweep && a->o.method != QT_QQUANT_GPFQ && a->o.method != QT_QQUANT_MSQ &&
+        a->o.method != QT_QQUANT_ADAROUND)
+        return cli_fail(PROG, "--sweep-calpha applies to gpfq, msq and adaround, not %s",
                         qt_qquant_method_name(a->o.method));
+    if (a->nsweep && a->o.val_images < 1)
+        return cli_fail(PROG, "--sweep-calpha chooses on validation images: give --val-images N");
+    if (a->o.act.bits > 8 && a->o.act.bits != 32)
+        return cli_fail(PROG, "--act-bits: %d is not 2 to 8, or 32 (float inputs)", a->o.act.bits);
     if (!a->o.checkpoint)
         return cli_fail(PROG, "--checkpoint FILE is required (see qquant --help)");
     if (!a->o.out_dir)
         return cli_fail(PROG, "--out DIR is required");
-    int cp = a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT;
+    int cp = a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT ||
+             a->o.method == QT_QQUANT_ADMM_EPC;
     if (cp && !a->bits_set)
         a->o.bits = 4;
     return 0;
@@ -320,8 +381,6 @@ static void pq_print_result(const qt_qquant_result *r)
 {
     const qt_pq_size *z = &r->pq_size;
     printf("pq: float acc %.4f, quantized acc %.4f", r->float_acc, r->quant_acc);
-    if (r->pq_acc_before_global >= 0)
-        printf(" (%.4f before global finetuning)", r->pq_acc_before_global);
     printf("; %.4f MB = index %.4f + centroids %.4f + other %.4f (float %.4f MB, %.1fx), "
            "%.3f index bits/weight, %.1f s\n",
            qt_pq_mb(z->total_bytes), qt_pq_mb(z->index_bytes), qt_pq_mb(z->centroid_bytes),
@@ -344,19 +403,23 @@ static void cp_progress(const qt_cp_layer_report *r, int done, int total, void *
 
 static void print_result(const args *a, const qt_qquant_result *r)
 {
+    if (r->val_acc >= 0)
+        printf("validation (%d images): float acc %.4f, quantized acc %.4f\n", a->o.val_images,
+               r->float_val_acc, r->val_acc);
     if (a->o.method == QT_QQUANT_PQ) {
         pq_print_result(r);
         if (a->o.bn_calib > 0)
             printf("accuracy before batchnorm calibration %.4f\n", r->acc_before_bn_calib);
         return;
     }
-    int cp = a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT;
+    int cp = a->o.method == QT_QQUANT_ADMM_CP || a->o.method == QT_QQUANT_CP_QUANT ||
+             a->o.method == QT_QQUANT_ADMM_EPC;
     printf("%s %.2f bits, %s %g: float acc %.4f, quantized acc %.4f; %.3f bits/weight, "
            "%.0f bytes (float %.0f), %.1f s\n",
            qt_qquant_method_name(a->o.method), a->o.bits, cp ? "rate" : "C_alpha",
            cp ? a->o.cp.rate : r->c_alpha, r->float_acc, r->quant_acc, r->bits_per_weight,
            r->model_bytes, r->float_model_bytes, r->seconds);
-    printf("BOPs %.4g (%.3f%% of FP32 at %g-bit activations), %zu parameters (float %zu)",
+    printf("BOPs %.4g (%.3f%% of FP32; quantized inputs at %g bits), %zu parameters (float %zu)",
            r->cost.bops, r->cost.bops_percent, r->cost.act_bits, r->cost.params, r->cost.fp32_params);
     if (a->o.bn_calib > 0)
         printf(", accuracy before batchnorm calibration %.4f", r->acc_before_bn_calib);
@@ -382,21 +445,23 @@ static int claim_out_dir(const char *dir, qt_dir_lock *lock)
 static int quantize(args *a)
 {
     qt_error err;
+    qt_qquant_result r;
     if (a->nsweep) {
         qt_qquant_result *res = calloc((size_t)a->nsweep, sizeof *res);
         if (!res)
             return cli_fail(PROG, "out of memory");
-        int rc = qt_qquant_sweep(&a->o, a->sweep, a->nsweep, res, &err);
+        int rc = qt_qquant_sweep(&a->o, a->sweep, a->nsweep, res, &r, &err);
         if (rc == QT_OK) {
-            printf("\n| C_alpha | float acc | %s acc |\n|---|---|---|\n",
+            printf("\n| C_alpha | float val acc | %s val acc |\n|---|---|---|\n",
                    qt_qquant_method_name(a->o.method));
             for (int i = 0; i < a->nsweep; i++)
-                printf("| %g | %.4f | %.4f |\n", res[i].c_alpha, res[i].float_acc, res[i].quant_acc);
+                printf("| %g | %.4f | %.4f |\n", res[i].c_alpha, res[i].float_val_acc, res[i].val_acc);
+            printf("\nchosen on validation: C_alpha %g\n", r.c_alpha);
+            print_result(a, &r);
         }
         free(res);
         return rc == QT_OK ? 0 : cli_fail(PROG, "%s", err.msg);
     }
-    qt_qquant_result r;
     if (qt_qquant_run(&a->o, &r, &err) != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
     print_result(a, &r);

@@ -423,6 +423,8 @@ static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upt
     qt_layer *l = &net->layers[i];
     qt_tensor *a = output_of(l->in[0], x, outs), *y;
     int res = QT_NET_INPUT, fused;
+    if (l->act.levels > 0)
+        a = qt_uniform_quant(c, a, &l->act);
     if (readers && !c->grad_enabled && !c->training && l->kind == QT_LAYER_CONV &&
         readers[i] == 1 && i + 1 < upto && l[1].kind == QT_LAYER_BATCHNORM && l[1].in[0] == i) {
         /* Inference: the conv, its batchnorm and what fuses after that in one op. */

@@ -22,11 +22,17 @@ void qt_net_weight_bits(const qt_net *net, const qt_coded_net *cn, double *bits)
     }
 }
 
-double qt_net_bops(const qt_net *net, const double *bits, double act_bits)
+void qt_net_act_bits(const qt_net *net, double *bits)
+{
+    for (int i = 0; i < net->nlayers; i++)
+        bits[i] = net->layers[i].act.levels > 1 ? log2((double)net->layers[i].act.levels) : 32.0;
+}
+
+double qt_net_bops(const qt_net *net, const double *wbits, const double *abits)
 {
     double b = 0.0;
     for (int i = 0; i < net->nlayers; i++)
-        b += qt_layer_macs(net, i) * (bits ? bits[i] : 32.0) * act_bits;
+        b += qt_layer_macs(net, i) * (wbits ? wbits[i] : 32.0) * (abits ? abits[i] : 32.0);
     return b;
 }
 
@@ -39,22 +45,28 @@ static double total_macs(const qt_net *net)
 }
 
 int qt_model_cost_of(const qt_net *fnet, const qt_net *net, const qt_coded_net *cn,
-                     double act_bits, qt_model_cost *out, qt_error *err)
+                     qt_model_cost *out, qt_error *err)
 {
-    if (!(act_bits >= 1.0 && act_bits <= 32.0))
-        return qt_errorf(err, "activation bits %g outside [1, 32]", act_bits);
-    double *bits = malloc((size_t)(net->nlayers > 0 ? net->nlayers : 1) * sizeof *bits);
-    if (!bits)
+    size_t n = (size_t)(net->nlayers > 0 ? net->nlayers : 1);
+    double *wbits = malloc(n * sizeof *wbits), *abits = malloc(n * sizeof *abits);
+    if (!wbits || !abits) {
+        free(wbits);
+        free(abits);
         return qt_errorf(err, "out of memory");
-    qt_net_weight_bits(net, cn, bits);
-    out->act_bits = act_bits;
+    }
+    qt_net_weight_bits(net, cn, wbits);
+    qt_net_act_bits(net, abits);
+    out->act_bits = 32.0;
+    for (int i = 0; i < net->nlayers; i++)
+        out->act_bits = abits[i] < out->act_bits ? abits[i] : out->act_bits;
     out->macs = total_macs(net);
-    out->bops = qt_net_bops(net, bits, act_bits);
+    out->bops = qt_net_bops(net, wbits, abits);
     out->fp32_macs = total_macs(fnet);
-    out->fp32_bops = qt_net_bops(fnet, NULL, 32.0);
+    out->fp32_bops = qt_net_bops(fnet, NULL, NULL);
     out->bops_percent = out->fp32_bops > 0.0 ? 100.0 * out->bops / out->fp32_bops : 0.0;
     out->params = qt_net_param_count(net);
     out->fp32_params = qt_net_param_count(fnet);
-    free(bits);
+    free(wbits);
+    free(abits);
     return QT_OK;
 }

@@ -8,16 +8,20 @@
 #include "qtrain/ptq.h"
 #include "qtrain/quant.h"
 
-int qt_calib_load(qt_calib_set *cs, qt_dataset *ds, int n, uint64_t seed, qt_error *err)
+int qt_calib_load(qt_calib_set *cs, qt_dataset *ds, int skip, int n, uint64_t seed,
+                  qt_error *err)
 {
     memset(cs, 0, sizeof *cs);
     int total = qt_dataset_count(ds);
-    if (n < 1 || n > total)
-        n = total;
+    if (skip < 0 || skip >= total)
+        return qt_errorf(err, "%d held-out images leave none of the %d training images", skip,
+                         total);
+    if (n < 1 || n > total - skip)
+        n = total - skip;
     qt_loader_config lc;
     qt_loader_config_init(&lc);
     qt_augment_preset(&lc.augment, qt_dataset_get_kind(ds), 0, qt_dataset_height(ds));
-    lc.batch_size = n < 256 ? n : 256;
+    lc.batch_size = 256;
     lc.shuffle = 1;
     lc.drop_last = 0;
     lc.prefetch = 0;
@@ -26,8 +30,8 @@ int qt_calib_load(qt_calib_set *cs, qt_dataset *ds, int n, uint64_t seed, qt_err
     if (qt_loader_open(&ld, ds, &lc, err) != QT_OK)
         return QT_ERR;
     qt_batch b;
-    int rc;
-    while ((rc = qt_loader_next(ld, &b, err)) == 1 && cs->n < n) {
+    int rc, seen = 0;
+    while (cs->n < n && (rc = qt_loader_next(ld, &b, err)) == 1) {
         if (!cs->x) {
             cs->c = b.c, cs->h = b.h, cs->w = b.w;
             cs->x = malloc((size_t)n * b.c * b.h * b.w * sizeof(float));
@@ -37,11 +41,14 @@ int qt_calib_load(qt_calib_set *cs, qt_dataset *ds, int n, uint64_t seed, qt_err
                 break;
             }
         }
-        int take = b.n < n - cs->n ? b.n : n - cs->n;
+        /* the batch's images [from, from + take) are past the skipped ones */
+        int from = skip > seen ? (skip - seen < b.n ? skip - seen : b.n) : 0;
+        int take = b.n - from < n - cs->n ? b.n - from : n - cs->n;
         size_t img = (size_t)b.c * b.h * b.w;
-        memcpy(cs->x + (size_t)cs->n * img, b.x, (size_t)take * img * sizeof(float));
-        memcpy(cs->y + cs->n, b.y, (size_t)take * sizeof(int32_t));
+        memcpy(cs->x + (size_t)cs->n * img, b.x + (size_t)from * img, (size_t)take * img * sizeof(float));
+        memcpy(cs->y + cs->n, b.y + from, (size_t)take * sizeof(int32_t));
         cs->n += take;
+        seen += b.n;
     }
     qt_loader_free(ld);
     if (rc < 0) {
@@ -49,6 +56,39 @@ int qt_calib_load(qt_calib_set *cs, qt_dataset *ds, int n, uint64_t seed, qt_err
         return QT_ERR;
     }
     return QT_OK;
+}
+
+qt_calib_set qt_calib_head(const qt_calib_set *cs, int n)
+{
+    qt_calib_set h = *cs;
+    h.n = n < cs->n ? n : cs->n;
+    return h;
+}
+
+int qt_calib_accuracy(qt_net *net, const qt_calib_set *cs, double *acc, qt_error *err)
+{
+    qt_ctx c;
+    qt_ctx_init(&c);
+    c.grad_enabled = 0;
+    c.training = 0;
+    const int batch = 100;
+    size_t img = (size_t)cs->c * cs->h * cs->w;
+    long correct = 0;
+    int rc = QT_OK;
+    for (int b0 = 0; b0 < cs->n; b0 += batch) {
+        int nb = cs->n - b0 < batch ? cs->n - b0 : batch;
+        qt_ctx_reset(&c);
+        qt_tensor *x = qt_tensor_wrap(&c, cs->x + (size_t)b0 * img, 4, (int[]){nb, cs->c, cs->h, cs->w});
+        qt_tensor *logits = qt_net_forward(&c, net, x);
+        if (!logits) {
+            rc = qt_errorf(err, "%s", c.err.msg);
+            break;
+        }
+        correct += qt_top1_correct(logits, cs->y + b0);
+    }
+    qt_ctx_free(&c);
+    *acc = cs->n > 0 ? (double)correct / cs->n : 0.0;
+    return rc;
 }
 
 void qt_calib_free(qt_calib_set *cs)
@@ -81,7 +121,8 @@ static void take_patch(const qt_layer *l, const float *x, int ch, int h, int w, 
 
 /* Samples of one image: patch positions for a conv layer, the whole vector for a linear one. */
 static void gather_image(const qt_layer *l, const qt_tensor *in, int img, int global_img,
-                         const qt_sample_opts *o, int layer, int per_image, float *xt, int m)
+                         const qt_sample_opts *o, int layer, int per_image, float *xt, int m,
+                         int *positions)
 {
     int s0 = global_img * per_image;
     if (l->kind == QT_LAYER_LINEAR) {
@@ -94,8 +135,14 @@ static void gather_image(const qt_layer *l, const qt_tensor *in, int img, int gl
     const float *x = in->data + (size_t)img * ch * h * w;
     qt_rng r;
     qt_rng_derive(&r, o->seed, (uint64_t)layer, (uint64_t)global_img);
+    /* positions without replacement: a partial Fisher-Yates shuffle of all of them */
+    const int npos = l->out_h * l->out_w;
+    for (int k = 0; k < npos; k++)
+        positions[k] = k;
     for (int k = 0; k < per_image; k++) {
-        int pos = o->patches_per_image > 0 ? (int)qt_rng_below(&r, (uint32_t)(l->out_h * l->out_w)) : k;
+        int j = k + (int)qt_rng_below(&r, (uint32_t)(npos - k)), pos = positions[j];
+        positions[j] = positions[k];
+        positions[k] = pos;
         take_patch(l, x, ch, h, w, pos / l->out_w, pos % l->out_w, xt, m, s0 + k);
     }
 }
@@ -108,7 +155,9 @@ int qt_ptq_layer_inputs(qt_net *net, int layer, const qt_calib_set *cs, const qt
         return qt_errorf(err, "layer %d is not a conv or linear layer", layer);
     const qt_layer *l = &net->layers[layer];
     int conv = l->kind == QT_LAYER_CONV;
-    int per_image = !conv ? 1 : (o->patches_per_image > 0 ? o->patches_per_image : l->out_h * l->out_w);
+    const int npos = conv ? l->out_h * l->out_w : 1;
+    int per_image = !conv ? 1 : (o->patches_per_image > 0 && o->patches_per_image < npos
+                                 ? o->patches_per_image : npos);
     out->n_features = (int)(l->weight->t.numel / (size_t)l->weight->t.shape[0]);
     out->m = cs->n * per_image;
     if (!(out->xt = malloc((size_t)out->n_features * out->m * sizeof(float))))
@@ -121,6 +170,9 @@ int qt_ptq_layer_inputs(qt_net *net, int layer, const qt_calib_set *cs, const qt
     int rc = QT_OK, batch = o->batch > 0 ? o->batch : 100;
     size_t img = (size_t)cs->c * cs->h * cs->w;
     qt_tensor **outs = malloc((size_t)(layer > 0 ? layer : 1) * sizeof *outs);
+    int *positions = malloc((size_t)npos * sizeof *positions);
+    if (!outs || !positions)
+        rc = qt_errorf(err, "out of memory");
     for (int b0 = 0; rc == QT_OK && b0 < cs->n; b0 += batch) {
         int nb = cs->n - b0 < batch ? cs->n - b0 : batch;
         qt_ctx_reset(&c);
@@ -132,9 +184,10 @@ int qt_ptq_layer_inputs(qt_net *net, int layer, const qt_calib_set *cs, const qt
         }
         qt_tensor *in = l->in[0] == QT_NET_INPUT ? x : outs[l->in[0]];
         for (int i = 0; i < nb; i++)
-            gather_image(l, in, i, b0 + i, o, layer, per_image, out->xt, out->m);
+            gather_image(l, in, i, b0 + i, o, layer, per_image, out->xt, out->m, positions);
     }
     free(outs);
+    free(positions);
     qt_ctx_free(&c);
     if (rc != QT_OK)
         qt_layer_inputs_free(out);

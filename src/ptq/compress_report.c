@@ -75,7 +75,6 @@ int qt_weight_reports(const qt_net *fnet, const qt_net *net, const qt_coded_net 
 
 void qt_model_cost_json(qt_json_writer *w, const qt_model_cost *c)
 {
-    qt_json_field_number(w, "act_bits", c->act_bits);
     qt_json_field_number(w, "macs", c->macs);
     qt_json_field_number(w, "bops", c->bops);
     qt_json_field_number(w, "fp32_macs", c->fp32_macs);

@@ -7,13 +7,12 @@
 #include "qtrain/mse_grid.h"
 
 /* The reference's divergence guard: stop once the error rose by more than this over the
- * last 10 sweeps. */
+ * last diverge_window sweeps. */
 #define DIVERGE_RISE 1e-3
-#define DIVERGE_WINDOW 10
 
 qt_cp_admm_opts qt_cp_admm_defaults(int bits, int max_sweeps, int max_inner)
 {
-    qt_cp_admm_opts o = {bits, max_sweeps, max_inner, 1e-8, 1e-5};
+    qt_cp_admm_opts o = {bits, max_sweeps, max_inner, 1e-8, 1e-5, 5};
     return o;
 }
 
@@ -140,7 +139,8 @@ int qt_cp_admm(const qt_cp_tensor *t, qt_cp_factors *f, const qt_cp_admm_opts *o
             memcpy(best_grids, cur, sizeof cur);
         }
         if ((s >= 1 && fabs(a.hist[s - 1] - e) < o->tol) ||
-            (s >= DIVERGE_WINDOW && e - a.hist[s - DIVERGE_WINDOW + 1] > DIVERGE_RISE))
+            (o->diverge_window > 0 && s >= o->diverge_window &&
+             e - a.hist[s - o->diverge_window + 1] > DIVERGE_RISE))
             break;
     }
     if (rc == QT_OK) {

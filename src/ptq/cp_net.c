@@ -98,15 +98,20 @@ static int solve(const qt_cp_tensor *t, qt_cp_factors *f, const qt_cp_net_opts *
             return QT_ERR;
         return qt_cp_quantize_factors(f, o->bits, r->grids, err);
     }
-    if (o->init == QT_CP_INIT_CP) {
+    if (o->init != QT_CP_INIT_RANDOM) {
         if (float_cp(t, f, o, seed, r, err) != QT_OK)
             return QT_ERR;
         qt_cp_factors_balance(f);
+        qt_cp_epc_opts eo = {o->epc_sweeps > 0 ? o->epc_sweeps : 50, 1e-4};
+        if (o->init == QT_CP_INIT_EPC && qt_cp_epc(t, f, &eo, NULL, err) != QT_OK)
+            return QT_ERR;
     } else {
         qt_cp_factors_random(f, seed);
     }
     qt_cp_trace tr = {0};
     qt_cp_admm_opts ao = qt_cp_admm_defaults(o->bits, o->max_sweeps, o->max_inner);
+    if (o->diverge_window > 0)
+        ao.diverge_window = o->diverge_window;
     if (qt_cp_admm(t, f, &ao, r->grids, &tr, err) != QT_OK)
         return QT_ERR;
     r->sweeps = tr.n;

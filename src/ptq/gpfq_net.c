@@ -59,7 +59,11 @@ static int quantize_layer(qt_net *fnet, qt_net *qnet, int i, const qt_calib_set 
     qt_gpfq_data d = {x.xt, xq.xt, n, x.m};
     if (rc == QT_OK && o->method == QT_GPFQ_MSQ)
         qt_msq(fw->t.data, fw->t.numel, &cl->alphabet, q);
-    else if (rc == QT_OK && o->per_channel && fnet->layers[i].kind == QT_LAYER_CONV)
+    else if (rc == QT_OK && o->method == QT_GPFQ_ADAROUND) {
+        qt_adaround_opts ao = o->adaround;
+        ao.seed = go.seed;
+        rc = qt_adaround_layer(&d, fw->t.data, rows, &cl->alphabet, &ao, q, err);
+    } else if (rc == QT_OK && o->per_channel && fnet->layers[i].kind == QT_LAYER_CONV)
         rc = gpfq_per_channel(&x, &xq, fw->t.data, rows, fw->t.shape[1], &cl->alphabet, &go, q, err);
     else if (rc == QT_OK)
         rc = qt_gpfq_layer(&d, fw->t.data, rows, &cl->alphabet, &go, q, NULL, err);

@@ -15,8 +15,8 @@ qt_pq_opts qt_pq_defaults(void)
     o.act_images = 1024;
     o.sample = (qt_sample_opts){16, 100, 1};
     o.keep_first = 1;
-    o.layer_ft = (qt_pq_finetune_opts){0, 128, 0.05, 0.9, 1e-4, 0, 0, 1};
-    o.global_ft = (qt_pq_finetune_opts){0, 128, 0.01, 0.9, 1e-4, 2, 1, 1};
+    o.layer_ft = (qt_pq_finetune_opts){100, 128, 0.05, 0.9, 1e-4, 0, 0, 1};
+    o.global_ft = (qt_pq_finetune_opts){300, 128, 0.01, 0.9, 1e-4, 2, 1, 1};
     return o;
 }
 

@@ -30,283 +30,203 @@ qt_qquant_opts qt_qquant_defaults(void)
     o.patches_per_image = 16;
     o.seed = 1;
     o.pq = qt_pq_defaults();
+    o.pq_finetune_images = 10000;
+    o.adaround = qt_adaround_defaults();
     o.cp = (qt_cp_net_opts){.method = QT_CP_ADMM, .init = QT_CP_INIT_CP, .rate = 2.0, .bits = 4,
-                            .max_sweeps = 100, .max_inner = 30, .als_sweeps = 50,
-                            .als_tol = 1e-6};
-    o.act_bits = 32.0;
+                            .max_sweeps = 100, .max_inner = 30, .diverge_window = 5,
+                            .epc_sweeps = 50, .als_sweeps = 50, .als_tol = 1e-6};
+    o.act = (qt_act_quant_opts){32, QT_ACT_RANGE_MSE, 500, 1};
     return o;
 }
 
-const char *qt_qquant_method_name(qt_qquant_method m)
-{
-    static const char *const names[] = {"gpfq", "msq", "pq", "admm-cp", "cp-quant"};
-    return m >= 0 && m <= QT_QQUANT_CP_QUANT ? names[m] : "?";
-}
+/* ---- a session: everything the quantizations of one checkpoint share ---- */
 
-static int is_cp(qt_qquant_method m) { return m == QT_QQUANT_ADMM_CP || m == QT_QQUANT_CP_QUANT; }
-
-/* The layer mask: the method's default set when no --layers was given. */
-static int select_layers(const qt_qquant_opts *o, const qt_net *net, int *mask, qt_error *err)
-{
-    if (!o->layers && is_cp(o->method)) {
-        qt_cp_default_mask(net, mask);
-        return QT_OK;
-    }
-    return qt_ptq_select_layers(net, o->layers, mask, err);
-}
-
-/* Everything one or several quantizations of the same checkpoint share. */
 typedef struct session {
     qt_config cfg;
     char *config_ini;
     qt_dataset *train_ds, *test_ds;
     qt_loader *test_ld;
     qt_net *fnet;
-    qt_calib_set calib;
-    int *mask;
-    double float_acc;
+    qt_calib_set val;         /* training images [0, val_images) of the seeded permutation */
+    qt_calib_set train;       /* the images after them: calibration, finetuning */
+    int *mask;                /* per fnet layer: the method may quantize it */
+    double float_acc, float_val_acc;
     qt_ctx ctx;
 } session;
 
-static int load_config(const qt_qquant_opts *o, qt_config *c, qt_error *err)
-{
-    if (!o->config)
-        return qt_checkpoint_config(o->checkpoint, o->sets, o->nsets, c, err);
-    qt_config_defaults(c);
-    if (qt_config_load(c, o->config, err) != QT_OK)
-        return QT_ERR;
-    for (int i = 0; i < o->nsets; i++)
-        if (qt_config_set_arg(c, o->sets[i], err) != QT_OK)
-            return QT_ERR;
-    return qt_config_validate(c, err);
-}
+/* ---- one quantization's products ---- */
 
-/* Accuracy of net on the test split (quantized weights where it has them). */
-static int test_accuracy(session *s, qt_net *net, double *acc, qt_error *err)
-{
-    qt_eval_result er;
-    if (qt_evaluate(&s->ctx, net, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err) != QT_OK)
-        return QT_ERR;
-    *acc = er.acc;
-    return QT_OK;
-}
-
-static int open_session(session *s, const qt_qquant_opts *o, qt_error *err)
-{
-    qt_ctx_init(&s->ctx);
-    if (load_config(o, &s->cfg, err) != QT_OK)
-        return QT_ERR;
-    /* the float net: whatever the run trained, post-training methods start from float weights
-     * (BC's float buffer, or SR/R's grid values) */
-    if (qt_config_set_arg(&s->cfg, "quant.mode=fp", err) != QT_OK)
-        return QT_ERR;
-    if (!(s->config_ini = qt_config_to_ini(&s->cfg)))
-        return qt_errorf(err, "out of memory");
-    qt_threads_set(o->threads);
-    qt_loader_config lc;
-    /* calibration images (train) run through a net built for the test split's shape */
-    if (qt_run_open_datasets(&s->cfg, &s->train_ds, &s->test_ds, err) != QT_OK)
-        return QT_ERR;
-    qt_run_loader_config(&s->cfg, s->test_ds, QT_SPLIT_TEST, &lc);
-    if (qt_loader_open(&s->test_ld, s->test_ds, &lc, err) != QT_OK ||
-        qt_open_checkpoint_net(&s->cfg, o->checkpoint, &s->fnet, err) != QT_OK)
-        return QT_ERR;
-    if (!(s->mask = calloc((size_t)s->fnet->nlayers, sizeof *s->mask)) ||
-        select_layers(o, s->fnet, s->mask, err) != QT_OK)
-        return s->mask ? QT_ERR : qt_errorf(err, "out of memory");
-    /* CP needs images only for batchnorm calibration */
-    int n_calib = is_cp(o->method) ? 0 : o->calib_images;
-    n_calib = o->bn_calib > n_calib ? o->bn_calib : n_calib;
-    if (n_calib > 0 && qt_calib_load(&s->calib, s->train_ds, n_calib, o->seed, err) != QT_OK)
-        return QT_ERR;
-    return test_accuracy(s, s->fnet, &s->float_acc, err);
-}
-
-static void close_session(session *s)
-{
-    qt_calib_free(&s->calib);
-    qt_net_free(s->fnet);
-    qt_loader_free(s->test_ld);
-    qt_dataset_free(s->train_ds);
-    qt_dataset_free(s->test_ds);
-    free(s->mask);
-    free(s->config_ini);
-    qt_ctx_free(&s->ctx);
-}
-
-
-/* What every method adds to the summary: cost, weight errors, batchnorm calibration, and
- * the CP details. */
-typedef struct compress_info {
-    const qt_weight_report *weights;
+typedef struct quant_run {
+    qt_net *qnet;
+    qt_coded_net coded;                /* methods with level-coded weights */
+    qt_ptq_layer_report *reps;         /* gpfq, msq, adaround: per fnet layer */
+    qt_cp_layer_report *cp_reps;       /* CP methods: per fnet layer */
+    qt_weight_report *weights;         /* per conv/linear layer: ||W - W^|| / ||W|| */
     int nweights;
-    const qt_cp_layer_report *cp;  /* fnet->nlayers entries (CP methods) */
-} compress_info;
+    qt_pq_net pq;
+    qt_pq_layer_report *pq_reps;
+    qt_pq_finetune_stats pq_global;
+    int pq_finetune_images;
+    double c_alpha;
+} quant_run;
 
-/* The summary keys of every method; calib_images: how many images the method itself used. */
-static void write_result(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
-                         const qt_qquant_result *r, int calib_images)
+static void run_free(quant_run *q)
 {
-    qt_json_field_string(w, "method", qt_qquant_method_name(o->method));
-    qt_json_field_number(w, "float_acc", r->float_acc);
-    qt_json_field_number(w, "quant_acc", r->quant_acc);
-    qt_json_field_number(w, "bits_per_weight", r->bits_per_weight);
-    qt_json_field_number(w, "model_bytes", r->model_bytes);
-    qt_json_field_number(w, "float_model_bytes", r->float_model_bytes);
-    qt_json_field_number(w, "seconds", r->seconds);
-    qt_json_field_int(w, "calib_images", calib_images);
-    qt_json_field_int(w, "seed", (int64_t)o->seed);
-    qt_json_field_int(w, "bn_calib", o->bn_calib > 0 ? (o->bn_calib < s->calib.n ? o->bn_calib : s->calib.n) : 0);
-    if (o->bn_calib > 0)
-        qt_json_field_number(w, "quant_acc_before_bn_calib", r->acc_before_bn_calib);
-    qt_json_field_string(w, "checkpoint", o->checkpoint);
+    qt_coded_net_free(&q->coded);
+    qt_pq_net_free(&q->pq);
+    qt_net_free(q->qnet);
+    free(q->reps);
+    free(q->cp_reps);
+    free(q->weights);
+    free(q->pq_reps);
+    memset(q, 0, sizeof *q);
 }
 
-static void write_compress(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
-                           const qt_qquant_result *r, const compress_info *ci)
+/* ---- the table of methods ---- */
+
+typedef struct ptq_method {
+    const char *name;
+    int alphabet_family;      /* gpfq, msq, adaround: --bits, --calpha, --alphabet apply */
+    int factorizes;           /* CP: whole bits 2..8, the paper's default layers, no images */
+    /* weights of r->qnet (a copy of the float net) quantized in place */
+    int (*quantize)(session *s, const qt_qquant_opts *o, quant_run *r, qt_error *err);
+    /* method-specific summary keys */
+    void (*summary)(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
+                    const quant_run *r);
+    qt_checkpoint_extra (*writer)(quant_run *r);
+    /* model size, bits per weight and cost into res */
+    int (*size)(const session *s, quant_run *r, qt_qquant_result *res, qt_error *err);
+} ptq_method;
+
+static const ptq_method *method_of(qt_qquant_method m);
+
+const char *qt_qquant_method_name(qt_qquant_method m)
 {
-    qt_model_cost_json(w, &r->cost);
-    if (is_cp(o->method)) {
-        qt_json_field_number(w, "rate", o->cp.rate);
-        qt_json_field_string(w, "init", o->method == QT_QQUANT_CP_QUANT ? "cp"
-                          : o->cp.init == QT_CP_INIT_CP ? "cp" : "random");
-        qt_json_field_int(w, "max_sweeps", o->cp.max_sweeps);
-        qt_json_field_int(w, "max_inner", o->cp.max_inner);
-        qt_json_field_int(w, "als_sweeps", o->cp.als_sweeps);
-        qt_json_field_int(w, "rest_bits", o->cp.rest_bits);
-        qt_cp_reports_json(w, ci->cp, s->fnet->nlayers);
-    }
-    qt_weight_reports_json(w, ci->weights, ci->nweights);
+    const ptq_method *pm = method_of(m);
+    return pm ? pm->name : "?";
 }
 
-static int write_summary(const char *dir, const qt_qquant_opts *o, const session *s,
-                         const qt_qquant_result *r, const qt_ptq_layer_report *reps,
-                         const compress_info *ci, qt_error *err)
+/* gpfq, msq, adaround: one alphabet per layer (alphabet.h), calibration images */
+static int quantize_on_alphabet(session *s, const qt_qquant_opts *o, quant_run *r, qt_error *err)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    qt_json_writer *w = qt_json_writer_new(2);
-    qt_json_begin_object(w);
-    /* CP methods use no images to quantize */
-    write_result(w, o, s, r, is_cp(o->method) ? 0
-                 : (s->calib.n < o->calib_images ? s->calib.n : o->calib_images));
+    qt_gpfq_method kind = o->method == QT_QQUANT_MSQ        ? QT_GPFQ_MSQ
+                          : o->method == QT_QQUANT_ADAROUND ? QT_GPFQ_ADAROUND
+                                                            : QT_GPFQ_GREEDY;
+    qt_gpfq_net_opts go = {kind, o->alphabet, o->bits, r->c_alpha, o->per_channel, o->stochastic,
+                           o->seed, {o->patches_per_image, 100, o->seed}, s->mask, o->adaround};
+    qt_calib_set cs = qt_calib_head(&s->train, o->calib_images);
+    if (!(r->reps = calloc((size_t)s->fnet->nlayers, sizeof *r->reps)))
+        return qt_errorf(err, "out of memory");
+    return qt_gpfq_quantize_net(s->fnet, r->qnet, &cs, &go, &r->coded, r->reps, o->progress,
+                                o->user, err);
+}
+
+static void alphabet_summary(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
+                             const quant_run *r)
+{
     qt_json_field_number(w, "bits", o->bits);
     qt_json_field_number(w, "calpha", r->c_alpha);
     qt_json_field_string(w, "alphabet", o->alphabet == QT_ALPHABET_ZERO ? "zero" : "midrise");
+    if (o->method == QT_QQUANT_ADAROUND) {
+        qt_json_key(w, "adaround");
+        qt_json_begin_object(w);
+        qt_json_field_int(w, "iters", o->adaround.iters);
+        qt_json_field_int(w, "batch", o->adaround.batch);
+        qt_json_field_number(w, "lr", o->adaround.lr);
+        qt_json_field_number(w, "reg", o->adaround.reg);
+        qt_json_end_object(w);
+    }
     qt_json_key(w, "layers");
     qt_json_begin_array(w);
     for (int i = 0; i < s->fnet->nlayers; i++) {
-        if (!s->mask[i] || !reps[i].name[0])
+        const qt_ptq_layer_report *rep = &r->reps[i];
+        if (!s->mask[i] || !rep->name[0])
             continue;
         qt_json_begin_object(w);
-        qt_json_field_string(w, "name", reps[i].name);
-        qt_json_field_int(w, "levels", reps[i].alphabet.levels);
-        qt_json_field_number(w, "step", reps[i].alphabet.step);
-        qt_json_field_int(w, "samples", reps[i].samples);
-        qt_json_field_number(w, "rel_error", reps[i].rel_error);
+        qt_json_field_string(w, "name", rep->name);
+        qt_json_field_int(w, "levels", rep->alphabet.levels);
+        qt_json_field_number(w, "step", rep->alphabet.step);
+        qt_json_field_int(w, "samples", rep->samples);
+        qt_json_field_number(w, "rel_error", rep->rel_error);
         qt_json_end_object(w);
     }
     qt_json_end_array(w);
-    write_compress(w, o, s, r, ci);
-    qt_json_end_object(w);
-    return qt_json_writer_save(w, path, err);
+    qt_weight_reports_json(w, r->weights, r->nweights);
 }
 
-/* Settings checked before any data is read. */
-static int check_opts(const qt_qquant_opts *o, qt_error *err)
-{
-    if (is_cp(o->method) && (o->bits != floor(o->bits) || o->bits < 2 || o->bits > 8))
-        return qt_errorf(err, "%s: --bits must be a whole number from 2 to 8 (got %g)",
-                         qt_qquant_method_name(o->method), o->bits);
-    if (is_cp(o->method) && !(o->cp.rate > 0.0))
-        return qt_errorf(err, "%s: the reduction rate must be positive (got %g)",
-                         qt_qquant_method_name(o->method), o->cp.rate);
-    if (!(o->act_bits >= 1.0 && o->act_bits <= 32.0))
-        return qt_errorf(err, "activation bits %g outside [1, 32]", o->act_bits);
-    return QT_OK;
-}
-
-/* CP factorization of qnet (cp_net.h) with the session's mask. */
-static int cp_compress(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_coded_net *coded,
-                       qt_cp_layer_report *reps, qt_error *err)
+/* admm-cp, admm-epc, cp-quant: CP factorization (cp_net.h), no images */
+static int quantize_cp(session *s, const qt_qquant_opts *o, quant_run *r, qt_error *err)
 {
     qt_cp_net_opts co = o->cp;
     co.method = o->method == QT_QQUANT_CP_QUANT ? QT_CP_FLOAT_THEN_QUANT : QT_CP_ADMM;
+    if (o->method == QT_QQUANT_ADMM_EPC)
+        co.init = QT_CP_INIT_EPC;
     co.bits = (int)o->bits;
     co.seed = o->seed;
     co.mask = s->mask;
-    return qt_cp_net_factorize(qnet, &co, coded, reps, o->cp_progress, o->user, err);
+    if (!(r->cp_reps = calloc((size_t)s->fnet->nlayers, sizeof *r->cp_reps)))
+        return qt_errorf(err, "out of memory");
+    return qt_cp_net_factorize(r->qnet, &co, &r->coded, r->cp_reps, o->cp_progress, o->user, err);
 }
 
-/* Batchnorm calibration of qnet, with the accuracy before it. */
-static int bn_calibrate(session *s, const qt_qquant_opts *o, qt_net *qnet, qt_qquant_result *r,
-                        qt_error *err)
+static const char *cp_init_name(const qt_qquant_opts *o)
 {
-    if (test_accuracy(s, qnet, &r->acc_before_bn_calib, err) != QT_OK)
+    if (o->method == QT_QQUANT_ADMM_EPC)
+        return "epc";
+    return o->method == QT_QQUANT_CP_QUANT || o->cp.init == QT_CP_INIT_CP ? "cp" : "random";
+}
+
+static void cp_summary(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
+                       const quant_run *r)
+{
+    qt_json_field_number(w, "bits", o->bits);
+    qt_json_field_number(w, "rate", o->cp.rate);
+    qt_json_field_string(w, "init", cp_init_name(o));
+    qt_json_field_int(w, "max_sweeps", o->cp.max_sweeps);
+    qt_json_field_int(w, "max_inner", o->cp.max_inner);
+    qt_json_field_int(w, "diverge_window", o->cp.diverge_window);
+    qt_json_field_int(w, "epc_sweeps", o->method == QT_QQUANT_ADMM_EPC ? o->cp.epc_sweeps : 0);
+    qt_json_field_int(w, "als_sweeps", o->cp.als_sweeps);
+    qt_json_field_int(w, "rest_bits", o->cp.rest_bits);
+    qt_cp_reports_json(w, r->cp_reps, s->fnet->nlayers);
+    qt_weight_reports_json(w, r->weights, r->nweights);
+}
+
+static qt_checkpoint_extra coded_writer(quant_run *r) { return qt_coded_net_writer(&r->coded); }
+
+/* Level-coded weights: log2(levels) bits each, BOPs, per-layer weight errors. */
+static int coded_size(const session *s, quant_run *r, qt_qquant_result *res, qt_error *err)
+{
+    res->bits_per_weight = qt_coded_net_bits_per_weight(&r->coded);
+    res->model_bytes = qt_coded_net_bytes(r->qnet, &r->coded);
+    res->float_model_bytes = 4.0 * (double)qt_net_param_count(s->fnet);
+    if (qt_model_cost_of(s->fnet, r->qnet, &r->coded, &res->cost, err) != QT_OK)
         return QT_ERR;
-    return qt_bn_calibrate(qnet, &s->calib, o->bn_calib, 32, err);
+    return qt_weight_reports(s->fnet, r->qnet, &r->coded, &r->weights, &r->nweights, err);
 }
 
-/* One quantization at c_alpha into dir. */
-static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, const char *dir,
-                         qt_qquant_result *r, qt_error *err)
+/* pq: product quantization (pq_net.h); the EM on the first act_images images, finetuning
+ * drawing from all pq_finetune_images */
+static int quantize_pq(session *s, const qt_qquant_opts *o, quant_run *r, qt_error *err)
 {
-    double t0 = qt_now_seconds();
-    memset(r, 0, sizeof *r);
-    r->c_alpha = c_alpha;
-    r->float_acc = s->float_acc;
-    qt_net *qnet = NULL;
-    qt_coded_net coded = {0};
-    qt_ptq_layer_report *reps = calloc((size_t)s->fnet->nlayers, sizeof *reps);
-    qt_cp_layer_report *cp_reps = calloc((size_t)s->fnet->nlayers, sizeof *cp_reps);
-    compress_info ci = {NULL, 0, cp_reps};
-    qt_gpfq_net_opts go = {o->method == QT_QQUANT_MSQ ? QT_GPFQ_MSQ : QT_GPFQ_GREEDY, o->alphabet,
-                           o->bits, c_alpha, o->per_channel, o->stochastic, o->seed,
-                           {o->patches_per_image, 100, o->seed}, s->mask};
-    /* the set may hold more images, for batchnorm calibration; GPFQ takes the first ones */
-    qt_calib_set gpfq_calib = s->calib;
-    gpfq_calib.n = gpfq_calib.n < o->calib_images ? gpfq_calib.n : o->calib_images;
-    int rc = reps && cp_reps ? qt_make_dirs(dir, err) : qt_errorf(err, "out of memory");
+    qt_pq_opts po = o->pq;
+    po.mask = s->mask;
+    po.keep_first = !o->layers || !*o->layers || !strcmp(o->layers, "all");
+    po.sample.patches_per_image = o->patches_per_image;
+    po.sample.seed = po.em.seed = po.layer_ft.seed = po.global_ft.seed = o->seed;
+    qt_calib_set cs = qt_calib_head(&s->train, o->pq_finetune_images);
+    r->pq_finetune_images = cs.n;
+    float *teacher = NULL;
+    int rc = qt_pq_teacher_logits(s->fnet, &cs, &teacher, err);
     if (rc == QT_OK)
-        rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &qnet, err);
-    if (rc == QT_OK && is_cp(o->method))
-        rc = cp_compress(s, o, qnet, &coded, cp_reps, err);
-    else if (rc == QT_OK)
-        rc = qt_gpfq_quantize_net(s->fnet, qnet, &gpfq_calib, &go, &coded, reps, o->progress,
-                                  o->user, err);
-    if (rc == QT_OK && o->bn_calib > 0)
-        rc = bn_calibrate(s, o, qnet, r, err);
+        rc = qt_pq_quantize_layers(r->qnet, &cs, teacher, &po, &r->pq, &r->pq_reps, err);
     if (rc == QT_OK)
-        rc = test_accuracy(s, qnet, &r->quant_acc, err);
-    if (rc == QT_OK) {
-        char path[1200];
-        qt_checkpoint_extra extra = qt_coded_net_writer(&coded);
-        snprintf(path, sizeof path, "%s/model.qtr", dir);
-        r->bits_per_weight = qt_coded_net_bits_per_weight(&coded);
-        r->model_bytes = qt_coded_net_bytes(qnet, &coded);
-        r->float_model_bytes = 4.0 * (double)qt_net_param_count(s->fnet);
-        rc = qt_checkpoint_save(path, qnet, NULL, NULL, s->config_ini, &extra, err);
-    }
-    if (rc == QT_OK)
-        rc = qt_model_cost_of(s->fnet, qnet, &coded, o->act_bits, &r->cost, err);
-    qt_weight_report *wr = NULL;
-    if (rc == QT_OK)
-        rc = qt_weight_reports(s->fnet, qnet, &coded, &wr, &ci.nweights, err);
-    ci.weights = wr;
-    r->seconds = qt_now_seconds() - t0;
-    if (rc == QT_OK)
-        rc = write_summary(dir, o, s, r, reps, &ci, err);
-    qt_coded_net_free(&coded);
-    qt_net_free(qnet);
-    free(reps);
-    free(cp_reps);
-    free(wr);
+        rc = qt_pq_finetune_global(r->qnet, &r->pq, &cs, teacher, &po, &r->pq_global, err);
+    free(teacher);
     return rc;
 }
 
-/* ---- method pq: product quantization (pq_net.h) ---- */
-
-static void pq_json_settings(qt_json_writer *w, const qt_pq_opts *p)
+static void pq_json_settings(qt_json_writer *w, const qt_pq_opts *p, int finetune_images)
 {
     qt_json_key(w, "pq");
     qt_json_begin_object(w);
@@ -323,6 +243,7 @@ static void pq_json_settings(qt_json_writer *w, const qt_pq_opts *p)
     qt_json_field_int(w, "finetune_steps", p->layer_ft.steps);
     qt_json_field_int(w, "global_finetune_steps", p->global_ft.steps);
     qt_json_field_int(w, "finetune_batch", p->layer_ft.batch);
+    qt_json_field_int(w, "finetune_images", finetune_images);
     qt_json_field_number(w, "finetune_lr", p->layer_ft.lr);
     qt_json_field_number(w, "global_finetune_lr", p->global_ft.lr);
     qt_json_end_object(w);
@@ -371,10 +292,220 @@ static void pq_json_layers(qt_json_writer *w, const qt_pq_layer_report *reps, in
     qt_json_end_array(w);
 }
 
-static int pq_write_summary(const char *dir, const qt_qquant_opts *o, const session *s,
-                            const qt_qquant_result *r, const qt_pq_finetune_stats *gs,
-                            const qt_pq_layer_report *reps, int n, qt_error *err)
+static void pq_summary(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
+                       const quant_run *r)
 {
+    (void)s;
+    qt_json_field_number(w, "global_finetune_loss_first", r->pq_global.loss_first);
+    qt_json_field_number(w, "global_finetune_loss_last", r->pq_global.loss_last);
+    pq_json_settings(w, &o->pq, r->pq_finetune_images);
+    pq_json_layers(w, r->pq_reps, r->pq.n);
+}
+
+static qt_checkpoint_extra pq_writer(quant_run *r) { return qt_pq_net_writer(&r->pq); }
+
+static int pq_size(const session *s, quant_run *r, qt_qquant_result *res, qt_error *err)
+{
+    (void)s;
+    (void)err;
+    qt_pq_net_size(r->qnet, &r->pq, &res->pq_size);
+    res->model_bytes = res->pq_size.total_bytes;
+    res->float_model_bytes = res->pq_size.float_bytes;
+    res->bits_per_weight = res->pq_size.coded_weights > 0
+                               ? 8.0 * res->pq_size.index_bytes / res->pq_size.coded_weights : 32.0;
+    return QT_OK;
+}
+
+static const ptq_method methods[QT_QQUANT_NMETHODS] = {
+    [QT_QQUANT_GPFQ] = {"gpfq", 1, 0, quantize_on_alphabet, alphabet_summary, coded_writer, coded_size},
+    [QT_QQUANT_MSQ] = {"msq", 1, 0, quantize_on_alphabet, alphabet_summary, coded_writer, coded_size},
+    [QT_QQUANT_ADAROUND] = {"adaround", 1, 0, quantize_on_alphabet, alphabet_summary, coded_writer,
+                            coded_size},
+    [QT_QQUANT_PQ] = {"pq", 0, 0, quantize_pq, pq_summary, pq_writer, pq_size},
+    [QT_QQUANT_ADMM_CP] = {"admm-cp", 0, 1, quantize_cp, cp_summary, coded_writer, coded_size},
+    [QT_QQUANT_ADMM_EPC] = {"admm-epc", 0, 1, quantize_cp, cp_summary, coded_writer, coded_size},
+    [QT_QQUANT_CP_QUANT] = {"cp-quant", 0, 1, quantize_cp, cp_summary, coded_writer, coded_size},
+};
+
+static const ptq_method *method_of(qt_qquant_method m)
+{
+    return m >= 0 && m < QT_QQUANT_NMETHODS ? &methods[m] : NULL;
+}
+
+/* ---- the shared path: calibrate -> quantize -> evaluate -> save ---- */
+
+static int load_config(const qt_qquant_opts *o, qt_config *c, qt_error *err)
+{
+    if (!o->config)
+        return qt_checkpoint_config(o->checkpoint, o->sets, o->nsets, c, err);
+    qt_config_defaults(c);
+    if (qt_config_load(c, o->config, err) != QT_OK)
+        return QT_ERR;
+    for (int i = 0; i < o->nsets; i++)
+        if (qt_config_set_arg(c, o->sets[i], err) != QT_OK)
+            return QT_ERR;
+    return qt_config_validate(c, err);
+}
+
+/* Accuracy of net on the test split (quantized weights where it has them). */
+static int test_accuracy(session *s, qt_net *net, double *acc, qt_error *err)
+{
+    qt_eval_result er;
+    if (qt_evaluate(&s->ctx, net, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err) != QT_OK)
+        return QT_ERR;
+    *acc = er.acc;
+    return QT_OK;
+}
+
+static int act_quantized(const qt_qquant_opts *o) { return o->act.bits < 32; }
+
+/* Training images the method needs after the validation split. */
+static int train_images_needed(const qt_qquant_opts *o)
+{
+    const ptq_method *pm = method_of(o->method);
+    int n = pm->factorizes ? 0 : o->calib_images;
+    if (o->method == QT_QQUANT_PQ)
+        n = o->pq_finetune_images > o->pq.act_images ? o->pq_finetune_images : o->pq.act_images;
+    n = o->bn_calib > n ? o->bn_calib : n;
+    return act_quantized(o) && o->act.images > n ? o->act.images : n;
+}
+
+static int open_session(session *s, const qt_qquant_opts *o, qt_error *err)
+{
+    qt_ctx_init(&s->ctx);
+    if (load_config(o, &s->cfg, err) != QT_OK)
+        return QT_ERR;
+    /* the float net: whatever the run trained, post-training methods start from float weights
+     * (BC's float buffer, or SR/R's grid values) */
+    if (qt_config_set_arg(&s->cfg, "quant.mode=fp", err) != QT_OK)
+        return QT_ERR;
+    if (!(s->config_ini = qt_config_to_ini(&s->cfg)))
+        return qt_errorf(err, "out of memory");
+    qt_threads_set(o->threads);
+    qt_loader_config lc;
+    /* calibration images (train) run through a net built for the test split's shape */
+    if (qt_run_open_datasets(&s->cfg, &s->train_ds, &s->test_ds, err) != QT_OK)
+        return QT_ERR;
+    qt_run_loader_config(&s->cfg, s->test_ds, QT_SPLIT_TEST, &lc);
+    if (qt_loader_open(&s->test_ld, s->test_ds, &lc, err) != QT_OK ||
+        qt_open_checkpoint_net(&s->cfg, o->checkpoint, &s->fnet, err) != QT_OK)
+        return QT_ERR;
+    if (!(s->mask = calloc((size_t)s->fnet->nlayers, sizeof *s->mask)))
+        return qt_errorf(err, "out of memory");
+    if (!o->layers && method_of(o->method)->factorizes)
+        qt_cp_default_mask(s->fnet, s->mask);
+    else if (qt_ptq_select_layers(s->fnet, o->layers, s->mask, err) != QT_OK)
+        return QT_ERR;
+    s->float_val_acc = -1.0;
+    if (o->val_images > 0 &&
+        (qt_calib_load(&s->val, s->train_ds, 0, o->val_images, o->seed, err) != QT_OK ||
+         qt_calib_accuracy(s->fnet, &s->val, &s->float_val_acc, err) != QT_OK))
+        return qt_error_prefix(err, "validation images");
+    int n = train_images_needed(o);
+    if (n > 0 && qt_calib_load(&s->train, s->train_ds, o->val_images, n, o->seed, err) != QT_OK)
+        return QT_ERR;
+    return test_accuracy(s, s->fnet, &s->float_acc, err);
+}
+
+static void close_session(session *s)
+{
+    qt_calib_free(&s->val);
+    qt_calib_free(&s->train);
+    qt_net_free(s->fnet);
+    qt_loader_free(s->test_ld);
+    qt_dataset_free(s->train_ds);
+    qt_dataset_free(s->test_ds);
+    free(s->mask);
+    free(s->config_ini);
+    qt_ctx_free(&s->ctx);
+}
+
+/* Settings checked before any data is read. */
+static int check_opts(const qt_qquant_opts *o, qt_error *err)
+{
+    const ptq_method *pm = method_of(o->method);
+    if (!pm)
+        return qt_errorf(err, "unknown method %d", (int)o->method);
+    if (pm->factorizes && (o->bits != floor(o->bits) || o->bits < 2 || o->bits > 8))
+        return qt_errorf(err, "%s: --bits must be a whole number from 2 to 8 (got %g)", pm->name,
+                         o->bits);
+    if (pm->factorizes && !(o->cp.rate > 0.0))
+        return qt_errorf(err, "%s: the reduction rate must be positive (got %g)", pm->name,
+                         o->cp.rate);
+    if (o->act.bits != 32 && (o->act.bits < 2 || o->act.bits > 8))
+        return qt_errorf(err, "activation bits %d: 2 to 8, or 32 for float inputs", o->act.bits);
+    if (o->val_images < 0)
+        return qt_errorf(err, "validation images %d < 0", o->val_images);
+    return QT_OK;
+}
+
+/* Per layer of r->qnet: is its weight quantized (coded, or product-quantized)? */
+static void quantized_layers(const quant_run *r, int *mask)
+{
+    for (int i = 0; i < r->qnet->nlayers; i++) {
+        const qt_param *w = r->qnet->layers[i].weight;
+        mask[i] = 0;
+        for (int k = 0; w && k < r->coded.n; k++)
+            mask[i] |= r->coded.layers[k].param == w;
+        for (int k = 0; w && k < r->pq.n; k++)
+            mask[i] |= r->pq.layers[k].param == w;
+        mask[i] &= qt_ptq_layer_quantizable(r->qnet, i);
+    }
+}
+
+/* The input grids of the quantized layers (after batchnorm calibration, which sees float
+ * inputs like the weights' calibration did). */
+static int calibrate_activations(session *s, const qt_qquant_opts *o, quant_run *r, qt_error *err)
+{
+    int *mask = calloc((size_t)r->qnet->nlayers, sizeof *mask);
+    if (!mask)
+        return qt_errorf(err, "out of memory");
+    quantized_layers(r, mask);
+    qt_act_quant_opts ao = o->act;
+    ao.seed = o->seed;
+    int rc = qt_act_calibrate(r->qnet, mask, &s->train, &ao, err);
+    free(mask);
+    return rc;
+}
+
+/* act_bits, act_range, act_images and each quantized input's grid. */
+static void act_json(qt_json_writer *w, const qt_qquant_opts *o, const session *s,
+                     const quant_run *r)
+{
+    int on = act_quantized(o);
+    qt_json_field_int(w, "act_bits", on ? o->act.bits : 32);
+    qt_json_field_string(w, "act_range", !on ? "none"
+                         : o->act.range == QT_ACT_RANGE_MSE ? "mse" : "minmax");
+    qt_json_field_int(w, "act_images", on ? (o->act.images < s->train.n ? o->act.images : s->train.n) : 0);
+    qt_json_key(w, "act_grids");
+    qt_json_begin_array(w);
+    for (int i = 0; i < r->qnet->nlayers; i++) {
+        const qt_uniform_grid *g = &r->qnet->layers[i].act;
+        if (g->levels < 2)
+            continue;
+        qt_json_begin_object(w);
+        qt_json_field_string(w, "name", r->qnet->layers[i].name);
+        qt_json_field_number(w, "lo", g->lo);
+        qt_json_field_number(w, "step", g->step);
+        qt_json_field_int(w, "levels", g->levels);
+        qt_json_end_object(w);
+    }
+    qt_json_end_array(w);
+}
+
+/* Images the method itself used for its weights. */
+static int weight_images(const qt_qquant_opts *o, const session *s)
+{
+    if (method_of(o->method)->factorizes)
+        return 0;
+    int n = o->method == QT_QQUANT_PQ ? o->pq.act_images : o->calib_images;
+    return n < s->train.n ? n : s->train.n;
+}
+
+static int write_summary(const char *dir, const qt_qquant_opts *o, const session *s,
+                         const quant_run *r, const qt_qquant_result *res, qt_error *err)
+{
+    const ptq_method *pm = method_of(o->method);
     char path[1200];
     struct stat st;
     snprintf(path, sizeof path, "%s/model.qtr", dir);
@@ -382,70 +513,83 @@ static int pq_write_summary(const char *dir, const qt_qquant_opts *o, const sess
     snprintf(path, sizeof path, "%s/summary.json", dir);
     qt_json_writer *w = qt_json_writer_new(2);
     qt_json_begin_object(w);
-    write_result(w, o, s, r, s->calib.n);
-    qt_json_field_number(w, "acc_before_global_finetune", r->pq_acc_before_global);
-    qt_json_field_number(w, "global_finetune_loss_first", gs->loss_first);
-    qt_json_field_number(w, "global_finetune_loss_last", gs->loss_last);
+    qt_json_field_string(w, "method", pm->name);
+    qt_json_field_number(w, "float_acc", res->float_acc);
+    qt_json_field_number(w, "quant_acc", res->quant_acc);
+    qt_json_field_int(w, "val_images", s->val.n);
+    qt_json_field_number(w, "float_val_acc", res->float_val_acc);
+    qt_json_field_number(w, "val_acc", res->val_acc);
+    qt_json_field_number(w, "weight_bits", o->method == QT_QQUANT_PQ ? res->bits_per_weight : o->bits);
+    act_json(w, o, s, r);
+    qt_json_field_number(w, "bits_per_weight", res->bits_per_weight);
+    qt_json_field_number(w, "model_bytes", res->model_bytes);
+    qt_json_field_number(w, "float_model_bytes", res->float_model_bytes);
     qt_json_field_number(w, "file_bytes", file_bytes);   /* model.qtr: whole-byte indices, zlib */
-    pq_json_size(w, &r->pq_size);
-    pq_json_settings(w, &o->pq);
-    pq_json_layers(w, reps, n);
+    qt_json_field_number(w, "seconds", res->seconds);
+    qt_json_field_int(w, "calib_images", weight_images(o, s));
+    qt_json_field_int(w, "seed", (int64_t)o->seed);
+    qt_json_field_int(w, "bn_calib", o->bn_calib > 0 ? (o->bn_calib < s->train.n ? o->bn_calib : s->train.n) : 0);
+    if (o->bn_calib > 0)
+        qt_json_field_number(w, "quant_acc_before_bn_calib", res->acc_before_bn_calib);
+    qt_json_field_string(w, "checkpoint", o->checkpoint);
+    if (o->method == QT_QQUANT_PQ)
+        pq_json_size(w, &res->pq_size);
+    else
+        qt_model_cost_json(w, &res->cost);
+    pm->summary(w, o, s, r);
     qt_json_end_object(w);
     return qt_json_writer_save(w, path, err);
 }
 
-/* Product quantization into dir: the layer stage, the global stage, the coded model. */
-static int pq_quantize_once(session *s, const qt_qquant_opts *o, const char *dir,
-                            qt_qquant_result *r, qt_error *err)
+/* Accuracies of the quantized net: validation when there are validation images, test when
+ * asked (a sweep's candidates are never tested). */
+static int evaluate_run(session *s, quant_run *r, int want_test, qt_qquant_result *res,
+                        qt_error *err)
 {
+    if (s->val.n > 0 && qt_calib_accuracy(r->qnet, &s->val, &res->val_acc, err) != QT_OK)
+        return QT_ERR;
+    return want_test ? test_accuracy(s, r->qnet, &res->quant_acc, err) : QT_OK;
+}
+
+/* One quantization at c_alpha into dir. */
+static int quantize_once(session *s, const qt_qquant_opts *o, double c_alpha, const char *dir,
+                         int want_test, qt_qquant_result *res, qt_error *err)
+{
+    const ptq_method *pm = method_of(o->method);
     double t0 = qt_now_seconds();
-    memset(r, 0, sizeof *r);
-    r->float_acc = s->float_acc;
-    r->pq_acc_before_global = -1.0;
-    qt_pq_opts po = o->pq;
-    po.mask = s->mask;
-    po.keep_first = !o->layers || !*o->layers || !strcmp(o->layers, "all");
-    po.sample.patches_per_image = o->patches_per_image;
-    po.sample.seed = po.em.seed = po.layer_ft.seed = po.global_ft.seed = o->seed;
-    qt_net *qnet = NULL;
-    qt_pq_net pq = {0};
-    qt_pq_layer_report *reps = NULL;
-    qt_pq_finetune_stats gs = {0};
-    float *teacher = NULL;
+    memset(res, 0, sizeof *res);
+    res->c_alpha = c_alpha;
+    res->float_acc = want_test ? s->float_acc : -1.0;
+    res->float_val_acc = s->float_val_acc;
+    res->quant_acc = res->val_acc = -1.0;
+    quant_run r;
+    memset(&r, 0, sizeof r);
+    r.c_alpha = c_alpha;
     int rc = qt_make_dirs(dir, err);
     if (rc == QT_OK)
-        rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &qnet, err);
+        rc = qt_open_checkpoint_net(&s->cfg, o->checkpoint, &r.qnet, err);
     if (rc == QT_OK)
-        rc = qt_pq_teacher_logits(s->fnet, &s->calib, &teacher, err);
-    if (rc == QT_OK)
-        rc = qt_pq_quantize_layers(qnet, &s->calib, teacher, &po, &pq, &reps, err);
-    if (rc == QT_OK && po.global_ft.steps > 0) {
-        rc = test_accuracy(s, qnet, &r->pq_acc_before_global, err);
-        if (rc == QT_OK)
-            rc = qt_pq_finetune_global(qnet, &pq, &s->calib, teacher, &po, &gs, err);
-    }
+        rc = pm->quantize(s, o, &r, err);
+    if (rc == QT_OK && o->bn_calib > 0 && want_test)
+        rc = test_accuracy(s, r.qnet, &res->acc_before_bn_calib, err);
     if (rc == QT_OK && o->bn_calib > 0)
-        rc = bn_calibrate(s, o, qnet, r, err);
+        rc = qt_bn_calibrate(r.qnet, &s->train, o->bn_calib, 32, err);
+    if (rc == QT_OK && act_quantized(o))
+        rc = calibrate_activations(s, o, &r, err);
     if (rc == QT_OK)
-        rc = test_accuracy(s, qnet, &r->quant_acc, err);
+        rc = evaluate_run(s, &r, want_test, res, err);
+    if (rc == QT_OK)
+        rc = pm->size(s, &r, res, err);
     if (rc == QT_OK) {
         char path[1200];
-        qt_checkpoint_extra extra = qt_pq_net_writer(&pq);
+        qt_checkpoint_extra extra = pm->writer(&r);
         snprintf(path, sizeof path, "%s/model.qtr", dir);
-        qt_pq_net_size(qnet, &pq, &r->pq_size);
-        r->model_bytes = r->pq_size.total_bytes;
-        r->float_model_bytes = r->pq_size.float_bytes;
-        r->bits_per_weight = r->pq_size.coded_weights > 0
-                                 ? 8.0 * r->pq_size.index_bytes / r->pq_size.coded_weights : 32.0;
-        rc = qt_checkpoint_save(path, qnet, NULL, NULL, s->config_ini, &extra, err);
+        rc = qt_checkpoint_save(path, r.qnet, NULL, NULL, s->config_ini, &extra, err);
     }
-    r->seconds = qt_now_seconds() - t0;
+    res->seconds = qt_now_seconds() - t0;
     if (rc == QT_OK)
-        rc = pq_write_summary(dir, o, s, r, &gs, reps, pq.n, err);
-    free(teacher);
-    free(reps);
-    qt_pq_net_free(&pq);
-    qt_net_free(qnet);
+        rc = write_summary(dir, o, s, &r, res, err);
+    run_free(&r);
     return rc;
 }
 
@@ -456,45 +600,62 @@ int qt_qquant_run(const qt_qquant_opts *o, qt_qquant_result *r, qt_error *err)
     int rc = check_opts(o, err);
     if (rc == QT_OK)
         rc = open_session(&s, o, err);
-    if (rc == QT_OK && o->method == QT_QQUANT_PQ)
-        rc = pq_quantize_once(&s, o, o->out_dir, r, err);
-    else if (rc == QT_OK)
-        rc = quantize_once(&s, o, o->c_alpha, o->out_dir, r, err);
+    if (rc == QT_OK)
+        rc = quantize_once(&s, o, o->c_alpha, o->out_dir, 1, r, err);
     close_session(&s);
     return rc;
 }
 
-int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
-                    qt_qquant_result *results, qt_error *err)
+/* The candidates into out_dir/calpha-C/ and sweep.csv; *best: the index chosen. */
+static int sweep_candidates(session *s, const qt_qquant_opts *o, const double *c_alphas, int n,
+                            qt_qquant_result *results, int *best, qt_error *err)
 {
-    if (o->method != QT_QQUANT_GPFQ && o->method != QT_QQUANT_MSQ)
-        return qt_errorf(err, "the C_alpha sweep applies to gpfq and msq, not %s",
-                         qt_qquant_method_name(o->method));
+    qt_csv_writer *csv = NULL;
+    char path[1200];
+    static const char *const cols[] = {"calpha", "float_val_acc", "val_acc", "bits_per_weight",
+                                       "model_bytes"};
+    snprintf(path, sizeof path, "%s/sweep.csv", o->out_dir);
+    int rc = qt_csv_writer_create(&csv, path, cols, 5, err);
+    *best = 0;
+    for (int i = 0; rc == QT_OK && i < n; i++) {
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/calpha-%g", o->out_dir, c_alphas[i]);
+        rc = quantize_once(s, o, c_alphas[i], dir, 0, &results[i], err);
+        double row[5] = {c_alphas[i], results[i].float_val_acc, results[i].val_acc,
+                         results[i].bits_per_weight, results[i].model_bytes};
+        if (rc == QT_OK)
+            rc = qt_csv_write_row(csv, row, err);
+        if (rc == QT_OK && results[i].val_acc > results[*best].val_acc)
+            *best = i;
+    }
+    qt_error ignored;
+    if (csv)
+        qt_csv_writer_close(csv, &ignored);
+    return rc;
+}
+
+int qt_qquant_sweep(const qt_qquant_opts *o, const double *c_alphas, int n,
+                    qt_qquant_result *results, qt_qquant_result *chosen, qt_error *err)
+{
+    const ptq_method *pm = method_of(o->method);
+    if (pm && !pm->alphabet_family)
+        return qt_errorf(err, "the C_alpha sweep applies to gpfq, msq and adaround, not %s",
+                         pm->name);
+    if (o->val_images < 1)
+        return qt_errorf(err, "the C_alpha sweep chooses on validation images: give "
+                         "--val-images N (held out from the training data)");
     session s;
     memset(&s, 0, sizeof s);
+    int best = 0;
     int rc = check_opts(o, err);
     if (rc == QT_OK)
         rc = qt_make_dirs(o->out_dir, err);
     if (rc == QT_OK)
         rc = open_session(&s, o, err);
-    qt_csv_writer *csv = NULL;
-    char path[1200];
-    static const char *const cols[] = {"calpha", "float_acc", "quant_acc", "bits_per_weight", "model_bytes"};
-    snprintf(path, sizeof path, "%s/sweep.csv", o->out_dir);
     if (rc == QT_OK)
-        rc = qt_csv_writer_create(&csv, path, cols, 5, err);
-    for (int i = 0; rc == QT_OK && i < n; i++) {
-        char dir[1200];
-        snprintf(dir, sizeof dir, "%s/calpha-%g", o->out_dir, c_alphas[i]);
-        rc = quantize_once(&s, o, c_alphas[i], dir, &results[i], err);
-        double row[5] = {c_alphas[i], results[i].float_acc, results[i].quant_acc,
-                         results[i].bits_per_weight, results[i].model_bytes};
-        if (rc == QT_OK)
-            rc = qt_csv_write_row(csv, row, err);
-    }
-    qt_error ignored;
-    if (csv)
-        qt_csv_writer_close(csv, &ignored);
+        rc = sweep_candidates(&s, o, c_alphas, n, results, &best, err);
+    if (rc == QT_OK)
+        rc = quantize_once(&s, o, c_alphas[best], o->out_dir, 1, chosen, err);
     close_session(&s);
     return rc;
 }

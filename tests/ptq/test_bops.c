@@ -41,24 +41,29 @@ static void test_hand_counted(void **state)
     static const double macs[7] = {2304, 256, 0, 0, 4608, 0, 80};
     for (int i = 0; i < 7; i++)
         assert_true(qt_layer_macs(net, i) == macs[i]);
-    assert_true(qt_net_bops(net, NULL, 32.0) == 7248.0 * 1024.0);
-    /* c1 on 16 levels (4 bits), c2 on 4 (2 bits); bn and fc float; activations 8 bits:
-     * 2304*4*8 + 256*32*8 + 4608*2*8 + 80*32*8 = 233472 */
+    assert_true(qt_net_bops(net, NULL, NULL) == 7248.0 * 1024.0);
+    /* c1 on 16 levels (4 bits), c2 on 4 (2 bits); bn and fc float; the inputs of c1 and c2
+     * on 8-bit grids, the others float:
+     * 2304*4*8 + 256*32*32 + 4608*2*8 + 80*32*32 = 491520 */
     qt_coded_layer cl[2] = {coded(net->layers[0].weight, 16), coded(net->layers[4].weight, 4)};
     qt_coded_net cn = {cl, 2};
     double bits[7];
     qt_net_weight_bits(net, &cn, bits);
     assert_true(bits[0] == 4.0 && bits[1] == 32.0 && bits[4] == 2.0 && bits[6] == 32.0);
-    assert_true(qt_net_bops(net, bits, 8.0) == 233472.0);
+    net->layers[0].act = (qt_uniform_grid){0.0f, 0.01f, 256};
+    net->layers[4].act = (qt_uniform_grid){0.0f, 0.01f, 256};
+    double abits[7];
+    qt_net_act_bits(net, abits);
+    assert_true(abits[0] == 8.0 && abits[1] == 32.0 && abits[4] == 8.0 && abits[6] == 32.0);
+    assert_true(qt_net_bops(net, bits, abits) == 491520.0);
     qt_model_cost c;
     qt_error err;
-    assert_int_equal(qt_model_cost_of(net, net, &cn, 8.0, &c, &err), QT_OK);
-    assert_true(c.macs == 7248.0 && c.fp32_macs == 7248.0);
-    assert_true(c.bops == 233472.0 && c.fp32_bops == 7421952.0);
-    assert_true(fabs(c.bops_percent - 100.0 * 233472.0 / 7421952.0) < 1e-12);   /* 3.1457% */
+    assert_int_equal(qt_model_cost_of(net, net, &cn, &c, &err), QT_OK);
+    assert_true(c.macs == 7248.0 && c.fp32_macs == 7248.0 && c.act_bits == 8.0);
+    /* the float net is the same net with its grids: fp32 BOPs count 32 x 32 regardless */
+    assert_true(c.bops == 491520.0 && c.fp32_bops == 7421952.0);
+    assert_true(fabs(c.bops_percent - 100.0 * 491520.0 / 7421952.0) < 1e-12);
     assert_int_equal(c.params, 36 + 8 + 288 + 80 + 10);
-    assert_int_equal(qt_model_cost_of(net, net, &cn, 0.5, &c, &err), QT_ERR);
-    assert_string_equal(err.msg, "activation bits 0.5 outside [1, 32]");
     qt_net_free(net);
 }
 
@@ -75,7 +80,7 @@ static void test_factorised(void **state)
                             coded(net->layers[6].weight, 3)};
     qt_coded_net cn = {cl, 3};
     qt_model_cost c;
-    assert_int_equal(qt_model_cost_of(fnet, net, &cn, 32.0, &c, &err), QT_OK);
+    assert_int_equal(qt_model_cost_of(fnet, net, &cn, &c, &err), QT_OK);
     assert_true(c.macs == 2304 + 256 + 192 + 432 + 384 + 80);
     double want = (2304 + 256 + 80) * 32.0 * 32.0 + (192 + 432) * 4.0 * 32.0 + 384 * log2(3.0) * 32.0;
     assert_true(fabs(c.bops - want) < 1e-6);

@@ -254,7 +254,7 @@ static void test_save_load_identical(void **state)
     qt_net *net = small_net(7);
     int mask[NLAYERS];
     mask_of(mask, L_BODY, L_FC);
-    qt_cp_net_opts o = {QT_CP_ADMM, QT_CP_INIT_CP, 1.5, 4, 10, 10, 50, 1e-6, 0, 1, mask};
+    qt_cp_net_opts o = {QT_CP_ADMM, QT_CP_INIT_CP, 1.5, 4, 10, 10, 50, 1e-6, 0, 1, mask, 0, 0};
     qt_coded_net coded = {0};
     qt_cp_layer_report reps[NLAYERS];
     qt_error err;
@@ -315,7 +315,7 @@ static void test_reports_and_rest_bits(void **state)
     qt_net *fnet = small_net(4), *net = small_net(4);
     int mask[NLAYERS];
     mask_of(mask, L_BODY, L_SKIP);
-    qt_cp_net_opts o = {QT_CP_FLOAT_THEN_QUANT, QT_CP_INIT_CP, 1.2, 3, 1, 1, 200, 1e-8, 8, 2, mask};
+    qt_cp_net_opts o = {QT_CP_FLOAT_THEN_QUANT, QT_CP_INIT_CP, 1.2, 3, 1, 1, 200, 1e-8, 8, 2, mask, 0, 0};
     qt_coded_net coded = {0};
     qt_cp_layer_report reps[NLAYERS];
     qt_error err;

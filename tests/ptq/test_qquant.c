@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "qtrain/export.h"
+#include "qtrain/json.h"
 #include "qtrain/qquant.h"
 #include "qtrain/record_file.h"
 #include "qtrain/trainer.h"
@@ -120,9 +121,22 @@ static void test_gpfq_and_msq(void **state)
     qt_error err;
     if (qt_qquant_run(&og, &rg, &err) != QT_OK || qt_qquant_run(&om, &rm, &err) != QT_OK)
         fail_msg("%s", err.msg);
-    print_message("float %.4f, gpfq %.4f, msq %.4f (ternary, C_alpha 3)\n", rg.float_acc,
-                  rg.quant_acc, rm.quant_acc);
+    char out_a[700];
+    snprintf(out_a, sizeof out_a, "%s/adaround", base);
+    qt_qquant_opts oa = opts(QT_QQUANT_ADAROUND, out_a);
+    oa.adaround.iters = 300;
+    qt_qquant_result ra;
+    if (qt_qquant_run(&oa, &ra, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    print_message("float %.4f, gpfq %.4f, adaround %.4f, msq %.4f (ternary, C_alpha 3)\n",
+                  rg.float_acc, rg.quant_acc, ra.quant_acc, rm.quant_acc);
     assert_true(rg.quant_acc >= rm.quant_acc);
+    /* Same alphabet, learnt rounding: its per-layer output error is never worse than nearest
+     * rounding's (test_adaround), but on one small net the end accuracies of AdaRound and MSQ
+     * are not ordered (the 3-seed study finds no significant difference at ternary), so this
+     * asserts only that AdaRound keeps the net close to MSQ's accuracy: within 3 points
+     * (measured 0.760 vs 0.769 on main, 0.774 vs 0.729 on the branch before the merge). */
+    assert_true(ra.quant_acc >= rm.quant_acc - 0.03);
     assert_float_equal(rg.bits_per_weight, log2(3.0), 1e-9);
     snprintf(model, sizeof model, "%s/model.qtr", out_g);
     int levels;
@@ -141,6 +155,83 @@ static void test_gpfq_and_msq(void **state)
     assert_int_equal(qt_checkpoint_config(model, NULL, 0, &c, &err), QT_OK);
     assert_int_equal(qt_eval_checkpoint(&c, model, NULL, 0, &er, &err), QT_OK);
     assert_float_equal(er.acc, rg.quant_acc, 1e-12);
+}
+
+/* 8-bit inputs of every quantized layer (fc1's input is the image) change the MSQ net's test
+ * accuracy by at most 0.5 points on this MLP (measured on 1000 test images: 0 points at 8
+ * bits, 0.6 at 4 bits, against 4-bit weights and float inputs); BOPs count the applied
+ * bits. */
+static void test_act_bits(void **state)
+{
+    if (!ckpt[0])
+        skip();
+    char out[700];
+    qt_qquant_result r32, r8, r4;
+    qt_error err;
+    snprintf(out, sizeof out, "%s/a32", base);
+    qt_qquant_opts o = opts(QT_QQUANT_MSQ, out);
+    o.bits = 4;
+    if (qt_qquant_run(&o, &r32, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    snprintf(out, sizeof out, "%s/a8", base);
+    o.act.bits = 8;
+    if (qt_qquant_run(&o, &r8, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    snprintf(out, sizeof out, "%s/a4", base);
+    o.act.bits = 4;
+    if (qt_qquant_run(&o, &r4, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    print_message("msq w4: float %.4f, a32 %.4f, a8 %.4f, a4 %.4f\n", r32.float_acc,
+                  r32.quant_acc, r8.quant_acc, r4.quant_acc);
+    assert_true(fabs(r8.quant_acc - r32.quant_acc) <= 0.005);
+    assert_true(r32.cost.act_bits == 32.0 && r8.cost.act_bits == 8.0 && r4.cost.act_bits == 4.0);
+    /* every layer quantized: BOPs scale with the input bits (batchnorm stays 32 x 32) */
+    assert_true(r8.cost.bops < r32.cost.bops && r4.cost.bops < r8.cost.bops);
+    char summary[800];
+    snprintf(summary, sizeof summary, "%s/a8/summary.json", base);
+    qt_json *js;
+    assert_int_equal(qt_json_parse_file(summary, &js, &err), QT_OK);
+    assert_true(qt_json_get(js, "act_bits")->number == 8.0);
+    assert_true(qt_json_get(js, "weight_bits")->number == 4.0);
+    assert_string_equal(qt_json_get(js, "act_range")->string, "mse");
+    const qt_json *g = qt_json_get(js, "act_grids");
+    assert_int_equal(g->count, 3);
+    for (size_t i = 0; i < g->count; i++)
+        assert_int_equal((int)qt_json_get(&g->items[i], "levels")->number, 256);
+    qt_json_free(js);
+}
+
+/* A C_alpha sweep chooses on held-out training images: the candidates have validation
+ * accuracies only, the chosen value is the best of them, and only it is tested. */
+static void test_sweep_on_validation(void **state)
+{
+    if (!ckpt[0])
+        skip();
+    char out[700];
+    snprintf(out, sizeof out, "%s/sweep", base);
+    qt_qquant_opts o = opts(QT_QQUANT_GPFQ, out);
+    o.val_images = 500;
+    const double ca[3] = {1.0, 3.0, 6.0};
+    qt_qquant_result res[3], chosen;
+    qt_error err;
+    if (qt_qquant_sweep(&o, ca, 3, res, &chosen, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    int best = 0;
+    for (int i = 0; i < 3; i++) {
+        print_message("C_alpha %g: val %.4f\n", ca[i], res[i].val_acc);
+        assert_true(res[i].quant_acc == -1.0 && res[i].float_acc == -1.0);
+        assert_true(res[i].val_acc >= 0.0 && res[i].val_acc <= 1.0);
+        if (res[i].val_acc > res[best].val_acc)
+            best = i;
+    }
+    print_message("chosen %g: val %.4f, test %.4f\n", chosen.c_alpha, chosen.val_acc, chosen.quant_acc);
+    assert_true(chosen.c_alpha == ca[best]);
+    assert_true(chosen.val_acc == res[best].val_acc);   /* the same quantization again */
+    assert_true(chosen.quant_acc >= 0.0 && chosen.float_val_acc > 0.0);
+    o.val_images = 0;
+    assert_int_equal(qt_qquant_sweep(&o, ca, 3, res, &chosen, &err), QT_ERR);
+    assert_string_equal(err.msg, "the C_alpha sweep chooses on validation images: give "
+                                 "--val-images N (held out from the training data)");
 }
 
 static void expect_error(qt_qquant_opts o, const char *text)
@@ -179,6 +270,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpfq_and_msq),
+        cmocka_unit_test(test_act_bits),
+        cmocka_unit_test(test_sweep_on_validation),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -79,7 +79,7 @@ static qt_qquant_opts cp_opts(const fixture *f, const char *out)
     o.cp.max_sweeps = 5;
     o.cp.max_inner = 5;
     o.cp.als_sweeps = 10;
-    o.act_bits = 8;
+    o.act.bits = 32;          /* the grids are not in model.qtr, which this test evaluates */
     o.bn_calib = 100;
     o.threads = 1;
     return o;
@@ -125,7 +125,8 @@ static void test_admm_cp_model_loads_back(void **state)
 
     snprintf(summary, sizeof summary, "%s/summary.json", out);
     qt_json *js;
-    assert_int_equal(qt_json_parse_file(summary, &js, &err), QT_OK);
+    if (qt_json_parse_file(summary, &js, &err) != QT_OK)
+        fail_msg("%s", err.msg);
     assert_string_equal(get(js, "method")->string, "admm-cp");
     assert_true(get(js, "bops_percent")->number == r.cost.bops_percent);
     assert_true(get(js, "quant_acc_before_bn_calib")->number == r.acc_before_bn_calib);
@@ -159,7 +160,7 @@ static void test_cp_quant_linear_layers(void **state)
     o.layers = "conv2,fc1";
     o.cp.rate = 8.0;          /* fc1 (3136 x 256) at rank 29: the ALS is most of the time */
     o.bn_calib = 0;
-    o.act_bits = 32;
+    o.act.bits = 32;
     qt_qquant_result r;
     qt_error err;
     if (qt_qquant_run(&o, &r, &err) != QT_OK)
@@ -176,11 +177,55 @@ static void test_cp_quant_linear_layers(void **state)
     assert_true(r.cost.bops_percent > 0.0 && r.cost.bops_percent < 100.0 / 8.0 + 5.0);
 }
 
+/* admm-epc (Algorithm 2) at w4/a8 as the paper runs it: EPC initialisation in the summary,
+ * the factorised convs' inputs on 8-bit grids, and BOPs counted at the applied bits: below
+ * the same model with float inputs. */
+static void test_admm_epc_w4a8(void **state)
+{
+    fixture *f = *state;
+    if (!f) {
+        print_message("skipped: %s not installed\n", FMNIST);
+        return;
+    }
+    char out[600], summary[700];
+    snprintf(out, sizeof out, "%s/epc", f->dir);
+    qt_qquant_opts o = cp_opts(f, out);
+    o.method = QT_QQUANT_ADMM_EPC;
+    o.act.bits = 8;
+    o.act.images = 200;
+    qt_qquant_result r;
+    qt_error err;
+    if (qt_qquant_run(&o, &r, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    print_message("float %.4f, admm-epc w4a8 %.4f, BOPs %.3f%%\n", r.float_acc, r.quant_acc,
+                  r.cost.bops_percent);
+    assert_true(r.cost.act_bits == 8.0);
+    snprintf(summary, sizeof summary, "%s/summary.json", out);
+    qt_json *js;
+    if (qt_json_parse_file(summary, &js, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    assert_string_equal(get(js, "method")->string, "admm-epc");
+    assert_string_equal(get(js, "init")->string, "epc");
+    assert_int_equal((int)get(js, "epc_sweeps")->number, 50);
+    assert_int_equal((int)get(js, "diverge_window")->number, 5);
+    assert_int_equal(get(js, "act_grids")->count, 3);    /* conv2's three parts */
+    qt_json_free(js);
+    /* the same factors with float inputs cost more BOPs */
+    snprintf(out, sizeof out, "%s/epc32", f->dir);
+    o.act.bits = 32;
+    qt_qquant_result r32;
+    if (qt_qquant_run(&o, &r32, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    assert_true(r.cost.bops < r32.cost.bops);
+    assert_true(fabs(r.cost.bops_percent / r32.cost.bops_percent - 1.0) > 0.1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admm_cp_model_loads_back),
         cmocka_unit_test(test_cp_quant_linear_layers),
+        cmocka_unit_test(test_admm_epc_w4a8),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

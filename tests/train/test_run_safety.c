@@ -381,7 +381,7 @@ static void test_qquant_keeps_every_option(void **state)
     assert_non_null(strstr(r.err, "data.root: dataset directory /no/such/dir does not exist"));
     run_result_free(&r);
     n = snprintf(args, sizeof args, "--checkpoint '%s/checkpoints/step-000000020.qtr' --method "
-                 "msq --calib-images 50 --quiet --out '%s' --sweep-calpha ", run, q);
+                 "msq --calib-images 50 --val-images 50 --quiet --out '%s' --sweep-calpha ", run, q);
     for (int i = 0; i < 65; i++)
         n += snprintf(args + n, sizeof args - (size_t)n, "%s%g", i ? "," : "", 1.0 + 0.01 * i);
     r = expect_run("src/cli/qquant", args, 0, "");

@@ -1,137 +1,65 @@
 #!/usr/bin/env python3
-"""GPFQ against MSQ on Fashion-MNIST nets trained by qtrain (issue: post-training part 1).
+"""GPFQ, AdaRound and MSQ on a Fashion-MNIST MLP, over seeds, hyperparameters chosen on a
+validation split.
 
-1. The paper's MLP 784-500-300-10 with batchnorm (configs/fmnist_mlp_fp.ini), ternary
-   alphabet, C_alpha = 1..10, 25000 calibration images (the paper's MNIST setting).
-2. The paper's CIFAR CNN shape (model gpfq_cnn) at bits log2(3), 2, 3, 4, the best accuracy
-   over C_alpha = 2..6 for each method, 5000 calibration images.
-3. A ResNet-20 trained here, at bits 4, 3, 2, log2(3), best over C_alpha = 3..5, 500
-   calibration images (the cost grows with depth: every layer runs both nets up to it on
-   every calibration image).
-
-Both conv nets are trained as in configs/fmnist_fp.ini (Adam, lr 0.003 decaying to 0.0003,
-batch 100, no dropout) for 3 epochs; the 8-epoch recipe in configs/fmnist_gpfq_cnn_fp.ini
-was not run for lack of time. MSQ rounds every weight on its own, so its quantized net does
-not depend on the calibration images (they only feed the reported layer errors): it gets
-500 of them.
-
-Writes <out>/results.md and one CSV per sweep; trains the nets first unless they exist.
-Usage: run.py [--out DIR] [--build DIR] [--threads N] [--smoke]
+The paper's MLP 784-500-300-10 with batchnorm (configs/fmnist_mlp_fp.ini), trained here for
+EPOCHS epochs per seed (train.seed = s), is quantized by each method at each bit width with
+qquant --seed s: C_alpha (the alphabet's scale, the same alphabet for all three methods) is
+chosen among CALPHAS by accuracy on VAL held-out training images, and only the chosen value
+is tested. GPFQ and AdaRound learn from CALIB training images after the validation ones;
+MSQ uses none. Weights only (activations float). Writes <out>/results.md; runs and summaries
+go to <out>/runs.
 """
-import argparse
-import csv
-import json
-import os
-import subprocess
 import sys
+from pathlib import Path
 
-# MSQ's calibration images only feed the reported layer errors.
-MSQ_CALIB = 500
-# The conv nets' training on top of configs/fmnist_fp.ini.
-CONV_TRAINING = ["train.epochs=3"]
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import ptqexp  # noqa: E402
+from ptqexp import qtexp  # noqa: E402
 
-
-def run(cmd, quiet=False):
-    print("+", " ".join(cmd), flush=True)
-    out = subprocess.run(cmd, stdout=subprocess.PIPE if quiet else None, text=True)
-    if out.returncode != 0:
-        sys.exit(f"run.py: error: {cmd[0]} exited with {out.returncode}")
-    return out.stdout
-
-
-def latest_checkpoint(run_dir):
-    ck = os.path.join(run_dir, "checkpoints")
-    files = sorted(f for f in os.listdir(ck) if f.endswith(".qtr"))
-    return os.path.join(ck, files[-1])
-
-
-def train(args, name, config, sets):
-    run_dir = os.path.join(args.out, "runs", name)
-    if not os.path.exists(os.path.join(run_dir, "summary.json")):
-        cmd = [os.path.join(args.build, "src/cli/qtrain"), "--config", os.path.join(ROOT, config),
-               "--out", run_dir, "--quiet", "--threads", str(args.threads)]
-        for s in sets:
-            cmd += ["--set", s]
-        run(cmd)
-    with open(os.path.join(run_dir, "summary.json")) as f:
-        acc = json.load(f)["test_acc"]
-    return latest_checkpoint(run_dir), acc
-
-
-def read_sweep(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [(float(r["calpha"]), float(r["quant_acc"])) for r in csv.DictReader(f)]
-
-
-def sweep(args, ckpt, method, bits, calphas, calib, tag):
-    out = os.path.join(args.out, "sweeps", f"{tag}-{method}-{bits}")
-    path = os.path.join(out, "sweep.csv")
-    if method == "msq":
-        calib = min(calib, MSQ_CALIB)
-    # qquant writes the CSV row by row: an interrupted sweep is run again
-    if [c for c, _ in read_sweep(path)] != [float(c) for c in calphas]:
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        run([os.path.join(args.build, "src/cli/qquant"), "--checkpoint", ckpt, "--method", method,
-             "--bits", str(bits), "--sweep-calpha", ",".join(str(c) for c in calphas),
-             "--calib-images", str(calib), "--threads", str(args.threads), "--out", out,
-             "--quiet"], quiet=True)
-    return read_sweep(path)
-
-
-def pct(x):
-    return f"{100 * x:.2f}"
+EPOCHS, VAL, CALIB = 3, 2000, 2000
+CALPHAS = "2,3,4"
+BITS = [1.58, 3]
+ADAROUND = ["--adaround-iters", 200, "--adaround-batch", 64]
+METHODS = ["gpfq", "adaround", "msq"]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=os.path.join(ROOT, "experiments/results/ptq/gpfq"))
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--smoke", action="store_true", help="tiny nets and data, seconds")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="BLAS threads of each qtrain and qquant (default 1)")
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    smoke = ["train.epochs=1", "data.train_limit=600", "data.test_limit=200"] if args.smoke else []
-    calphas_mlp = [1, 2] if args.smoke else list(range(1, 11))
-    calib_mlp = 200 if args.smoke else 25000
-    lines = ["# GPFQ vs MSQ on Fashion-MNIST (generated by experiments/ptq/gpfq/run.py)", ""]
-
-    ckpt, facc = train(args, "mlp", "configs/fmnist_mlp_fp.ini", smoke)
-    g = sweep(args, ckpt, "gpfq", 1.58, calphas_mlp, calib_mlp, "mlp")
-    m = sweep(args, ckpt, "msq", 1.58, calphas_mlp, calib_mlp, "mlp")
-    lines += [f"## MLP 784-500-300-10, ternary, float accuracy {pct(facc)}%", "",
-              "| C_alpha | " + " | ".join(str(int(c)) for c, _ in g) + " |",
-              "|---|" + "---|" * len(g),
-              "| GPFQ | " + " | ".join(pct(a) for _, a in g) + " |",
-              "| MSQ | " + " | ".join(pct(a) for _, a in m) + " |", ""]
-
-    # tag, config, --set overrides, title, bits, C_alpha values, calibration images
-    nets = [("cnn", "configs/fmnist_fp.ini", ["model.name=gpfq_cnn"] + CONV_TRAINING,
-             "GPFQ's CNN shape (2x32C3-MP-2x64C3-MP-2x128C3-MP-FC128-FC10)",
-             [1.58, 2, 3, 4], [2, 3, 4, 5, 6], 5000),
-            ("resnet20", "configs/fmnist_fp.ini", ["model.name=resnet20"] + CONV_TRAINING,
-             "ResNet-20 (option A)", [4, 3, 2, 1.58], [3, 4, 5], 500)]
-    for tag, config, sets, title, bits_list, calphas, calib in nets:
-        if args.smoke:
-            bits_list, calphas, calib = bits_list[:2], calphas[:2], 200
-        ckpt, facc = train(args, tag, config, sets + smoke)
-        lines += [f"## {title}, float accuracy {pct(facc)}%", "",
-                  "| bits | GPFQ best (C_alpha) | MSQ best (C_alpha) |", "|---|---|---|"]
-        for bits in bits_list:
-            best = {}
-            for method in ("gpfq", "msq"):
-                res = sweep(args, ckpt, method, bits, calphas, calib, tag)
-                c, a = max(res, key=lambda r: r[1])
-                best[method] = f"{pct(a)} ({c:g})"
-            lines.append(f"| {bits} | {best['gpfq']} | {best['msq']} |")
-        lines.append("")
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    ap = qtexp.parser("gpfq", __doc__.splitlines()[0])
+    args = qtexp.finish_args(ap.parse_args(), "ptq/gpfq")
+    runs = args.out / "runs"
+    smoke = [("data.train_limit", 3000), ("data.test_limit", 500)] if args.smoke else []
+    epochs = 1 if args.smoke else EPOCHS
+    val, calib = (300, 300) if args.smoke else (VAL, CALIB)
+    nets = qtexp.train_seeds(args, "mlp", qtexp.REPO / "configs/fmnist_mlp_fp.ini",
+                             [("train.epochs", epochs)] + smoke, runs, keep_checkpoints=True)
+    qtexp.dispatch(args)  # trains them (--jobs, or --emit-commands: print and exit)
+    floats = [n.summary["test_acc"] for n in nets]
+    res = {}
+    for bits in BITS:
+        for m in METHODS:
+            res[bits, m] = [
+                ptqexp.quantize(args, f"q/{m}-{bits}_s{seed}", ptqexp.checkpoint(net),
+                                ["--method", m, "--bits", bits, "--sweep-calpha", CALPHAS,
+                                 "--val-images", val, "--calib-images", calib, "--seed", seed]
+                                + (ADAROUND if m == "adaround" else []), runs)
+                for seed, net in zip(args.seeds, nets)]
+    seeds = ",".join(str(s) for s in args.seeds)
+    lines = ["# GPFQ, AdaRound and MSQ on Fashion-MNIST (experiments/ptq/gpfq/run.py)", "",
+             f"MLP 784-500-300-10, {epochs} epochs per seed; seeds {seeds}; float test accuracy "
+             f"{qtexp.pct(100 * sum(floats) / len(floats))}% (mean). Test accuracy in %, mean ± sample "
+             f"std over the seeds; C_alpha chosen among {CALPHAS} on {val} validation images "
+             f"(per seed, in parentheses).", "",
+             "| bits | " + " | ".join(METHODS) + " |", "|---|" + "---|" * len(METHODS)]
+    for bits in BITS:
+        cells = [f"{ptqexp.acc_cell(res[bits, m])} "
+                 f"({','.join('%g' % s['calpha'] for s in res[bits, m])})" for m in METHODS]
+        lines.append(f"| {bits} | " + " | ".join(cells) + " |")
+    lines += ["", "Orderings (Welch's t-test on test error over the seeds, p < 0.05):", ""]
+    for bits in BITS:
+        for a, b in (("gpfq", "msq"), ("adaround", "msq"), ("gpfq", "adaround")):
+            lines.append(f"- {bits} bits: " + ptqexp.compare(a, res[bits, a], b, res[bits, b]))
+    ptqexp.write(args, lines)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,211 @@
+/* Activation quantization: the grid op, range fitting, calibration of a net's layer inputs,
+ * and the held-out split that qquant draws its validation images from. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "qtrain/act_quant.h"
+#include "qtrain/ops.h"
+#include "qtrain/rng.h"
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct values among x[0..n) (x is reordered). */
+static int distinct(float *x, size_t n)
+{
+    qsort(x, n, sizeof *x, cmp_float);
+    int d = n > 0;
+    for (size_t i = 1; i < n; i++)
+        d += x[i] != x[i - 1];
+    return d;
+}
+
+/* The op: values on the grid, nearest level inside the range, clipped outside; the gradient
+ * passes inside the range only. */
+static void test_op(void **state)
+{
+    qt_ctx c;
+    qt_ctx_init(&c);
+    qt_rng r;
+    qt_rng_seed(&r, 3);
+    enum { N = 5000 };
+    qt_tensor *x = qt_tensor_new(&c, 2, (int[]){50, 100});
+    for (int i = 0; i < N; i++)
+        x->data[i] = 3.0f * qt_rng_normal(&r);
+    x->requires_grad = 1;
+    qt_uniform_grid g = {-2.0f, 0.25f, 16};          /* [-2, 1.75] */
+    qt_tensor *y = qt_uniform_quant(&c, x, &g);
+    assert_non_null(y);
+    float *v = malloc(sizeof(float) * N);
+    memcpy(v, y->data, sizeof(float) * N);
+    assert_true(distinct(v, N) <= 16);
+    for (int i = 0; i < N; i++) {
+        float xi = x->data[i], yi = y->data[i];
+        float want = xi < -2.0f ? -2.0f : (xi > 1.75f ? 1.75f : yi);
+        assert_true(yi == want);
+        if (xi >= -2.0f && xi <= 1.75f)
+            assert_true(fabsf(xi - yi) <= 0.125f + 1e-6f);
+    }
+    qt_uniform_grid bad = {0.0f, 0.0f, 16};
+    assert_null(qt_uniform_quant(&c, x, &bad));
+    free(v);
+    qt_ctx_free(&c);
+}
+
+/* mse never has more squared error than minmax on the sample it fits, and with outliers it
+ * clips: a smaller step. A constant input keeps its value exactly. */
+static void test_grid_fit(void **state)
+{
+    enum { N = 20000 };
+    float *x = malloc(sizeof(float) * N);
+    qt_rng r;
+    qt_rng_seed(&r, 5);
+    float lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < N; i++) {
+        x[i] = fabsf(qt_rng_normal(&r)) * (i % 1000 == 0 ? 20.0f : 1.0f);   /* post-ReLU, outliers */
+        lo = fminf(lo, x[i]);
+        hi = fmaxf(hi, x[i]);
+    }
+    for (int bits = 2; bits <= 8; bits += 2) {
+        qt_uniform_grid gm, ge;
+        qt_error err;
+        assert_int_equal(qt_act_grid_fit(x, N, lo, hi, bits, QT_ACT_RANGE_MINMAX, &gm, &err), QT_OK);
+        assert_int_equal(qt_act_grid_fit(x, N, lo, hi, bits, QT_ACT_RANGE_MSE, &ge, &err), QT_OK);
+        assert_int_equal(gm.levels, 1 << bits);
+        assert_true(gm.lo == lo && fabsf(gm.lo + (float)(gm.levels - 1) * gm.step - hi) < 1e-4f * hi);
+        double em = 0.0, ee = 0.0;
+        for (int i = 0; i < N; i++) {
+            double dm = x[i] - qt_uniform_grid_value(&gm, qt_uniform_grid_index(&gm, x[i]));
+            double de = x[i] - qt_uniform_grid_value(&ge, qt_uniform_grid_index(&ge, x[i]));
+            em += dm * dm;
+            ee += de * de;
+        }
+        print_message("%d bits: minmax step %.4f error %.4g, mse step %.4f error %.4g\n", bits,
+                      gm.step, em, ge.step, ee);
+        assert_true(ee <= em);
+        assert_true(ge.step < gm.step);
+    }
+    float k[4] = {0.7f, 0.7f, 0.7f, 0.7f};
+    qt_uniform_grid g;
+    qt_error err;
+    assert_int_equal(qt_act_grid_fit(k, 4, 0.7f, 0.7f, 8, QT_ACT_RANGE_MSE, &g, &err), QT_OK);
+    assert_true(qt_uniform_grid_value(&g, qt_uniform_grid_index(&g, 0.7f)) == 0.7f);
+    assert_int_equal(qt_act_grid_fit(k, 4, 0.7f, 0.7f, 9, QT_ACT_RANGE_MSE, &g, &err), QT_ERR);
+    free(x);
+}
+
+/* in (3x6x6) -> conv 3x3 (8) -> relu -> flatten -> linear "id" (288 -> 288, identity
+ * weights, no bias): the id layer's output is its quantized input. */
+static qt_net *identity_net(void)
+{
+    qt_error err;
+    qt_net *net = qt_net_new("id", 3, 6, 6, &err);
+    assert_non_null(net);
+    assert_int_equal(qt_net_conv(net, "conv", QT_NET_INPUT, 8, 3, 1, 1, 1, &err), 0);
+    assert_int_equal(qt_net_relu(net, 0, &err), 1);
+    assert_int_equal(qt_net_flatten(net, 1, &err), 2);
+    assert_int_equal(qt_net_linear(net, "id", 2, 288, 0, &err), 3);
+    qt_net_init_params(net, 9);
+    qt_tensor *w = &net->layers[3].weight->t;
+    memset(w->data, 0, w->numel * sizeof(float));
+    for (int i = 0; i < 288; i++)
+        w->data[(size_t)i * 288 + i] = 1.0f;
+    return net;
+}
+
+/* Calibrated on 40 images, every quantized layer's input on 40 other images takes at most
+ * 2^bits distinct values per tensor (the float input has thousands). */
+static void test_calibrated_inputs(void **state)
+{
+    qt_error err;
+    qt_dataset *ds;
+    assert_int_equal(qt_dataset_synthetic(&ds, 80, 3, 6, 6, 3, 11, &err), QT_OK);
+    qt_calib_set cal, other;
+    assert_int_equal(qt_calib_load(&cal, ds, 0, 40, 2, &err), QT_OK);
+    assert_int_equal(qt_calib_load(&other, ds, 40, 40, 2, &err), QT_OK);
+    qt_net *net = identity_net();
+    int mask[4] = {1, 0, 0, 1};
+    for (int bits = 0; bits <= 8; bits += 2) {
+        if (bits == 0) {
+            net->layers[0].act = net->layers[3].act = (qt_uniform_grid){0};
+        } else {
+            qt_act_quant_opts o = {bits, QT_ACT_RANGE_MSE, 40, 1};
+            assert_int_equal(qt_act_calibrate(net, mask, &cal, &o, &err), QT_OK);
+            assert_int_equal(net->layers[0].act.levels, 1 << bits);
+            assert_int_equal(net->layers[3].act.levels, 1 << bits);
+            assert_true(net->layers[3].act.lo == 0.0f);     /* post-ReLU: 0 stays a level */
+        }
+        qt_ctx c;
+        qt_ctx_init(&c);
+        c.grad_enabled = 0;
+        qt_tensor *x = qt_tensor_wrap(&c, other.x, 4, (int[]){40, 3, 6, 6});
+        qt_tensor *y = qt_net_forward(&c, net, x);
+        assert_non_null(y);
+        float *v = malloc(y->numel * sizeof *v);
+        memcpy(v, y->data, y->numel * sizeof *v);
+        int d = distinct(v, y->numel);
+        print_message("%d bits: %d distinct input values of \"id\"\n", bits, d);
+        if (bits)
+            assert_true(d <= 1 << bits);
+        else
+            assert_true(d > 1000);
+        free(v);
+        qt_ctx_free(&c);
+    }
+    qt_net_free(net);
+    qt_calib_free(&cal);
+    qt_calib_free(&other);
+    qt_dataset_free(ds);
+}
+
+/* qquant's split: with one seed, images [0, V) (validation) and [V, V + n) (calibration) are
+ * different images, and together they are the first V + n of the same permutation. Every
+ * synthetic image is distinct, so equal pixels would mean the same image twice. */
+static void test_split_disjoint(void **state)
+{
+    qt_error err;
+    qt_dataset *ds;
+    assert_int_equal(qt_dataset_synthetic(&ds, 700, 1, 8, 8, 10, 4, &err), QT_OK);
+    qt_calib_set val, cal, all;
+    assert_int_equal(qt_calib_load(&val, ds, 0, 300, 17, &err), QT_OK);
+    assert_int_equal(qt_calib_load(&cal, ds, 300, 350, 17, &err), QT_OK);
+    assert_int_equal(qt_calib_load(&all, ds, 0, 650, 17, &err), QT_OK);
+    assert_int_equal(val.n, 300);
+    assert_int_equal(cal.n, 350);
+    const size_t img = 64;
+    for (int i = 0; i < val.n; i++)
+        for (int j = 0; j < cal.n; j++)
+            assert_true(memcmp(val.x + i * img, cal.x + j * img, img * sizeof(float)) != 0);
+    assert_memory_equal(all.x, val.x, 300 * img * sizeof(float));
+    assert_memory_equal(all.x + 300 * img, cal.x, 350 * img * sizeof(float));
+    qt_calib_set rest;
+    assert_int_equal(qt_calib_load(&rest, ds, 300, 0, 17, &err), QT_OK);   /* n 0: the rest */
+    assert_int_equal(rest.n, 400);
+    qt_calib_free(&rest);
+    assert_int_equal(qt_calib_load(&rest, ds, 700, 10, 17, &err), QT_ERR);
+    assert_string_equal(err.msg, "700 held-out images leave none of the 700 training images");
+    qt_calib_free(&val);
+    qt_calib_free(&cal);
+    qt_calib_free(&all);
+    qt_dataset_free(ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_op),
+        cmocka_unit_test(test_grid_fit),
+        cmocka_unit_test(test_calibrated_inputs),
+        cmocka_unit_test(test_split_disjoint),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
