@@ -14,6 +14,7 @@ A second table keeps 128 images per node (a global batch of 128 N, another recip
 comparison. latency is 20 us per message at 10 Gb/s (TCP) and 3 us at 100 Gb/s (RDMA).
 Writes scaling.json and scaling.md."""
 
+import os
 import json
 import math
 import subprocess
@@ -92,7 +93,7 @@ def main():
         return "\n".join(out)
     lines = ["# Data-parallel scaling model (experiments/scaling_model.py)", "",
              f"Step time of ResNet-20, batch 128, 1 process x 1 thread, measured here: "
-             f"{t128:.3f} s (median of {len(one)} rounds, {a.speed}); other models scaled by "
+             f"{t128:.3f} s (median of {len(one)} rounds, {os.path.relpath(a.speed.resolve(), qtexp.REPO)}); other models scaled by "
              "their training FLOPs per image (qbench).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
