@@ -198,15 +198,22 @@ def train(args, name, config, sets, runs_dir, quiet_every=None, keep_checkpoints
            str(out.resolve())]
     for k, v in sets:
         cmd += ["--set", f"{k}={v}"]
-    _queue.append({"name": name, "out": str(out), "cmd": cmd, "key": key,
-                   "keep_checkpoints": keep_checkpoints})
+    queue(name, out, cmd, key, remove=[] if keep_checkpoints else ["checkpoints"])
     return Run(name, out)
 
 
+def queue(name, out, cmd, key, remove=()):
+    """Queues one command (qtrain, or qquant for the post-training studies) that writes the run
+    directory out, for dispatch(); after it succeeds, the entries of out named in remove are
+    deleted (results, not models) and the record of key and time is written."""
+    _queue.append({"name": name, "out": str(out), "cmd": [str(c) for c in cmd], "key": key,
+                   "remove": list(remove)})
+
+
 def run_job(job):
-    """Trains one queued run (a dict from train()): a fresh run directory, qtrain's progress
-    lines prefixed with the run's name, then the record of its settings and time; the
-    checkpoints are deleted (results, not checkpoints). Returns None, or an error text."""
+    """Runs one queued job (a dict from queue()): a fresh run directory, the tool's output
+    lines prefixed with the run's name, then the entries named in job["remove"] deleted and
+    the record of its settings and time written. Returns None, or an error text."""
     name, out = job["name"], Path(job["out"])  # absolute: the command runs from anywhere
     if out.exists():
         shutil.rmtree(out)
@@ -222,10 +229,15 @@ def run_job(job):
         if not line.startswith("checkpoint "):
             log(f"    [{name}] {line}")
     if proc.wait() != 0:
-        return f"qtrain failed for {name} (exit {proc.returncode}):\n" + "\n".join(tail)
+        tool_name = Path(job["cmd"][0]).name
+        return f"{tool_name} failed for {name} (exit {proc.returncode}):\n" + "\n".join(tail)
     seconds = time.monotonic() - t0
-    if not job.get("keep_checkpoints"):
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # results, not checkpoints
+    for entry in job["remove"]:
+        path = out / entry
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     (out / STAMP).write_text(json.dumps({"key": job["key"], "seconds": seconds}, indent=1) + "\n")
     return None
 
@@ -237,15 +249,17 @@ def job_command(job):
 
 
 def dispatch(args):
-    """Runs what train() queued: --jobs N at a time (default 1), or with --emit-commands
-    prints their commands and exits (status 0); with --collect nothing was queued."""
+    """Runs what train() and queue() queued: --jobs N at a time (default 1), or with
+    --emit-commands prints their commands and exits (status 0). A stage with nothing left to
+    run returns, so that a study in stages (the post-training studies: train, then quantize)
+    emits its next stage's commands on the next call; with --collect nothing was queued."""
     jobs = list(_queue)
     _queue.clear()
-    if args.emit_commands:
+    if args.emit_commands and jobs:
         for job in jobs:
             print(job_command(job))
-        log(f"{len(jobs)} command(s) printed; run them, then this script with --collect"
-            if jobs else "every run is finished: run this script with --collect")
+        log(f"{len(jobs)} command(s) printed; run them, then this script again: "
+            "--emit-commands for a next stage (none left: it writes the results), or --collect")
         sys.exit(0)
     if not jobs:
         return

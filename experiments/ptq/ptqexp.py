@@ -3,11 +3,9 @@ per seed (qtexp.train_seeds, checkpoints kept), running qquant through one funct
 batch runner can take the commands over), and tables of mean ± std over seeds with Welch tests
 (seedstats)."""
 
+import collections.abc
 import json
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,30 +22,40 @@ def checkpoint(run):
 
 
 def quantize(args, name, ckpt, options, runs_dir):
-    """qquant --checkpoint ckpt <options> into runs_dir/name, unless that folder already holds
-    a finished quantization of the same command (see --rerun); a stale folder is removed
-    first, deliberately. Returns its summary.json as a dict."""
+    """Queues qquant --checkpoint ckpt <options> into runs_dir/name for qtexp.dispatch(args),
+    unless that folder already holds a finished quantization of the same command (see
+    --rerun). Returns its summary.json as a mapping, readable once dispatch has run it."""
     out = runs_dir / name
     cmd = [str(qtexp.tool(args, "src/cli/qquant")), "--checkpoint", str(ckpt), "--out", str(out),
            "--threads", "1", "--quiet"] + [str(o) for o in options]
     if args.data_root:
         cmd += ["--set", f"data.root={args.data_root}"]
-    stamp = out / "experiment_run.json"
     key = cmd[1:]
+    summary = Summary(qtexp.Run(name, out))
+    stamp = out / qtexp.STAMP
+    if args.collect:
+        return summary
     if not args.rerun and stamp.is_file() and (out / "summary.json").is_file():
         if json.loads(stamp.read_text()).get("key") == key:
-            return json.loads((out / "summary.json").read_text())
-    if out.exists():
-        shutil.rmtree(out)
-    qtexp.log(f"  {name}: qquant " + " ".join(str(c) for c in cmd[1:]))
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          cwd=qtexp.REPO)
-    if proc.returncode != 0:
-        sys.exit(f"error: qquant failed for {name} (exit {proc.returncode}):\n{proc.stdout}")
-    stamp.write_text(json.dumps({"key": key, "seconds": time.monotonic() - t0}, indent=1) + "\n")
-    (out / "model.qtr").unlink(missing_ok=True)  # results, not models
-    return json.loads((out / "summary.json").read_text())
+            return summary
+    qtexp.queue(name, out, cmd, key, remove=["model.qtr"])  # results, not models
+    return summary
+
+
+class Summary(collections.abc.Mapping):
+    """A quantization's summary.json, read when first looked into (after dispatch)."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def __getitem__(self, key):
+        return self.run.summary[key]
+
+    def __iter__(self):
+        return iter(self.run.summary)
+
+    def __len__(self):
+        return len(self.run.summary)
 
 
 def acc_cell(summaries, key="quant_acc"):

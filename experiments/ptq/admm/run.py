@@ -44,6 +44,7 @@ def main():
                                      "--adaround-iters", 200, "--adaround-batch", 64,
                                      "--seed", s], runs)
            for s in args.seeds]
+    qtexp.dispatch(args)  # runs the quantizations (--jobs, or --emit-commands)
     floats = [n.summary["test_acc"] for n in nets]
     seeds = ",".join(str(s) for s in args.seeds)
     lines = ["# ADMM, ADMM-EPC and float CP then quantize, w4/a8 (experiments/ptq/admm/run.py)",

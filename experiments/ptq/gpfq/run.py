@@ -44,6 +44,7 @@ def main():
                                  "--val-images", val, "--calib-images", calib, "--seed", seed]
                                 + (ADAROUND if m == "adaround" else []), runs)
                 for seed, net in zip(args.seeds, nets)]
+    qtexp.dispatch(args)  # runs the quantizations (--jobs, or --emit-commands)
     seeds = ",".join(str(s) for s in args.seeds)
     lines = ["# GPFQ, AdaRound and MSQ on Fashion-MNIST (experiments/ptq/gpfq/run.py)", "",
              f"MLP 784-500-300-10, {epochs} epochs per seed; seeds {seeds}; float test accuracy "

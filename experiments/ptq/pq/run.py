@@ -33,6 +33,7 @@ def main():
                              "--fc-block-size", 4, "--fc-centroids", 2048, "--seed", s]
                             + (NO_FINETUNE if stage == "EM only" else []), runs)
             for s, net in zip(args.seeds, nets)]
+    qtexp.dispatch(args)  # runs the quantizations (--jobs, or --emit-commands)
     floats = [n.summary["test_acc"] for n in nets]
     seeds = ",".join(str(s) for s in args.seeds)
     lines = ["# Product quantization of a Fashion-MNIST convnet (experiments/ptq/pq/run.py)", "",
