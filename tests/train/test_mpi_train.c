@@ -38,8 +38,24 @@ enum { TIMEOUT_S = 120 };     /* per mpirun, for a loaded 2-core machine */
 #define MPIRUN "mpirun"       /* not used: the tests skip in builds without MPI */
 #endif
 
+/* Under AddressSanitizer (.ci/run), LeakSanitizer reports Open MPI's own allocations at exit
+ * (ompi_op_base_op_select and components it has already unloaded, so no suppression by
+ * library name can match them) and fails every run. Leak checking is turned off for the
+ * mpirun children only; ASan's memory-error checks still apply to them, and qtrain's own
+ * leaks are checked by the single-process tests of the same code. */
+static void no_leak_check_for_mpi_children(void)
+{
+    const char *asan = getenv("ASAN_OPTIONS");
+    if (!asan)
+        return;
+    char opts[1024];
+    snprintf(opts, sizeof opts, "%s:detect_leaks=0", asan);
+    setenv("ASAN_OPTIONS", opts, 1);
+}
+
 static int setup(void **state)
 {
+    no_leak_check_for_mpi_children();
     if (tmpdir_make(dir, sizeof dir) != 0)
         return -1;
     snprintf(fmnist, sizeof fmnist, "%s/fmnist", dir);
