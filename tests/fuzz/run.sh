@@ -27,7 +27,7 @@ flags="-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined -DFUZZING_BUILD
 ninja -C "$lib" libqtrain.a tools/mkdata >/dev/null
 libs="$lib/libqtrain.a $lib/third_party/onnx/libonnx_pb.a"
 libs="$libs $(pkg-config --libs openblas libpng zlib libjpeg libprotobuf-c) -lm -lpthread"
-common="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/include -I$root/src/io"
+common="-std=c11 -D_GNU_SOURCE -g -O1 -I$root/include -I$root/src/include -I$root/src/io"
 # shellcheck disable=SC2086
 $cc $common -fsanitize=fuzzer-no-link,address,undefined "$root/tests/fuzz/fuzz_seeds.c" $libs \
     -o "$out/fuzz_seeds"
