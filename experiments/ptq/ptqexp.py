@@ -73,6 +73,17 @@ def compare(name_a, a, name_b, b):
     return seedstats.ordering(name_a, errors(a), name_b, errors(b))["text"] + " (test error, %)"
 
 
+def orderings(res, cells, pairs, label):
+    """The report's orderings section: for every cell (a rate, a bit width) and every pair of
+    methods, seedstats' Welch comparison of res[cell, method] lists, as Markdown lines; label
+    turns a cell into its line's prefix."""
+    lines = ["", "Orderings (Welch's t-test on test error over the seeds, p < 0.05):", ""]
+    for cell in cells:
+        for a, b in pairs:
+            lines.append(f"- {label(cell)}: " + compare(a, res[cell, a], b, res[cell, b]))
+    return lines
+
+
 def write(args, lines):
     text = "\n".join(lines) + "\n"
     (args.out / "results.md").write_text(text)

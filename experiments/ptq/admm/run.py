@@ -68,10 +68,8 @@ def main():
             e = [next(l["rel_error"] for l in s["cp_layers"] if l["rank"] > 0) for s in res[rate, m]]
             cells.append(f"{sum(e) / len(e):.4f}")
         lines.append(f"| {rate} | " + " | ".join(cells) + " |")
-    lines += ["", "Orderings (Welch's t-test on test error over the seeds, p < 0.05):", ""]
-    for rate in RATES:
-        for a, b in (("admm-epc", "admm-cp"), ("admm-cp", "cp-quant"), ("admm-epc", "cp-quant")):
-            lines.append(f"- rate {rate}: " + ptqexp.compare(a, res[rate, a], b, res[rate, b]))
+    lines += ptqexp.orderings(res, RATES, (("admm-epc", "admm-cp"), ("admm-cp", "cp-quant"),
+                                           ("admm-epc", "cp-quant")), lambda r: f"rate {r}")
     ptqexp.write(args, lines)
 
 

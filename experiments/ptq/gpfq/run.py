@@ -56,10 +56,8 @@ def main():
         cells = [f"{ptqexp.acc_cell(res[bits, m])} "
                  f"({','.join('%g' % s['calpha'] for s in res[bits, m])})" for m in METHODS]
         lines.append(f"| {bits} | " + " | ".join(cells) + " |")
-    lines += ["", "Orderings (Welch's t-test on test error over the seeds, p < 0.05):", ""]
-    for bits in BITS:
-        for a, b in (("gpfq", "msq"), ("adaround", "msq"), ("gpfq", "adaround")):
-            lines.append(f"- {bits} bits: " + ptqexp.compare(a, res[bits, a], b, res[bits, b]))
+    lines += ptqexp.orderings(res, BITS, (("gpfq", "msq"), ("adaround", "msq"), ("gpfq", "adaround")),
+                              lambda b: f"{b} bits")
     ptqexp.write(args, lines)
 
 
