@@ -79,7 +79,7 @@ typedef enum {
  * the ops decode the codes tile by tile as they pack them. step and seed make stochastic
  * draws reproducible. Call after qt_ctx_reset and before the forward pass; the view holds
  * until the next call. */
-int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step);
+int qt_quant_prepare(qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step);
 
 /* One optimizer step on every parameter that received a gradient: the optimizer proposes,
  * the parameter's rule applies (frozen weights are skipped). Call qt_optimizer_begin_step

@@ -15,9 +15,8 @@ static void bc_codes(qt_qstate *q, size_t n, qt_weights_view view, uint64_t seed
     }
 }
 
-int qt_quant_prepare(qt_ctx *c, qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step)
+int qt_quant_prepare(qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step)
 {
-    (void)c;
     for (int i = 0; i < net->nparams; i++) {
         qt_param *p = net->params[i];
         p->t.grad = NULL;

@@ -39,7 +39,7 @@ static qt_net *quantized_linear(qt_quant_mode mode, qt_grid_kind grid, int bias,
 static size_t step_with_gradient(qt_ctx *c, qt_net *net, float g, float lr, uint64_t step)
 {
     qt_ctx_reset(c);
-    assert_int_equal(qt_quant_prepare(c, net, QT_VIEW_TRAIN, 7, step), QT_OK);
+    assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 7, step), QT_OK);
     qt_param *p = net->params[0];
     p->t.grad = qt_ctx_alloc(c, p->t.numel * sizeof(float));
     for (size_t i = 0; i < p->t.numel; i++)
@@ -168,7 +168,7 @@ static void test_bc_buffer_clipped(void **state)
             assert_true(w->q->w_real[i] >= -h && w->q->w_real[i] <= h);
     }
     qt_ctx_reset(&c);
-    qt_quant_prepare(&c, net, QT_VIEW_TRAIN, 1, 99);
+    qt_quant_prepare(net, QT_VIEW_TRAIN, 1, 99);
     const qt_values v = qt_tensor_values(&w->t);
     for (size_t i = 0; i < w->t.numel; i++)
         assert_true(qt_values_at(&v, (ptrdiff_t)i) == h || qt_values_at(&v, (ptrdiff_t)i) == -h);
@@ -241,7 +241,7 @@ static void test_update_blocks_sr_unbiased(void **state)
             qt_ctx_init(&c);
             assert_int_equal(qt_ctx_set_threads(&c, k ? 3 : 1, &err), QT_OK);
             qt_ctx_reset(&c);
-            assert_int_equal(qt_quant_prepare(&c, net, QT_VIEW_TRAIN, 7, 1), QT_OK);
+            assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 7, 1), QT_OK);
             p->t.grad = qt_ctx_alloc(&c, N * sizeof(float));
             for (int i = 0; i < N; i++)
                 p->t.grad[i] = -0.3f * g->unit;
