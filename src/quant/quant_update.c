@@ -1,6 +1,5 @@
 /* The update rules: the optimizer proposes a float step, the parameter's rule applies it.
  * SR and R round w + c*s straight into the codes, a chunk at a time. */
-#include <math.h>
 
 #include "qtrain/net.h"
 #include "qtrain/quant.h"
@@ -52,6 +51,36 @@ static size_t round_into_codes(const qt_grid *grid, const float *restrict w,
     return flips;
 }
 
+/* BC: w_r = clip(w_r + c s, -H, H); returns how many Q_d(w_r) changed. The clip is written
+ * as fmaxf/fminf's own comparisons (a NaN step clips to -H as they do) and the rounding as
+ * qt_round_det_vec's, so that the loops vectorise: BC moves every weight of every step. */
+static size_t bc_step(const qt_grid *grid, float *restrict wr, const float *restrict s, float c,
+                      size_t n)
+{
+    const qt_grid copy = *grid, *g = &copy;
+    const float h = qt_grid_max(g);
+    size_t flips = 0;
+    if (g->kind == QT_GRID_BINARY) {  /* Q_d is the sign (0 -> +H): compare signs, no rounding */
+        for (size_t i = 0; i < n; i++) {
+            float v = wr[i] + c * s[i];
+            v = v > -h ? v : -h;
+            v = v < h ? v : h;
+            flips += (v >= 0.0f) != (wr[i] >= 0.0f);
+            wr[i] = v;
+        }
+        return flips;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float v = wr[i] + c * s[i];
+        v = v > -h ? v : -h;
+        v = v < h ? v : h;
+        int before = (int)(qt_grid_level_pos(g, wr[i]) + 0.5f);
+        flips += (int)(qt_grid_level_pos(g, v) + 0.5f) != before;
+        wr[i] = v;
+    }
+    return flips;
+}
+
 /* Applies the proposed steps s to the n weights w of p from offset off; returns how many
  * quantized values changed (BC: the code of Q_d(w_r); SR, R: the grid code). */
 static size_t apply_rule(qt_param *p, size_t off, const float *w, const float *s, size_t n,
@@ -69,23 +98,9 @@ static size_t apply_rule(qt_param *p, size_t off, const float *w, const float *s
     float c = q->step_scale;
     size_t flips = 0;
     switch (q->mode) {
-    case QT_QUANT_BC: {
-        float h = qt_grid_max(g), *wr = q->w_real + off;
-        if (g->kind == QT_GRID_BINARY) {  /* Q_d is the sign (0 -> +H): compare signs, no rounding */
-            for (size_t i = 0; i < n; i++) {
-                int before = wr[i] >= 0.0f;
-                wr[i] = fminf(fmaxf(wr[i] + c * s[i], -h), h);
-                flips += (wr[i] >= 0.0f) != before;
-            }
-            break;
-        }
-        for (size_t i = 0; i < n; i++) {
-            int8_t before = qt_round_det(g, wr[i]);
-            wr[i] = fminf(fmaxf(wr[i] + c * s[i], -h), h);
-            flips += qt_round_det(g, wr[i]) != before;
-        }
+    case QT_QUANT_BC:
+        flips = bc_step(g, q->w_real + off, s, c, n);
         break;
-    }
     case QT_QUANT_SR: {
         float u[CHUNK];
         for (size_t i = 0; i < n; i++)

@@ -221,6 +221,49 @@ static void test_maxpool_ties(void **state)
     qt_ctx_free(&c);
 }
 
+/* The 2x2 stride-2 window has a branch-free kernel of its own: against a naive first-maximum
+ * reference on values with many ties (three levels), odd sizes (the last row and column
+ * fall outside every window) and two workers, outputs and routed gradients must agree exactly. */
+static void test_maxpool2x2_reference(void **state)
+{
+    enum { N = 2, C = 3, H = 9, W = 7, OH = H / 2, OW = W / 2 };
+    float xv[N * C * H * W], gx[N * C * H * W], dy[N * C * OH * OW];
+    uint32_t r = 12345;
+    for (int i = 0; i < N * C * H * W; i++) {
+        r = r * 1664525u + 1013904223u;
+        xv[i] = (float)(r >> 30) - 1.0f;  /* -1, 0, 1 or 2 */
+    }
+    for (int i = 0; i < N * C * OH * OW; i++)
+        dy[i] = (float)(i + 1);
+    qt_ctx c;
+    qt_error err;
+    qt_ctx_init(&c);
+    assert_int_equal(qt_ctx_set_threads(&c, 2, &err), QT_OK);
+    qt_tensor *x = qt_tensor_wrap(&c, xv, 4, (int[]){N, C, H, W});
+    x->requires_grad = 1;
+    x->grad = gx;
+    qt_tensor *y = qt_maxpool2d(&c, x, 2, 2, 0);
+    assert_int_equal(qt_backward_from(&c, y, dy, &err), QT_OK);
+    float expect_g[N * C * H * W] = {0};
+    for (int pl = 0; pl < N * C; pl++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                const float *xp = xv + pl * H * W;
+                int at = (2 * oy) * W + 2 * ox;
+                for (int q = 1; q < 4; q++) {
+                    int cand = (2 * oy + q / 2) * W + 2 * ox + q % 2;
+                    if (xp[cand] > xp[at])
+                        at = cand;
+                }
+                int o = (pl * OH + oy) * OW + ox;
+                assert_float_equal(y->data[o], xp[at], 0.0f);
+                expect_g[pl * H * W + at] += dy[o];
+            }
+    for (int i = 0; i < N * C * H * W; i++)
+        assert_float_equal(gx[i], expect_g[i], 0.0f);
+    qt_ctx_free(&c);
+}
+
 /* ---- shortcut, reshape ---- */
 static qt_tensor *fn_shortcut(qt_ctx *c, qt_tensor *const *in, void *u) { return qt_shortcut_pad(c, in[0], 8, 2); }
 static qt_tensor *fn_flatten(qt_ctx *c, qt_tensor *const *in, void *u) { return qt_flatten(c, in[0]); }
@@ -333,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_pointwise),
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_maxpool_ties),
+        cmocka_unit_test(test_maxpool2x2_reference),
         cmocka_unit_test(test_shortcut_and_reshape),
         cmocka_unit_test(test_shortcut_values),
         cmocka_unit_test(test_losses),
