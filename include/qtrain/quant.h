@@ -24,7 +24,11 @@ extern "C" {
 
 typedef struct qt_net qt_net;
 
-typedef enum { QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R, QT_QUANT_FROZEN } qt_quant_mode;
+/* The rules; each has a row in the table of quant_rule.h, which names it and holds its
+ * behaviour. QT_QUANT_RULES counts them. */
+typedef enum {
+    QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R, QT_QUANT_FROZEN, QT_QUANT_RULES
+} qt_quant_mode;
 /* How H (or Δ on the unbounded grid) is set per layer: a constant, from the layer's initial
  * weights (mean |w|), or from its shape (the He init std; the Glorot coefficient
  * sqrt(1.5 / (fan_in + fan_out)) of BinaryConnect's binary_connect.py). */
@@ -49,7 +53,7 @@ struct qt_qstate {
     int stochastic;
     float step_scale;         /* c above */
     int index;                /* position among the net's parameters: seeds its random streams */
-    float *w_real;            /* BC: the float buffer */
+    float *w_real;            /* the float buffer of a rule that keeps one (BC; quant_rule.h) */
     int8_t *codes;            /* SR/R: the weights; BC: the quantized copy last used by forward */
     uint8_t *snapshot;        /* signs at the last qt_quant_snapshot (flip counting), packed
                                  snapshot_bits per weight (qt_quant_snapshot_sign) */
@@ -57,6 +61,7 @@ struct qt_qstate {
                                  bit is sign > 0; else 2: 0, 1 (+) or 2 (-) */
 };
 
+/* The rule's name from its row (quant_rule.h); "?" for a value that names no row. */
 const char *qt_quant_mode_name(qt_quant_mode mode);
 
 /* Attaches quantizers to the net's conv/linear weights per cfg (a no-op for FP); a layer's own

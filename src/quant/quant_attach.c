@@ -4,19 +4,7 @@
 #include <string.h>
 
 #include "qtrain/net.h"
-#include "qtrain/quant.h"
-
-const char *qt_quant_mode_name(qt_quant_mode mode)
-{
-    switch (mode) {
-    case QT_QUANT_FP: return "fp";
-    case QT_QUANT_BC: return "bc";
-    case QT_QUANT_SR: return "sr";
-    case QT_QUANT_R: return "r";
-    case QT_QUANT_FROZEN: return "frozen";
-    }
-    return "?";
-}
+#include "quant_rule_steps.h"
 
 /* BinaryConnect's Glorot coefficient (binary_connect.py, DenseLayer and Conv2DLayer
  * __init__): its H = "Glorot" option, and one over its W_LR_scale = "Glorot". */
@@ -75,23 +63,21 @@ static int attach_one(qt_net *net, qt_param *p, const qt_quant_config *cfg, uint
     if (qt_grid_make(&q->grid, cfg->grid, cfg->bits, layer_scale(cfg, p), err) != QT_OK)
         return qt_error_prefix(err, "%s", p->name);
     size_t n = p->t.numel;
-    q->snapshot_bits = cfg->mode == QT_QUANT_BC || q->grid.kind == QT_GRID_BINARY ? 1 : 2;
+    const qt_quant_rule *rule = qt_quant_rule_of(cfg->mode);
+    q->snapshot_bits = rule->float_buffer || q->grid.kind == QT_GRID_BINARY ? 1 : 2;
     if (!(q->codes = malloc(n)) || !(q->snapshot = calloc(qt_quant_snapshot_bytes(q, n), 1)))
         return qt_errorf(err, "out of memory for %s", p->name);
-    if (cfg->mode == QT_QUANT_BC) {
+    qt_rng r;
+    qt_rng_derive(&r, seed, 0x51a7, (uint64_t)q->index);
+    if (rule->float_buffer) {
         float h = qt_grid_max(&q->grid);
         for (size_t i = 0; i < n; i++)
             p->owned[i] = fminf(fmaxf(p->owned[i], -h), h);
         q->w_real = p->owned;  /* the float buffer is the parameter's own storage */
-        qt_round_det_vec(&q->grid, q->w_real, q->codes, n);
+        rule->attach(q, q->w_real, n, &r);
     } else {
-        qt_rng r;
-        qt_rng_derive(&r, seed, 0x51a7, (uint64_t)q->index);
-        if (cfg->mode == QT_QUANT_SR)
-            qt_round_stoch_vec(&q->grid, p->owned, q->codes, n, &r);
-        else
-            qt_round_det_vec(&q->grid, p->owned, q->codes, n);
-        free(p->owned);        /* SR, R and frozen keep nothing but the codes */
+        rule->attach(q, p->owned, n, &r);
+        free(p->owned);        /* the rule keeps nothing but the codes */
     }
     p->owned = NULL;
     p->t.data = NULL;
@@ -113,9 +99,22 @@ static int layer_config(const qt_layer *l, int i, int first, int last, const qt_
     return !((i == first && !cfg->quantize_first) || (i == last && !cfg->quantize_last));
 }
 
+void qt_rule_attach_det(qt_qstate *q, const float *w, size_t n, qt_rng *r)
+{
+    (void)r;
+    qt_round_det_vec(&q->grid, w, q->codes, n);
+}
+
+void qt_rule_attach_stoch(qt_qstate *q, const float *w, size_t n, qt_rng *r)
+{
+    qt_round_stoch_vec(&q->grid, w, q->codes, n, r);
+}
+
 int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_error *err)
 {
-    if (cfg->mode == QT_QUANT_FP)
+    if ((unsigned)cfg->mode >= QT_QUANT_RULES)
+        return qt_errorf(err, "unknown training rule %d", (int)cfg->mode);
+    if (!qt_quant_rule_of(cfg->mode)->quantizes)
         return QT_OK;
     int first, last;
     edge_layers(net, &first, &last);
@@ -137,7 +136,7 @@ void qt_quant_detach(qt_param *p)
     if (!q)
         return;
     if (q->w_real && !p->owned)
-        p->owned = q->w_real;  /* hand BC's buffer back to the parameter, which frees it */
+        p->owned = q->w_real;  /* hand the float buffer back to the parameter, which frees it */
     free(q->codes);
     free(q->snapshot);
     free(q);
@@ -154,10 +153,8 @@ size_t qt_quant_param_bytes(const qt_net *net)
         size_t n = p->t.numel;
         if (!p->q)
             bytes += 4 * n;
-        else if (p->q->mode == QT_QUANT_BC)
-            bytes += 5 * n + 4;
-        else
-            bytes += n + 4;
+        else  /* the codes, the float buffer if kept, and the grid's scale */
+            bytes += (qt_quant_float_buffer(p) ? 5 : 1) * n + 4;
     }
     return bytes;
 }
@@ -192,8 +189,9 @@ void qt_quant_export_values(const qt_param *p, float *out)
         memcpy(out, p->t.data, n * sizeof(float));
         return;
     }
+    const float *wr = qt_quant_float_buffer(p);
     for (size_t i = 0; i < n; i++) {
-        int8_t code = q->w_real ? qt_round_det(&q->grid, q->w_real[i]) : q->codes[i];
+        int8_t code = wr ? qt_round_det(&q->grid, wr[i]) : q->codes[i];
         out[i] = qt_grid_value(&q->grid, code);
     }
 }
