@@ -46,7 +46,7 @@ typedef struct qt_cfg_float_list {
 
 /* Enum keys store the index of the chosen word in the key's choices, in this order. Keys
  * that name a row of a table an upper layer owns (the training rules of quant.mode, the
- * grids, schedules and losses) store the name instead (QT_KEY_NAME). */
+ * grids, scale rules, schedules and losses) store the name instead (QT_KEY_NAME). */
 typedef enum qt_cfg_shortcut { QT_CFG_SHORTCUT_A, QT_CFG_SHORTCUT_B } qt_cfg_shortcut;
 typedef enum qt_cfg_dataset {
     QT_CFG_DATASET_CIFAR10, QT_CFG_DATASET_CIFAR100, QT_CFG_DATASET_FASHION_MNIST,
@@ -55,9 +55,6 @@ typedef enum qt_cfg_dataset {
 } qt_cfg_dataset;
 typedef enum qt_cfg_labels { QT_CFG_LABELS_FINE, QT_CFG_LABELS_COARSE } qt_cfg_labels;
 typedef enum qt_cfg_optimizer { QT_CFG_OPTIM_SGD, QT_CFG_OPTIM_ADAM } qt_cfg_optimizer;
-typedef enum qt_cfg_scale {
-    QT_CFG_SCALE_CONST, QT_CFG_SCALE_MEAN_ABS, QT_CFG_SCALE_STD, QT_CFG_SCALE_GLOROT
-} qt_cfg_scale;
 typedef enum qt_cfg_binarize { QT_CFG_BINARIZE_DET, QT_CFG_BINARIZE_STOCH } qt_cfg_binarize;
 typedef enum qt_cfg_step_scale { QT_CFG_STEP_SCALE_NONE, QT_CFG_STEP_SCALE_GLOROT } qt_cfg_step_scale;
 
@@ -124,7 +121,7 @@ typedef struct qt_config_quant {
     char mode[QT_CONFIG_NAME_MAX];
     char grid[QT_CONFIG_NAME_MAX];
     int bits;
-    qt_cfg_scale scale;
+    char scale[QT_CONFIG_NAME_MAX];
     double scale_value;
     qt_cfg_binarize binarize;
     qt_cfg_step_scale step_scale;

@@ -31,8 +31,11 @@ typedef enum {
 } qt_quant_mode;
 /* How H (or Δ on the unbounded grid) is set per layer: a constant, from the layer's initial
  * weights (mean |w|), or from its shape (the He init std; the Glorot coefficient
- * sqrt(1.5 / (fan_in + fan_out)) of BinaryConnect's binary_connect.py). */
-typedef enum { QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD, QT_SCALE_GLOROT } qt_scale_rule;
+ * sqrt(1.5 / (fan_in + fan_out)) of BinaryConnect's binary_connect.py). Each has a row in
+ * quant_attach.c's table (its name and its value); QT_SCALE_RULES counts them. */
+typedef enum {
+    QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD, QT_SCALE_GLOROT, QT_SCALE_RULES
+} qt_scale_rule;
 
 typedef struct qt_quant_config {
     qt_quant_mode mode;
@@ -63,6 +66,11 @@ struct qt_qstate {
 
 /* The rule's name from its row (quant_rule.h); "?" for a value that names no row. */
 const char *qt_quant_mode_name(qt_quant_mode mode);
+/* A scale rule's name ("mean_abs", ...; "?" for a value that names no rule), the rule named
+ * name (QT_SCALE_RULES for none), and every name joined by '|' (snprintf semantics). */
+const char *qt_scale_rule_name(qt_scale_rule rule);
+qt_scale_rule qt_scale_rule_find(const char *name);
+size_t qt_scale_rule_names(char *out, size_t size);
 
 /* Attaches quantizers to the net's conv/linear weights per cfg (a no-op for FP); a layer's own
  * choice (qt_layer.quant, from a net file) overrides quantize_first/last and the grid. Call after

@@ -166,7 +166,7 @@ static const qt_config_key keys[] = {
         "step, as far as int8 codes reach: -127 to 127 steps)."),
     ROW(quant, bits, QT_KEY_INT, "1", "[1, 8]",
         "Bits per weight: 1 for binary, 2 to 8 for uniform (ternary and unbounded ignore it)."),
-    ROW(quant, scale, QT_KEY_ENUM, "mean_abs", "const|mean_abs|std|glorot",
+    ROW(quant, scale, QT_KEY_NAME, "mean_abs", NULL,
         "Per-layer H (binary, ternary, uniform) or grid step (unbounded): const = scale_value; "
         "mean_abs = scale_value * mean |w| of the layer's initial weights; std = scale_value "
         "* sqrt(2 / fan_in), the std of the He initialization; glorot = scale_value * "

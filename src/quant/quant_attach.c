@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qtrain/name_table.h"
 #include "qtrain/net.h"
 #include "quant_rule_steps.h"
 
@@ -13,18 +14,60 @@ static float glorot_coefficient(const qt_param *p)
     return sqrtf(1.5f / (float)(p->fan_in + p->fan_out));
 }
 
-static float layer_scale(const qt_quant_config *cfg, const qt_param *p)
+static float unit_scale(const qt_param *p)
 {
-    if (cfg->scale == QT_SCALE_CONST)
-        return cfg->scale_value;
-    if (cfg->scale == QT_SCALE_STD)
-        return cfg->scale_value * sqrtf(2.0f / (float)p->fan_in); /* the He init std */
-    if (cfg->scale == QT_SCALE_GLOROT)
-        return cfg->scale_value * glorot_coefficient(p);
+    (void)p;
+    return 1.0f;
+}
+
+static float mean_abs(const qt_param *p)
+{
     double s = 0.0;
     for (size_t i = 0; i < p->t.numel; i++)
         s += fabs(p->t.data[i]);
-    return cfg->scale_value * (float)(s / (double)p->t.numel);
+    return (float)(s / (double)p->t.numel);
+}
+
+static float he_std(const qt_param *p)
+{
+    return sqrtf(2.0f / (float)p->fan_in);
+}
+
+/* The scale rules: a layer's H (or Δ) is quant.scale_value times the rule's value. */
+typedef struct scale_row {
+    const char *name;
+    float (*value)(const qt_param *p);
+} scale_row;
+
+static const scale_row scale_rows[] = {
+    [QT_SCALE_CONST] = {"const", unit_scale},
+    [QT_SCALE_MEAN_ABS] = {"mean_abs", mean_abs},
+    [QT_SCALE_STD] = {"std", he_std},
+    [QT_SCALE_GLOROT] = {"glorot", glorot_coefficient},
+};
+
+enum { N_SCALES = sizeof scale_rows / sizeof scale_rows[0] };
+_Static_assert((int)N_SCALES == (int)QT_SCALE_RULES, "every qt_scale_rule needs a row");
+
+const char *qt_scale_rule_name(qt_scale_rule rule)
+{
+    return (unsigned)rule < N_SCALES ? scale_rows[rule].name : "?";
+}
+
+qt_scale_rule qt_scale_rule_find(const char *name)
+{
+    return (qt_scale_rule)qt_name_find(scale_rows, sizeof scale_rows[0], N_SCALES, name);
+}
+
+size_t qt_scale_rule_names(char *out, size_t size)
+{
+    return qt_name_join(scale_rows, sizeof scale_rows[0], N_SCALES, out, size);
+}
+
+/* times 1 is exact: const gives scale_value itself */
+static float layer_scale(const qt_quant_config *cfg, const qt_param *p)
+{
+    return cfg->scale_value * scale_rows[cfg->scale].value(p);
 }
 
 /* Indices (into net->layers) of the first weight layer and of the last linear layer. */
@@ -114,6 +157,8 @@ int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_e
 {
     if ((unsigned)cfg->mode >= QT_QUANT_RULES)
         return qt_errorf(err, "unknown training rule %d", (int)cfg->mode);
+    if ((unsigned)cfg->scale >= QT_SCALE_RULES)
+        return qt_errorf(err, "unknown scale rule %d", (int)cfg->scale);
     if (!qt_quant_rule_of(cfg->mode)->quantizes)
         return QT_OK;
     int first, last;

@@ -110,6 +110,7 @@ typedef struct name_key {
 static const name_key name_keys[] = {
     {"quant", "mode", qt_quant_rule_names},
     {"quant", "grid", qt_grid_kind_names},
+    {"quant", "scale", qt_scale_rule_names},
     {"train", "schedule", qt_sched_kind_names},
     {"train", "loss", qt_loss_kind_names},
 };
@@ -160,17 +161,18 @@ static int check_grid_bits(const qt_config *c, qt_grid_kind grid, qt_error *err)
 
 int qt_run_quant_config(const qt_config *c, qt_quant_config *out, qt_error *err)
 {
-    static const qt_scale_rule scales[] = {QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD,
-                                           QT_SCALE_GLOROT};
     qt_quant_mode mode = qt_quant_rule_find(c->quant.mode);
     qt_grid_kind grid = qt_grid_kind_find(c->quant.grid);
+    qt_scale_rule scale = qt_scale_rule_find(c->quant.scale);
     if (mode == QT_QUANT_RULES)
         return name_error(c, "quant", "mode", err);
     if (grid == QT_GRID_KINDS)
         return name_error(c, "quant", "grid", err);
+    if (scale == QT_SCALE_RULES)
+        return name_error(c, "quant", "scale", err);
     if (check_grid_bits(c, grid, err) != QT_OK)
         return QT_ERR;
-    *out = (qt_quant_config){mode, grid, c->quant.bits, scales[c->quant.scale],
+    *out = (qt_quant_config){mode, grid, c->quant.bits, scale,
                              (float)c->quant.scale_value,
                              c->quant.binarize == QT_CFG_BINARIZE_STOCH,
                              c->quant.step_scale == QT_CFG_STEP_SCALE_GLOROT,

@@ -138,7 +138,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.quant.mode, "fp");
     assert_string_equal(c.quant.grid, "binary");
     assert_int_equal(c.quant.bits, 1);
-    assert_int_equal(c.quant.scale, QT_CFG_SCALE_MEAN_ABS);
+    assert_string_equal(c.quant.scale, "mean_abs");
     assert_true(c.quant.quantize_first && c.quant.quantize_last && !c.quant.eval_float);
     assert_int_equal(c.log.print_every, 50);
     assert_int_equal(c.log.keep_checkpoints, 3);
@@ -164,11 +164,8 @@ static void test_enum_words_match_constants(void **state)
          QT_CFG_DATASET_TINY_IMAGENET},
         {"data.labels", "coarse", offsetof(qt_config, data.labels), QT_CFG_LABELS_COARSE},
         {"train.optimizer", "sgd", offsetof(qt_config, train.optimizer), QT_CFG_OPTIM_SGD},
-        {"quant.scale", "const", offsetof(qt_config, quant.scale), QT_CFG_SCALE_CONST},
-        {"quant.scale", "std", offsetof(qt_config, quant.scale), QT_CFG_SCALE_STD},
         {"quant.binarize", "stoch", offsetof(qt_config, quant.binarize), QT_CFG_BINARIZE_STOCH},
         {"quant.step_scale", "glorot", offsetof(qt_config, quant.step_scale), QT_CFG_STEP_SCALE_GLOROT},
-        {"quant.scale", "glorot", offsetof(qt_config, quant.scale), QT_CFG_SCALE_GLOROT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         qt_config c;

@@ -92,6 +92,7 @@ static void test_names_and_lookup(void **state)
     assert_int_equal(qt_grid_kind_find("octal"), QT_GRID_KINDS);
     assert_int_equal(qt_sched_kind_find("linear"), QT_SCHED_KINDS);
     assert_int_equal(qt_loss_kind_find("hinge"), QT_LOSS_KINDS);
+    assert_int_equal(qt_scale_rule_find("max_abs"), QT_SCALE_RULES);
     assert_string_equal(qt_quant_mode_name(QT_QUANT_RULES), "?");
 }
 
@@ -201,6 +202,8 @@ static void test_unknown_names_list_the_table(void **state)
                        "--set: quant.mode: expected one of fp|bc|sr|r|frozen, got \"bcx\"");
     expect_invalid_set("quant.grid=quaternary", "--set: quant.grid: expected one of "
                        "binary|ternary|uniform|unbounded, got \"quaternary\"");
+    expect_invalid_set("quant.scale=max_abs", "--set: quant.scale: expected one of "
+                       "const|mean_abs|std|glorot, got \"max_abs\"");
     expect_invalid_set("train.schedule=linear", "--set: train.schedule: expected one of "
                        "constant|step|exp|cosine, got \"linear\"");
     expect_invalid_set("train.loss=hinge", "--set: train.loss: expected one of "
@@ -273,7 +276,7 @@ static void test_docs_list_each_name_keys_table(void **state)
         if (!strstr(help, want))
             fail_msg("--help-config lacks %s for %s.%s", want, keys[i].section, keys[i].key);
     }
-    assert_int_equal(name_keys, 4);
+    assert_int_equal(name_keys, 5);
     assert_non_null(strstr(help, "mode = fp"));
     assert_non_null(strstr(readme, "| `mode` | choice | `fp` | `fp`, `bc`, `sr`, `r`, `frozen` |"));
     free(help);

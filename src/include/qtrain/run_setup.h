@@ -55,8 +55,8 @@ qt_net *qt_run_build_described_net(const qt_config *c, const char *desc, qt_erro
 
 /* The choices of the config's name keys (a qt_config_names_fn for the config's docs), read
  * from the tables that hold them: quant.mode the training rules (quant_rule.h), quant.grid
- * the grids (grid.h), train.schedule the schedules (schedule.h), train.loss the losses
- * (loss.h); "" for any other key. */
+ * the grids (grid.h), quant.scale the scale rules (quant.h), train.schedule the schedules
+ * (schedule.h), train.loss the losses (loss.h); "" for any other key. */
 size_t qt_run_config_names(const qt_config_key *k, char *out, size_t size);
 
 /* qt_config_validate, then what needs the tables above: every name key names a row
