@@ -16,17 +16,12 @@
 #include <stdint.h>
 
 #include "qtrain/error.h"
+#include "qtrain/grid_kind.h"
 #include "qtrain/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* The kinds; each has a row in grid.c's table (its name and the bits it takes).
- * QT_GRID_KINDS counts them. */
-typedef enum {
-    QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM, QT_GRID_UNBOUNDED, QT_GRID_KINDS
-} qt_grid_kind;
 
 typedef struct qt_grid {
     qt_grid_kind kind;
@@ -37,14 +32,6 @@ typedef struct qt_grid {
 
 /* scale: H (the largest level) for binary, ternary and uniform grids; Δ for unbounded. */
 int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error *err);
-/* The kind's name ("binary", ...; "?" for a value that names no kind), the kind named name
- * (QT_GRID_KINDS for none), and every name joined by '|' (snprintf semantics). */
-const char *qt_grid_kind_name(qt_grid_kind kind);
-qt_grid_kind qt_grid_kind_find(const char *name);
-size_t qt_grid_kind_names(char *out, size_t size);
-/* The bit counts a config may give the kind, [*lo, *hi]: binary 1, uniform 2 to 8; ternary
- * and unbounded, which have a fixed number of levels, ignore bits and take 1 to 8. */
-void qt_grid_bits_range(qt_grid_kind kind, int *lo, int *hi);
 
 static inline float qt_grid_value(const qt_grid *g, int8_t code) { return (float)code * g->unit; }
 static inline float qt_grid_max(const qt_grid *g)

@@ -6,7 +6,7 @@
 
 #include "../io/number_text.h"
 #include "net_file_internal.h"
-#include "qtrain/grid.h"
+#include "qtrain/grid_kind.h"
 #include "qtrain/net_file.h"
 
 typedef struct kind_info {
