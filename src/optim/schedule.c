@@ -2,7 +2,6 @@
 
 #include <math.h>
 
-#include "qtrain/error.h"
 #include "qtrain/name_table.h"
 
 static double constant_lr(const qt_schedule *s, double progress)
@@ -45,28 +44,13 @@ static const sched_row rows[] = {
     [QT_SCHED_COSINE] = {"cosine", cosine_lr},
 };
 
-enum { N_KINDS = sizeof rows / sizeof rows[0] };
-_Static_assert((int)N_KINDS == (int)QT_SCHED_KINDS, "every qt_sched_kind needs a row");
-
 float qt_schedule_lr(const qt_schedule *s, double progress)
 {
-    double lr = (unsigned)s->kind < N_KINDS ? rows[s->kind].lr(s, progress) : s->lr;
+    double lr = (unsigned)s->kind < QT_SCHED_KINDS ? rows[s->kind].lr(s, progress) : s->lr;
     if (s->warmup_epochs > 0.0f && progress < s->warmup_epochs)
         lr *= progress / s->warmup_epochs;
     return (float)lr;
 }
 
-const char *qt_sched_kind_name(qt_sched_kind kind)
-{
-    return (unsigned)kind < N_KINDS ? rows[kind].name : "?";
-}
-
-qt_sched_kind qt_sched_kind_find(const char *name)
-{
-    return (qt_sched_kind)qt_name_find(rows, sizeof rows[0], N_KINDS, name);
-}
-
-size_t qt_sched_kind_names(char *out, size_t size)
-{
-    return qt_name_join(rows, sizeof rows[0], N_KINDS, out, size);
-}
+QT_NAME_TABLE_LOOKUPS(qt_sched_kind, QT_SCHED_KINDS, rows, qt_sched_kind_name, qt_sched_kind_find,
+                      qt_sched_kind_names)

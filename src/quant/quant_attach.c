@@ -46,23 +46,8 @@ static const scale_row scale_rows[] = {
     [QT_SCALE_GLOROT] = {"glorot", glorot_coefficient},
 };
 
-enum { N_SCALES = sizeof scale_rows / sizeof scale_rows[0] };
-_Static_assert((int)N_SCALES == (int)QT_SCALE_RULES, "every qt_scale_rule needs a row");
-
-const char *qt_scale_rule_name(qt_scale_rule rule)
-{
-    return (unsigned)rule < N_SCALES ? scale_rows[rule].name : "?";
-}
-
-qt_scale_rule qt_scale_rule_find(const char *name)
-{
-    return (qt_scale_rule)qt_name_find(scale_rows, sizeof scale_rows[0], N_SCALES, name);
-}
-
-size_t qt_scale_rule_names(char *out, size_t size)
-{
-    return qt_name_join(scale_rows, sizeof scale_rows[0], N_SCALES, out, size);
-}
+QT_NAME_TABLE_LOOKUPS(qt_scale_rule, QT_SCALE_RULES, scale_rows, qt_scale_rule_name,
+                      qt_scale_rule_find, qt_scale_rule_names)
 
 /* times 1 is exact: const gives scale_value itself */
 static float layer_scale(const qt_quant_config *cfg, const qt_param *p)

@@ -12,27 +12,12 @@ static const qt_quant_rule rules[] = {
     [QT_QUANT_FROZEN] = {"frozen", true, false, qt_rule_attach_det, NULL, NULL},
 };
 
-enum { N_RULES = sizeof rules / sizeof rules[0] };
-_Static_assert((int)N_RULES == (int)QT_QUANT_RULES, "every qt_quant_mode needs a row");
+QT_NAME_TABLE_LOOKUPS(qt_quant_mode, QT_QUANT_RULES, rules, qt_quant_mode_name, qt_quant_rule_find,
+                      qt_quant_rule_names)
 
 const qt_quant_rule *qt_quant_rule_of(qt_quant_mode mode)
 {
     return &rules[mode];
-}
-
-qt_quant_mode qt_quant_rule_find(const char *name)
-{
-    return (qt_quant_mode)qt_name_find(rules, sizeof rules[0], N_RULES, name);
-}
-
-size_t qt_quant_rule_names(char *out, size_t size)
-{
-    return qt_name_join(rules, sizeof rules[0], N_RULES, out, size);
-}
-
-const char *qt_quant_mode_name(qt_quant_mode mode)
-{
-    return (unsigned)mode < N_RULES ? rules[mode].name : "?";
 }
 
 float *qt_quant_float_buffer(const qt_param *p)
