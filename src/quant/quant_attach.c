@@ -119,7 +119,7 @@ static int layer_config(const qt_layer *l, int i, int first, int last, const qt_
 {
     *out = *cfg;
     if (l->quant.own_grid) {
-        out->grid = (qt_grid_kind)l->quant.grid;
+        out->grid = l->quant.grid;
         out->bits = l->quant.bits;
     }
     if (l->quant.quantize)
