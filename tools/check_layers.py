@@ -26,15 +26,6 @@ HEADER_LAYER = {
     "qquant": "ptq", "quant": "quant", "record_file": "io",
 }
 
-# Known violations, each with why it is still there. An entry whose file no longer has the
-# include fails the check too, so the list only shrinks.
-ALLOWED = {
-    ("src/core/autograd.c", "qtrain/profile.h"):
-        "the tape walk times each node's backward through nn's profile hooks",
-    ("src/nn/net_file_keys.c", "qtrain/grid.h"):
-        "a net file's per-layer grid override names quant's grid kinds",
-}
-
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -112,7 +103,7 @@ def find_cycle(edges):
 
 def check(root):
     sources = source_layers(root)
-    problems, edges, used = [], {}, set()
+    problems, edges = [], {}
     for path, layer in files_to_check(root, sources):
         if layer is None:
             problems.append(f"{path}: no layer (give it a source file of the same name under "
@@ -128,18 +119,12 @@ def check(root):
             if to is None:
                 problems.append(f"{path}:{line}: {inc} belongs to no layer")
                 continue
-            if (path, inc) in ALLOWED:
-                used.add((path, inc))
-                continue
             if RANK[to] > RANK[layer]:
                 below = [l for r in RANKS[:RANK[layer] + 1] for l in r]
                 problems.append(f"{path}:{line}: {layer} includes {inc} of layer {to}; {layer} may "
                                 f"include only {', '.join(below)}")
                 continue
             edges.setdefault(layer, set()).add(to)
-    for key in sorted(set(ALLOWED) - used):
-        if os.path.exists(os.path.join(root, key[0])):
-            problems.append(f"{key[0]}: no longer includes {key[1]}: remove it from ALLOWED")
     cycle = find_cycle(edges)
     if cycle:
         problems.append("layers include each other in a cycle: " + " -> ".join(cycle))

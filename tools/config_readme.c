@@ -6,6 +6,7 @@
 
 #include "qtrain/config.h"
 #include "qtrain/file_io.h"
+#include "qtrain/run_setup.h"
 
 int main(int argc, char **argv)
 {
@@ -14,7 +15,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: config_readme OUTPUT.md\n");
         return 2;
     }
-    char *text = qt_config_readme();
+    char *text = qt_config_readme(qt_run_config_names);
     if (!text) {
         fprintf(stderr, "config_readme: error: out of memory\n");
         return 1;

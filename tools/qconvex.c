@@ -9,6 +9,7 @@
 #include "cli_util.h"
 #include "qtrain/csv_writer.h"
 #include "qtrain/least_squares.h"
+#include "qtrain/quant_rule.h"
 
 static const char usage[] =
     "usage: qconvex --out FILE.csv [options]\n"
@@ -22,7 +23,8 @@ static const char usage[] =
     "best_grid_loss (best point of ΔZ^d found by local search).\n"
     "\n"
     "  --out FILE        CSV to write\n"
-    "  --modes LIST      rules among fp, bc, sr, r (default bc,sr)\n"
+    "  --modes LIST      training rules, quant.mode names (default bc,sr; qtrain\n"
+    "                    --help-config lists them)\n"
     "  --deltas LIST     grid steps Δ (default 0.1)\n"
     "  --lrs LIST        initial learning rates lr0 (default 0.1)\n"
     "  --budget K        each run takes K / lr0 steps, so every rate travels the same\n"
@@ -88,13 +90,11 @@ static int number_item(const char *opt, const char *text, int k, void *dst)
 
 static int mode_item(const char *opt, const char *text, int k, void *dst)
 {
-    static const qt_quant_mode all[] = {QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(text, qt_quant_mode_name(all[i])) == 0) {
-            ((qt_quant_mode *)dst)[k] = all[i];
-            return 0;
-        }
-    return -cli_fail(PROG, "%s: '%s' is not one of fp, bc, sr, r", opt, text);
+    char names[128];
+    if ((((qt_quant_mode *)dst)[k] = qt_quant_rule_find(text)) != QT_QUANT_RULES)
+        return 0;
+    qt_quant_rule_names(names, sizeof names);
+    return -cli_fail(PROG, "%s: '%s' is not one of %s", opt, text, names);
 }
 
 static int set_option(options *o, const char *name, const char *v)

@@ -30,7 +30,7 @@ extern "C" {
 typedef struct qt_ctx qt_ctx;
 typedef struct qt_node qt_node;
 typedef struct qt_pool qt_pool;
-typedef struct qt_buf qt_buf;
+typedef struct qt_ctx_step qt_ctx_step;
 typedef struct qt_profile qt_profile;
 
 /* Which convolution algorithm the dispatcher may pick (tests force each one). */
@@ -44,6 +44,9 @@ typedef enum {
 } qt_conv_algo;
 
 typedef void (*qt_backward_fn)(qt_ctx *c, const qt_node *n);
+/* Runs node n's backward for the tape walk, in place of the walk calling n->backward itself:
+ * how a profiler times each node (profile.h, qt_profile_attach). */
+typedef void (*qt_backward_hook)(qt_ctx *c, const qt_node *n);
 
 struct qt_node {
     qt_backward_fn backward;
@@ -63,15 +66,10 @@ struct qt_ctx {
     qt_pool *pool;            /* worker threads for kernels (qt_ctx_set_threads); NULL: serial */
     qt_isa isa;               /* vector instructions the kernels use (QT_ISA_AUTO: best) */
     qt_conv_algo conv_algo;
-    qt_buf *bufs;             /* recycled gradient and scratch buffers of this step */
-    /* Per-plane mean and sum of squared deviations (N x C each) of the last conv2d output,
-     * computed in training while the output was still in cache: the batchnorm that reads
-     * that tensor next takes its batch statistics from them instead of another pass. */
-    struct {
-        const qt_tensor *of;
-        const float *mean, *m2;
-    } plane_moments;
+    qt_ctx_step *step;        /* the step's recycled buffers and hand-offs between ops:
+                                 core's own (src/core/ctx_step.h), NULL until first used */
     qt_profile *profile;      /* times layers and passes when set (profile.h); NULL: off */
+    qt_backward_hook backward_hook; /* set with profile (qt_profile_attach); NULL: none */
     /* Data parallelism: training batch norm sums its batch statistics (forward) and its
      * gradient sums (backward) over these processes (comm.h); NULL: this process's alone. */
     struct qt_comm *sync_bn;

@@ -28,6 +28,7 @@ extern "C" {
 enum {
     QT_CONFIG_STR_MAX = 64,      /* model.name capacity, including the NUL */
     QT_CONFIG_PATH_MAX = 1024,   /* data.root capacity, including the NUL */
+    QT_CONFIG_NAME_MAX = 24,     /* a named choice (quant.mode, ...), including the NUL */
     QT_CONFIG_LIST_MAX = 16,     /* items in an int or float list */
     QT_CONFIG_KEYS_MAX = 96,     /* rows the schema may have */
     QT_CONFIG_FILES_MAX = 4,     /* config files loaded into one qt_config */
@@ -43,7 +44,9 @@ typedef struct qt_cfg_float_list {
     double v[QT_CONFIG_LIST_MAX];
 } qt_cfg_float_list;
 
-/* Enum keys store the index of the chosen word in the key's choices, in this order. */
+/* Enum keys store the index of the chosen word in the key's choices, in this order. Keys
+ * that name a row of a table an upper layer owns (the training rules of quant.mode, the
+ * grids, scale rules, schedules and losses) store the name instead (QT_KEY_NAME). */
 typedef enum qt_cfg_shortcut { QT_CFG_SHORTCUT_A, QT_CFG_SHORTCUT_B } qt_cfg_shortcut;
 typedef enum qt_cfg_dataset {
     QT_CFG_DATASET_CIFAR10, QT_CFG_DATASET_CIFAR100, QT_CFG_DATASET_FASHION_MNIST,
@@ -52,19 +55,6 @@ typedef enum qt_cfg_dataset {
 } qt_cfg_dataset;
 typedef enum qt_cfg_labels { QT_CFG_LABELS_FINE, QT_CFG_LABELS_COARSE } qt_cfg_labels;
 typedef enum qt_cfg_optimizer { QT_CFG_OPTIM_SGD, QT_CFG_OPTIM_ADAM } qt_cfg_optimizer;
-typedef enum qt_cfg_schedule {
-    QT_CFG_SCHEDULE_CONSTANT, QT_CFG_SCHEDULE_STEP, QT_CFG_SCHEDULE_EXP, QT_CFG_SCHEDULE_COSINE
-} qt_cfg_schedule;
-typedef enum qt_cfg_loss { QT_CFG_LOSS_CROSS_ENTROPY, QT_CFG_LOSS_SQUARED_HINGE } qt_cfg_loss;
-typedef enum qt_cfg_quant_mode {
-    QT_CFG_QUANT_FP, QT_CFG_QUANT_BC, QT_CFG_QUANT_SR, QT_CFG_QUANT_R, QT_CFG_QUANT_FROZEN
-} qt_cfg_quant_mode;
-typedef enum qt_cfg_grid {
-    QT_CFG_GRID_BINARY, QT_CFG_GRID_TERNARY, QT_CFG_GRID_UNIFORM, QT_CFG_GRID_UNBOUNDED
-} qt_cfg_grid;
-typedef enum qt_cfg_scale {
-    QT_CFG_SCALE_CONST, QT_CFG_SCALE_MEAN_ABS, QT_CFG_SCALE_STD, QT_CFG_SCALE_GLOROT
-} qt_cfg_scale;
 typedef enum qt_cfg_binarize { QT_CFG_BINARIZE_DET, QT_CFG_BINARIZE_STOCH } qt_cfg_binarize;
 typedef enum qt_cfg_step_scale { QT_CFG_STEP_SCALE_NONE, QT_CFG_STEP_SCALE_GLOROT } qt_cfg_step_scale;
 
@@ -114,12 +104,12 @@ typedef struct qt_config_train {
     double adam_beta1;
     double adam_beta2;
     double adam_eps;
-    qt_cfg_schedule schedule;
+    char schedule[QT_CONFIG_NAME_MAX];
     qt_cfg_int_list lr_decay_epochs;
     double lr_decay_factor;
     double lr_final;
     double warmup_epochs;
-    qt_cfg_loss loss;
+    char loss[QT_CONFIG_NAME_MAX];
     int seed;
     int eval_every;
     int threads;
@@ -128,10 +118,10 @@ typedef struct qt_config_train {
 } qt_config_train;
 
 typedef struct qt_config_quant {
-    qt_cfg_quant_mode mode;
-    qt_cfg_grid grid;
+    char mode[QT_CONFIG_NAME_MAX];
+    char grid[QT_CONFIG_NAME_MAX];
     int bits;
-    qt_cfg_scale scale;
+    char scale[QT_CONFIG_NAME_MAX];
     double scale_value;
     qt_cfg_binarize binarize;
     qt_cfg_step_scale step_scale;
@@ -174,7 +164,9 @@ typedef struct qt_config {
 
 typedef enum qt_cfg_type {
     QT_KEY_INT, QT_KEY_FLOAT, QT_KEY_BOOL, QT_KEY_STRING, QT_KEY_PATH, QT_KEY_ENUM,
-    QT_KEY_INT_LIST, QT_KEY_FLOAT_LIST
+    QT_KEY_INT_LIST, QT_KEY_FLOAT_LIST,
+    QT_KEY_NAME     /* a row of a table the config does not hold: a word of letters, digits
+                       and _, stored as text; the layer owning the table checks it */
 } qt_cfg_type;
 
 typedef struct qt_config_key {
@@ -183,7 +175,8 @@ typedef struct qt_config_key {
     qt_cfg_type type;
     const char *default_text;   /* as written in an INI file */
     /* Numbers and list items: an interval "[lo, hi]", "(lo, hi]", ... with "inf" for no
-     * bound, or NULL; enums: the choices "a|b|c"; strings: "non-empty" or NULL. */
+     * bound, or NULL; enums: the choices "a|b|c"; strings: "non-empty" or NULL; names:
+     * NULL (the choices come from a qt_config_names_fn). */
     const char *limits;
     const char *doc;            /* one line */
     size_t offset;              /* of the field in the struct the value lives in */
@@ -229,6 +222,10 @@ int qt_config_validate(const qt_config *c, qt_error *err);
  * named like the config's own errors: "configs/x.ini:7: data.root: <what>". */
 int qt_config_key_error(const qt_config *c, const char *dotted_key, qt_error *err,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same for a rule between two keys: the message names the key that was set (of the
+ * two, a blamed before b when only a was set), e.g. "x.ini:3: quant.bits: ...". */
+int qt_config_cross_error(const qt_config *c, const char *dotted_a, const char *dotted_b,
+                          qt_error *err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Whether every key has the same value (origins are ignored). */
 bool qt_config_equal(const qt_config *a, const qt_config *b);
 /* The value of "section.key" as INI text, e.g. "bc" for quant.mode (snprintf semantics);
@@ -244,10 +241,14 @@ int qt_config_save(const qt_config *c, const char *path, qt_error *err);
 
 /* ---- documentation, generated from the schema (malloc'd text; NULL when out of memory) ---- */
 
-/* Plain text for `qtrain --help-config`. */
-char *qt_config_help_text(void);
+/* The choices of name key k joined by '|', "fp|bc|sr" (snprintf semantics), read from the
+ * table that holds them; qt_run_config_names (run_setup.h) knows every name key's table. */
+typedef size_t (*qt_config_names_fn)(const qt_config_key *k, char *out, size_t size);
+
+/* Plain text for `qtrain --help-config`; names gives the choices of name keys. */
+char *qt_config_help_text(qt_config_names_fn names);
 /* The full text of configs/README.md. */
-char *qt_config_readme(void);
+char *qt_config_readme(qt_config_names_fn names);
 
 #ifdef __cplusplus
 }

@@ -16,13 +16,12 @@
 #include <stdint.h>
 
 #include "qtrain/error.h"
+#include "qtrain/grid_kind.h"
 #include "qtrain/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum { QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM, QT_GRID_UNBOUNDED } qt_grid_kind;
 
 typedef struct qt_grid {
     qt_grid_kind kind;
@@ -33,7 +32,6 @@ typedef struct qt_grid {
 
 /* scale: H (the largest level) for binary, ternary and uniform grids; Δ for unbounded. */
 int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error *err);
-const char *qt_grid_kind_name(qt_grid_kind kind);
 
 static inline float qt_grid_value(const qt_grid *g, int8_t code) { return (float)code * g->unit; }
 static inline float qt_grid_max(const qt_grid *g)

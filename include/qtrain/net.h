@@ -7,6 +7,7 @@
 #define QTRAIN_NET_H
 
 #include "qtrain/error.h"
+#include "qtrain/grid_kind.h"
 #include "qtrain/ops.h"
 #include "qtrain/param.h"
 
@@ -36,7 +37,7 @@ typedef enum {
 typedef struct qt_layer_quant {
     int quantize;             /* 0: per quant.quantize_first/last, 1: quantized, -1: stays float */
     int own_grid;             /* 1: grid and bits below replace the rule's grid and bits */
-    int grid;                 /* a qt_grid_kind (grid.h) */
+    qt_grid_kind grid;
     int bits;
 } qt_layer_quant;
 

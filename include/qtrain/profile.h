@@ -2,8 +2,8 @@
  * weight gradient, batchnorm, other layers, loss, weight preparation, update), and the
  * GFLOP/s of each conv and linear product. `qbench --profile` prints it.
  *
- * Attach a profile to a context (c->profile) for the steps to measure and bracket each step
- * with qt_profile_step_begin / _end. The net walk, the tape walk and the training step then
+ * Attach a profile to a context (qt_profile_attach) for the steps to measure and bracket each
+ * step with qt_profile_step_begin / _end. The net walk, the tape walk and the training step then
  * read the clock around each layer, node and phase; with c->profile NULL they only test that
  * pointer (no clock reads). Each interval is charged once, so the passes add up to no more
  * than the steps' wall time; the rest ("untracked": tape and arena bookkeeping) is reported.
@@ -64,6 +64,10 @@ typedef struct qt_profile {
 
 qt_profile *qt_profile_new(const qt_net *net, qt_error *err);
 void qt_profile_free(qt_profile *p);
+/* Profiles c's steps into p from now on (NULL: stops): sets c->profile, and c->backward_hook
+ * to qt_profile_backward so that the tape walk (core, which knows no profile) times every
+ * node's backward. */
+void qt_profile_attach(qt_ctx *c, qt_profile *p);
 void qt_profile_step_begin(qt_profile *p, const qt_ctx *c);
 void qt_profile_step_end(qt_profile *p, const qt_ctx *c);
 
@@ -94,7 +98,8 @@ void qt_profile_layer_order(const qt_profile *p, int *order);
  * the tape nodes it recorded (those after tape_before) are marked as its own. */
 void qt_profile_forward(qt_ctx *c, int layer, int span, const qt_node *tape_before, double t0,
                         const qt_tensor *out);
-/* Runs node n's backward, timed and charged to its layer (or to the loss). */
+/* Runs node n's backward, timed and charged to its layer (or to the loss): c's backward
+ * hook while p is attached. */
 void qt_profile_backward(qt_ctx *c, const qt_node *n);
 /* Adds the seconds since t0 to a pass outside the net (loss forward, prepare, update). */
 void qt_profile_phase(qt_ctx *c, qt_pass pass, double t0);

@@ -24,11 +24,18 @@ extern "C" {
 
 typedef struct qt_net qt_net;
 
-typedef enum { QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R, QT_QUANT_FROZEN } qt_quant_mode;
+/* The rules; each has a row in the table of quant_rule.h, which names it and holds its
+ * behaviour. QT_QUANT_RULES counts them. */
+typedef enum {
+    QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R, QT_QUANT_FROZEN, QT_QUANT_RULES
+} qt_quant_mode;
 /* How H (or Δ on the unbounded grid) is set per layer: a constant, from the layer's initial
  * weights (mean |w|), or from its shape (the He init std; the Glorot coefficient
- * sqrt(1.5 / (fan_in + fan_out)) of BinaryConnect's binary_connect.py). */
-typedef enum { QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD, QT_SCALE_GLOROT } qt_scale_rule;
+ * sqrt(1.5 / (fan_in + fan_out)) of BinaryConnect's binary_connect.py). Each has a row in
+ * quant_attach.c's table (its name and its value); QT_SCALE_RULES counts them. */
+typedef enum {
+    QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD, QT_SCALE_GLOROT, QT_SCALE_RULES
+} qt_scale_rule;
 
 typedef struct qt_quant_config {
     qt_quant_mode mode;
@@ -49,7 +56,7 @@ struct qt_qstate {
     int stochastic;
     float step_scale;         /* c above */
     int index;                /* position among the net's parameters: seeds its random streams */
-    float *w_real;            /* BC: the float buffer */
+    float *w_real;            /* the float buffer of a rule that keeps one (BC; quant_rule.h) */
     int8_t *codes;            /* SR/R: the weights; BC: the quantized copy last used by forward */
     uint8_t *snapshot;        /* signs at the last qt_quant_snapshot (flip counting), packed
                                  snapshot_bits per weight (qt_quant_snapshot_sign) */
@@ -57,7 +64,13 @@ struct qt_qstate {
                                  bit is sign > 0; else 2: 0, 1 (+) or 2 (-) */
 };
 
+/* The rule's name from its row (quant_rule.h); "?" for a value that names no row. */
 const char *qt_quant_mode_name(qt_quant_mode mode);
+/* A scale rule's name ("mean_abs", ...; "?" for a value that names no rule), the rule named
+ * name (QT_SCALE_RULES for none), and every name joined by '|' (snprintf semantics). */
+const char *qt_scale_rule_name(qt_scale_rule rule);
+qt_scale_rule qt_scale_rule_find(const char *name);
+size_t qt_scale_rule_names(char *out, size_t size);
 
 /* Attaches quantizers to the net's conv/linear weights per cfg (a no-op for FP); a layer's own
  * choice (qt_layer.quant, from a net file) overrides quantize_first/last and the grid. Call after

@@ -2,11 +2,17 @@
 #ifndef QTRAIN_SCHEDULE_H
 #define QTRAIN_SCHEDULE_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum { QT_SCHED_CONSTANT, QT_SCHED_STEP, QT_SCHED_EXP, QT_SCHED_COSINE } qt_sched_kind;
+/* The kinds; each has a row in schedule.c's table (its name and its curve).
+ * QT_SCHED_KINDS counts them. */
+typedef enum {
+    QT_SCHED_CONSTANT, QT_SCHED_STEP, QT_SCHED_EXP, QT_SCHED_COSINE, QT_SCHED_KINDS
+} qt_sched_kind;
 
 #define QT_SCHED_MAX_DECAYS 16
 
@@ -25,6 +31,12 @@ typedef struct qt_schedule {
  * the first). Step and exponential decay change at epoch boundaries; cosine and warm-up
  * change every step. */
 float qt_schedule_lr(const qt_schedule *s, double progress);
+
+/* The kind's name ("step", ...; "?" for a value that names no kind), the kind named name
+ * (QT_SCHED_KINDS for none), and every name joined by '|' (snprintf semantics). */
+const char *qt_sched_kind_name(qt_sched_kind kind);
+qt_sched_kind qt_sched_kind_find(const char *name);
+size_t qt_sched_kind_names(char *out, size_t size);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "qtrain/comm.h"
+#include "qtrain/loss.h"
 #include "qtrain/net.h"
 #include "qtrain/optimizer.h"
 #include "qtrain/quant.h"
@@ -13,8 +14,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum { QT_LOSS_CROSS_ENTROPY, QT_LOSS_SQUARED_HINGE } qt_loss_kind;
 
 typedef struct qt_batch_result {
     double loss;              /* mean over the batch */
@@ -24,8 +23,6 @@ typedef struct qt_batch_result {
     double flips;             /* training step: fraction of the quantized weights whose quantized
                                  value the update changed (qt_quant_update); 0 in eval */
 } qt_batch_result;
-
-qt_tensor *qt_loss(qt_ctx *c, qt_loss_kind kind, qt_tensor *logits, const int32_t *labels);
 
 /* Resets the context, prepares the weights (QT_VIEW_TRAIN), runs forward, loss and backward,
  * and applies the optimizer and update rules with learning rate lr. x is (n, C, H, W) as the

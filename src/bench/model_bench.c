@@ -99,8 +99,10 @@ int qt_bench_model(const qt_bench_config *cfg, qt_bench_result *out,
             y[i] = (int32_t)qt_rng_below(&r, (uint32_t)out->classes);
         rc = run_steps(cfg, net, &c, &opt, x, y, NULL, cfg->warmup, 0, NULL, NULL, err);
     }
-    if (rc == QT_OK && cfg->profile && !(c.profile = qt_profile_new(net, err)))
+    qt_profile *profile = NULL;
+    if (rc == QT_OK && cfg->profile && !(profile = qt_profile_new(net, err)))
         rc = QT_ERR;
+    qt_profile_attach(&c, profile);
     if (rc == QT_OK)
         rc = run_steps(cfg, net, &c, &opt, x, y, times, cfg->iters, cfg->warmup, progress, user, err);
     if (rc == QT_OK) {

@@ -12,6 +12,7 @@
 #include "qtrain/bench.h"
 #include "qtrain/dataset.h"
 #include "qtrain/loader.h"
+#include "qtrain/quant_rule.h"
 
 #define PROG "qbench"
 
@@ -31,7 +32,8 @@ static const char usage_text[] =
     "  --mode M         train (forward, backward, SGD with momentum; default) or infer\n"
     "  --momentum M     SGD momentum in [0, 1) (default 0.9; 0: plain SGD, which keeps no\n"
     "                   optimizer state)\n"
-    "  --quant Q        fp (default), bc, sr or r: the weight update rule (binary weights)\n"
+    "  --quant Q        the weight update rule, a quant.mode (default fp; qtrain\n"
+    "                   --help-config lists them), on binary weights\n"
     "  --iters N        timed steps (default 10)\n"
     "  --warmup N       untimed steps first (default 2)\n"
     "  --image-size N   input side instead of the model's default\n"
@@ -205,13 +207,11 @@ typedef struct model_options {
 
 static int parse_quant(const char *v, qt_quant_mode *q)
 {
-    static const char *const names[] = {"fp", "bc", "sr", "r"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(v, names[i])) {
-            *q = (qt_quant_mode)i;
-            return 0;
-        }
-    return cli_fail(PROG, "--quant: '%s' is not one of fp, bc, sr, r", v);
+    char names[128];
+    if ((*q = qt_quant_rule_find(v)) != QT_QUANT_RULES)
+        return 0;
+    qt_quant_rule_names(names, sizeof names);
+    return cli_fail(PROG, "--quant: '%s' is not one of %s", v, names);
 }
 
 static int parse_momentum(const char *v, float *m)
@@ -288,13 +288,12 @@ static int parse_model_options(int argc, char **argv, model_options *o)
 
 static int print_model_json(const model_options *o, const qt_bench_result *r)
 {
-    static const char *const quant[] = {"fp", "bc", "sr", "r"};
     const qt_bench_config *c = &o->cfg;
     qt_json_writer *w = qt_json_writer_new(0);
     qt_json_begin_object(w);
     qt_json_field_string(w, "model", c->model);
     qt_json_field_string(w, "mode", c->train ? "train" : "infer");
-    qt_json_field_string(w, "quant", quant[c->quant]);
+    qt_json_field_string(w, "quant", qt_quant_mode_name(c->quant));
     qt_json_field_int(w, "batch", c->batch);
     qt_json_field_int(w, "threads", r->threads);
     qt_json_field_number(w, "img_per_s", r->img_per_s);
@@ -332,14 +331,13 @@ static int print_model_json(const model_options *o, const qt_bench_result *r)
 
 static int print_model_result(const model_options *o, const qt_bench_result *r)
 {
-    static const char *const quant[] = {"fp", "bc", "sr", "r"};
     const qt_bench_config *c = &o->cfg;
     if (o->json)
         return print_model_json(o, r);
     printf("%s %s, quant %s, batch %d, %d threads: %.1f img/s median (best %.1f); "
            "%.3f GFLOP/img, %.1f GFLOP/s; peak RSS %.0f MB; %zu params in %zu bytes, "
            "%zu state bytes\n",
-           c->model, c->train ? "train" : "infer", quant[c->quant], c->batch, r->threads,
+           c->model, c->train ? "train" : "infer", qt_quant_mode_name(c->quant), c->batch, r->threads,
            r->img_per_s, r->img_per_s_best, r->gflop_per_img, r->gflops, r->peak_rss_mb,
            r->params, r->param_bytes, r->state_bytes);
     if (r->profile)

@@ -15,6 +15,7 @@
 #include "qtrain/net_table.h"
 #include "qtrain/pq_coded.h"
 #include "qtrain/run_dir.h"
+#include "qtrain/run_setup.h"
 #include "qtrain/trainer.h"
 #ifdef QT_HAVE_MPI
 #include "mpi_comm.h"
@@ -289,7 +290,7 @@ static int load_config(const args *a, qt_config *c)
     for (int i = 0; i < a->nsets; i++)
         if (qt_config_set_arg(c, a->sets[i], &err) != QT_OK)
             return cli_fail(PROG, "%s", err.msg);
-    if (qt_config_validate(c, &err) != QT_OK)
+    if (qt_run_validate(c, &err) != QT_OK)
         return cli_fail(PROG, "%s", err.msg);
     return 0;
 }
@@ -453,7 +454,7 @@ static int run(args *a, int argc, char **argv)
             return 0;
         }
         if (!strcmp(argv[i], "--help-config"))
-            return print_text(qt_config_help_text());
+            return print_text(qt_config_help_text(qt_run_config_names));
         if (parse_option(a, argc, argv, &i))
             return 1;
     }

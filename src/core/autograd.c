@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "qtrain/profile.h"
+#include "ctx_step.h"
 #include "qtrain/threads.h"
 
 /* A recycled buffer: carved from the arena once per step, handed out again once released. */
@@ -17,7 +17,7 @@ struct qt_buf {
 
 static qt_buf *find_buf(const qt_ctx *c, const void *p)
 {
-    for (qt_buf *b = c->bufs; b && p; b = b->next)
+    for (qt_buf *b = c->step ? c->step->bufs : NULL; b && p; b = b->next)
         if (b->ptr == p)
             return b;
     return NULL;
@@ -38,7 +38,7 @@ void qt_ctx_free(qt_ctx *c)
     qt_pool_free(c->pool);
     c->pool = NULL;
     c->tape = NULL;
-    c->bufs = NULL;
+    c->step = NULL;
 }
 
 int qt_ctx_set_threads(qt_ctx *c, int threads, qt_error *err)
@@ -69,8 +69,7 @@ void qt_ctx_reset(qt_ctx *c)
 {
     qt_arena_reset(&c->arena);
     c->tape = NULL;
-    c->bufs = NULL;
-    memset(&c->plane_moments, 0, sizeof c->plane_moments);
+    c->step = NULL;
     c->failed = 0;
     c->err.msg[0] = '\0';
 }
@@ -95,14 +94,24 @@ void *qt_ctx_alloc(qt_ctx *c, size_t bytes)
     return p;
 }
 
+qt_ctx_step *qt_ctx_step_state(qt_ctx *c)
+{
+    if (!c->step && (c->step = qt_ctx_alloc(c, sizeof *c->step)))
+        memset(c->step, 0, sizeof *c->step);
+    return c->step;
+}
+
 void *qt_ctx_scratch(qt_ctx *c, size_t bytes)
 {
+    qt_ctx_step *s = qt_ctx_step_state(c);
+    if (!s)
+        return NULL;
     bytes = (bytes + QT_ARENA_ALIGN - 1) & ~(size_t)(QT_ARENA_ALIGN - 1);
     if (!bytes)
         bytes = QT_ARENA_ALIGN;
     /* Smallest free buffer that fits without wasting more than half of it. */
     qt_buf *best = NULL;
-    for (qt_buf *b = c->bufs; b; b = b->next)
+    for (qt_buf *b = s->bufs; b; b = b->next)
         if (!b->in_use && b->bytes >= bytes && b->bytes / 2 <= bytes &&
             (!best || b->bytes < best->bytes))
             best = b;
@@ -111,8 +120,8 @@ void *qt_ctx_scratch(qt_ctx *c, size_t bytes)
         if (!best || !(best->ptr = qt_ctx_alloc(c, bytes)))
             return NULL;
         best->bytes = bytes;
-        best->next = c->bufs;
-        c->bufs = best;
+        best->next = s->bufs;
+        s->bufs = best;
     } else if (c->arena.poison) {
         memset(best->ptr, 0xff, best->bytes); /* a reused buffer is as unwritten as a new one */
     }
@@ -248,8 +257,8 @@ static int run_tape(qt_ctx *c, qt_error *err)
     for (const qt_node *n = c->tape; n; n = n->prev) {
         /* A node whose output received no gradient contributes nothing. */
         if (n->out->grad && n->out->grad_written) {
-            if (c->profile)
-                qt_profile_backward(c, n);
+            if (c->backward_hook)
+                c->backward_hook(c, n);
             else
                 n->backward(c, n);
         }

@@ -1,6 +1,6 @@
 /* Mean and sum of squared deviations of one plane (private to src/core): the batch
  * statistics of batchnorm are combined from these per (image, channel) plane, and conv2d
- * computes them for its output while it is still in cache (see qt_ctx.plane_moments). */
+ * computes them for its output while it is still in cache (see ctx_step.h). */
 #ifndef QTRAIN_CORE_PLANE_MOMENTS_H
 #define QTRAIN_CORE_PLANE_MOMENTS_H
 

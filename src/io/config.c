@@ -43,18 +43,25 @@ static void origin_prefix(const qt_config *c, int i, char *out, size_t n)
         snprintf(out, n, "%s", o.source == QT_CONFIG_FROM_SET ? "--set: " : "");
 }
 
+/* The schema row of "section.key", or -1. */
+static int dotted_row(const char *dotted_key)
+{
+    char section[64];
+    const char *dot = strchr(dotted_key, '.');
+    int i = -1;
+    if (!dot || (size_t)(dot - dotted_key) >= sizeof section)
+        return -1;
+    memcpy(section, dotted_key, (size_t)(dot - dotted_key));
+    section[dot - dotted_key] = '\0';
+    qt_config_find_key(section, dot + 1, &i);
+    return i;
+}
+
 int qt_config_key_error(const qt_config *c, const char *dotted_key, qt_error *err,
                         const char *fmt, ...)
 {
-    char section[32], origin[QT_CONFIG_PATH_MAX + 16], what[512];
-    const char *dot = strchr(dotted_key, '.');
-    size_t len = dot ? (size_t)(dot - dotted_key) : 0;
-    int i = -1;
-    if (dot && len < sizeof section) {
-        memcpy(section, dotted_key, len);
-        section[len] = '\0';
-        qt_config_find_key(section, dot + 1, &i);
-    }
+    char origin[QT_CONFIG_PATH_MAX + 16], what[512];
+    int i = dotted_row(dotted_key);
     origin[0] = '\0';
     if (i >= 0)
         origin_prefix(c, i, origin, sizeof origin);
@@ -313,14 +320,8 @@ static const char *text_of(const qt_config *c, int i, char *out, size_t n)
 
 size_t qt_config_value_text(const qt_config *c, const char *dotted_key, char *out, size_t out_size)
 {
-    char section[64];
-    const char *dot = strchr(dotted_key, '.');
-    int i;
-    if (!dot || (size_t)(dot - dotted_key) >= sizeof section)
-        return (size_t)-1;
-    memcpy(section, dotted_key, (size_t)(dot - dotted_key));
-    section[dot - dotted_key] = '\0';
-    if (!qt_config_find_key(section, dot + 1, &i))
+    int i = dotted_row(dotted_key);
+    if (i < 0)
         return (size_t)-1;
     return qt_config_format_value(key_at(i), c, out, out_size);
 }
@@ -366,33 +367,41 @@ static int check_key(const qt_config *c, int i, qt_config *scratch, qt_error *er
 
 /* A rule between two keys failed: blame b (the dependent key) unless only a was set
  * explicitly, so the message points at the line the user wrote. */
-static int cross_error(const qt_config *c, int a, int b, qt_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int cross_error(const qt_config *c, int a, int b, qt_error *err, const char *fmt, ...)
+static int cross_verror(const qt_config *c, int a, int b, qt_error *err, const char *fmt,
+                        va_list ap)
 {
     int blame = c->where.key[b].source == QT_CONFIG_FROM_DEFAULT &&
                 c->where.key[a].source != QT_CONFIG_FROM_DEFAULT ? a : b;
     const qt_config_key *k = key_at(blame);
     char origin[QT_CONFIG_PATH_MAX + 16], msg[WHY_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     origin_prefix(c, blame, origin, sizeof origin);
     return qt_errorf(err, "%s%s.%s: %s", origin, k->section, k->key, msg);
 }
 
-static int check_grid_bits(const qt_config *c, qt_error *err)
+static int cross_error(const qt_config *c, int a, int b, qt_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int cross_error(const qt_config *c, int a, int b, qt_error *err, const char *fmt, ...)
 {
-    int grid = row_of("quant", "grid"), bits = row_of("quant", "bits");
-    if (c->quant.grid == QT_CFG_GRID_BINARY && c->quant.bits != 1)
-        return cross_error(c, grid, bits, err, "quant.grid = binary needs quant.bits = 1, got %d",
-                           c->quant.bits);
-    if (c->quant.grid == QT_CFG_GRID_UNIFORM && (c->quant.bits < 2 || c->quant.bits > 8))
-        return cross_error(c, grid, bits, err,
-                           "quant.grid = uniform needs quant.bits in [2, 8], got %d", c->quant.bits);
-    return QT_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = cross_verror(c, a, b, err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int qt_config_cross_error(const qt_config *c, const char *dotted_a, const char *dotted_b,
+                          qt_error *err, const char *fmt, ...)
+{
+    int a = dotted_row(dotted_a), b = dotted_row(dotted_b);
+    if (a < 0 || b < 0)
+        return qt_errorf(err, "config: no key %s", a < 0 ? dotted_a : dotted_b);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = cross_verror(c, a, b, err, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static bool is_folder_dataset(qt_cfg_dataset d)
@@ -467,7 +476,7 @@ int qt_config_validate(const qt_config *c, qt_error *err)
     free(scratch);
     if (rc != QT_OK)
         return rc;
-    if (check_grid_bits(c, err) != QT_OK || check_data(c, err) != QT_OK ||
+    if (check_data(c, err) != QT_OK ||
         check_train(c, err) != QT_OK)
         return QT_ERR;
     return QT_OK;

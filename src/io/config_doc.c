@@ -38,15 +38,29 @@ static void put_wrapped(qt_strbuf *b, const char *text)
     qt_sb_putc(b, '\n');
 }
 
+/* The allowed values in words (qt_config_limits_text), a name key's from its table. */
+static void allowed_text(const qt_config_key *k, qt_config_names_fn names, char *out, size_t n)
+{
+    if (k->type == QT_KEY_NAME && names)
+        names(k, out, n);
+    else
+        qt_config_limits_text(k, out, n);
+}
+
+static bool is_choice(const qt_config_key *k)
+{
+    return k->type == QT_KEY_ENUM || k->type == QT_KEY_NAME;
+}
+
 /* "int, >= 1" or "int list, each >= 1" or "choice: sgd|adam". */
-static void type_and_limits(const qt_config_key *k, char *out, size_t n)
+static void type_and_limits(const qt_config_key *k, qt_config_names_fn names, char *out, size_t n)
 {
     char limits[128];
-    qt_config_limits_text(k, limits, sizeof limits);
+    allowed_text(k, names, limits, sizeof limits);
     const char *type = qt_config_type_name(k->type);
     if (!*limits)
         snprintf(out, n, "%s", type);
-    else if (k->type == QT_KEY_ENUM)
+    else if (is_choice(k))
         snprintf(out, n, "%s: %s", type, limits);
     else if (k->type == QT_KEY_INT_LIST || k->type == QT_KEY_FLOAT_LIST)
         snprintf(out, n, "%s, each %s", type, limits);
@@ -54,7 +68,7 @@ static void type_and_limits(const qt_config_key *k, char *out, size_t n)
         snprintf(out, n, "%s, %s", type, limits);
 }
 
-char *qt_config_help_text(void)
+char *qt_config_help_text(qt_config_names_fn names)
 {
     int n_keys, n_sections;
     const qt_config_key *keys = qt_config_schema(&n_keys);
@@ -70,7 +84,7 @@ char *qt_config_help_text(void)
             if (strcmp(keys[i].section, sections[s].name) != 0)
                 continue;
             snprintf(assign, sizeof assign, "%s = %s", keys[i].key, keys[i].default_text);
-            type_and_limits(&keys[i], type, sizeof type);
+            type_and_limits(&keys[i], names, type, sizeof type);
             qt_sb_printf(&b, "  %-30s (%s)\n", assign, type);
             put_wrapped(&b, keys[i].doc);
         }
@@ -88,11 +102,11 @@ static void put_md_escaped(qt_strbuf *b, const char *s)
     }
 }
 
-static void put_md_allowed(qt_strbuf *b, const qt_config_key *k)
+static void put_md_allowed(qt_strbuf *b, const qt_config_key *k, qt_config_names_fn names)
 {
     char limits[128];
-    qt_config_limits_text(k, limits, sizeof limits);
-    if (k->type == QT_KEY_ENUM) {
+    allowed_text(k, names, limits, sizeof limits);
+    if (is_choice(k)) {
         for (const char *p = limits; *p;) {
             size_t w = strcspn(p, "|");
             qt_sb_printf(b, "%s`%.*s`", p == limits ? "" : ", ", (int)w, p);
@@ -145,7 +159,7 @@ static const char readme_intro[] =
     "  20 with coarse labels).\n"
     "- `train.lr_decay_epochs` increase; `train.warmup_epochs` is at most `train.epochs`.\n";
 
-char *qt_config_readme(void)
+char *qt_config_readme(qt_config_names_fn names)
 {
     int n_keys, n_sections;
     const qt_config_key *keys = qt_config_schema(&n_keys);
@@ -167,7 +181,7 @@ char *qt_config_readme(void)
             else
                 qt_sb_puts(&b, "(empty)");
             qt_sb_puts(&b, " | ");
-            put_md_allowed(&b, k);
+            put_md_allowed(&b, k, names);
             qt_sb_puts(&b, " | ");
             put_md_escaped(&b, k->doc);
             qt_sb_puts(&b, " |\n");

@@ -1,6 +1,8 @@
 /* The config schema: every key of qt_config, its type, default, allowed values and doc.
  * Everything about keys (parsing, checks, INI output, --help-config, configs/README.md)
- * reads this table; a key added here is documented and checked everywhere at once. */
+ * reads this table; a key added here is documented and checked everywhere at once. A name
+ * key (QT_KEY_NAME) picks a row of a table that a layer above io holds (the training rules,
+ * grids, schedules, losses); that layer lists and checks its names (run_setup.h). */
 #include "qtrain/config.h"
 
 #include <string.h>
@@ -119,7 +121,7 @@ static const qt_config_key keys[] = {
         "adam: decay rate of the squared gradient's running mean."),
     ROW(train, adam_eps, QT_KEY_FLOAT, "1e-8", "(0, inf)",
         "adam: epsilon added to the denominator."),
-    ROW(train, schedule, QT_KEY_ENUM, "step", "constant|step|exp|cosine",
+    ROW(train, schedule, QT_KEY_NAME, "step", NULL,
         "Learning rate over epochs: constant; step (times lr_decay_factor after each of "
         "lr_decay_epochs); exp (geometric, from lr to lr_final at the last epoch); cosine "
         "(half cosine from lr to 0)."),
@@ -132,7 +134,7 @@ static const qt_config_key keys[] = {
         "exp: learning rate reached at the last epoch."),
     ROW(train, warmup_epochs, QT_KEY_FLOAT, "0", NONNEG,
         "Linear warm-up from 0 to lr over this many epochs, fractions allowed (0 = none)."),
-    ROW(train, loss, QT_KEY_ENUM, "cross_entropy", "cross_entropy|squared_hinge",
+    ROW(train, loss, QT_KEY_NAME, "cross_entropy", NULL,
         "Training loss: cross_entropy (softmax) or squared_hinge (BinaryConnect's L2-SVM "
         "output)."),
     ROW(train, seed, QT_KEY_INT, "1", NONNEG,
@@ -151,20 +153,20 @@ static const qt_config_key keys[] = {
         "Several processes (mpirun): every N steps the processes compare a checksum of their "
         "weights and stop with an error if they differ (0 = never)."),
 
-    ROW(quant, mode, QT_KEY_ENUM, "fp", "fp|bc|sr|r|frozen",
+    ROW(quant, mode, QT_KEY_NAME, "fp", NULL,
         "Training rule: fp (full precision), bc (BinaryConnect: float buffer behind the "
         "quantized weights), sr (stochastic rounding onto the grid, no float copy), r "
         "(deterministic rounding to the nearest grid point), frozen (weights stay at the "
         "nearest grid point to their initial value; only biases and batchnorm train: the "
         "baseline r must beat). r moves a binary weight only when one step reaches H: see "
         "experiments/README.md for how often it does."),
-    ROW(quant, grid, QT_KEY_ENUM, "binary", "binary|ternary|uniform|unbounded",
+    ROW(quant, grid, QT_KEY_NAME, "binary", NULL,
         "Quantization levels: binary {-H, +H}, ternary {-H, 0, +H}, uniform (2^bits - 1 evenly "
         "spaced levels from -H to +H, zero included), unbounded (every multiple of the grid "
         "step, as far as int8 codes reach: -127 to 127 steps)."),
     ROW(quant, bits, QT_KEY_INT, "1", "[1, 8]",
         "Bits per weight: 1 for binary, 2 to 8 for uniform (ternary and unbounded ignore it)."),
-    ROW(quant, scale, QT_KEY_ENUM, "mean_abs", "const|mean_abs|std|glorot",
+    ROW(quant, scale, QT_KEY_NAME, "mean_abs", NULL,
         "Per-layer H (binary, ternary, uniform) or grid step (unbounded): const = scale_value; "
         "mean_abs = scale_value * mean |w| of the layer's initial weights; std = scale_value "
         "* sqrt(2 / fan_in), the std of the He initialization; glorot = scale_value * "

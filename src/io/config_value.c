@@ -3,6 +3,7 @@
 #include "config_internal.h"
 #include "number_text.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -88,7 +89,7 @@ static void range_phrase(const interval *iv, char *out, size_t n)
 const char *qt_config_type_name(qt_cfg_type t)
 {
     static const char *const names[] = {"int", "float", "bool", "string", "path", "choice",
-                                        "int list", "float list"};
+                                        "int list", "float list", "choice"};
     return names[t];
 }
 
@@ -96,7 +97,7 @@ void qt_config_limits_text(const qt_config_key *k, char *out, size_t n)
 {
     interval iv;
     if (k->type == QT_KEY_ENUM || k->type == QT_KEY_STRING || k->type == QT_KEY_PATH ||
-        k->type == QT_KEY_BOOL)
+        k->type == QT_KEY_BOOL || k->type == QT_KEY_NAME)
         snprintf(out, n, "%s", k->limits ? k->limits : "");
     else if (parse_interval(k->limits, &iv))
         describe_interval(&iv, out, n);
@@ -186,6 +187,25 @@ static int parse_enum(const qt_config_key *k, const char *text, int *out, char *
     }
     snprintf(why, n, "expected one of %s, got \"%s\"", k->limits, text);
     return QT_ERR;
+}
+
+/* A name key's value: which names exist is the owning layer's check (qt_config_names_fn). */
+static int parse_name(const qt_config_key *k, const char *text, char *field, char *why, size_t n)
+{
+    size_t len = strlen(text);
+    bool word = len > 0;
+    for (const char *p = text; *p; p++)
+        word = word && (isalnum((unsigned char)*p) || *p == '_');
+    if (!word) {
+        snprintf(why, n, "expected a name (letters, digits and _), got \"%s\"", text);
+        return QT_ERR;
+    }
+    if (len >= k->size) {
+        snprintf(why, n, "longer than %zu characters", k->size - 1);
+        return QT_ERR;
+    }
+    memcpy(field, text, len + 1);
+    return QT_OK;
 }
 
 static int parse_string(const qt_config_key *k, const char *text, char *field, char *why, size_t n)
@@ -280,6 +300,8 @@ int qt_config_parse_value(const qt_config_key *k, const char *text, void *base, 
         return parse_string(k, text, field, why, why_size);
     case QT_KEY_ENUM:
         return parse_enum(k, text, field, why, why_size);
+    case QT_KEY_NAME:
+        return parse_name(k, text, field, why, why_size);
     case QT_KEY_INT_LIST:
     case QT_KEY_FLOAT_LIST:
         return parse_list(k, text, field, why, why_size);
@@ -357,6 +379,7 @@ size_t qt_config_format_value(const qt_config_key *k, const void *base, char *ou
         break;
     case QT_KEY_STRING:
     case QT_KEY_PATH:
+    case QT_KEY_NAME:
         put(&o, field, strnlen(field, k->size));
         break;
     case QT_KEY_ENUM:

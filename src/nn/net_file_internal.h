@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "qtrain/config.h"
 #include "qtrain/ini.h"
 #include "qtrain/net.h"
 
@@ -22,7 +23,8 @@ typedef struct nf_values {
     char out[16];             /* conv, linear: a number or "classes" (see out_n) */
     char from[NF_NAME_MAX];
     char input[32];
-    int k, stride, pad, groups, grid, bits, times, first, type;
+    char grid[QT_CONFIG_NAME_MAX];   /* conv, linear: a grid's name (grid.h) */
+    int k, stride, pad, groups, bits, times, first, type;
     bool depthwise, bias, quantize;
     double momentum, eps, p;
 } nf_values;

@@ -6,7 +6,7 @@
 
 #include "../io/number_text.h"
 #include "net_file_internal.h"
-#include "qtrain/grid.h"
+#include "qtrain/grid_kind.h"
 #include "qtrain/net_file.h"
 
 typedef struct kind_info {
@@ -35,7 +35,7 @@ static const kind_info kinds[] = {
     KEY(kind, quantize, QT_KEY_BOOL, NO_DEFAULT, NULL, \
         "Quantize this layer's weights (true) or keep them float (false) under a quantized " \
         "rule; default: as quant.quantize_first / quantize_last say."), \
-    KEY(kind, grid, QT_KEY_ENUM, NO_DEFAULT, "binary|ternary|uniform|unbounded", \
+    KEY(kind, grid, QT_KEY_NAME, NO_DEFAULT, NULL, \
         "This layer's grid instead of quant.grid (implies quantize = true)."), \
     KEY(kind, bits, QT_KEY_INT, NO_DEFAULT, "[1, 8]", \
         "This layer's bits instead of quant.bits: 1 is the binary grid, 2 to 8 the uniform grid " \
@@ -260,8 +260,16 @@ static int read_quant(nf_section *sec, const char *file, qt_error *err)
     lq->quantize = (g || b || (q && sec->v.quantize)) ? 1 : q ? -1 : 0;
     if (!g && !b)
         return QT_OK;
+    qt_grid_kind grid = g ? qt_grid_kind_find(sec->v.grid)
+                          : sec->v.bits == 1 ? QT_GRID_BINARY : QT_GRID_UNIFORM;
+    if (grid == QT_GRID_KINDS) {
+        char names[128];
+        qt_grid_kind_names(names, sizeof names);
+        return qt_errorf(err, "%s:%d: %s: grid: expected one of %s, got \"%s\"", file, g, kind,
+                         names, sec->v.grid);
+    }
     lq->own_grid = 1;
-    lq->grid = g ? sec->v.grid : sec->v.bits == 1 ? QT_GRID_BINARY : QT_GRID_UNIFORM;
+    lq->grid = grid;
     lq->bits = b ? sec->v.bits : 0;
     if (lq->grid == QT_GRID_BINARY && b && lq->bits != 1)
         return qt_errorf(err, "%s:%d: %s: grid = binary has 1 bit, got bits = %d", file, line,

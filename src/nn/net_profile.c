@@ -34,6 +34,12 @@ void qt_profile_free(qt_profile *p)
     free(p);
 }
 
+void qt_profile_attach(qt_ctx *c, qt_profile *p)
+{
+    c->profile = p;
+    c->backward_hook = p ? qt_profile_backward : NULL;
+}
+
 void qt_profile_step_begin(qt_profile *p, const qt_ctx *c)
 {
     qt_pool_stats(c->pool, &p->pool_started);

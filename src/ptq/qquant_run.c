@@ -344,14 +344,16 @@ static int load_config(const qt_qquant_opts *o, qt_config *c, qt_error *err)
     for (int i = 0; i < o->nsets; i++)
         if (qt_config_set_arg(c, o->sets[i], err) != QT_OK)
             return QT_ERR;
-    return qt_config_validate(c, err);
+    return qt_run_validate(c, err);
 }
 
 /* Accuracy of net on the test split (quantized weights where it has them). */
 static int test_accuracy(session *s, qt_net *net, double *acc, qt_error *err)
 {
     qt_eval_result er;
-    if (qt_evaluate(&s->ctx, net, s->test_ld, QT_VIEW_EVAL, qt_run_loss(&s->cfg), &er, err) != QT_OK)
+    qt_loss_kind loss;
+    if (qt_run_loss(&s->cfg, &loss, err) != QT_OK ||
+        qt_evaluate(&s->ctx, net, s->test_ld, QT_VIEW_EVAL, loss, &er, err) != QT_OK)
         return QT_ERR;
     *acc = er.acc;
     return QT_OK;
@@ -377,7 +379,9 @@ static int open_session(session *s, const qt_qquant_opts *o, qt_error *err)
         return QT_ERR;
     /* the float net: whatever the run trained, post-training methods start from float weights
      * (BC's float buffer, or SR/R's grid values) */
-    if (qt_config_set_arg(&s->cfg, "quant.mode=fp", err) != QT_OK)
+    char fp[64];
+    snprintf(fp, sizeof fp, "quant.mode=%s", qt_quant_mode_name(QT_QUANT_FP));
+    if (qt_config_set_arg(&s->cfg, fp, err) != QT_OK)
         return QT_ERR;
     if (!(s->config_ini = qt_config_to_ini(&s->cfg)))
         return qt_errorf(err, "out of memory");

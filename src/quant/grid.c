@@ -2,17 +2,6 @@
 
 #include <math.h>
 
-const char *qt_grid_kind_name(qt_grid_kind kind)
-{
-    switch (kind) {
-    case QT_GRID_BINARY: return "binary";
-    case QT_GRID_TERNARY: return "ternary";
-    case QT_GRID_UNIFORM: return "uniform";
-    case QT_GRID_UNBOUNDED: return "unbounded";
-    }
-    return "?";
-}
-
 int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error *err)
 {
     if (!(scale > 0.0f) || !isfinite(scale))
@@ -27,8 +16,10 @@ int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error 
         *g = (qt_grid){kind, 2, scale, -1, 1, 3};
         return QT_OK;
     case QT_GRID_UNIFORM: {
-        if (bits < 2 || bits > 8)
-            return qt_errorf(err, "uniform grid needs 2..8 bits, got %d", bits);
+        int lo, hi;
+        qt_grid_bits_range(kind, &lo, &hi);
+        if (bits < lo || bits > hi)
+            return qt_errorf(err, "uniform grid needs %d..%d bits, got %d", lo, hi, bits);
         int top = (1 << (bits - 1)) - 1;
         *g = (qt_grid){kind, bits, scale / (float)top, -top, 1, 2 * top + 1};
         return QT_OK;
@@ -36,6 +27,8 @@ int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error 
     case QT_GRID_UNBOUNDED:
         *g = (qt_grid){kind, 8, scale, -127, 1, 255};
         return QT_OK;
+    case QT_GRID_KINDS:
+        break;
     }
     return qt_errorf(err, "unknown grid kind %d", (int)kind);
 }

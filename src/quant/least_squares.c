@@ -5,6 +5,7 @@
 
 #include "qtrain/least_squares.h"
 #include "qtrain/net.h"
+#include "qtrain/quant_rule.h"
 #include "qtrain/rng.h"
 
 int qt_lsq_make(qt_lsq_problem *p, int m, int d, double w_scale, double noise, uint64_t seed,
@@ -166,7 +167,9 @@ static int check_run(const qt_lsq_problem *p, const qt_lsq_run *run, qt_error *e
     if (!(run->lr0 > 0.0f) || !(run->lr_halflife > 0.0f))
         return qt_errorf(err, "least squares: lr0 and lr_halflife must be > 0, got %g and %g",
                          (double)run->lr0, (double)run->lr_halflife);
-    if (run->mode != QT_QUANT_FP && !(run->delta > 0.0f))
+    if ((unsigned)run->mode >= QT_QUANT_RULES)
+        return qt_errorf(err, "least squares: unknown training rule %d", (int)run->mode);
+    if (qt_quant_rule_of(run->mode)->quantizes && !(run->delta > 0.0f))
         return qt_errorf(err, "least squares: grid step must be > 0, got %g", (double)run->delta);
     if (p->m < 1 || p->d < 1)
         return qt_errorf(err, "least squares: empty problem");
@@ -244,7 +247,7 @@ static int train_net(const qt_lsq_problem *p, const qt_lsq_run *run, qt_net *net
         qt_quant_update(net, &opt, run->lr0 / (1.0f + (float)t / run->lr_halflife), run->seed,
                         (uint64_t)t, NULL);
         qt_quant_export_values(w, values);
-        const float *kept = w->q && w->q->w_real ? w->q->w_real : values;
+        const float *buffer = qt_quant_float_buffer(w), *kept = buffer ? buffer : values;
         double lq = loss_at_float(p, values, wd);
         double l = kept == values ? lq : loss_at_float(p, kept, wd);
         if (t >= half) {

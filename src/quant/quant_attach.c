@@ -3,20 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qtrain/name_table.h"
 #include "qtrain/net.h"
-#include "qtrain/quant.h"
-
-const char *qt_quant_mode_name(qt_quant_mode mode)
-{
-    switch (mode) {
-    case QT_QUANT_FP: return "fp";
-    case QT_QUANT_BC: return "bc";
-    case QT_QUANT_SR: return "sr";
-    case QT_QUANT_R: return "r";
-    case QT_QUANT_FROZEN: return "frozen";
-    }
-    return "?";
-}
+#include "quant_rule_steps.h"
 
 /* BinaryConnect's Glorot coefficient (binary_connect.py, DenseLayer and Conv2DLayer
  * __init__): its H = "Glorot" option, and one over its W_LR_scale = "Glorot". */
@@ -25,18 +14,45 @@ static float glorot_coefficient(const qt_param *p)
     return sqrtf(1.5f / (float)(p->fan_in + p->fan_out));
 }
 
-static float layer_scale(const qt_quant_config *cfg, const qt_param *p)
+static float unit_scale(const qt_param *p)
 {
-    if (cfg->scale == QT_SCALE_CONST)
-        return cfg->scale_value;
-    if (cfg->scale == QT_SCALE_STD)
-        return cfg->scale_value * sqrtf(2.0f / (float)p->fan_in); /* the He init std */
-    if (cfg->scale == QT_SCALE_GLOROT)
-        return cfg->scale_value * glorot_coefficient(p);
+    (void)p;
+    return 1.0f;
+}
+
+static float mean_abs(const qt_param *p)
+{
     double s = 0.0;
     for (size_t i = 0; i < p->t.numel; i++)
         s += fabs(p->t.data[i]);
-    return cfg->scale_value * (float)(s / (double)p->t.numel);
+    return (float)(s / (double)p->t.numel);
+}
+
+static float he_std(const qt_param *p)
+{
+    return sqrtf(2.0f / (float)p->fan_in);
+}
+
+/* The scale rules: a layer's H (or Δ) is quant.scale_value times the rule's value. */
+typedef struct scale_row {
+    const char *name;
+    float (*value)(const qt_param *p);
+} scale_row;
+
+static const scale_row scale_rows[] = {
+    [QT_SCALE_CONST] = {"const", unit_scale},
+    [QT_SCALE_MEAN_ABS] = {"mean_abs", mean_abs},
+    [QT_SCALE_STD] = {"std", he_std},
+    [QT_SCALE_GLOROT] = {"glorot", glorot_coefficient},
+};
+
+QT_NAME_TABLE_LOOKUPS(qt_scale_rule, QT_SCALE_RULES, scale_rows, qt_scale_rule_name,
+                      qt_scale_rule_find, qt_scale_rule_names)
+
+/* times 1 is exact: const gives scale_value itself */
+static float layer_scale(const qt_quant_config *cfg, const qt_param *p)
+{
+    return cfg->scale_value * scale_rows[cfg->scale].value(p);
 }
 
 /* Indices (into net->layers) of the first weight layer and of the last linear layer. */
@@ -75,23 +91,21 @@ static int attach_one(qt_net *net, qt_param *p, const qt_quant_config *cfg, uint
     if (qt_grid_make(&q->grid, cfg->grid, cfg->bits, layer_scale(cfg, p), err) != QT_OK)
         return qt_error_prefix(err, "%s", p->name);
     size_t n = p->t.numel;
-    q->snapshot_bits = cfg->mode == QT_QUANT_BC || q->grid.kind == QT_GRID_BINARY ? 1 : 2;
+    const qt_quant_rule *rule = qt_quant_rule_of(cfg->mode);
+    q->snapshot_bits = rule->float_buffer || q->grid.kind == QT_GRID_BINARY ? 1 : 2;
     if (!(q->codes = malloc(n)) || !(q->snapshot = calloc(qt_quant_snapshot_bytes(q, n), 1)))
         return qt_errorf(err, "out of memory for %s", p->name);
-    if (cfg->mode == QT_QUANT_BC) {
+    qt_rng r;
+    qt_rng_derive(&r, seed, 0x51a7, (uint64_t)q->index);
+    if (rule->float_buffer) {
         float h = qt_grid_max(&q->grid);
         for (size_t i = 0; i < n; i++)
             p->owned[i] = fminf(fmaxf(p->owned[i], -h), h);
         q->w_real = p->owned;  /* the float buffer is the parameter's own storage */
-        qt_round_det_vec(&q->grid, q->w_real, q->codes, n);
+        rule->attach(q, q->w_real, n, &r);
     } else {
-        qt_rng r;
-        qt_rng_derive(&r, seed, 0x51a7, (uint64_t)q->index);
-        if (cfg->mode == QT_QUANT_SR)
-            qt_round_stoch_vec(&q->grid, p->owned, q->codes, n, &r);
-        else
-            qt_round_det_vec(&q->grid, p->owned, q->codes, n);
-        free(p->owned);        /* SR, R and frozen keep nothing but the codes */
+        rule->attach(q, p->owned, n, &r);
+        free(p->owned);        /* the rule keeps nothing but the codes */
     }
     p->owned = NULL;
     p->t.data = NULL;
@@ -105,7 +119,7 @@ static int layer_config(const qt_layer *l, int i, int first, int last, const qt_
 {
     *out = *cfg;
     if (l->quant.own_grid) {
-        out->grid = (qt_grid_kind)l->quant.grid;
+        out->grid = l->quant.grid;
         out->bits = l->quant.bits;
     }
     if (l->quant.quantize)
@@ -113,9 +127,24 @@ static int layer_config(const qt_layer *l, int i, int first, int last, const qt_
     return !((i == first && !cfg->quantize_first) || (i == last && !cfg->quantize_last));
 }
 
+void qt_rule_attach_det(qt_qstate *q, const float *w, size_t n, qt_rng *r)
+{
+    (void)r;
+    qt_round_det_vec(&q->grid, w, q->codes, n);
+}
+
+void qt_rule_attach_stoch(qt_qstate *q, const float *w, size_t n, qt_rng *r)
+{
+    qt_round_stoch_vec(&q->grid, w, q->codes, n, r);
+}
+
 int qt_quant_attach(qt_net *net, const qt_quant_config *cfg, uint64_t seed, qt_error *err)
 {
-    if (cfg->mode == QT_QUANT_FP)
+    if ((unsigned)cfg->mode >= QT_QUANT_RULES)
+        return qt_errorf(err, "unknown training rule %d", (int)cfg->mode);
+    if ((unsigned)cfg->scale >= QT_SCALE_RULES)
+        return qt_errorf(err, "unknown scale rule %d", (int)cfg->scale);
+    if (!qt_quant_rule_of(cfg->mode)->quantizes)
         return QT_OK;
     int first, last;
     edge_layers(net, &first, &last);
@@ -137,7 +166,7 @@ void qt_quant_detach(qt_param *p)
     if (!q)
         return;
     if (q->w_real && !p->owned)
-        p->owned = q->w_real;  /* hand BC's buffer back to the parameter, which frees it */
+        p->owned = q->w_real;  /* hand the float buffer back to the parameter, which frees it */
     free(q->codes);
     free(q->snapshot);
     free(q);
@@ -154,10 +183,8 @@ size_t qt_quant_param_bytes(const qt_net *net)
         size_t n = p->t.numel;
         if (!p->q)
             bytes += 4 * n;
-        else if (p->q->mode == QT_QUANT_BC)
-            bytes += 5 * n + 4;
-        else
-            bytes += n + 4;
+        else  /* the codes, the float buffer if kept, and the grid's scale */
+            bytes += (qt_quant_float_buffer(p) ? 5 : 1) * n + 4;
     }
     return bytes;
 }
@@ -192,8 +219,9 @@ void qt_quant_export_values(const qt_param *p, float *out)
         memcpy(out, p->t.data, n * sizeof(float));
         return;
     }
+    const float *wr = qt_quant_float_buffer(p);
     for (size_t i = 0; i < n; i++) {
-        int8_t code = q->w_real ? qt_round_det(&q->grid, q->w_real[i]) : q->codes[i];
+        int8_t code = wr ? qt_round_det(&q->grid, wr[i]) : q->codes[i];
         out[i] = qt_grid_value(&q->grid, code);
     }
 }

@@ -3,11 +3,13 @@
  * snapshot packs the signs in 1 or 2 bits per weight, so it costs SR a fraction of the byte
  * its codes take. */
 #include "qtrain/net.h"
-#include "qtrain/quant.h"
+#include "qtrain/quant_rule.h"
 
+/* The sign of weight i as its rule keeps it: of the float buffer where there is one (so BC's
+ * snapshots see the buffer move between codes), else of the code. */
 static int8_t weight_sign(const qt_qstate *q, size_t i)
 {
-    if (q->w_real)
+    if (qt_quant_rule_of(q->mode)->float_buffer)
         return q->w_real[i] >= 0.0f ? 1 : -1;
     return (int8_t)((q->codes[i] > 0) - (q->codes[i] < 0));
 }

@@ -2,9 +2,10 @@
  * over its int8 codes (tensor.h), which conv2d and linear decode as they pack them; no float
  * copy of the weights is made. */
 #include "qtrain/net.h"
-#include "qtrain/quant.h"
+#include "quant_rule_steps.h"
 
-static void bc_codes(qt_qstate *q, size_t n, qt_weights_view view, uint64_t seed, uint64_t step)
+void qt_rule_prepare_bc(qt_qstate *q, size_t n, qt_weights_view view, uint64_t seed,
+                        uint64_t step)
 {
     if (view == QT_VIEW_TRAIN && q->stochastic) {
         qt_rng r;
@@ -24,13 +25,14 @@ int qt_quant_prepare(qt_net *net, qt_weights_view view, uint64_t seed, uint64_t 
         qt_qstate *q = p->q;
         if (!q)
             continue;
+        const qt_quant_rule *rule = qt_quant_rule_of(q->mode);
         p->t.codes = NULL;
-        if (q->mode == QT_QUANT_BC && view == QT_VIEW_FLOAT) {
+        if (rule->float_buffer && view == QT_VIEW_FLOAT) {
             p->t.data = q->w_real;
             continue;
         }
-        if (q->mode == QT_QUANT_BC)
-            bc_codes(q, p->t.numel, view, seed, step);
+        if (rule->prepare)
+            rule->prepare(q, p->t.numel, view, seed, step);
         p->t.data = NULL;
         p->t.codes = q->codes;
         p->t.code_unit = q->grid.unit;

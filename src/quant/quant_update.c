@@ -2,23 +2,25 @@
  * SR and R round w + c*s straight into the codes, a chunk at a time. */
 
 #include "qtrain/net.h"
-#include "qtrain/quant.h"
 #include "qtrain/threads.h"
+#include "quant_rule_steps.h"
 
 /* Proposals are made a chunk at a time into a stack buffer. The workers take a parameter's
  * blocks, each with a random stream of its own, so what a block draws does not depend on
  * which worker runs it or on how many there are. */
 enum { CHUNK = 1024, BLOCK = 16 * CHUNK };
 
-/* The n weights of p from offset off that a step moves (and weight decay acts on): BC's
- * float buffer, a float parameter's values, else the codes' grid values, decoded into buf. */
+/* The n weights of p from offset off that a step moves (and weight decay acts on): the
+ * rule's float buffer, a float parameter's values, else the codes' grid values, decoded into
+ * buf. */
 static const float *current_weights(const qt_param *p, size_t off, size_t n, float *buf)
 {
     const qt_qstate *q = p->q;
     if (!q)
         return p->t.data + off;
-    if (q->w_real)
-        return q->w_real + off;
+    const float *wr = qt_quant_float_buffer(p);
+    if (wr)
+        return wr + off;
     qt_grid_decode(&q->grid, q->codes + off, buf, n);
     return buf;
 }
@@ -54,11 +56,14 @@ static size_t round_into_codes(const qt_grid *grid, const float *restrict w,
 /* BC: w_r = clip(w_r + c s, -H, H); returns how many Q_d(w_r) changed. The clip is written
  * as fmaxf/fminf's own comparisons (a NaN step clips to -H as they do) and the rounding as
  * qt_round_det_vec's, so that the loops vectorise: BC moves every weight of every step. */
-static size_t bc_step(const qt_grid *grid, float *restrict wr, const float *restrict s, float c,
-                      size_t n)
+size_t qt_rule_apply_bc(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
+                        qt_rng *r)
 {
-    const qt_grid copy = *grid, *g = &copy;
-    const float h = qt_grid_max(g);
+    (void)w;
+    (void)r;
+    const qt_grid copy = q->grid, *g = &copy; /* the float stores cannot alias a copy */
+    const float c = q->step_scale, h = qt_grid_max(g);
+    float *restrict wr = q->w_real + off;
     size_t flips = 0;
     if (g->kind == QT_GRID_BINARY) {  /* Q_d is the sign (0 -> +H): compare signs, no rounding */
         for (size_t i = 0; i < n; i++) {
@@ -81,41 +86,35 @@ static size_t bc_step(const qt_grid *grid, float *restrict wr, const float *rest
     return flips;
 }
 
-/* Applies the proposed steps s to the n weights w of p from offset off; returns how many
- * quantized values changed (BC: the code of Q_d(w_r); SR, R: the grid code). */
-static size_t apply_rule(qt_param *p, size_t off, const float *w, const float *s, size_t n,
+size_t qt_rule_apply_sr(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
+                        qt_rng *r)
+{
+    float u[CHUNK];
+    for (size_t i = 0; i < n; i++)
+        u[i] = qt_rng_uniform(r);
+    return round_into_codes(&q->grid, w, s, q->step_scale, u, q->codes + off, n);
+}
+
+size_t qt_rule_apply_r(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
+                       qt_rng *r)
+{
+    (void)r;
+    return round_into_codes(&q->grid, w, s, q->step_scale, NULL, q->codes + off, n);
+}
+
+/* Applies the proposed steps s to the n weights w of p from offset off: a float parameter
+ * adds them, a quantized one hands them to its rule; returns how many quantized values
+ * changed. */
+static size_t apply_step(qt_param *p, size_t off, const float *w, const float *s, size_t n,
                          qt_rng *r)
 {
-    qt_qstate *q = p->q;
-    if (!q) {
+    if (!p->q) {
         float *wf = p->t.data + off;
         for (size_t i = 0; i < n; i++)
             wf[i] += s[i];
         return 0;
     }
-    int8_t *codes = q->codes + off;
-    const qt_grid *g = &q->grid;
-    float c = q->step_scale;
-    size_t flips = 0;
-    switch (q->mode) {
-    case QT_QUANT_BC:
-        flips = bc_step(g, q->w_real + off, s, c, n);
-        break;
-    case QT_QUANT_SR: {
-        float u[CHUNK];
-        for (size_t i = 0; i < n; i++)
-            u[i] = qt_rng_uniform(r);
-        flips = round_into_codes(g, w, s, c, u, codes, n);
-        break;
-    }
-    case QT_QUANT_R:
-        flips = round_into_codes(g, w, s, c, NULL, codes, n);
-        break;
-    case QT_QUANT_FP:
-    case QT_QUANT_FROZEN:
-        break;
-    }
-    return flips;
+    return qt_quant_rule_of(p->q->mode)->apply(p->q, off, w, s, n, r);
 }
 
 /* Updates weights [off, off + n) of p; returns the flips. */
@@ -129,7 +128,7 @@ static size_t update_range(qt_param *p, const qt_optimizer *opt, float lr, size_
         const float *w = current_weights(p, off, m, decoded);
         qt_optimizer_propose(opt, lr, w, p->t.grad + off, p->opt_m ? p->opt_m + off : NULL,
                              p->opt_v ? p->opt_v + off : NULL, step, m);
-        flips += apply_rule(p, off, w, step, m, r);
+        flips += apply_step(p, off, w, step, m, r);
     }
     return flips;
 }
@@ -164,8 +163,8 @@ size_t qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t 
         qt_param *p = net->params[i];
         if (!p->t.grad || !p->t.grad_written)
             continue;  /* no gradient reached it this step */
-        if (p->q && p->q->mode == QT_QUANT_FROZEN)
-            continue;  /* the baseline's weights never move */
+        if (p->q && !qt_quant_rule_of(p->q->mode)->apply)
+            continue;  /* a rule whose weights never move (frozen) */
         j.p = p;
         j.index = i;
         long blocks = (long)((p->t.numel + BLOCK - 1) / BLOCK);

@@ -11,6 +11,7 @@
 #include "qtrain/net_cp.h"
 #include "qtrain/net_desc.h"
 #include "qtrain/quant.h"
+#include "qtrain/quant_rule.h"
 
 #define NAME_MAX_LEN 160
 
@@ -85,9 +86,10 @@ static int write_param(qt_record_writer *w, const qt_param *p, const qt_optimize
     if (!handled) {
         if (!p->q && write_f32(w, "param/", p->name, "", &p->t, p->t.data, err) != QT_OK)
             return QT_ERR;
+        const float *buffer = qt_quant_float_buffer(p);
         if (p->q && (write_levels(w, p, err) != QT_OK ||
-                     (p->q->w_real ? write_f32(w, "param/", p->name, "", &p->t, p->q->w_real, err)
-                                   : write_indices(w, p, err)) != QT_OK))
+                     (buffer ? write_f32(w, "param/", p->name, "", &p->t, buffer, err)
+                             : write_indices(w, p, err)) != QT_OK))
             return QT_ERR;
     }
     if (opt && p->opt_m && write_f32(w, "opt/", p->name, ".m", &p->t, p->opt_m, err) != QT_OK)
@@ -255,10 +257,11 @@ static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int appl
     qt_qstate *q = p->q;
     snprintf(rec, sizeof rec, "param/%s", p->name);
     int has_float = qt_record_file_find(ld->f, rec) != NULL;
-    if (q && q->w_real) {            /* BC: the float buffer and its grid */
+    float *buffer = qt_quant_float_buffer(p);
+    if (buffer) {                    /* a rule's float buffer (BC) and its grid */
         if (get_f32(ld, rec, &p->t, &r, err) != QT_OK || get_levels(ld, p, lv, err) != QT_OK)
             return QT_ERR;
-    } else if (q) {                  /* SR, R: level indices */
+    } else if (q) {                  /* codes only (SR, R, frozen): level indices */
         if (get_indices(ld, p, &idx, err) != QT_OK || get_levels(ld, p, lv, err) != QT_OK)
             return QT_ERR;
     } else if (has_float || !ld->weights_only) {
@@ -299,7 +302,7 @@ static int load_param(const loader *ld, qt_param *p, qt_optimizer *opt, int appl
     if (q) {
         q->grid.unit = (float)(lv[1] / q->grid.code_step);
         if (r)
-            memcpy(q->w_real, r->data, n * sizeof(float));
+            memcpy(buffer, r->data, n * sizeof(float));
         for (size_t i = 0; idx && i < n; i++)
             q->codes[i] = (int8_t)(q->grid.code0 + ((const uint8_t *)idx->data)[i] * q->grid.code_step);
         for (size_t i = 0; flips && i < n; i++)

@@ -20,7 +20,7 @@ int qt_checkpoint_config(const char *ckpt, const char *const *overrides, int n_o
     free(text);
     for (int i = 0; rc == QT_OK && i < n_overrides; i++)
         rc = qt_config_set_arg(c, overrides[i], err);
-    return rc == QT_OK ? qt_config_validate(c, err) : QT_ERR;
+    return rc == QT_OK ? qt_run_validate(c, err) : QT_ERR;
 }
 
 /* The net the checkpoint records (its description, else config c) with its weights (codecs:
@@ -100,9 +100,11 @@ static int eval_net(const qt_config *c, const char *path, qt_net *net, const flo
         }
         rc = qt_loader_open(&ld, ds, &lc, err);
     }
+    qt_loss_kind loss;
     if (rc == QT_OK)
-        rc = qt_evaluate(&ctx, net, ld, float_view ? QT_VIEW_FLOAT : QT_VIEW_EVAL,
-                         qt_run_loss(c), out, err);
+        rc = qt_run_loss(c, &loss, err);
+    if (rc == QT_OK)
+        rc = qt_evaluate(&ctx, net, ld, float_view ? QT_VIEW_FLOAT : QT_VIEW_EVAL, loss, out, err);
     qt_loader_free(ld);
     qt_dataset_free(ds);
     qt_ctx_free(&ctx);

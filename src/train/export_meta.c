@@ -277,7 +277,7 @@ int qt_export_meta_config(qt_meta_get_fn get, const void *src, const char *path,
     for (int i = 0; rc == QT_OK && i < n_overrides; i++)
         rc = qt_config_set_arg(c, overrides[i], err);
     if (rc == QT_OK)
-        rc = qt_config_validate(c, err);
+        rc = qt_run_validate(c, err);
     qt_json_free(arch);
     qt_json_free(quant);
     qt_json_free(data);

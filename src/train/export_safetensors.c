@@ -10,6 +10,7 @@
 #include "qtrain/code_pack.h"
 #include "qtrain/json.h"
 #include "qtrain/quant.h"
+#include "qtrain/quant_rule.h"
 #include "qtrain/safetensors.h"
 
 typedef struct {
@@ -132,7 +133,7 @@ static void describe(qt_json_writer *w, const qt_param *p, const qt_export_opts 
         qt_json_key(w, "scale_value");
         qt_json_float(w, g->unit);
     }
-    if (o->float_buffer && p->q->w_real) {
+    if (o->float_buffer && qt_quant_float_buffer(p)) {
         snprintf(name, sizeof name, "%s.float_buffer", p->name);
         qt_json_field_string(w, "float_buffer", name);
     }
@@ -155,10 +156,11 @@ static int add_param(tensor_list *l, const qt_param *p, const qt_export_opts *o,
     } else {
         add_tensor(l, p->name, QT_ST_F32, p->t.ndim, shape, values, 1);
     }
-    if (o->float_buffer && p->q && p->q->w_real) {
+    float *buffer = qt_quant_float_buffer(p);
+    if (o->float_buffer && buffer) {
         char name[160];
         snprintf(name, sizeof name, "%s.float_buffer", p->name);
-        add_tensor(l, name, QT_ST_F32, p->t.ndim, shape, p->q->w_real, 0);
+        add_tensor(l, name, QT_ST_F32, p->t.ndim, shape, buffer, 0);
     }
     return QT_OK;
 }
@@ -166,7 +168,7 @@ static int add_param(tensor_list *l, const qt_param *p, const qt_export_opts *o,
 static int has_float_buffer(const qt_net *net)
 {
     for (int i = 0; i < net->nparams; i++)
-        if (net->params[i]->q && net->params[i]->q->w_real)
+        if (qt_quant_float_buffer(net->params[i]))
             return 1;
     return 0;
 }

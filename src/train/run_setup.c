@@ -1,5 +1,6 @@
 #include "qtrain/run_setup.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include "qtrain/models.h"
 #include "qtrain/net_desc.h"
 #include "qtrain/net_file.h"
+#include "qtrain/quant_rule.h"
 
 static qt_dataset_kind dataset_kind(qt_cfg_dataset d)
 {
@@ -99,20 +101,94 @@ void qt_run_loader_config(const qt_config *c, const qt_dataset *ds, qt_split spl
         }
 }
 
-qt_quant_config qt_run_quant_config(const qt_config *c)
+/* The name keys of the config and the tables they name (config.h, QT_KEY_NAME). */
+typedef struct name_key {
+    const char *section, *key;
+    size_t (*names)(char *out, size_t size);
+} name_key;
+
+static const name_key name_keys[] = {
+    {"quant", "mode", qt_quant_rule_names},
+    {"quant", "grid", qt_grid_kind_names},
+    {"quant", "scale", qt_scale_rule_names},
+    {"train", "schedule", qt_sched_kind_names},
+    {"train", "loss", qt_loss_kind_names},
+};
+
+static const name_key *name_key_of(const char *section, const char *key)
 {
-    static const qt_quant_mode modes[] = {QT_QUANT_FP, QT_QUANT_BC, QT_QUANT_SR, QT_QUANT_R,
-                                          QT_QUANT_FROZEN};
-    static const qt_grid_kind grids[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM,
-                                         QT_GRID_UNBOUNDED};
-    static const qt_scale_rule scales[] = {QT_SCALE_CONST, QT_SCALE_MEAN_ABS, QT_SCALE_STD,
-                                           QT_SCALE_GLOROT};
-    qt_quant_config q = {modes[c->quant.mode], grids[c->quant.grid], c->quant.bits,
-                         scales[c->quant.scale], (float)c->quant.scale_value,
-                         c->quant.binarize == QT_CFG_BINARIZE_STOCH,
-                         c->quant.step_scale == QT_CFG_STEP_SCALE_GLOROT,
-                         c->quant.quantize_first, c->quant.quantize_last};
-    return q;
+    for (size_t i = 0; i < sizeof name_keys / sizeof name_keys[0]; i++)
+        if (strcmp(name_keys[i].section, section) == 0 && strcmp(name_keys[i].key, key) == 0)
+            return &name_keys[i];
+    return NULL;
+}
+
+size_t qt_run_config_names(const qt_config_key *k, char *out, size_t size)
+{
+    const name_key *nk = name_key_of(k->section, k->key);
+    if (nk)
+        return nk->names(out, size);
+    if (size > 0)
+        out[0] = '\0';
+    return 0;
+}
+
+/* The value of name key section.key is no name of its table. */
+static int name_error(const qt_config *c, const char *section, const char *key, qt_error *err)
+{
+    char all[256], value[QT_CONFIG_NAME_MAX], dotted[64];
+    name_key_of(section, key)->names(all, sizeof all);
+    snprintf(dotted, sizeof dotted, "%s.%s", section, key);
+    qt_config_value_text(c, dotted, value, sizeof value);
+    return qt_config_key_error(c, dotted, err, "expected one of %s, got \"%s\"", all, value);
+}
+
+/* quant.bits as quant.grid takes it (qt_grid_bits_range). */
+static int check_grid_bits(const qt_config *c, qt_grid_kind grid, qt_error *err)
+{
+    int lo, hi, bits = c->quant.bits;
+    qt_grid_bits_range(grid, &lo, &hi);
+    if (bits >= lo && bits <= hi)
+        return QT_OK;
+    const char *name = qt_grid_kind_name(grid);
+    if (lo == hi)
+        return qt_config_cross_error(c, "quant.grid", "quant.bits", err,
+                                     "quant.grid = %s needs quant.bits = %d, got %d", name, lo, bits);
+    return qt_config_cross_error(c, "quant.grid", "quant.bits", err,
+                                 "quant.grid = %s needs quant.bits in [%d, %d], got %d", name, lo,
+                                 hi, bits);
+}
+
+int qt_run_quant_config(const qt_config *c, qt_quant_config *out, qt_error *err)
+{
+    qt_quant_mode mode = qt_quant_rule_find(c->quant.mode);
+    qt_grid_kind grid = qt_grid_kind_find(c->quant.grid);
+    qt_scale_rule scale = qt_scale_rule_find(c->quant.scale);
+    if (mode == QT_QUANT_RULES)
+        return name_error(c, "quant", "mode", err);
+    if (grid == QT_GRID_KINDS)
+        return name_error(c, "quant", "grid", err);
+    if (scale == QT_SCALE_RULES)
+        return name_error(c, "quant", "scale", err);
+    if (check_grid_bits(c, grid, err) != QT_OK)
+        return QT_ERR;
+    *out = (qt_quant_config){mode, grid, c->quant.bits, scale,
+                             (float)c->quant.scale_value,
+                             c->quant.binarize == QT_CFG_BINARIZE_STOCH,
+                             c->quant.step_scale == QT_CFG_STEP_SCALE_GLOROT,
+                             c->quant.quantize_first, c->quant.quantize_last};
+    return QT_OK;
+}
+
+int qt_run_validate(const qt_config *c, qt_error *err)
+{
+    qt_quant_config q;
+    qt_schedule s;
+    qt_loss_kind loss;
+    if (qt_config_validate(c, err) != QT_OK || qt_run_quant_config(c, &q, err) != QT_OK ||
+        qt_run_schedule(c, &s, err) != QT_OK || qt_run_loss(c, &loss, err) != QT_OK)
+        return QT_ERR;
+    return QT_OK;
 }
 
 /* Reports err's message again as an error of the config key it came from. */
@@ -144,8 +220,9 @@ static qt_net *build_model(const qt_config *c, const qt_model_spec *spec, qt_err
 static qt_net *prepare(const qt_config *c, qt_net *net, qt_error *err)
 {
     qt_net_init_params(net, (uint64_t)c->train.seed);
-    qt_quant_config qc = qt_run_quant_config(c);
-    if (qt_quant_attach(net, &qc, (uint64_t)c->train.seed, err) != QT_OK) {
+    qt_quant_config qc;
+    if (qt_run_quant_config(c, &qc, err) != QT_OK ||
+        qt_quant_attach(net, &qc, (uint64_t)c->train.seed, err) != QT_OK) {
         qt_net_free(net);
         return NULL;
     }
@@ -224,19 +301,23 @@ qt_optimizer qt_run_optimizer(const qt_config *c)
 /* Every decay epoch the config can hold fits the schedule: none is dropped. */
 _Static_assert(QT_SCHED_MAX_DECAYS >= QT_CONFIG_LIST_MAX, "train.lr_decay_epochs would be cut");
 
-qt_schedule qt_run_schedule(const qt_config *c)
+int qt_run_schedule(const qt_config *c, qt_schedule *out, qt_error *err)
 {
-    static const qt_sched_kind kinds[] = {QT_SCHED_CONSTANT, QT_SCHED_STEP, QT_SCHED_EXP,
-                                          QT_SCHED_COSINE};
-    qt_schedule s = {kinds[c->train.schedule], (float)c->train.lr, c->train.epochs, {0}, 0,
+    qt_sched_kind kind = qt_sched_kind_find(c->train.schedule);
+    if (kind == QT_SCHED_KINDS)
+        return name_error(c, "train", "schedule", err);
+    qt_schedule s = {kind, (float)c->train.lr, c->train.epochs, {0}, 0,
                      (float)c->train.lr_decay_factor, (float)c->train.lr_final,
                      (float)c->train.warmup_epochs};
     for (int i = 0; i < c->train.lr_decay_epochs.n && i < QT_SCHED_MAX_DECAYS; i++)
         s.decay_epochs[s.ndecay++] = c->train.lr_decay_epochs.v[i];
-    return s;
+    *out = s;
+    return QT_OK;
 }
 
-qt_loss_kind qt_run_loss(const qt_config *c)
+int qt_run_loss(const qt_config *c, qt_loss_kind *out, qt_error *err)
 {
-    return c->train.loss == QT_CFG_LOSS_SQUARED_HINGE ? QT_LOSS_SQUARED_HINGE : QT_LOSS_CROSS_ENTROPY;
+    if ((*out = qt_loss_kind_find(c->train.loss)) == QT_LOSS_KINDS)
+        return name_error(c, "train", "loss", err);
+    return QT_OK;
 }

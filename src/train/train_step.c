@@ -4,12 +4,6 @@
 
 #include "qtrain/profile.h"
 
-qt_tensor *qt_loss(qt_ctx *c, qt_loss_kind kind, qt_tensor *logits, const int32_t *labels)
-{
-    return kind == QT_LOSS_SQUARED_HINGE ? qt_squared_hinge(c, logits, labels)
-                                         : qt_cross_entropy(c, logits, labels);
-}
-
 static qt_tensor *input_tensor(qt_ctx *c, const qt_net *net, float *x, int n)
 {
     int shape[4] = {n, net->in_c, net->in_h, net->in_w};

@@ -12,6 +12,7 @@
 #include "qtrain/dir_lock.h"
 #include "qtrain/evaluate.h"
 #include "qtrain/file_io.h"
+#include "qtrain/quant_rule.h"
 #include "qtrain/run_dir.h"
 #include "qtrain/run_setup.h"
 #include "run_logs.h"
@@ -165,13 +166,18 @@ static int open_model(run *r, qt_error *err)
                                                r->resume_from[0] ? r->resume_from : NULL, err)))
         return QT_ERR;
     r->opt = qt_run_optimizer(c);
-    r->sched = qt_run_schedule(c);
-    r->loss = qt_run_loss(c);
+    if (qt_run_schedule(c, &r->sched, err) != QT_OK || qt_run_loss(c, &r->loss, err) != QT_OK)
+        return QT_ERR;
     for (int i = 0; i < r->net->nparams; i++)
         if (qt_optimizer_init_state(&r->opt, r->net->params[i], err) != QT_OK)
             return QT_ERR;
     r->quantized = qt_quant_weight_count(r->net) > 0;
-    r->eval_float = c->quant.mode == QT_CFG_QUANT_BC &&
+    qt_quant_config qc;
+    if (qt_run_quant_config(c, &qc, err) != QT_OK)
+        return QT_ERR;
+    /* a float buffer is evaluated too on request, and always under stochastic binarisation,
+     * whose quantized net (sign(w_r)) is not the one it trained */
+    r->eval_float = qt_quant_rule_of(qc.mode)->float_buffer &&
                     (c->quant.eval_float || c->quant.binarize == QT_CFG_BINARIZE_STOCH);
     return QT_OK;
 }
@@ -422,8 +428,9 @@ static uint64_t weights_checksum(const qt_net *net)
         size_t n = p->t.numel;
         if (p->owned)
             h = fnv1a(h, p->owned, n * sizeof(float));
-        if (p->q && p->q->w_real)
-            h = fnv1a(h, p->q->w_real, n * sizeof(float));
+        const float *buffer = qt_quant_float_buffer(p);
+        if (buffer)
+            h = fnv1a(h, buffer, n * sizeof(float));
         if (p->q && p->q->codes)
             h = fnv1a(h, p->q->codes, n);
     }
@@ -579,7 +586,7 @@ static int start_shard(run *r, qt_error *err)
 static int train(run *r, qt_error *err)
 {
     const char *dir = r->opts->run_dir;
-    if (qt_config_validate(r->cfg, err) != QT_OK)
+    if (qt_run_validate(r->cfg, err) != QT_OK)
         return QT_ERR;
     if (!dir || !dir[0])
         return qt_errorf(err, "the run directory name is empty");

@@ -9,6 +9,7 @@
 #include "qtrain/code_pack.h"
 #include "qtrain/json.h"
 #include "qtrain/quant.h"
+#include "qtrain/quant_rule.h"
 #include "qtrain/safetensors.h"
 
 typedef struct {
@@ -118,13 +119,14 @@ static int set_quantized(weights_file *f, qt_param *p, const qt_json *e, qt_erro
     if (rc == QT_OK && !(unit > 0.0f))
         rc = qt_errorf(err, "%s: %s: scale %g is not positive", f->path, p->name, (double)unit);
     const char *fb = entry_string(e, "float_buffer");
-    if (rc == QT_OK && q->w_real) {
+    float *buffer = qt_quant_float_buffer(p);
+    if (rc == QT_OK && buffer) {
         if (fb)
-            rc = read_f32(f, fb, p->t.ndim, p->t.shape, n, q->w_real, err);
+            rc = read_f32(f, fb, p->t.ndim, p->t.shape, n, buffer, err);
         else
-            qt_grid_decode(&q->grid, codes, q->w_real, n);
+            qt_grid_decode(&q->grid, codes, buffer, n);
         for (size_t i = 0; rc == QT_OK && i < n; i++)
-            if (qt_round_det(&q->grid, q->w_real[i]) != codes[i])
+            if (qt_round_det(&q->grid, buffer[i]) != codes[i])
                 rc = qt_errorf(err, "%s: %s: the float buffer rounds to another code than the "
                                "stored one at %zu", f->path, p->name, i);
     } else if (rc == QT_OK && fb) {

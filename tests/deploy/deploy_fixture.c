@@ -20,6 +20,7 @@
 #include "qtrain/export.h"
 #include "qtrain/file_io.h"
 #include "qtrain/net_cp.h"
+#include "qtrain/quant_rule.h"
 #include "qtrain/rng.h"
 #include "qtrain/run_setup.h"
 #include "qtrain/train_step.h"
@@ -93,6 +94,13 @@ static int logits(const qt_config *c, qt_net *net, const qt_dataset *ds_in, int 
     return rc;
 }
 
+/* quant.mode's rule keeps a float buffer (bc), which the packed export then carries. */
+static int keeps_float_buffer(const qt_config *c)
+{
+    qt_quant_mode mode = qt_quant_rule_find(c->quant.mode);
+    return mode != QT_QUANT_RULES && qt_quant_rule_of(mode)->float_buffer;
+}
+
 static int exports(const qt_config *c, const qt_net *net, const qt_dataset *ds, const char *prefix,
                    int onnx_only, qt_error *err)
 {
@@ -115,7 +123,7 @@ static int exports(const qt_config *c, const qt_net *net, const qt_dataset *ds, 
         if (onnx_only && files[i].o.format != QT_EXPORT_ONNX)
             continue;
         qt_export_opts o = files[i].o;
-        o.float_buffer = o.packed && c->quant.mode == QT_CFG_QUANT_BC;
+        o.float_buffer = o.packed && keeps_float_buffer(c);
         snprintf(path, sizeof path, "%s%s", prefix, files[i].suffix);
         rc = o.format == QT_EXPORT_ONNX ? qt_export_onnx(net, &meta, &o, path, err)
                                         : qt_export_safetensors(net, &meta, &o, path, err);

@@ -61,8 +61,8 @@ static qt_net *fuzz_net(int kind, qt_optimizer *opt)
         abort();
     net->num_classes = 3;
     qt_net_init_params(net, 7);
-    qt_quant_config qc = qt_run_quant_config(&c);
-    if (qt_quant_attach(net, &qc, 7, &err) != QT_OK)
+    qt_quant_config qc;
+    if (qt_run_quant_config(&c, &qc, &err) != QT_OK || qt_quant_attach(net, &qc, 7, &err) != QT_OK)
         abort();
     *opt = kind == 0 ? qt_optimizer_adam(0.9f, 0.999f, 1e-8f, 0.0f) : qt_optimizer_sgd(0.9f, 0, 0.0f);
     for (int i = 0; i < net->nparams; i++)

@@ -11,6 +11,7 @@
 
 #include "qtrain/config.h"
 #include "qtrain/file_io.h"
+#include "qtrain/run_setup.h"
 
 static void test_readme_matches_the_schema(void **state)
 {
@@ -21,7 +22,7 @@ static void test_readme_matches_the_schema(void **state)
     qt_error err = {{0}};
     assert_non_null(root);
     snprintf(path, sizeof path, "%s/configs/README.md", root);
-    char *want = qt_config_readme();
+    char *want = qt_config_readme(qt_run_config_names);
     assert_non_null(want);
     if (qt_read_file(path, &file, &len, &err) != QT_OK)
         fail_msg("%s\nGenerate it with: ninja -C <builddir> config-readme", err.msg);
@@ -41,7 +42,7 @@ static void test_readme_lists_every_key_in_its_section(void **state)
 {
     int n;
     const qt_config_key *keys = qt_config_schema(&n);
-    char *text = qt_config_readme();
+    char *text = qt_config_readme(qt_run_config_names);
     char heading[64], row[96];
     assert_non_null(text);
     for (int i = 0; i < n; i++) {
@@ -61,7 +62,7 @@ static void test_help_text_shows_every_key_with_its_default(void **state)
 {
     int n;
     const qt_config_key *keys = qt_config_schema(&n);
-    char *text = qt_config_help_text();
+    char *text = qt_config_help_text(qt_run_config_names);
     char line[128];
     assert_non_null(text);
     for (int i = 0; i < n; i++) {

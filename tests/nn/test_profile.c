@@ -52,7 +52,7 @@ static void make(setup *s, qt_quant_mode quant)
 static void train(setup *s, qt_profile *p)
 {
     qt_error err;
-    s->c.profile = p;
+    qt_profile_attach(&s->c, p);
     for (int k = 0; k < STEPS; k++) {
         qt_batch_result res;
         if (p)
@@ -62,7 +62,7 @@ static void train(setup *s, qt_profile *p)
         if (p)
             qt_profile_step_end(p, &s->c);
     }
-    s->c.profile = NULL;
+    qt_profile_attach(&s->c, NULL);
 }
 
 /* A float resnet20 trained STEPS steps under a new profile. */

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../ctx_step.h"
 #include "../plane_moments.h"
 #include "qtrain/comm.h"
 #include "qtrain/ops.h"
@@ -397,9 +398,9 @@ static qt_tensor *batchnorm_op(qt_ctx *c, qt_tensor *x, qt_tensor *gamma, qt_ten
         float *pm = NULL;
         if (d.s == 1) {
             j.plane_mean = x->data;
-        } else if (c->plane_moments.of == x) {
-            j.plane_mean = (float *)c->plane_moments.mean;
-            j.plane_m2 = (float *)c->plane_moments.m2;
+        } else if (c->step && c->step->plane_moments.of == x) {
+            j.plane_mean = (float *)c->step->plane_moments.mean;
+            j.plane_m2 = (float *)c->step->plane_moments.m2;
         } else if ((pm = qt_ctx_scratch(c, 2 * (size_t)d.n * d.c * sizeof(float)))) {
             j.plane_mean = pm;
             j.plane_m2 = pm + (size_t)d.n * d.c;

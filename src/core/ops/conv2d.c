@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../gemm.h"
+#include "../ctx_step.h"
 #include "../plane_moments.h"
 #include "../winograd.h"
 #include "qtrain/im2col.h"
@@ -288,10 +289,11 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
         j.tile = s->winograd ? winograd_tile(s, &wino, workers)
                              : product_tile(s, s->cout_g, s->kg, (size_t)s->cin * s->h * s->w, workers);
         qt_pool_run(c->pool, (s->n + j.tile - 1) / j.tile, forward_tile, &j);
-        if (j.plane_mean) {
-            c->plane_moments.of = yt;
-            c->plane_moments.mean = j.plane_mean;
-            c->plane_moments.m2 = j.plane_m2;
+        qt_ctx_step *st;
+        if (j.plane_mean && (st = qt_ctx_step_state(c))) {
+            st->plane_moments.of = yt;
+            st->plane_moments.mean = j.plane_mean;
+            st->plane_moments.m2 = j.plane_m2;
         }
     }
     const void *bufs[] = {off, j.apack, j.col, lanes.bits, j.wscratch};

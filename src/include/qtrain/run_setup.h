@@ -53,9 +53,21 @@ int qt_run_check_net_fits(const qt_net *net, const qt_dataset *ds, const char *c
  * and quantized as above. */
 qt_net *qt_run_build_described_net(const qt_config *c, const char *desc, qt_error *err);
 
-qt_quant_config qt_run_quant_config(const qt_config *c);
+/* The choices of the config's name keys (a qt_config_names_fn for the config's docs), read
+ * from the tables that hold them: quant.mode the training rules (quant_rule.h), quant.grid
+ * the grids (grid.h), quant.scale the scale rules (quant.h), train.schedule the schedules
+ * (schedule.h), train.loss the losses (loss.h); "" for any other key. */
+size_t qt_run_config_names(const qt_config_key *k, char *out, size_t size);
+
+/* qt_config_validate, then what needs the tables above: every name key names a row
+ * ("x.ini:3: quant.mode: expected one of fp|bc|sr|r|frozen, got "bcx""), and quant.bits
+ * suits quant.grid. Every program checks a config with this before it runs anything. */
+int qt_run_validate(const qt_config *c, qt_error *err);
+
+/* The objects the config describes; a name no table has is an error as in qt_run_validate. */
+int qt_run_quant_config(const qt_config *c, qt_quant_config *out, qt_error *err);
 qt_optimizer qt_run_optimizer(const qt_config *c);
-qt_schedule qt_run_schedule(const qt_config *c);
-qt_loss_kind qt_run_loss(const qt_config *c);
+int qt_run_schedule(const qt_config *c, qt_schedule *out, qt_error *err);
+int qt_run_loss(const qt_config *c, qt_loss_kind *out, qt_error *err);
 
 #endif
