@@ -84,9 +84,13 @@ def orderings(res, cells, pairs, label):
     return lines
 
 
-def write(args, lines):
+def write(args, lines, header=None, rows=None):
+    """<out>/results.md from lines, and <out>/runs.csv (one row per quantization) when given
+    its header and rows."""
     text = "\n".join(lines) + "\n"
     (args.out / "results.md").write_text(text)
+    if rows is not None:
+        qtexp.write_csv(args.out / "runs.csv", header, rows)
     print(text)
 
 

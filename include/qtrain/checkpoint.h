@@ -19,6 +19,9 @@
  *   opt/<name>.m, opt/<name>.v f32   optimizer state
  *   flips/<name>               i8    signs at the start of the epoch (flip counting)
  *   arch/<layer>.cp_rank       u64   layer <layer> is CP-factorised with this rank (net_cp.h)
+ *   act/<layer>                f64   [1, 3]: the grid {lowest level, spacing, levels} that
+ *                                    layer's input is put on (qt_layer.act, act_quant.h);
+ *                                    absent: the input stays float
  * SR and R weights are stored only as level indices (1 byte per weight); BC stores w_r
  * (the indices of Q(w_r) follow from it). Post-training quantizers store their own coded
  * forms through a qt_checkpoint_extra, whose reader decodes them again on a weights-only

@@ -152,6 +152,26 @@ static int write_arch(qt_record_writer *w, const qt_net *net, qt_error *err)
     return QT_OK;
 }
 
+/* act/<layer> for each layer whose input is put on a grid (post-training activation
+ * quantization, act_quant.h): [1, 3] f64 {lowest level, spacing, levels}, one row per grid
+ * (one per tensor). The forward pass applies it, so the loaded net computes what the
+ * quantizer measured. */
+static int write_act(qt_record_writer *w, const qt_net *net, qt_error *err)
+{
+    for (int i = 0; i < net->nlayers; i++) {
+        const qt_uniform_grid *g = &net->layers[i].act;
+        if (g->levels < 1)
+            continue;
+        char rec[NAME_MAX_LEN];
+        double row[3] = {g->lo, g->step, g->levels};
+        int64_t shape[2] = {1, 3};
+        snprintf(rec, sizeof rec, "act/%s", net->layers[i].name);
+        if (qt_record_write(w, rec, QT_REC_F64, 2, shape, row, err) != QT_OK)
+            return QT_ERR;
+    }
+    return QT_OK;
+}
+
 static int write_text(qt_record_writer *w, const char *name, const char *text, qt_error *err)
 {
     int64_t len = (int64_t)strlen(text);
@@ -166,7 +186,8 @@ static int write_all(qt_record_writer *w, const qt_net *net, const qt_optimizer 
         return QT_ERR;
     if (qt_net_description(net) && write_text(w, "net", qt_net_description(net), err) != QT_OK)
         return QT_ERR;
-    if (write_arch(w, net, err) != QT_OK || (st && write_state(w, opt, st, err) != QT_OK))
+    if (write_arch(w, net, err) != QT_OK || write_act(w, net, err) != QT_OK ||
+        (st && write_state(w, opt, st, err) != QT_OK))
         return QT_ERR;
     for (int i = 0; i < net->nparams; i++)
         if (write_param(w, net->params[i], opt, st, extra, err) != QT_OK)
@@ -335,6 +356,32 @@ static int load_bn(const loader *ld, qt_layer *l, int apply, qt_error *err)
     return QT_OK;
 }
 
+/* Checks (apply = 0) or sets (apply = 1) layer l's input grid from act/<layer>; a file
+ * without one (every checkpoint before activation grids were stored) leaves the input
+ * float. */
+static int load_act(const loader *ld, qt_layer *l, int apply, qt_error *err)
+{
+    char rec[NAME_MAX_LEN];
+    snprintf(rec, sizeof rec, "act/%s", l->name);
+    qt_uniform_grid g = {0};
+    if (qt_record_file_find(ld->f, rec)) {
+        double row[3];
+        int64_t shape[2] = {1, 3};
+        if (qt_record_file_read(ld->f, rec, QT_REC_F64, 2, shape, row, err) != QT_OK)
+            return QT_ERR;
+        if (l->kind != QT_LAYER_CONV && l->kind != QT_LAYER_LINEAR)
+            return qt_errorf(err, "%s: %s: only conv and linear inputs are quantized", ld->path, rec);
+        g = (qt_uniform_grid){(float)row[0], (float)row[1], (int)row[2]};
+        if (!isfinite(row[0]) || !(row[1] > 0.0) || !isfinite(row[1]) || row[2] != g.levels ||
+            g.levels < 2 || g.levels > 256 || (double)g.lo != row[0] || (double)g.step != row[1])
+            return qt_errorf(err, "%s: %s: invalid grid {%g, %g, %g}", ld->path, rec, row[0],
+                             row[1], row[2]);
+    }
+    if (apply)
+        l->act = g;
+    return QT_OK;
+}
+
 static int read_u64(const loader *ld, const char *name, int64_t *out, qt_error *err)
 {
     uint64_t v;
@@ -384,7 +431,8 @@ static int load_all(const loader *ld, qt_net *net, qt_optimizer *opt, qt_train_s
             if (load_param(ld, net->params[i], opt, apply, err) != QT_OK)
                 return QT_ERR;
         for (int i = 0; i < net->nlayers; i++)
-            if (net->layers[i].kind == QT_LAYER_BATCHNORM && load_bn(ld, &net->layers[i], apply, err) != QT_OK)
+            if ((net->layers[i].kind == QT_LAYER_BATCHNORM && load_bn(ld, &net->layers[i], apply, err) != QT_OK) ||
+                load_act(ld, &net->layers[i], apply, err) != QT_OK)
                 return QT_ERR;
         qt_train_state scratch;
         if (st && load_state(ld, apply ? opt : NULL, apply ? st : &scratch, err) != QT_OK)

@@ -1,5 +1,6 @@
 /* Activation quantization: the grid op, range fitting, calibration of a net's layer inputs,
- * and the held-out split that qquant draws its validation images from. */
+ * the grids' round trip through a checkpoint, and the held-out split that qquant draws its
+ * validation images from. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +11,11 @@
 #include <cmocka.h>
 
 #include "qtrain/act_quant.h"
+#include "qtrain/checkpoint.h"
 #include "qtrain/ops.h"
 #include "qtrain/rng.h"
+#include "checkpoint_diff.h"
+#include "tmpdir.h"
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -167,6 +171,85 @@ static void test_calibrated_inputs(void **state)
     qt_dataset_free(ds);
 }
 
+/* The output of net on the n images x (malloc'd). */
+static float *outputs(qt_net *net, const qt_calib_set *x, size_t *numel)
+{
+    qt_ctx c;
+    qt_ctx_init(&c);
+    c.grad_enabled = 0;
+    qt_tensor *in = qt_tensor_wrap(&c, x->x, 4, (int[]){x->n, x->c, x->h, x->w});
+    qt_tensor *y = qt_net_forward(&c, net, in);
+    assert_non_null(y);
+    float *v = malloc(y->numel * sizeof *v);
+    memcpy(v, y->data, y->numel * sizeof *v);
+    *numel = y->numel;
+    qt_ctx_free(&c);
+    return v;
+}
+
+/* 4-bit input grids saved with the net come back bit for bit, and the reloaded net computes
+ * exactly what the calibrated one did (16 values of "id"'s input at most). A file without
+ * grids (as written before they were stored) loads with float inputs, even into a net that
+ * had grids; a malformed grid record is refused with the net left as it was. */
+static void test_grids_in_checkpoint(void **state)
+{
+    qt_error err;
+    qt_dataset *ds;
+    char dir[512], path[700], old[700], bad[700], why[600];
+    assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/a4.qtr", dir);
+    snprintf(old, sizeof old, "%s/old.qtr", dir);
+    snprintf(bad, sizeof bad, "%s/bad.qtr", dir);
+    assert_int_equal(qt_dataset_synthetic(&ds, 80, 3, 6, 6, 3, 11, &err), QT_OK);
+    qt_calib_set cal, other;
+    assert_int_equal(qt_calib_load(&cal, ds, 0, 40, 2, &err), QT_OK);
+    assert_int_equal(qt_calib_load(&other, ds, 40, 40, 2, &err), QT_OK);
+    qt_net *net = identity_net(), *back = identity_net();
+    int mask[4] = {1, 0, 0, 1};
+    qt_act_quant_opts o = {4, QT_ACT_RANGE_MSE, 40, 1};
+    assert_int_equal(qt_act_calibrate(net, mask, &cal, &o, &err), QT_OK);
+    size_t n, nb;
+    float *want = outputs(net, &other, &n);
+    float *plain = outputs(back, &other, &nb);        /* float inputs */
+    assert_int_equal(qt_checkpoint_save(path, net, NULL, NULL, NULL, NULL, &err), QT_OK);
+    assert_int_equal(qt_checkpoint_load(path, back, NULL, NULL, &err), QT_OK);
+    for (int i = 0; i < 4; i++)
+        assert_memory_equal(&back->layers[i].act, &net->layers[i].act, sizeof net->layers[i].act);
+    assert_int_equal(back->layers[3].act.levels, 16);
+    float *got = outputs(back, &other, &nb);
+    assert_int_equal(nb, n);
+    assert_memory_equal(got, want, n * sizeof *got);
+    assert_true(memcmp(plain, want, n * sizeof *got) != 0);   /* the grids change the output */
+    assert_true(distinct(got, n) <= 16);
+    free(got);
+
+    assert_int_equal(checkpoint_rewrite(path, old, "act/", NULL, 0, why, sizeof why), 0);
+    assert_int_equal(qt_checkpoint_load(old, back, NULL, NULL, &err), QT_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(back->layers[i].act.levels, 0);
+    got = outputs(back, &other, &nb);
+    assert_memory_equal(got, plain, n * sizeof *got);
+    free(got);
+
+    assert_int_equal(qt_checkpoint_load(path, back, NULL, NULL, &err), QT_OK);
+    double grid[3] = {0.0, 0.25, 300.0};
+    qt_record rec = {"act/id", QT_REC_F64, 2, {1, 3}, grid, sizeof grid};
+    assert_int_equal(checkpoint_rewrite(path, bad, "act/id", &rec, 1, why, sizeof why), 0);
+    assert_int_equal(qt_checkpoint_load(bad, back, NULL, NULL, &err), QT_ERR);
+    char msg[800];
+    snprintf(msg, sizeof msg, "%s: act/id: invalid grid {0, 0.25, 300}", bad);
+    assert_string_equal(err.msg, msg);
+    assert_memory_equal(&back->layers[3].act, &net->layers[3].act, sizeof net->layers[3].act);
+    free(want);
+    free(plain);
+    qt_net_free(net);
+    qt_net_free(back);
+    qt_calib_free(&cal);
+    qt_calib_free(&other);
+    qt_dataset_free(ds);
+    tmpdir_remove(dir);
+}
+
 /* qquant's split: with one seed, images [0, V) (validation) and [V, V + n) (calibration) are
  * different images, and together they are the first V + n of the same permutation. Every
  * synthetic image is distinct, so equal pixels would mean the same image twice. */
@@ -205,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_op),
         cmocka_unit_test(test_grid_fit),
         cmocka_unit_test(test_calibrated_inputs),
+        cmocka_unit_test(test_grids_in_checkpoint),
         cmocka_unit_test(test_split_disjoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

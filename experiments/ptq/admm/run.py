@@ -9,14 +9,15 @@ classifier are rounded to 8 bits (--rest-bits 8), every quantized layer's input 
 training images, as in the paper. ADMM runs qquant's defaults (at most 100 sweeps of 30
 inner iterations, divergence window 5, the best sweep kept); ADMM-EPC's EPC 50 sweeps.
 AdaRound: 4-bit alphabet on every layer, C_alpha chosen among 3,4,5 on VAL held-out training
-images. Writes <out>/results.md; runs and summaries go to <out>/runs.
+images. Writes <out>/results.md and <out>/runs.csv (one row per quantization); runs and
+summaries go to <out>/runs.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import ptqexp  # noqa: E402
-from ptqexp import qtexp  # noqa: E402
+from ptqexp import qtexp, seedstats  # noqa: E402
 
 RATES = [1.5, 2, 3]
 CP_METHODS = ["admm-cp", "admm-epc", "cp-quant"]
@@ -60,17 +61,28 @@ def main():
     lines += ["", f"AdaRound w4/a8, no factorization: {ptqexp.acc_cell(ada)} at "
               f"{ada[0]['bops_percent']:.2f}% BOPs (C_alpha per seed: "
               f"{','.join('%g' % s['calpha'] for s in ada)}).", "",
-              "Reconstruction error e_quant of conv2 (||W - W^|| / ||W||, mean over seeds):", "",
+              "Reconstruction error e_quant of conv2 (||W - W^|| / ||W|| of the quantized "
+              "factors), mean ± std over the seeds:", "",
               "| rate | " + " | ".join(CP_METHODS) + " |", "|---|" + "---|" * len(CP_METHODS)]
     for rate in RATES:
-        cells = []
-        for m in CP_METHODS:
-            e = [next(l["rel_error"] for l in s["cp_layers"] if l["rank"] > 0) for s in res[rate, m]]
-            cells.append(f"{sum(e) / len(e):.4f}")
-        lines.append(f"| {rate} | " + " | ".join(cells) + " |")
+        lines.append(f"| {rate} | " + " | ".join(
+            seedstats.mean_std_text([conv2(s)["rel_error"] for s in res[rate, m]], 4)
+            for m in CP_METHODS) + " |")
     lines += ptqexp.orderings(res, RATES, (("admm-epc", "admm-cp"), ("admm-cp", "cp-quant"),
                                            ("admm-epc", "cp-quant")), lambda r: f"rate {r}")
-    ptqexp.write(args, lines)
+    rows = [[m, rate, seed, s["quant_acc"], s["quant_acc_before_bn_calib"], s["bops_percent"],
+             conv2(s)["rank"], conv2(s)["float_error"], conv2(s)["rel_error"], conv2(s)["sweeps"],
+             ""] for rate in RATES for m in CP_METHODS for seed, s in zip(args.seeds, res[rate, m])]
+    rows += [["adaround", "", seed, s["quant_acc"], s["quant_acc_before_bn_calib"],
+              s["bops_percent"], "", "", "", "", s["calpha"]] for seed, s in zip(args.seeds, ada)]
+    ptqexp.write(args, lines, ["method", "rate", "seed", "test_acc", "test_acc_before_bn_calib",
+                               "bops_percent", "conv2_rank", "conv2_float_cp_error",
+                               "conv2_e_quant", "conv2_sweeps", "calpha"], rows)
+
+
+def conv2(summary):
+    """The factorised layer's entry of a CP summary (the only one with a rank)."""
+    return next(l for l in summary["cp_layers"] if l["rank"] > 0)
 
 
 if __name__ == "__main__":

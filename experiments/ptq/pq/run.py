@@ -6,7 +6,8 @@ float (the paper's choice), conv2 gets blocks of d = 9 (small) or 18 (large) wit
 the linear layers d = 4 with k = 2048 (clamped per layer). "EM only" runs no finetuning;
 "finetuned" runs qquant's defaults: 100 distillation steps on each layer's codewords and 300
 global steps, batch 128, drawn from 10000 training images (the reference: 2500 and 90000
-steps on ImageNet). Writes <out>/results.md; runs and summaries go to <out>/runs.
+steps on ImageNet). Writes <out>/results.md and <out>/runs.csv (one row per quantization);
+runs and summaries go to <out>/runs.
 """
 import sys
 from pathlib import Path
@@ -53,7 +54,11 @@ def main():
                                     res["small", "EM only"]),
               "- " + ptqexp.compare("small blocks", res["small", "finetuned"], "large blocks",
                                     res["large", "finetuned"])]
-    ptqexp.write(args, lines)
+    rows = [[blocks, d, stage, seed, s["quant_acc"], s["size"]["total_mb"], s["size"]["ratio"],
+             s["bits_per_weight"], s["seconds"]]
+            for blocks, d, stage in CELLS for seed, s in zip(args.seeds, res[blocks, stage])]
+    ptqexp.write(args, lines, ["blocks", "d", "stage", "seed", "test_acc", "size_mb", "ratio",
+                               "index_bits_per_weight", "seconds"], rows)
 
 
 if __name__ == "__main__":
