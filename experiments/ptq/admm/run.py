@@ -58,6 +58,11 @@ def main():
         bops = res[rate, "admm-cp"][0]["bops_percent"]
         lines.append(f"| {rate} | {bops:.2f} | " +
                      " | ".join(ptqexp.acc_cell(res[rate, m]) for m in CP_METHODS) + " |")
+    lines += ["", "The same before batchnorm calibration (test accuracy in %):", "",
+              "| rate | " + " | ".join(CP_METHODS) + " |", "|---|" + "---|" * len(CP_METHODS)]
+    for rate in RATES:
+        lines.append(f"| {rate} | " + " | ".join(
+            ptqexp.acc_cell(res[rate, m], "quant_acc_before_bn_calib") for m in CP_METHODS) + " |")
     lines += ["", f"AdaRound w4/a8, no factorization: {ptqexp.acc_cell(ada)} at "
               f"{ada[0]['bops_percent']:.2f}% BOPs (C_alpha per seed: "
               f"{','.join('%g' % s['calpha'] for s in ada)}).", "",
@@ -68,8 +73,13 @@ def main():
         lines.append(f"| {rate} | " + " | ".join(
             seedstats.mean_std_text([conv2(s)["rel_error"] for s in res[rate, m]], 4)
             for m in CP_METHODS) + " |")
-    lines += ptqexp.orderings(res, RATES, (("admm-epc", "admm-cp"), ("admm-cp", "cp-quant"),
-                                           ("admm-epc", "cp-quant")), lambda r: f"rate {r}")
+    pairs = (("admm-epc", "admm-cp"), ("admm-cp", "cp-quant"), ("admm-epc", "cp-quant"))
+    lines += ptqexp.orderings(res, RATES, pairs, lambda r: f"rate {r}")
+    before = (lambda ss: ptqexp.errors(ss, "quant_acc_before_bn_calib"),
+              "test error before batchnorm calibration", "%", 2)
+    lines += ptqexp.orderings(res, RATES, pairs, lambda r: f"rate {r}", before)
+    e_quant = (lambda ss: [conv2(s)["rel_error"] for s in ss], "conv2's e_quant", "relative", 4)
+    lines += ptqexp.orderings(res, RATES, pairs, lambda r: f"rate {r}", e_quant)
     rows = [[m, rate, seed, s["quant_acc"], s["quant_acc_before_bn_calib"], s["bops_percent"],
              conv2(s)["rank"], conv2(s)["float_error"], conv2(s)["rel_error"], conv2(s)["sweeps"],
              ""] for rate in RATES for m in CP_METHODS for seed, s in zip(args.seeds, res[rate, m])]
