@@ -114,6 +114,8 @@ static const char usage_text[] =
     "                        step); minmax: [min, max] (default mse)\n"
     "  --act-images N        images the activation ranges are measured on (default 500, the\n"
     "                        reference's)\n"
+    "  --act-per-channel     conv layers: one range (and grid of 2^A levels) per input\n"
+    "                        channel instead of one per tensor; linear layers keep one\n"
     "  --quiet               print only the result\n"
     "  --help                this text\n"
     "\n"
@@ -328,6 +330,8 @@ static int parse(args *a, int argc, char **argv)
             a->o.per_channel = 1;
         } else if (!strcmp(s, "--stochastic")) {
             a->o.stochastic = 1;
+        } else if (!strcmp(s, "--act-per-channel")) {
+            a->o.act.per_channel = 1;
         } else if (!strcmp(s, "--quiet")) {
             a->quiet = 1;
         } else {

@@ -142,7 +142,7 @@ static void test_calibrated_inputs(void **state)
         if (bits == 0) {
             net->layers[0].act = net->layers[3].act = (qt_uniform_grid){0};
         } else {
-            qt_act_quant_opts o = {bits, QT_ACT_RANGE_MSE, 40, 1};
+            qt_act_quant_opts o = {bits, QT_ACT_RANGE_MSE, 40, 1, 0};
             assert_int_equal(qt_act_calibrate(net, mask, &cal, &o, &err), QT_OK);
             assert_int_equal(net->layers[0].act.levels, 1 << bits);
             assert_int_equal(net->layers[3].act.levels, 1 << bits);
@@ -206,7 +206,7 @@ static void test_grids_in_checkpoint(void **state)
     assert_int_equal(qt_calib_load(&other, ds, 40, 40, 2, &err), QT_OK);
     qt_net *net = identity_net(), *back = identity_net();
     int mask[4] = {1, 0, 0, 1};
-    qt_act_quant_opts o = {4, QT_ACT_RANGE_MSE, 40, 1};
+    qt_act_quant_opts o = {4, QT_ACT_RANGE_MSE, 40, 1, 0};
     assert_int_equal(qt_act_calibrate(net, mask, &cal, &o, &err), QT_OK);
     size_t n, nb;
     float *want = outputs(net, &other, &n);
@@ -250,6 +250,132 @@ static void test_grids_in_checkpoint(void **state)
     tmpdir_remove(dir);
 }
 
+/* in (3x6x6) -> conv 1x1 "id" (3 -> 3, identity weights, no bias): the output is the
+ * quantized input, channel by channel. Channel c of the input is scaled by 1, 10 and 100
+ * (scale_inputs), so one grid for all channels would leave channel 0 a few levels. */
+static qt_net *identity_conv(void)
+{
+    qt_error err;
+    qt_net *net = qt_net_new("idc", 3, 6, 6, &err);
+    assert_non_null(net);
+    assert_int_equal(qt_net_conv(net, "id", QT_NET_INPUT, 3, 1, 1, 0, 0, &err), 0);
+    qt_tensor *w = &net->layers[0].weight->t;
+    memset(w->data, 0, w->numel * sizeof(float));
+    for (int i = 0; i < 3; i++)
+        w->data[i * 3 + i] = 1.0f;
+    return net;
+}
+
+static void scale_inputs(qt_calib_set *cs)
+{
+    for (int k = 0; k < cs->n; k++)
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 36; i++)
+                cs->x[((size_t)k * 3 + c) * 36 + i] *= c == 0 ? 1.0f : (c == 1 ? 10.0f : 100.0f);
+}
+
+/* Distinct values of channel ch of y (N, 3, 6, 6). */
+static int channel_distinct(const float *y, int n, int ch)
+{
+    float *v = malloc(sizeof(float) * 36 * (size_t)n);
+    for (int k = 0; k < n; k++)
+        memcpy(v + (size_t)k * 36, y + ((size_t)k * 3 + ch) * 36, 36 * sizeof(float));
+    int d = distinct(v, 36 * (size_t)n);
+    free(v);
+    return d;
+}
+
+/* --act-per-channel: calibrated on 40 images, each input channel of the conv takes at most
+ * 2^bits distinct values on 40 other images, on a grid of its own (channel 0's step is far
+ * finer than channel 2's); the grids survive a checkpoint, and a record with the wrong
+ * number of rows is refused. */
+static void test_per_channel(void **state)
+{
+    qt_error err;
+    qt_dataset *ds;
+    char dir[512], path[700], bad[700], why[600];
+    assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/ch.qtr", dir);
+    snprintf(bad, sizeof bad, "%s/bad.qtr", dir);
+    assert_int_equal(qt_dataset_synthetic(&ds, 80, 3, 6, 6, 3, 11, &err), QT_OK);
+    qt_calib_set cal, other;
+    assert_int_equal(qt_calib_load(&cal, ds, 0, 40, 2, &err), QT_OK);
+    assert_int_equal(qt_calib_load(&other, ds, 40, 40, 2, &err), QT_OK);
+    scale_inputs(&cal);
+    scale_inputs(&other);
+    qt_net *net = identity_conv(), *back = identity_conv();
+    int mask[1] = {1};
+    for (int bits = 2; bits <= 6; bits += 2) {
+        qt_act_quant_opts o = {bits, QT_ACT_RANGE_MINMAX, 40, 1, 1};
+        assert_int_equal(qt_act_calibrate(net, mask, &cal, &o, &err), QT_OK);
+        const qt_layer *l = &net->layers[0];
+        assert_non_null(l->act_ch);
+        assert_int_equal(l->act_nch, 3);
+        assert_int_equal(l->act.levels, 1 << bits);
+        assert_true(l->act_ch[0].step * 20.0f < l->act_ch[2].step);
+        size_t n;
+        float *y = outputs(net, &other, &n);
+        for (int ch = 0; ch < 3; ch++) {
+            int d = channel_distinct(y, other.n, ch);
+            print_message("%d bits per channel: channel %d step %.4g, %d distinct values\n",
+                          bits, ch, l->act_ch[ch].step, d);
+            assert_true(d <= 1 << bits);
+            assert_true(d >= 2);
+        }
+        free(y);
+    }
+    size_t n, nb;
+    float *want = outputs(net, &other, &n);
+    assert_int_equal(qt_checkpoint_save(path, net, NULL, NULL, NULL, NULL, &err), QT_OK);
+    assert_int_equal(qt_checkpoint_load(path, back, NULL, NULL, &err), QT_OK);
+    assert_int_equal(back->layers[0].act_nch, 3);
+    assert_memory_equal(back->layers[0].act_ch, net->layers[0].act_ch, 3 * sizeof(qt_uniform_grid));
+    float *got = outputs(back, &other, &nb);
+    assert_memory_equal(got, want, n * sizeof *got);
+    free(got);
+    free(want);
+    double rows[6] = {0.0, 0.25, 16.0, 0.0, 0.5, 16.0};
+    qt_record rec = {"act/id", QT_REC_F64, 2, {2, 3}, rows, sizeof rows};
+    assert_int_equal(checkpoint_rewrite(path, bad, "act/", &rec, 1, why, sizeof why), 0);
+    assert_int_equal(qt_checkpoint_load(bad, back, NULL, NULL, &err), QT_ERR);
+    char msg[800];
+    snprintf(msg, sizeof msg, "%s: act/id: expected f64 [1, 3] or [3, 3] (one grid per input "
+             "channel)", bad);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(back->layers[0].act_nch, 3);                 /* left as it was */
+    qt_net_free(net);
+    qt_net_free(back);
+    qt_calib_free(&cal);
+    qt_calib_free(&other);
+    qt_dataset_free(ds);
+    tmpdir_remove(dir);
+}
+
+/* The per-channel op: every value on its channel's grid; a grid count that is not the
+ * channel count is an error. */
+static void test_op_per_channel(void **state)
+{
+    qt_ctx c;
+    qt_ctx_init(&c);
+    qt_rng r;
+    qt_rng_seed(&r, 4);
+    qt_tensor *x = qt_tensor_new(&c, 4, (int[]){5, 2, 4, 4});
+    for (size_t i = 0; i < x->numel; i++)
+        x->data[i] = qt_rng_normal(&r);
+    qt_uniform_grid g[2] = {{-1.0f, 0.5f, 4}, {0.0f, 0.125f, 8}};
+    qt_tensor *y = qt_uniform_quant_channels(&c, x, g, 2);
+    assert_non_null(y);
+    for (size_t i = 0; i < x->numel; i++) {
+        const qt_uniform_grid *gi = &g[(i / 16) % 2];
+        assert_true(y->data[i] == qt_uniform_grid_value(gi, qt_uniform_grid_index(gi, x->data[i])));
+    }
+    qt_uniform_grid three[3] = {g[0], g[1], g[1]};
+    assert_null(qt_uniform_quant_channels(&c, x, three, 3));
+    assert_string_equal(c.err.msg, "uniform quantization: 3 channel grids for a tensor of 4 "
+                                   "dims and 2 channels");
+    qt_ctx_free(&c);
+}
+
 /* qquant's split: with one seed, images [0, V) (validation) and [V, V + n) (calibration) are
  * different images, and together they are the first V + n of the same permutation. Every
  * synthetic image is distinct, so equal pixels would mean the same image twice. */
@@ -289,6 +415,8 @@ int main(void)
         cmocka_unit_test(test_grid_fit),
         cmocka_unit_test(test_calibrated_inputs),
         cmocka_unit_test(test_grids_in_checkpoint),
+        cmocka_unit_test(test_op_per_channel),
+        cmocka_unit_test(test_per_channel),
         cmocka_unit_test(test_split_disjoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
