@@ -107,6 +107,35 @@ static void test_grid_fit(void **state)
     free(x);
 }
 
+/* w (n x n, or n x n x 1 x 1) = the identity. */
+static void set_identity(qt_tensor *w, int n)
+{
+    memset(w->data, 0, w->numel * sizeof(float));
+    for (int i = 0; i < n; i++)
+        w->data[(size_t)i * n + i] = 1.0f;
+}
+
+/* 80 synthetic 3x6x6 images: 40 to calibrate on (cal), 40 others to test on (other). */
+typedef struct {
+    qt_dataset *ds;
+    qt_calib_set cal, other;
+} image_sets;
+
+static void image_sets_load(image_sets *t)
+{
+    qt_error err;
+    assert_int_equal(qt_dataset_synthetic(&t->ds, 80, 3, 6, 6, 3, 11, &err), QT_OK);
+    assert_int_equal(qt_calib_load(&t->cal, t->ds, 0, 40, 2, &err), QT_OK);
+    assert_int_equal(qt_calib_load(&t->other, t->ds, 40, 40, 2, &err), QT_OK);
+}
+
+static void image_sets_free(image_sets *t)
+{
+    qt_calib_free(&t->cal);
+    qt_calib_free(&t->other);
+    qt_dataset_free(t->ds);
+}
+
 /* in (3x6x6) -> conv 3x3 (8) -> relu -> flatten -> linear "id" (288 -> 288, identity
  * weights, no bias): the id layer's output is its quantized input. */
 static qt_net *identity_net(void)
@@ -119,10 +148,7 @@ static qt_net *identity_net(void)
     assert_int_equal(qt_net_flatten(net, 1, &err), 2);
     assert_int_equal(qt_net_linear(net, "id", 2, 288, 0, &err), 3);
     qt_net_init_params(net, 9);
-    qt_tensor *w = &net->layers[3].weight->t;
-    memset(w->data, 0, w->numel * sizeof(float));
-    for (int i = 0; i < 288; i++)
-        w->data[(size_t)i * 288 + i] = 1.0f;
+    set_identity(&net->layers[3].weight->t, 288);
     return net;
 }
 
@@ -131,11 +157,8 @@ static qt_net *identity_net(void)
 static void test_calibrated_inputs(void **state)
 {
     qt_error err;
-    qt_dataset *ds;
-    assert_int_equal(qt_dataset_synthetic(&ds, 80, 3, 6, 6, 3, 11, &err), QT_OK);
-    qt_calib_set cal, other;
-    assert_int_equal(qt_calib_load(&cal, ds, 0, 40, 2, &err), QT_OK);
-    assert_int_equal(qt_calib_load(&other, ds, 40, 40, 2, &err), QT_OK);
+    image_sets t;
+    image_sets_load(&t);
     qt_net *net = identity_net();
     int mask[4] = {1, 0, 0, 1};
     for (int bits = 0; bits <= 8; bits += 2) {
@@ -143,7 +166,7 @@ static void test_calibrated_inputs(void **state)
             net->layers[0].act = net->layers[3].act = (qt_uniform_grid){0};
         } else {
             qt_act_quant_opts o = {bits, QT_ACT_RANGE_MSE, 40, 1, 0};
-            assert_int_equal(qt_act_calibrate(net, mask, &cal, &o, &err), QT_OK);
+            assert_int_equal(qt_act_calibrate(net, mask, &t.cal, &o, &err), QT_OK);
             assert_int_equal(net->layers[0].act.levels, 1 << bits);
             assert_int_equal(net->layers[3].act.levels, 1 << bits);
             assert_true(net->layers[3].act.lo == 0.0f);     /* post-ReLU: 0 stays a level */
@@ -151,7 +174,7 @@ static void test_calibrated_inputs(void **state)
         qt_ctx c;
         qt_ctx_init(&c);
         c.grad_enabled = 0;
-        qt_tensor *x = qt_tensor_wrap(&c, other.x, 4, (int[]){40, 3, 6, 6});
+        qt_tensor *x = qt_tensor_wrap(&c, t.other.x, 4, (int[]){40, 3, 6, 6});
         qt_tensor *y = qt_net_forward(&c, net, x);
         assert_non_null(y);
         float *v = malloc(y->numel * sizeof *v);
@@ -166,9 +189,7 @@ static void test_calibrated_inputs(void **state)
         qt_ctx_free(&c);
     }
     qt_net_free(net);
-    qt_calib_free(&cal);
-    qt_calib_free(&other);
-    qt_dataset_free(ds);
+    image_sets_free(&t);
 }
 
 /* The output of net on the n images x (malloc'd). */
@@ -194,29 +215,26 @@ static float *outputs(qt_net *net, const qt_calib_set *x, size_t *numel)
 static void test_grids_in_checkpoint(void **state)
 {
     qt_error err;
-    qt_dataset *ds;
     char dir[512], path[700], old[700], bad[700], why[600];
     assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/a4.qtr", dir);
     snprintf(old, sizeof old, "%s/old.qtr", dir);
     snprintf(bad, sizeof bad, "%s/bad.qtr", dir);
-    assert_int_equal(qt_dataset_synthetic(&ds, 80, 3, 6, 6, 3, 11, &err), QT_OK);
-    qt_calib_set cal, other;
-    assert_int_equal(qt_calib_load(&cal, ds, 0, 40, 2, &err), QT_OK);
-    assert_int_equal(qt_calib_load(&other, ds, 40, 40, 2, &err), QT_OK);
+    image_sets t;
+    image_sets_load(&t);
     qt_net *net = identity_net(), *back = identity_net();
     int mask[4] = {1, 0, 0, 1};
     qt_act_quant_opts o = {4, QT_ACT_RANGE_MSE, 40, 1, 0};
-    assert_int_equal(qt_act_calibrate(net, mask, &cal, &o, &err), QT_OK);
+    assert_int_equal(qt_act_calibrate(net, mask, &t.cal, &o, &err), QT_OK);
     size_t n, nb;
-    float *want = outputs(net, &other, &n);
-    float *plain = outputs(back, &other, &nb);        /* float inputs */
+    float *want = outputs(net, &t.other, &n);
+    float *plain = outputs(back, &t.other, &nb);        /* float inputs */
     assert_int_equal(qt_checkpoint_save(path, net, NULL, NULL, NULL, NULL, &err), QT_OK);
     assert_int_equal(qt_checkpoint_load(path, back, NULL, NULL, &err), QT_OK);
     for (int i = 0; i < 4; i++)
         assert_memory_equal(&back->layers[i].act, &net->layers[i].act, sizeof net->layers[i].act);
     assert_int_equal(back->layers[3].act.levels, 16);
-    float *got = outputs(back, &other, &nb);
+    float *got = outputs(back, &t.other, &nb);
     assert_int_equal(nb, n);
     assert_memory_equal(got, want, n * sizeof *got);
     assert_true(memcmp(plain, want, n * sizeof *got) != 0);   /* the grids change the output */
@@ -227,7 +245,7 @@ static void test_grids_in_checkpoint(void **state)
     assert_int_equal(qt_checkpoint_load(old, back, NULL, NULL, &err), QT_OK);
     for (int i = 0; i < 4; i++)
         assert_int_equal(back->layers[i].act.levels, 0);
-    got = outputs(back, &other, &nb);
+    got = outputs(back, &t.other, &nb);
     assert_memory_equal(got, plain, n * sizeof *got);
     free(got);
 
@@ -244,9 +262,7 @@ static void test_grids_in_checkpoint(void **state)
     free(plain);
     qt_net_free(net);
     qt_net_free(back);
-    qt_calib_free(&cal);
-    qt_calib_free(&other);
-    qt_dataset_free(ds);
+    image_sets_free(&t);
     tmpdir_remove(dir);
 }
 
@@ -259,10 +275,7 @@ static qt_net *identity_conv(void)
     qt_net *net = qt_net_new("idc", 3, 6, 6, &err);
     assert_non_null(net);
     assert_int_equal(qt_net_conv(net, "id", QT_NET_INPUT, 3, 1, 1, 0, 0, &err), 0);
-    qt_tensor *w = &net->layers[0].weight->t;
-    memset(w->data, 0, w->numel * sizeof(float));
-    for (int i = 0; i < 3; i++)
-        w->data[i * 3 + i] = 1.0f;
+    set_identity(&net->layers[0].weight->t, 3);
     return net;
 }
 
@@ -292,31 +305,28 @@ static int channel_distinct(const float *y, int n, int ch)
 static void test_per_channel(void **state)
 {
     qt_error err;
-    qt_dataset *ds;
     char dir[512], path[700], bad[700], why[600];
     assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/ch.qtr", dir);
     snprintf(bad, sizeof bad, "%s/bad.qtr", dir);
-    assert_int_equal(qt_dataset_synthetic(&ds, 80, 3, 6, 6, 3, 11, &err), QT_OK);
-    qt_calib_set cal, other;
-    assert_int_equal(qt_calib_load(&cal, ds, 0, 40, 2, &err), QT_OK);
-    assert_int_equal(qt_calib_load(&other, ds, 40, 40, 2, &err), QT_OK);
-    scale_inputs(&cal);
-    scale_inputs(&other);
+    image_sets t;
+    image_sets_load(&t);
+    scale_inputs(&t.cal);
+    scale_inputs(&t.other);
     qt_net *net = identity_conv(), *back = identity_conv();
     int mask[1] = {1};
     for (int bits = 2; bits <= 6; bits += 2) {
         qt_act_quant_opts o = {bits, QT_ACT_RANGE_MINMAX, 40, 1, 1};
-        assert_int_equal(qt_act_calibrate(net, mask, &cal, &o, &err), QT_OK);
+        assert_int_equal(qt_act_calibrate(net, mask, &t.cal, &o, &err), QT_OK);
         const qt_layer *l = &net->layers[0];
         assert_non_null(l->act_ch);
         assert_int_equal(l->act_nch, 3);
         assert_int_equal(l->act.levels, 1 << bits);
         assert_true(l->act_ch[0].step * 20.0f < l->act_ch[2].step);
         size_t n;
-        float *y = outputs(net, &other, &n);
+        float *y = outputs(net, &t.other, &n);
         for (int ch = 0; ch < 3; ch++) {
-            int d = channel_distinct(y, other.n, ch);
+            int d = channel_distinct(y, t.other.n, ch);
             print_message("%d bits per channel: channel %d step %.4g, %d distinct values\n",
                           bits, ch, l->act_ch[ch].step, d);
             assert_true(d <= 1 << bits);
@@ -325,12 +335,12 @@ static void test_per_channel(void **state)
         free(y);
     }
     size_t n, nb;
-    float *want = outputs(net, &other, &n);
+    float *want = outputs(net, &t.other, &n);
     assert_int_equal(qt_checkpoint_save(path, net, NULL, NULL, NULL, NULL, &err), QT_OK);
     assert_int_equal(qt_checkpoint_load(path, back, NULL, NULL, &err), QT_OK);
     assert_int_equal(back->layers[0].act_nch, 3);
     assert_memory_equal(back->layers[0].act_ch, net->layers[0].act_ch, 3 * sizeof(qt_uniform_grid));
-    float *got = outputs(back, &other, &nb);
+    float *got = outputs(back, &t.other, &nb);
     assert_memory_equal(got, want, n * sizeof *got);
     free(got);
     free(want);
@@ -345,9 +355,7 @@ static void test_per_channel(void **state)
     assert_int_equal(back->layers[0].act_nch, 3);                 /* left as it was */
     qt_net_free(net);
     qt_net_free(back);
-    qt_calib_free(&cal);
-    qt_calib_free(&other);
-    qt_dataset_free(ds);
+    image_sets_free(&t);
     tmpdir_remove(dir);
 }
 
