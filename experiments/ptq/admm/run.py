@@ -2,7 +2,8 @@
 """ADMM, ADMM-EPC and float-CP-then-quantize at the same reduction rates, w4/a8, over seeds;
 AdaRound w4/a8 without factorization as the baseline.
 
-The net is the small Fashion-MNIST convnet of ptqexp.convnets (one per seed). The factorised
+The net is the small Fashion-MNIST convnet of ptqexp.convnets (one per seed), trained for one
+epoch: a reduced setup, to fit an hour of a shared 2-core machine. The factorised
 layer is conv2 (the paper's choice: every k x k conv but the first); conv1, fc1 and the
 classifier are rounded to 8 bits (--rest-bits 8), every quantized layer's input takes 8 bits
 (--act-bits 8, mse range on 500 images), batchnorm statistics are re-estimated on 2048

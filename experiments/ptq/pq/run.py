@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Product quantization with and without codeword finetuning, over seeds.
 
-The net is the small Fashion-MNIST convnet of ptqexp.convnets (one per seed); conv1 stays
+The net is the small Fashion-MNIST convnet of ptqexp.convnets (one per seed), trained for one
+epoch (reduced to fit an hour of a shared 2-core machine); conv1 stays
 float (the paper's choice), conv2 gets blocks of d = 9 (small) or 18 (large) with k = 256,
 the linear layers d = 4 with k = FC_K = 256 (clamped per layer). The paper's k = 2048 for
 linear layers is cut to 256 to fit the machine: fc1's EM with 2048 centroids took 5.5 of
