@@ -81,6 +81,8 @@ void qt_net_free(qt_net *net);
  * c the grid g[c] (act_ch, copied; every grid with the same levels), n = 0 leaves the input
  * float. */
 int qt_layer_set_act(qt_layer *l, const qt_uniform_grid *g, int n, qt_error *err);
+/* Input channels of conv layer l (its weight is [C_out, C_in / groups, k, k]). */
+int qt_layer_in_channels(const qt_layer *l);
 
 /* Layer constructors: each takes the producing layer (or QT_NET_INPUT), checks shapes, and
  * returns the new layer's index, or QT_ERR with err filled. Parameters start at zero; see

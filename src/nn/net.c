@@ -63,6 +63,11 @@ int qt_layer_set_act(qt_layer *l, const qt_uniform_grid *g, int n, qt_error *err
     return QT_OK;
 }
 
+int qt_layer_in_channels(const qt_layer *l)
+{
+    return l->weight->t.shape[1] * l->conv.groups;
+}
+
 /* ---- construction ---- */
 
 typedef struct {

@@ -115,12 +115,6 @@ static int measure(qt_net *net, const int *mask, const qt_calib_set *cs, int n_i
     return rc;
 }
 
-/* Input channels of conv layer l (its weight is [C_out, C_in / groups, k, k]). */
-static int input_channels(const qt_layer *l)
-{
-    return l->weight->t.shape[1] * l->conv.groups;
-}
-
 static void stats_free(layer_stats *stats, int n)
 {
     for (int i = 0; stats && i < n; i++) {
@@ -146,7 +140,7 @@ static int stats_alloc(const qt_net *net, const int *mask, const qt_act_quant_op
         if (!mask[i])
             continue;
         const qt_layer *l = &net->layers[i];
-        int n = o->per_channel && l->kind == QT_LAYER_CONV ? input_channels(l) : 1;
+        int n = o->per_channel && l->kind == QT_LAYER_CONV ? qt_layer_in_channels(l) : 1;
         size_t cap = QT_ACT_SAMPLE / (size_t)n;
         if (!(stats[i].ranges = calloc((size_t)n, sizeof *stats[i].ranges)))
             return qt_errorf(err, "out of memory");

@@ -392,7 +392,7 @@ static int load_act(const loader *ld, qt_layer *l, int apply, qt_error *err)
         return apply ? qt_layer_set_act(l, NULL, 0, err) : QT_OK;
     if (l->kind != QT_LAYER_CONV && l->kind != QT_LAYER_LINEAR)
         return qt_errorf(err, "%s: %s: only conv and linear inputs are quantized", ld->path, rec);
-    int64_t in_c = l->kind == QT_LAYER_CONV ? l->weight->t.shape[1] * l->conv.groups : 1;
+    int64_t in_c = l->kind == QT_LAYER_CONV ? qt_layer_in_channels(l) : 1;
     if (r->dtype != QT_REC_F64 || r->ndim != 2 || r->shape[1] != 3 ||
         (r->shape[0] != 1 && r->shape[0] != in_c))
         return qt_errorf(err, "%s: %s: expected f64 [1, 3] or [%lld, 3] (one grid per input "
