@@ -68,32 +68,42 @@ def errors(summaries, key="quant_acc"):
     return [100.0 * (1.0 - s[key]) for s in summaries]
 
 
-def compare(name_a, a, name_b, b):
-    """seedstats.ordering on test errors of two lists of summaries."""
-    return seedstats.ordering(name_a, errors(a), name_b, errors(b))["text"] + " (test error, %)"
+TEST_ERROR = (errors, "test error", "%", 2)  # a measure: lower is better, its name, unit, digits
 
 
-def orderings(res, cells, pairs, label):
+def compare(name_a, a, name_b, b, measure=TEST_ERROR):
+    """seedstats.ordering on a measure (default: test error) of two lists of summaries."""
+    values, what, unit, digits = measure
+    return (seedstats.ordering(name_a, values(a), name_b, values(b), digits)["text"] +
+            f" ({what}, {unit})")
+
+
+def orderings(res, cells, pairs, label, measure=TEST_ERROR):
     """The report's orderings section: for every cell (a rate, a bit width) and every pair of
-    methods, seedstats' Welch comparison of res[cell, method] lists, as Markdown lines; label
-    turns a cell into its line's prefix."""
-    lines = ["", "Orderings (Welch's t-test on test error over the seeds, p < 0.05):", ""]
+    methods, seedstats' Welch comparison of res[cell, method] lists on measure, as Markdown
+    lines; label turns a cell into its line's prefix."""
+    lines = ["", f"Orderings (Welch's t-test on {measure[1]} over the seeds, p < 0.05):", ""]
     for cell in cells:
         for a, b in pairs:
-            lines.append(f"- {label(cell)}: " + compare(a, res[cell, a], b, res[cell, b]))
+            lines.append(f"- {label(cell)}: " + compare(a, res[cell, a], b, res[cell, b], measure))
     return lines
 
 
-def write(args, lines):
+def write(args, lines, header=None, rows=None):
+    """<out>/results.md from lines, and <out>/runs.csv (one row per quantization) when given
+    its header and rows."""
     text = "\n".join(lines) + "\n"
     (args.out / "results.md").write_text(text)
+    if rows is not None:
+        qtexp.write_csv(args.out / "runs.csv", header, rows)
     print(text)
 
 
-def convnets(args, epochs=2):
+def convnets(args, epochs=1):
     """The small conv net both the ADMM and the PQ studies quantize (configs/nets/convnet.net:
     conv 3x3 32, conv 3x3 64, fc 256, fc 10, batchnorm), configs/fmnist_fp.ini trained for
-    `epochs` epochs per seed, into <out>/../nets (shared by the studies)."""
+    `epochs` epochs per seed (one: the studies had to fit an hour of a shared 2-core
+    machine), into <out>/../nets (shared by the studies)."""
     smoke = [("data.train_limit", 3000), ("data.test_limit", 500)] if args.smoke else []
     nets = qtexp.train_seeds(args, "convnet", qtexp.REPO / "configs/fmnist_fp.ini",
                              [("train.epochs", 1 if args.smoke else epochs)] + smoke,

@@ -19,6 +19,10 @@
  *   opt/<name>.m, opt/<name>.v f32   optimizer state
  *   flips/<name>               i8    signs at the start of the epoch (flip counting)
  *   arch/<layer>.cp_rank       u64   layer <layer> is CP-factorised with this rank (net_cp.h)
+ *   act/<layer>                f64   [n, 3]: the grids {lowest level, spacing, levels} that
+ *                                    layer's input is put on (qt_layer_set_act, act_quant.h):
+ *                                    n = 1 for the whole input, n = C_in (conv) for one per
+ *                                    input channel; absent: the input stays float
  * SR and R weights are stored only as level indices (1 byte per weight); BC stores w_r
  * (the indices of Q(w_r) follow from it). Post-training quantizers store their own coded
  * forms through a qt_checkpoint_extra, whose reader decodes them again on a weights-only

@@ -58,6 +58,10 @@ typedef struct qt_layer {
     qt_uniform_grid act;      /* conv/linear: grid of the layer's input, applied in every
                                  forward (post-training activation quantization); levels 0:
                                  the input stays float */
+    qt_uniform_grid *act_ch;  /* conv: one grid per input channel instead (act_nch of them,
+                                 owned; act.levels then holds their common level count),
+                                 or NULL */
+    int act_nch;
 } qt_layer;
 
 typedef struct qt_net {
@@ -73,6 +77,13 @@ typedef struct qt_net {
 
 qt_net *qt_net_new(const char *name, int in_c, int in_h, int in_w, qt_error *err);
 void qt_net_free(qt_net *net);
+
+/* Layer l's input grids: n = 1 puts the whole input on g[0] (act), n > 1 gives input channel
+ * c the grid g[c] (act_ch, copied; every grid with the same levels), n = 0 leaves the input
+ * float. */
+int qt_layer_set_act(qt_layer *l, const qt_uniform_grid *g, int n, qt_error *err);
+/* Input channels of conv layer l (its weight is [C_out, C_in / groups, k, k]). */
+int qt_layer_in_channels(const qt_layer *l);
 
 /* Layer constructors: each takes the producing layer (or QT_NET_INPUT), checks shapes, and
  * returns the new layer's index, or QT_ERR with err filled. Parameters start at zero; see

@@ -83,6 +83,8 @@ static inline float qt_uniform_grid_value(const qt_uniform_grid *g, int i)
 /* x (any) -> y: each value replaced by its nearest level of g (clipped to the range);
  * backward passes the gradient straight through inside the range, 0 outside. */
 qt_tensor *qt_uniform_quant(qt_ctx *c, qt_tensor *x, const qt_uniform_grid *g);
+/* The same with one grid per channel: x (N, C, H, W), g[C] -> y (N, C, H, W). */
+qt_tensor *qt_uniform_quant_channels(qt_ctx *c, qt_tensor *x, const qt_uniform_grid *g, int nch);
 
 /* Same data, new shape (numel must match).  flatten: (N, ...) -> (N, rest). */
 qt_tensor *qt_reshape(qt_ctx *c, qt_tensor *x, int ndim, const int *shape);

@@ -21,8 +21,9 @@ static const char usage_text[] =
     "Quantizes a trained net after training, layer by layer, first to last, and evaluates the\n"
     "float and the quantized net on the test split (and on --val-images held-out training\n"
     "images). DIR receives model.qtr (the quantized\n"
-    "weights stored as level indices plus one alphabet per layer, and which layers are\n"
-    "factorised; `qtrain eval --checkpoint DIR/model.qtr` evaluates it) and summary.json\n"
+    "weights stored as level indices plus one alphabet per layer, which layers are\n"
+    "factorised, and the --act-bits input grids; `qtrain eval --checkpoint DIR/model.qtr`\n"
+    "evaluates it to the accuracy qquant reports) and summary.json\n"
     "(accuracies, BOPs, parameters, per-layer weight errors ||W - W^|| / ||W||). DIR is\n"
     "created with its parents; one that holds a training run (config.ini, logs,\n"
     "checkpoints) is refused, and while qquant runs, DIR/.lock keeps other processes out.\n"
@@ -103,14 +104,18 @@ static const char usage_text[] =
     "                        weight quantization (and batchnorm calibration); 32: inputs stay\n"
     "                        float (default 32). BOPs count MACs x weight bits x the input\n"
     "                        bits as applied (32 for float layers, batchnorm and float inputs).\n"
-    "                        The grids are in summary.json (act_grids), not in model.qtr:\n"
-    "                        `qtrain eval` of model.qtr evaluates float activations\n"
+    "                        The grids are stored in model.qtr (`qtrain eval` applies them and\n"
+    "                        reproduces the accuracy qquant reports) and listed in\n"
+    "                        summary.json (act_grids); `qtrain export` refuses such a model:\n"
+    "                        its formats hold no activation grids\n"
     "  --act-range R         mse: the [min, max] range shrunk by the factor in [0.2, 1] that\n"
     "                        minimises the squared quantization error (the reference's\n"
     "                        L2-optimal range; outliers clip instead of coarsening every\n"
     "                        step); minmax: [min, max] (default mse)\n"
     "  --act-images N        images the activation ranges are measured on (default 500, the\n"
     "                        reference's)\n"
+    "  --act-per-channel     conv layers: one range (and grid of 2^A levels) per input\n"
+    "                        channel instead of one per tensor; linear layers keep one\n"
     "  --quiet               print only the result\n"
     "  --help                this text\n"
     "\n"
@@ -325,6 +330,8 @@ static int parse(args *a, int argc, char **argv)
             a->o.per_channel = 1;
         } else if (!strcmp(s, "--stochastic")) {
             a->o.stochastic = 1;
+        } else if (!strcmp(s, "--act-per-channel")) {
+            a->o.act.per_channel = 1;
         } else if (!strcmp(s, "--quiet")) {
             a->quiet = 1;
         } else {

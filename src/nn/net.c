@@ -37,11 +37,35 @@ void qt_net_free(qt_net *net)
     for (int i = 0; i < net->nlayers; i++) {
         free(net->layers[i].bn.running_mean);
         free(net->layers[i].bn.running_var);
+        free(net->layers[i].act_ch);
     }
     free(net->params);
     free(net->layers);
     free(net->description);
     free(net);
+}
+
+int qt_layer_set_act(qt_layer *l, const qt_uniform_grid *g, int n, qt_error *err)
+{
+    qt_uniform_grid *ch = NULL;
+    for (int k = 1; k < n; k++)
+        if (g[k].levels != g[0].levels)
+            return qt_errorf(err, "%s: channel grids of %d and %d levels", l->name, g[0].levels,
+                             g[k].levels);
+    if (n > 1 && !(ch = malloc((size_t)n * sizeof *ch)))
+        return qt_errorf(err, "out of memory");
+    if (ch)
+        memcpy(ch, g, (size_t)n * sizeof *ch);
+    free(l->act_ch);
+    l->act_ch = ch;
+    l->act_nch = n > 1 ? n : 0;
+    l->act = n == 1 ? g[0] : (qt_uniform_grid){0.0f, 0.0f, n > 1 ? g[0].levels : 0};
+    return QT_OK;
+}
+
+int qt_layer_in_channels(const qt_layer *l)
+{
+    return l->weight->t.shape[1] * l->conv.groups;
 }
 
 /* ---- construction ---- */
@@ -423,7 +447,9 @@ static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upt
     qt_layer *l = &net->layers[i];
     qt_tensor *a = output_of(l->in[0], x, outs), *y;
     int res = QT_NET_INPUT, fused;
-    if (l->act.levels > 0)
+    if (l->act_ch)
+        a = qt_uniform_quant_channels(c, a, l->act_ch, l->act_nch);
+    else if (l->act.levels > 0)
         a = qt_uniform_quant(c, a, &l->act);
     if (readers && !c->grad_enabled && !c->training && l->kind == QT_LAYER_CONV &&
         readers[i] == 1 && i + 1 < upto && l[1].kind == QT_LAYER_BATCHNORM && l[1].in[0] == i) {

@@ -81,6 +81,9 @@ static int make_parts(const qt_net *net, const qt_layer *orig, int at, int r, qt
         qt_layer *l = &parts[i];
         *l = *orig;
         memset(&l->bn, 0, sizeof l->bn);
+        l->act = (qt_uniform_grid){0};    /* inputs of new shapes: no grid carries over */
+        l->act_ch = NULL;
+        l->act_nch = 0;
         snprintf(l->name, sizeof l->name, "%.43s.%s", orig->name, nm[i]); /* length checked */
         l->in[0] = i == 0 ? orig->in[0] : at + i - 1;
         l->in[1] = QT_NET_INPUT;
@@ -134,6 +137,7 @@ int qt_net_cp_factorize(qt_net *net, int layer, int rank, qt_error *err)
         return QT_ERR;
     const int shift = n - 1, pw = find_param(net, orig->weight);
     qt_param *old_w = orig->weight, *bias = orig->bias;
+    qt_uniform_grid *old_act = orig->act_ch;
 
     memmove(&net->layers[layer + n], &net->layers[layer + 1],
             (size_t)(net->nlayers - layer - 1) * sizeof *net->layers);
@@ -143,6 +147,7 @@ int qt_net_cp_factorize(qt_net *net, int layer, int rank, qt_error *err)
                 net->layers[i].in[k] += shift;
     memcpy(&net->layers[layer], parts, (size_t)n * sizeof *parts);
     net->nlayers += shift;
+    free(old_act);
 
     if (pw >= 0) {
         memmove(&net->params[pw + n], &net->params[pw + 1],

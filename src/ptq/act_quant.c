@@ -48,14 +48,22 @@ int qt_act_grid_fit(const float *x, size_t n, float lo, float hi, int bits, qt_a
     return QT_OK;
 }
 
-/* One layer's measurements: the exact range and a sample of its input values. */
+/* One range's measurements (a layer's input, or one channel of it): the exact range and a
+ * sample of the values. */
 typedef struct {
     float lo, hi;
     float *sample;
     size_t n, cap;
 } act_stats;
 
-/* Adds image img's input values x[0..n) to st: range over all, per_image sampled values. */
+/* A measured layer: its ranges (1, or one per input channel) and their values per image. */
+typedef struct {
+    act_stats *ranges;
+    int n;
+    size_t per_image;         /* sampled values per image and range */
+} layer_stats;
+
+/* Adds x[0..n) (one image's values of a range) to st: range over all, per_image sampled. */
 static void observe(act_stats *st, const float *x, size_t n, size_t per_image, qt_rng *r)
 {
     for (size_t i = 0; i < n; i++) {
@@ -68,14 +76,13 @@ static void observe(act_stats *st, const float *x, size_t n, size_t per_image, q
 
 /* Runs the net on the images and fills stats[i] for the masked layers. */
 static int measure(qt_net *net, const int *mask, const qt_calib_set *cs, int n_images,
-                   uint64_t seed, act_stats *stats, qt_error *err)
+                   uint64_t seed, layer_stats *stats, qt_error *err)
 {
     qt_ctx c;
     qt_ctx_init(&c);
     c.grad_enabled = 0;
     c.training = 0;
     const int batch = 50;
-    const size_t per_image = QT_ACT_SAMPLE / (size_t)n_images + 1;
     size_t img = (size_t)cs->c * cs->h * cs->w;
     qt_tensor **outs = malloc((size_t)net->nlayers * sizeof *outs);
     int rc = outs ? QT_OK : qt_errorf(err, "out of memory");
@@ -92,16 +99,86 @@ static int measure(qt_net *net, const int *mask, const qt_calib_set *cs, int n_i
                 continue;
             const qt_layer *l = &net->layers[i];
             const qt_tensor *in = l->in[0] == QT_NET_INPUT ? x : outs[l->in[0]];
-            size_t per = in->numel / (size_t)nb;
+            const layer_stats *ls = &stats[i];
+            size_t per = in->numel / (size_t)nb / (size_t)ls->n;   /* values per image and range */
             for (int k = 0; k < nb; k++) {
                 qt_rng r;
                 qt_rng_derive(&r, seed, (uint64_t)i, (uint64_t)(b0 + k));
-                observe(&stats[i], in->data + (size_t)k * per, per, per_image, &r);
+                for (int j = 0; j < ls->n; j++)
+                    observe(&ls->ranges[j], in->data + ((size_t)k * ls->n + j) * per, per,
+                            ls->per_image, &r);
             }
         }
     }
     free(outs);
     qt_ctx_free(&c);
+    return rc;
+}
+
+static void stats_free(layer_stats *stats, int n)
+{
+    for (int i = 0; stats && i < n; i++) {
+        for (int j = 0; j < stats[i].n; j++)
+            free(stats[i].ranges[j].sample);
+        free(stats[i].ranges);
+    }
+    free(stats);
+}
+
+/* The ranges measured for each masked layer: one per input channel of a conv layer with
+ * o->per_channel, else one; QT_ACT_SAMPLE sampled values per layer in all. */
+static int stats_alloc(const qt_net *net, const int *mask, const qt_act_quant_opts *o,
+                       int n_images, layer_stats **out, qt_error *err)
+{
+    if (net->nlayers < 1)
+        return qt_errorf(err, "%s: the net has no layers", net->name);
+    layer_stats *stats = calloc((size_t)net->nlayers, sizeof *stats);
+    if (!stats)
+        return qt_errorf(err, "out of memory");
+    *out = stats;
+    for (int i = 0; i < net->nlayers; i++) {
+        if (!mask[i])
+            continue;
+        const qt_layer *l = &net->layers[i];
+        int n = o->per_channel && l->kind == QT_LAYER_CONV ? qt_layer_in_channels(l) : 1;
+        size_t cap = QT_ACT_SAMPLE / (size_t)n;
+        if (!(stats[i].ranges = calloc((size_t)n, sizeof *stats[i].ranges)))
+            return qt_errorf(err, "out of memory");
+        stats[i].n = n;
+        stats[i].per_image = cap / (size_t)n_images + 1;
+        for (int j = 0; j < n; j++) {
+            stats[i].ranges[j] = (act_stats){INFINITY, -INFINITY, malloc(cap * sizeof(float)), 0, cap};
+            if (!stats[i].ranges[j].sample)
+                return qt_errorf(err, "out of memory");
+        }
+    }
+    return QT_OK;
+}
+
+/* Fits the grids of every measured range and gives them to the layers, only once all are
+ * fitted (every layer saw float inputs). */
+static int fit_grids(qt_net *net, const layer_stats *stats, const qt_act_quant_opts *o,
+                     qt_error *err)
+{
+    qt_uniform_grid **grids = calloc((size_t)net->nlayers, sizeof *grids);
+    int rc = grids ? QT_OK : qt_errorf(err, "out of memory");
+    for (int i = 0; rc == QT_OK && i < net->nlayers; i++) {
+        if (!stats[i].n)
+            continue;
+        if (!(grids[i] = malloc((size_t)stats[i].n * sizeof **grids)))
+            rc = qt_errorf(err, "out of memory");
+        for (int j = 0; rc == QT_OK && j < stats[i].n; j++) {
+            const act_stats *st = &stats[i].ranges[j];
+            if (qt_act_grid_fit(st->sample, st->n, st->lo, st->hi, o->bits, o->range,
+                                &grids[i][j], err) != QT_OK)
+                rc = qt_error_prefix(err, "%s", net->layers[i].name);
+        }
+    }
+    for (int i = 0; rc == QT_OK && i < net->nlayers; i++)
+        rc = qt_layer_set_act(&net->layers[i], grids[i], stats[i].n, err);
+    for (int i = 0; grids && i < net->nlayers; i++)
+        free(grids[i]);
+    free(grids);
     return rc;
 }
 
@@ -114,31 +191,15 @@ int qt_act_calibrate(qt_net *net, const int *mask, const qt_calib_set *cs,
     for (int i = 0; i < net->nlayers; i++) {
         if (mask[i] && !qt_ptq_layer_quantizable(net, i))
             return qt_errorf(err, "%s: only conv and linear inputs are quantized", net->layers[i].name);
-        net->layers[i].act = (qt_uniform_grid){0};
+        if (qt_layer_set_act(&net->layers[i], NULL, 0, err) != QT_OK)
+            return QT_ERR;
     }
-    act_stats *stats = calloc((size_t)net->nlayers, sizeof *stats);
-    int rc = stats ? QT_OK : qt_errorf(err, "out of memory");
-    for (int i = 0; rc == QT_OK && i < net->nlayers; i++) {
-        stats[i] = (act_stats){INFINITY, -INFINITY, NULL, 0, 0};
-        if (mask[i] && !(stats[i].sample = malloc(QT_ACT_SAMPLE * sizeof(float))))
-            rc = qt_errorf(err, "out of memory");
-        stats[i].cap = mask[i] ? QT_ACT_SAMPLE : 0;
-    }
+    layer_stats *stats = NULL;
+    int rc = stats_alloc(net, mask, o, n_images, &stats, err);
     if (rc == QT_OK)
         rc = measure(net, mask, cs, n_images, o->seed, stats, err);
-    qt_uniform_grid *grids = calloc((size_t)net->nlayers, sizeof *grids);
-    if (rc == QT_OK && !grids)
-        rc = qt_errorf(err, "out of memory");
-    for (int i = 0; rc == QT_OK && i < net->nlayers; i++)
-        if (mask[i] && qt_act_grid_fit(stats[i].sample, stats[i].n, stats[i].lo, stats[i].hi,
-                                       o->bits, o->range, &grids[i], err) != QT_OK)
-            rc = qt_error_prefix(err, "%s", net->layers[i].name);
-    /* grids go in only once all are measured: every layer saw float inputs */
-    for (int i = 0; rc == QT_OK && i < net->nlayers; i++)
-        net->layers[i].act = grids[i];
-    for (int i = 0; stats && i < net->nlayers; i++)
-        free(stats[i].sample);
-    free(stats);
-    free(grids);
+    if (rc == QT_OK)
+        rc = fit_grids(net, stats, o, err);
+    stats_free(stats, net->nlayers);
     return rc;
 }

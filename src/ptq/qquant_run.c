@@ -35,7 +35,7 @@ qt_qquant_opts qt_qquant_defaults(void)
     o.cp = (qt_cp_net_opts){.method = QT_CP_ADMM, .init = QT_CP_INIT_CP, .rate = 2.0, .bits = 4,
                             .max_sweeps = 100, .max_inner = 30, .diverge_window = 5,
                             .epc_sweeps = 50, .als_sweeps = 50, .als_tol = 1e-6};
-    o.act = (qt_act_quant_opts){32, QT_ACT_RANGE_MSE, 500, 1};
+    o.act = (qt_act_quant_opts){32, QT_ACT_RANGE_MSE, 500, 1, 0};
     return o;
 }
 
@@ -481,17 +481,31 @@ static void act_json(qt_json_writer *w, const qt_qquant_opts *o, const session *
     qt_json_field_string(w, "act_range", !on ? "none"
                          : o->act.range == QT_ACT_RANGE_MSE ? "mse" : "minmax");
     qt_json_field_int(w, "act_images", on ? (o->act.images < s->train.n ? o->act.images : s->train.n) : 0);
+    qt_json_field_bool(w, "act_per_channel", on && o->act.per_channel);
     qt_json_key(w, "act_grids");
     qt_json_begin_array(w);
     for (int i = 0; i < r->qnet->nlayers; i++) {
-        const qt_uniform_grid *g = &r->qnet->layers[i].act;
-        if (g->levels < 2)
+        const qt_layer *l = &r->qnet->layers[i];
+        if (l->act.levels < 2)
             continue;
         qt_json_begin_object(w);
-        qt_json_field_string(w, "name", r->qnet->layers[i].name);
-        qt_json_field_number(w, "lo", g->lo);
-        qt_json_field_number(w, "step", g->step);
-        qt_json_field_int(w, "levels", g->levels);
+        qt_json_field_string(w, "name", l->name);
+        qt_json_field_int(w, "levels", l->act.levels);
+        if (l->act_ch) {      /* one grid per input channel: lists by channel */
+            qt_json_key(w, "lo");
+            qt_json_begin_array(w);
+            for (int k = 0; k < l->act_nch; k++)
+                qt_json_number(w, l->act_ch[k].lo);
+            qt_json_end_array(w);
+            qt_json_key(w, "step");
+            qt_json_begin_array(w);
+            for (int k = 0; k < l->act_nch; k++)
+                qt_json_number(w, l->act_ch[k].step);
+            qt_json_end_array(w);
+        } else {
+            qt_json_field_number(w, "lo", l->act.lo);
+            qt_json_field_number(w, "step", l->act.step);
+        }
         qt_json_end_object(w);
     }
     qt_json_end_array(w);

@@ -154,6 +154,36 @@ static int write_arch(qt_record_writer *w, const qt_net *net, qt_error *err)
     return QT_OK;
 }
 
+/* act/<layer> for each layer whose input is put on grids (post-training activation
+ * quantization, act_quant.h): [n, 3] f64, one row {lowest level, spacing, levels} per grid
+ * (n = 1: the whole input; n = C_in: one per input channel). The forward pass applies them,
+ * so the loaded net computes what the quantizer measured. */
+static int write_act(qt_record_writer *w, const qt_net *net, qt_error *err)
+{
+    for (int i = 0; i < net->nlayers; i++) {
+        const qt_layer *l = &net->layers[i];
+        const qt_uniform_grid *g = l->act_ch ? l->act_ch : &l->act;
+        int64_t shape[2] = {l->act_ch ? l->act_nch : 1, 3};
+        if (l->act.levels < 1)
+            continue;
+        double *rows = malloc((size_t)shape[0] * 3 * sizeof *rows);
+        if (!rows)
+            return qt_errorf(err, "out of memory");
+        for (int64_t k = 0; k < shape[0]; k++) {
+            rows[3 * k] = g[k].lo;
+            rows[3 * k + 1] = g[k].step;
+            rows[3 * k + 2] = g[k].levels;
+        }
+        char rec[NAME_MAX_LEN];
+        snprintf(rec, sizeof rec, "act/%s", l->name);
+        int rc = qt_record_write(w, rec, QT_REC_F64, 2, shape, rows, err);
+        free(rows);
+        if (rc != QT_OK)
+            return QT_ERR;
+    }
+    return QT_OK;
+}
+
 static int write_text(qt_record_writer *w, const char *name, const char *text, qt_error *err)
 {
     int64_t len = (int64_t)strlen(text);
@@ -168,7 +198,8 @@ static int write_all(qt_record_writer *w, const qt_net *net, const qt_optimizer 
         return QT_ERR;
     if (qt_net_description(net) && write_text(w, "net", qt_net_description(net), err) != QT_OK)
         return QT_ERR;
-    if (write_arch(w, net, err) != QT_OK || (st && write_state(w, opt, st, err) != QT_OK))
+    if (write_arch(w, net, err) != QT_OK || write_act(w, net, err) != QT_OK ||
+        (st && write_state(w, opt, st, err) != QT_OK))
         return QT_ERR;
     for (int i = 0; i < net->nparams; i++)
         if (write_param(w, net->params[i], opt, st, extra, err) != QT_OK)
@@ -338,6 +369,51 @@ static int load_bn(const loader *ld, qt_layer *l, int apply, qt_error *err)
     return QT_OK;
 }
 
+/* Row k of an act/ record as a grid, or QT_ERR when it is not one. */
+static int act_row(const loader *ld, const qt_record *r, int64_t k, qt_uniform_grid *g,
+                   qt_error *err)
+{
+    const double *row = (const double *)r->data + 3 * k;
+    int ok = isfinite(row[0]) && row[1] > 0.0 && isfinite(row[1]) && row[2] >= 2.0 &&
+             row[2] <= 256.0 && row[2] == floor(row[2]);
+    *g = ok ? (qt_uniform_grid){(float)row[0], (float)row[1], (int)row[2]} : (qt_uniform_grid){0};
+    if (!ok || (double)g->lo != row[0] || (double)g->step != row[1])
+        return qt_errorf(err, "%s: %s: invalid grid {%g, %g, %g}", ld->path, r->name, row[0],
+                         row[1], row[2]);
+    return QT_OK;
+}
+
+/* Checks (apply = 0) or sets (apply = 1) layer l's input grids from act/<layer>: [1, 3] for
+ * the whole input, [C_in, 3] (conv) for one per input channel. A file without one (every
+ * checkpoint before activation grids were stored) leaves the input float. */
+static int load_act(const loader *ld, qt_layer *l, int apply, qt_error *err)
+{
+    char rec[NAME_MAX_LEN];
+    snprintf(rec, sizeof rec, "act/%s", l->name);
+    const qt_record *r = qt_record_file_find(ld->f, rec);
+    if (!r)
+        return apply ? qt_layer_set_act(l, NULL, 0, err) : QT_OK;
+    if (l->kind != QT_LAYER_CONV && l->kind != QT_LAYER_LINEAR)
+        return qt_errorf(err, "%s: %s: only conv and linear inputs are quantized", ld->path, rec);
+    int64_t in_c = l->kind == QT_LAYER_CONV ? qt_layer_in_channels(l) : 1;
+    if (r->dtype != QT_REC_F64 || r->ndim != 2 || r->shape[1] != 3 ||
+        (r->shape[0] != 1 && r->shape[0] != in_c))
+        return qt_errorf(err, "%s: %s: expected f64 [1, 3] or [%lld, 3] (one grid per input "
+                         "channel)", ld->path, rec, (long long)in_c);
+    qt_uniform_grid *g = malloc((size_t)r->shape[0] * sizeof *g);
+    int rc = g ? QT_OK : qt_errorf(err, "out of memory");
+    for (int64_t k = 0; rc == QT_OK && k < r->shape[0]; k++) {
+        rc = act_row(ld, r, k, &g[k], err);
+        if (rc == QT_OK && g[k].levels != g[0].levels)
+            rc = qt_errorf(err, "%s: %s: channel grids of %d and %d levels", ld->path, rec,
+                           g[0].levels, g[k].levels);
+    }
+    if (rc == QT_OK && apply)
+        rc = qt_layer_set_act(l, g, (int)r->shape[0], err);
+    free(g);
+    return rc;
+}
+
 static int read_u64(const loader *ld, const char *name, int64_t *out, qt_error *err)
 {
     uint64_t v;
@@ -387,7 +463,8 @@ static int load_all(const loader *ld, qt_net *net, qt_optimizer *opt, qt_train_s
             if (load_param(ld, net->params[i], opt, apply, err) != QT_OK)
                 return QT_ERR;
         for (int i = 0; i < net->nlayers; i++)
-            if (net->layers[i].kind == QT_LAYER_BATCHNORM && load_bn(ld, &net->layers[i], apply, err) != QT_OK)
+            if ((net->layers[i].kind == QT_LAYER_BATCHNORM && load_bn(ld, &net->layers[i], apply, err) != QT_OK) ||
+                load_act(ld, &net->layers[i], apply, err) != QT_OK)
                 return QT_ERR;
         qt_train_state scratch;
         if (st && load_state(ld, apply ? opt : NULL, apply ? st : &scratch, err) != QT_OK)

@@ -152,6 +152,15 @@ int qt_export_meta_make(const qt_config *c, const qt_net *net, const qt_dataset 
         return qt_errorf(err, "export: %d input channels; the normalization records at most 3",
                          net->in_c);
     }
+    /* A file without the grids would be a different net, evaluating to another accuracy
+     * than the one qquant reported: refused rather than dropped silently. */
+    for (int i = 0; i < net->nlayers; i++)
+        if (net->layers[i].act.levels > 0)
+            return qt_errorf(err, "export: %s puts its input on a %d-level grid (qquant "
+                             "--act-bits); the export formats hold no activation grids, so the "
+                             "exported net would compute with float inputs (evaluate this model "
+                             "with `qtrain eval --checkpoint`)", net->layers[i].name,
+                             net->layers[i].act.levels);
     int rc = add(m, "format", strdup("qtrain"), err);
     if (rc == QT_OK)
         rc = add(m, "format_version", strdup("2"), err);

@@ -10,13 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "qtrain/export.h"
+#include "qtrain/file_io.h"
 #include "qtrain/json.h"
 #include "qtrain/qquant.h"
 #include "qtrain/record_file.h"
 #include "qtrain/trainer.h"
+#include "checkpoint_diff.h"
 #include "fmnist_subset.h"
 #include "tmpdir.h"
 
@@ -157,10 +160,26 @@ static void test_gpfq_and_msq(void **state)
     assert_float_equal(er.acc, rg.quant_acc, 1e-12);
 }
 
+/* `qtrain eval` of <base>/<dir>/model.qtr gives exactly the test accuracy acc. */
+static void expect_eval(const char *dir_base, const char *dir, double acc)
+{
+    char model[800];
+    qt_config c;
+    qt_eval_result er;
+    qt_error err;
+    snprintf(model, sizeof model, "%s/%s/model.qtr", dir_base, dir);
+    assert_int_equal(qt_checkpoint_config(model, NULL, 0, &c, &err), QT_OK);
+    if (qt_eval_checkpoint(&c, model, NULL, 0, &er, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    print_message("%s: qtrain eval %.4f, qquant %.4f\n", dir, er.acc, acc);
+    assert_true(er.acc == acc);
+}
+
 /* 8-bit inputs of every quantized layer (fc1's input is the image) change the MSQ net's test
  * accuracy by at most 0.5 points on this MLP (measured on 1000 test images: 0 points at 8
  * bits, 0.6 at 4 bits, against 4-bit weights and float inputs); BOPs count the applied
- * bits. */
+ * bits. The saved models evaluate (`qtrain eval`) to exactly the accuracy qquant reported,
+ * the 4-bit one with its stored input grids. */
 static void test_act_bits(void **state)
 {
     if (!ckpt[0])
@@ -199,6 +218,27 @@ static void test_act_bits(void **state)
     for (size_t i = 0; i < g->count; i++)
         assert_int_equal((int)qt_json_get(&g->items[i], "levels")->number, 256);
     qt_json_free(js);
+    expect_eval(base, "a4", r4.quant_acc);
+    expect_eval(base, "a32", r32.quant_acc);
+    /* the same weights without their grids (a model written before they were stored)
+     * evaluate with float inputs, as before: to the a32 accuracy, not the a4 one */
+    char a4[800], old[800], why[600];
+    snprintf(a4, sizeof a4, "%s/a4/model.qtr", base);
+    snprintf(old, sizeof old, "%s/old/model.qtr", base);
+    snprintf(out, sizeof out, "%s/old", base);
+    assert_int_equal(qt_make_dirs(out, &err), QT_OK);
+    assert_int_equal(checkpoint_rewrite(a4, old, "act/", NULL, 0, why, sizeof why), 0);
+    assert_true(r4.quant_acc != r32.quant_acc);       /* else this proves nothing */
+    expect_eval(base, "old", r32.quant_acc);
+    /* the export formats hold no input grids: exporting the a4 model is refused */
+    qt_config c;
+    qt_export_opts eo = {.format = QT_EXPORT_ONNX};
+    snprintf(out, sizeof out, "%s/a4.onnx", base);
+    assert_int_equal(qt_checkpoint_config(a4, NULL, 0, &c, &err), QT_OK);
+    assert_int_equal(qt_export_checkpoint(&c, a4, NULL, &eo, out, &err), QT_ERR);
+    assert_non_null(strstr(err.msg, "export: fc1 puts its input on a 16-level grid (qquant "
+                                    "--act-bits)"));
+    assert_int_equal(access(out, F_OK), -1);
 }
 
 /* A C_alpha sweep chooses on held-out training images: the candidates have validation

@@ -218,6 +218,33 @@ static void test_admm_epc_w4a8(void **state)
         fail_msg("%s", err.msg);
     assert_true(r.cost.bops < r32.cost.bops);
     assert_true(fabs(r.cost.bops_percent / r32.cost.bops_percent - 1.0) > 0.1);
+    /* 4-bit inputs with a grid per input channel of every conv: the saved model evaluates
+     * to exactly qquant's accuracy, and the summary lists each conv's grids by channel */
+    snprintf(out, sizeof out, "%s/epc-a4ch", f->dir);
+    o.act.bits = 4;
+    o.act.per_channel = 1;
+    qt_qquant_result r4;
+    if (qt_qquant_run(&o, &r4, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    char model[700];
+    snprintf(model, sizeof model, "%s/model.qtr", out);
+    qt_config c;
+    qt_eval_result er;
+    assert_int_equal(qt_checkpoint_config(model, NULL, 0, &c, &err), QT_OK);
+    if (qt_eval_checkpoint(&c, model, NULL, 0, &er, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    print_message("admm-epc w4, per-channel a4: qquant %.4f, qtrain eval %.4f\n", r4.quant_acc,
+                  er.acc);
+    assert_true(er.acc == r4.quant_acc);
+    snprintf(summary, sizeof summary, "%s/summary.json", out);
+    if (qt_json_parse_file(summary, &js, &err) != QT_OK)
+        fail_msg("%s", err.msg);
+    assert_true(get(js, "act_per_channel")->boolean);
+    const qt_json *g = get(js, "act_grids");
+    assert_int_equal(g->count, 3);
+    for (size_t i = 0; i < g->count; i++)
+        assert_int_equal(get(&g->items[i], "lo")->type, QT_JSON_ARRAY);
+    qt_json_free(js);
 }
 
 int main(void)
