@@ -29,9 +29,9 @@ PROG = "rule_overhead.py"
 RULES = ["fp", "bc", "sr", "r"]
 TARGET = 0.95
 # model, timed steps, warm-up steps (odd step counts: qbench takes the middle time)
-MODELS = [("mlp", 101, 10), ("convnet", 21, 3), ("gpfq_cnn", 21, 3), ("resnet20", 9, 2),
-          ("resnet56", 5, 1), ("resnet56_b", 5, 1), ("vgg9", 5, 1), ("vgg_bc", 3, 1),
-          ("wrn56_2", 3, 1), ("resnet18", 3, 1)]
+MODELS = [("mlp", 301, 30), ("convnet", 101, 10), ("gpfq_cnn", 51, 5), ("resnet20", 9, 2),
+          ("resnet56", 5, 1), ("vgg9", 5, 1), ("vgg_bc", 3, 1), ("wrn56_2", 3, 1),
+          ("resnet18", 3, 1)]
 QUICKSTART = "quickstart"
 
 
