@@ -56,11 +56,18 @@ static inline int8_t qt_grid_level_code(const qt_grid *g, int level)
     return (int8_t)(g->code0 + level * g->code_step);
 }
 
-/* Q_d: nearest level (ties away from the lower level: 0 maps to +H on the binary grid).
- * Inline, as Q_s: the update rounds every weight of every step. */
+/* Q_d's level of w: the nearest (ties away from the lower level: 0 maps to +H on the binary
+ * grid). Truncation is floor here, as the level position is never negative, and keeps the
+ * loops that call it free of libm calls, so they vectorise. */
+static inline int qt_grid_det_level(const qt_grid *g, float w)
+{
+    return (int)(qt_grid_level_pos(g, w) + 0.5f);
+}
+
+/* Q_d. Inline, as Q_s: the update rounds every weight of every step. */
 static inline int8_t qt_round_det(const qt_grid *g, float w)
 {
-    return qt_grid_level_code(g, (int)floorf(qt_grid_level_pos(g, w) + 0.5f));
+    return qt_grid_level_code(g, qt_grid_det_level(g, w));
 }
 
 /* Q_s: with w between levels a < b, b with probability (w - a)/(b - a), else a; E = w inside

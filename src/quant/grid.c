@@ -33,15 +33,14 @@ int qt_grid_make(qt_grid *g, qt_grid_kind kind, int bits, float scale, qt_error 
     return qt_errorf(err, "unknown grid kind %d", (int)kind);
 }
 
-/* qt_round_det's arithmetic in a loop that vectorises (BC rounds its float buffer every
- * step): truncation for floor, since the level position is never negative, and a copy of the
- * grid, which the int8 stores cannot alias. */
+/* Over a copy of the grid, which the int8 stores cannot alias, so that the loop vectorises
+ * (BC rounds its float buffer every step). */
 void qt_round_det_vec(const qt_grid *grid, const float *restrict w, int8_t *restrict codes,
                       size_t n)
 {
     const qt_grid copy = *grid, *g = &copy;
     for (size_t i = 0; i < n; i++)
-        codes[i] = qt_grid_level_code(g, (int)(qt_grid_level_pos(g, w[i]) + 0.5f));
+        codes[i] = qt_round_det(g, w[i]);
 }
 
 void qt_round_stoch_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n, qt_rng *r)

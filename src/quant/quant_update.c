@@ -46,7 +46,7 @@ static size_t round_into_codes(const qt_grid *grid, const float *restrict w,
         return flips;
     }
     for (size_t i = 0; i < n; i++) {
-        int8_t code = qt_grid_level_code(g, (int)(qt_grid_level_pos(g, w[i] + c * s[i]) + 0.5f));
+        int8_t code = qt_round_det(g, w[i] + c * s[i]);
         flips += code != codes[i];
         codes[i] = code;
     }
@@ -54,8 +54,8 @@ static size_t round_into_codes(const qt_grid *grid, const float *restrict w,
 }
 
 /* BC: w_r = clip(w_r + c s, -H, H); returns how many Q_d(w_r) changed. The clip is written
- * as fmaxf/fminf's own comparisons (a NaN step clips to -H as they do) and the rounding as
- * qt_round_det_vec's, so that the loops vectorise: BC moves every weight of every step. */
+ * as fmaxf/fminf's own comparisons (a NaN step clips to -H as they do), so that the loops
+ * vectorise: BC moves every weight of every step. */
 size_t qt_rule_apply_bc(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
                         qt_rng *r)
 {
@@ -79,8 +79,7 @@ size_t qt_rule_apply_bc(qt_qstate *q, size_t off, const float *w, const float *s
         float v = wr[i] + c * s[i];
         v = v > -h ? v : -h;
         v = v < h ? v : h;
-        int before = (int)(qt_grid_level_pos(g, wr[i]) + 0.5f);
-        flips += (int)(qt_grid_level_pos(g, v) + 0.5f) != before;
+        flips += qt_grid_det_level(g, v) != qt_grid_det_level(g, wr[i]);
         wr[i] = v;
     }
     return flips;

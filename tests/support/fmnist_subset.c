@@ -1,5 +1,6 @@
 #include "fmnist_subset.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static int write_first(const char *dir, const char *name, int header_bytes, size
 
 int fmnist_subset(const char *dir, int n_train, int n_test)
 {
-    if (!fmnist_installed())
+    if (!fmnist_installed() || (mkdir(dir, 0777) != 0 && errno != EEXIST))
         return -1;
     return write_first(dir, "train-images-idx3-ubyte", 16, 784, n_train) ||
                    write_first(dir, "train-labels-idx1-ubyte", 8, 1, n_train) ||

@@ -10,7 +10,7 @@
 /* 1 when Debian's dataset-fashion-mnist is installed. */
 int fmnist_installed(void);
 
-/* Writes dir/train-images-idx3-ubyte, train-labels-idx1-ubyte (the first n_train training
+/* Makes dir if it does not exist and writes dir/train-images-idx3-ubyte, train-labels-idx1-ubyte (the first n_train training
  * images and labels), t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (the first n_test
  * test images). Returns 0, or -1 when the dataset is missing or a file cannot be written. */
 int fmnist_subset(const char *dir, int n_train, int n_test);
