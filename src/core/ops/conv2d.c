@@ -9,10 +9,11 @@
  * - im2col (any stride, pad, kernel): the patch matrix of one image, and col2im for dx.
  * Wide 3x3 layers (128+ channels in and out, or 64+ on 32x32 images) run their forward and
  * input-gradient products as Winograd F(2x2, 3x3) instead (winograd.h): 4 multiply-adds per
- * output and channel instead of 9, for a few additions. Weight gradients are dot products over pixels
- * (qt_gemm_dot), summed into one partial per slot, and the partials are added at the end in
- * slot order. Slot k always takes tiles k, k + slots, ...: which thread runs a slot does not
- * change what it sums, so gradients are bitwise reproducible (exact resume needs that). */
+ * output and channel instead of 9, for a few additions. Weight gradients are dot products
+ * over pixels (qt_gemm_dot; direct ones mostly on padded copies of the tile, see pad_geom),
+ * summed into one partial per slot, and the partials are added at the end in slot order. Slot
+ * k always takes tiles k, k + slots, ...: which thread runs a slot does not change what it
+ * sums, so gradients are bitwise reproducible (exact resume needs that). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -303,6 +304,63 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
 
 /* ---- backward ---- */
 
+/* The direct weight gradient on padded planes: rows `stride` = W + pad floats apart, whose
+ * pad extra columns are zero and serve both as the right border of a row and the left border
+ * of the next; x also gets pad zero rows above and below. Tap (i, j) of output pixel
+ * q = y * stride + x then reads x at q + i * stride + j, always in bounds: the dot kernel
+ * needs no lane masks, and the rows of one of its blocks (neighbouring taps of a channel)
+ * overlap in memory instead of being separate masked reads. dy takes the same row stride with
+ * zeros in the extra columns, so the products there vanish. Measured on ResNet-56 and VGG-BC
+ * (AVX-512): about a quarter less weight-gradient time on 16x16 and 32x32 images, none on
+ * 8x8; tiny images keep the masked kernel, whose vectors padding would leave half empty. */
+typedef struct {
+    int stride;
+    size_t x_plane, dy_plane;        /* floats per padded plane */
+    size_t x_lead;                   /* where x's pixel (0, 0) sits in its plane */
+} pad_geom;
+
+static pad_geom pad_geom_make(const conv_shape *s)
+{
+    /* x's plane ends 2 pad floats after its last row: the products at dy's zero columns of
+     * the last row read that far. */
+    const int pad = s->spec.pad, stride = s->w + pad;
+    return (pad_geom){stride, (size_t)(s->h + 2 * pad) * stride + 2 * pad, (size_t)s->h * stride,
+                      (size_t)pad * stride + pad};
+}
+
+/* Padded when it adds at most a quarter to the vectors a row of dy takes. */
+static int pads_weight_grad(const conv_shape *s)
+{
+    const int vectors = (s->p + 15) / 16, padded = (s->h * (s->w + s->spec.pad) + 15) / 16;
+    return s->direct && s->kh > 1 && 4 * padded <= 5 * vectors;
+}
+
+static size_t pad_tile_floats(const conv_shape *s, const pad_geom *g, int images)
+{
+    return (size_t)images * (s->cin * g->x_plane + s->cout * g->dy_plane);
+}
+
+/* Copies `planes` H x W planes from src into zeroed padded planes of dst. */
+static void pad_planes(const float *src, int planes, const conv_shape *s, int stride, size_t lead,
+                       size_t plane_floats, float *dst)
+{
+    for (int c = 0; c < planes; c++, src += (size_t)s->h * s->w, dst += plane_floats) {
+        memset(dst, 0, plane_floats * sizeof(float));
+        for (int r = 0; r < s->h; r++)
+            memcpy(dst + lead + (size_t)r * stride, src + (size_t)r * s->w, s->w * sizeof(float));
+    }
+}
+
+/* Rows of the padded operands: patch row (c, i, j) of x and row o of dy. */
+static void pad_offsets(const conv_shape *s, const pad_geom *g, ptrdiff_t *off_x, ptrdiff_t *off_dy)
+{
+    const int taps = s->kh * s->kw;
+    for (int l = 0; l < s->kg; l++)
+        off_x[l] = (ptrdiff_t)(l / taps) * g->x_plane + (l / s->kw % s->kh) * g->stride + l % s->kw;
+    for (int o = 0; o < s->cout_g; o++)
+        off_dy[o] = (ptrdiff_t)o * g->dy_plane;
+}
+
 typedef struct {
     const conv_shape *s;
     const float *x, *dy;
@@ -318,7 +376,31 @@ typedef struct {
     const qt_winograd *wino;         /* dx by Winograd: geometry (dy -> dx); apack_t its weights */
     float *wscratch;
     int tiles, slots;                /* slot k sums tiles k, k + slots, ... */
+    pad_geom pad;                    /* direct k x k weight gradient: padded planes */
+    float *padded;                   /* per-slot padded x and dy of a tile, or NULL */
 } bwd_job;
+
+/* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T, on the
+ * tile's x and dy copied to padded planes: the dot kernel then reads every tap unmasked. */
+static void weight_grad_padded(const bwd_job *j, int i0, int nt, float *padded, float *dwp)
+{
+    const conv_shape *s = j->s;
+    const pad_geom *g = &j->pad;
+    const size_t img_in = (size_t)s->cin * g->x_plane, img_out = (size_t)s->cout * g->dy_plane;
+    float *xp = padded, *dyp = padded + nt * img_in;
+    pad_planes(j->x + (size_t)i0 * s->cin * s->h * s->w, nt * s->cin, s, g->stride, g->x_lead,
+               g->x_plane, xp);
+    pad_planes(j->dy + (size_t)i0 * s->cout * s->p, nt * s->cout, s, g->stride, 0, g->dy_plane,
+               dyp);
+    for (int gi = 0; gi < s->spec.groups; gi++) {
+        qt_gemm_rows a = {dyp + (size_t)gi * s->cout_g * g->dy_plane, j->off_out,
+                          (ptrdiff_t)img_out, NULL};
+        qt_gemm_rows b = {xp + (size_t)gi * s->cin_g * g->x_plane, j->off_x, (ptrdiff_t)img_in,
+                          NULL};
+        qt_gemm_dot(s->isa, s->cout_g, s->kg, g->dy_plane, nt, &a, &b,
+                    dwp + (size_t)gi * s->cout_g * s->kg, s->kg);
+    }
+}
 
 /* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T */
 static void weight_grad(const bwd_job *j, int i0, int nt, float *col, float *dwp)
@@ -377,8 +459,12 @@ static void backward_tile(const bwd_job *j, int tile, int slot)
     const conv_shape *s = j->s;
     const int i0 = tile * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
     float *col = j->col ? j->col + (size_t)slot * s->kg * s->p : NULL;
-    if (j->dwp)
-        weight_grad(j, i0, nt, col, j->dwp + (size_t)slot * s->cout * s->kg);
+    float *dwp = j->dwp ? j->dwp + (size_t)slot * s->cout * s->kg : NULL;
+    if (dwp && j->padded)
+        weight_grad_padded(j, i0, nt, j->padded + (size_t)slot * pad_tile_floats(s, &j->pad, j->tile),
+                           dwp);
+    else if (dwp)
+        weight_grad(j, i0, nt, col, dwp);
     if (j->dbp) {
         float *db = j->dbp + (size_t)slot * s->cout;
         for (int t = 0; t < nt; t++)
@@ -489,9 +575,10 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
     const int workers = qt_pool_threads(c->pool), kt = s->cout_g * s->kh * s->kw;
     const size_t wn = (size_t)s->cout * s->kg;
     qt_gemm_lanes lanes;
-    bwd_job j = {s, x->data, nd->out->grad, dx, NULL, NULL, bx != 0.0f, NULL, 0,
-                 NULL, NULL, NULL, &lanes, NULL, backward_tile_images(s, workers),
-                 product_tile(s, s->cin_g, kt, (size_t)s->cout * s->p, workers), NULL, NULL, 0, 0};
+    bwd_job j = {.s = s, .x = x->data, .dy = nd->out->grad, .dx = dx,
+                 .dx_accumulate = bx != 0.0f, .lanes = &lanes,
+                 .tile = backward_tile_images(s, workers),
+                 .dx_tile = product_tile(s, s->cin_g, kt, (size_t)s->cout * s->p, workers)};
     ptrdiff_t *off_x = qt_ctx_scratch(c, (size_t)s->kg * sizeof(ptrdiff_t));
     const size_t dy_rows = (size_t)(kt > s->cout_g ? kt : s->cout_g);
     ptrdiff_t *off_dy = qt_ctx_scratch(c, dy_rows * sizeof(ptrdiff_t));
@@ -500,6 +587,11 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.col = qt_ctx_scratch(c, (size_t)s->kg * s->p * workers * sizeof(float));
     if (dw)
         j.dwp = qt_ctx_scratch(c, wn * workers * sizeof(float));
+    const int padded = dw && pads_weight_grad(s);
+    if (padded) {
+        j.pad = pad_geom_make(s);
+        j.padded = qt_ctx_scratch(c, pad_tile_floats(s, &j.pad, j.tile) * workers * sizeof(float));
+    }
     if (db)
         j.dbp = qt_ctx_scratch(c, (size_t)s->cout * workers * sizeof(float));
     qt_winograd wino = qt_winograd_make(s->isa, s->cout, s->cin, s->h, s->w);
@@ -510,7 +602,8 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.apack_t = pack_weights_t(c, s, qt_tensor_values(w), &j.apack_group);
     }
     int ok = off_x && off_dy && off_out && (s->direct || j.col) && (!dw || j.dwp) &&
-             (!db || j.dbp) && (!dx || j.apack_t) && tap_lanes(c, s, &lanes) == QT_OK;
+             (!db || j.dbp) && (!dx || j.apack_t) && (!padded || j.padded) &&
+             tap_lanes(c, s, &lanes) == QT_OK;
     if (ok) {
         patch_offsets(s, s->kg, off_x);
         if (s->direct) {
@@ -521,6 +614,8 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         }
         for (int o = 0; o < s->cout_g; o++)
             off_out[o] = (ptrdiff_t)o * s->p;
+        if (padded)
+            pad_offsets(s, &j.pad, off_x, off_out);
         j.off_x = off_x;
         j.off_dy = off_dy;
         j.off_out = off_out;
@@ -539,7 +634,7 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
             sum_range(&pb, 0, s->cout, 0);
     }
     const void *bufs[] = {off_x, off_dy, off_out, j.col, j.dwp, j.dbp, j.apack_t, lanes.bits,
-                          j.wscratch};
+                          j.wscratch, j.padded};
     for (size_t q = 0; q < sizeof bufs / sizeof *bufs; q++)
         qt_ctx_release(c, bufs[q]);
 }
