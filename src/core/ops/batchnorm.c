@@ -194,6 +194,7 @@ typedef struct {
     double *sg, *sgx;         /* C */
     double *psum;             /* 2 x N x C: per-plane sums (planes of more than one value) */
     double m;                 /* values per channel the batch statistics span */
+    const float *coef;        /* (N, C) inputs: row_coefficients */
     float *dx, *dres;
     float dx_beta, dres_beta;
     int relu, batch_stats;
@@ -229,24 +230,42 @@ static void combine_sums(const bwd_job *j)
     }
 }
 
-/* The sums for a (N, C) x, row by row (the channel varies along the row). */
-static void grad_sums_rows(const bwd_job *j)
+/* The sums for a (N, C) x over channels [lo, hi) (the channel varies along a row, so
+ * workers take channels and each channel's sum runs over the rows in order). */
+static void grad_sums_cols(void *arg, long lo, long hi, int worker)
 {
-    const int nc = j->d.c;
-    for (int ch = 0; ch < nc; ch++)
-        j->sg[ch] = j->sgx[ch] = 0.0;
+    const bwd_job *j = arg;
+    const int nc = j->d.c, relu = j->relu;
+    double *restrict sg = j->sg, *restrict sgx = j->sgx;
+    const float *restrict mean = j->mean;
+    for (long ch = lo; ch < hi; ch++)
+        sg[ch] = sgx[ch] = 0.0;
     for (int i = 0; i < j->d.n; i++) {
-        float *dy = j->dy + (size_t)i * nc;
-        const float *y = j->y + (size_t)i * nc, *x = j->x + (size_t)i * nc;
-        for (int ch = 0; ch < nc; ch++) {
-            float g = j->relu && !(y[ch] > 0.0f) ? 0.0f : dy[ch];
-            dy[ch] = g;
-            j->sg[ch] += g;
-            j->sgx[ch] += (double)g * (x[ch] - j->mean[ch]);
+        float *restrict dy = j->dy + (size_t)i * nc;
+        const float *restrict y = j->y + (size_t)i * nc, *restrict x = j->x + (size_t)i * nc;
+        for (long ch = lo; relu && ch < hi; ch++) /* its own loop: a select, vectorised */
+            dy[ch] = y[ch] > 0.0f ? dy[ch] : 0.0f;
+        for (long ch = lo; ch < hi; ch++) {
+            sg[ch] += dy[ch];
+            sgx[ch] += (double)dy[ch] * (x[ch] - mean[ch]);
         }
     }
-    for (int ch = 0; ch < nc; ch++)
-        j->sgx[ch] *= j->invstd[ch];
+    for (long ch = lo; ch < hi; ch++)
+        sgx[ch] *= j->invstd[ch];
+}
+
+/* Per channel of a (N, C) input: a = gamma invstd, c1 and c2 as in input_grad_range, into
+ * coef (4 x C, with the mean), so the rows below are plain vector arithmetic. */
+static void row_coefficients(const bwd_job *j, float *coef)
+{
+    const int nc = j->d.c;
+    for (int ch = 0; ch < nc; ch++) {
+        const float is = j->invstd[ch];
+        coef[ch] = j->gamma[ch] * is;
+        coef[nc + ch] = j->batch_stats ? (float)(j->sg[ch] / j->m) : 0.0f;
+        coef[2 * nc + ch] = j->batch_stats ? (float)(j->sgx[ch] / j->m) * is : 0.0f;
+        coef[3 * nc + ch] = j->mean[ch];
+    }
 }
 
 /* rows [lo, hi) of a (N, C) input: dx and dres as below, the channel varying along the row */
@@ -254,19 +273,23 @@ static void input_grad_rows(void *arg, long lo, long hi, int worker)
 {
     const bwd_job *j = arg;
     const int nc = j->d.c;
-    const double m = j->m;
-    for (long i = lo; i < hi; i++)
-        for (int ch = 0; ch < nc; ch++) {
-            const size_t o = (size_t)i * nc + ch;
-            const float is = j->invstd[ch], a = j->gamma[ch] * is, g = j->dy[o];
-            const float c1 = j->batch_stats ? (float)(j->sg[ch] / m) : 0.0f;
-            const float c2 = j->batch_stats ? (float)(j->sgx[ch] / m) * is : 0.0f;
-            const float v = a * (g - c1 - (j->x[o] - j->mean[ch]) * c2);
-            if (j->dx)
-                j->dx[o] = j->dx_beta != 0.0f ? j->dx[o] + v : v;
-            if (j->dres)
-                j->dres[o] = j->dres_beta != 0.0f ? j->dres[o] + g : g;
-        }
+    const float *restrict a = j->coef, *restrict c1 = a + nc, *restrict c2 = a + 2 * nc,
+                          *restrict mu = a + 3 * nc;
+    for (long i = lo; i < hi; i++) {
+        const float *restrict g = j->dy + (size_t)i * nc, *restrict x = j->x + (size_t)i * nc;
+        float *restrict dx = j->dx ? j->dx + (size_t)i * nc : NULL;
+        if (dx && j->dx_beta != 0.0f)
+            for (int ch = 0; ch < nc; ch++)
+                dx[ch] += a[ch] * (g[ch] - c1[ch] - (x[ch] - mu[ch]) * c2[ch]);
+        else if (dx)
+            for (int ch = 0; ch < nc; ch++)
+                dx[ch] = a[ch] * (g[ch] - c1[ch] - (x[ch] - mu[ch]) * c2[ch]);
+        if (j->dres && j->dres_beta != 0.0f)
+            for (int ch = 0; ch < nc; ch++)
+                j->dres[(size_t)i * nc + ch] += g[ch];
+        else if (j->dres)
+            memcpy(j->dres + (size_t)i * nc, g, nc * sizeof(float));
+    }
 }
 
 /* planes [lo, hi): dx = gamma invstd (g - [batch stats] (sum g + xhat sum g xhat) / M),
@@ -314,10 +337,10 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
     if (!sums)
         return;
     bwd_job j = {d, nd->out->grad, nd->out->data, x->data, gamma->data, sv->mean, sv->invstd,
-                 sums, sums + d.c, sums + 2 * d.c, sv->count, NULL, NULL, 0.0f, 0.0f, sv->relu,
-                 sv->batch_stats};
+                 sums, sums + d.c, sums + 2 * d.c, sv->count, NULL, NULL, NULL, 0.0f, 0.0f,
+                 sv->relu, sv->batch_stats};
     if (d.s == 1) {
-        grad_sums_rows(&j);
+        qt_pool_for(c->pool, d.c, 1 + 16384 / d.n, grad_sums_cols, &j);
     } else {
         qt_pool_for(c->pool, (long)planes, plane_chunk(d), plane_sums_range, &j);
         combine_sums(&j);
@@ -345,6 +368,14 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
     qt_tensor *res = sv->residual;
     if (res && res != x && !qt_grad_hand_over(c, nd->out, res))
         j.dres = qt_grad_target(c, res, &j.dres_beta);
+    float *coef = d.s == 1 ? qt_ctx_scratch(c, 4 * (size_t)d.c * sizeof(float)) : NULL;
+    if (d.s == 1 && !coef) {
+        qt_ctx_release(c, sums);
+        return;
+    }
+    if (coef)
+        row_coefficients(&j, coef);
+    j.coef = coef;
     for (int pass = 0; pass < 2; pass++) {
         if (j.dx || j.dres) {
             if (d.s == 1)
@@ -356,6 +387,7 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
             break;
         j.dx = NULL;
     }
+    qt_ctx_release(c, coef);
     qt_ctx_release(c, sums);
 }
 
