@@ -35,32 +35,43 @@ int qt_optimizer_init_state(const qt_optimizer *o, qt_param *p, qt_error *err)
 void qt_optimizer_begin_step(qt_optimizer *o) { o->t++; }
 
 /* SGD with heavy-ball momentum (PyTorch's form): m = mu m + g; step = -lr (g + mu m) with
- * Nesterov, else -lr m. */
-static void sgd_propose(const qt_optimizer *o, float lr, const float *w, const float *g,
-                        float *m, float *step, size_t n)
+ * Nesterov, else -lr m. The settings are read into locals and the arrays are restrict, so the
+ * loops vectorise (a store to m could otherwise change o's fields, for all the compiler knows). */
+static void sgd_propose(const qt_optimizer *o, float lr, const float *restrict w,
+                        const float *restrict g, float *restrict m, float *restrict step, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + o->weight_decay * w[i];
-        if (m) {
-            m[i] = o->momentum * m[i] + gi;
-            gi = o->nesterov ? gi + o->momentum * m[i] : m[i];
+    const float mu = o->momentum, wd = o->weight_decay;
+    if (!m) {
+        for (size_t i = 0; i < n; i++)
+            step[i] = -lr * (g[i] + wd * w[i]);
+    } else if (o->nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            const float gi = g[i] + wd * w[i];
+            m[i] = mu * m[i] + gi;
+            step[i] = -lr * (gi + mu * m[i]);
         }
-        step[i] = -lr * gi;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            m[i] = mu * m[i] + (g[i] + wd * w[i]);
+            step[i] = -lr * m[i];
+        }
     }
 }
 
 /* Adam (Kingma and Ba): bias-corrected moments, step = -lr m_hat / (sqrt(v_hat) + eps). */
-static void adam_propose(const qt_optimizer *o, float lr, const float *w, const float *g,
-                         float *m, float *v, float *step, size_t n)
+static void adam_propose(const qt_optimizer *o, float lr, const float *restrict w,
+                         const float *restrict g, float *restrict m, float *restrict v,
+                         float *restrict step, size_t n)
 {
     double t = (double)(o->t ? o->t : 1);
     float c1 = (float)(1.0 - pow(o->beta1, t)), c2 = (float)(1.0 - pow(o->beta2, t));
-    float a = lr / c1, inv_c2 = 1.0f / c2;
+    const float a = lr / c1, inv_c2 = 1.0f / c2, b1 = o->beta1, b2 = o->beta2, eps = o->eps,
+                wd = o->weight_decay;
     for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + o->weight_decay * w[i];
-        m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * gi;
-        v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * gi * gi;
-        step[i] = -a * m[i] / (sqrtf(v[i] * inv_c2) + o->eps);
+        float gi = g[i] + wd * w[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        step[i] = -a * m[i] / (sqrtf(v[i] * inv_c2) + eps);
     }
 }
 

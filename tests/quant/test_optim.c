@@ -28,6 +28,35 @@ static void test_sgd_momentum(void **state)
     assert_float_equal(s, -(1.0f + 0.9f * 1.0f), 1e-6f);
 }
 
+/* Plain SGD (no momentum state): step = -lr (g + wd w). And every variant proposes on a
+ * long array (vector loop and tail) what it proposes one element at a time, bit for bit. */
+static void test_sgd_variants_elementwise(void **state)
+{
+    float w = 2.0f, g = 1.0f, s;
+    qt_optimizer plain = qt_optimizer_sgd(0.0f, 0, 0.1f);
+    qt_optimizer_propose(&plain, 0.5f, &w, &g, NULL, NULL, &s, 1);
+    assert_float_equal(s, -0.5f * 1.2f, 1e-6f);
+    const qt_optimizer opts[] = {plain, qt_optimizer_sgd(0.9f, 0, 5e-4f),
+                                 qt_optimizer_sgd(0.9f, 1, 5e-4f)};
+    enum { N = 37 };
+    for (size_t k = 0; k < sizeof opts / sizeof *opts; k++) {
+        float wv[N], gv[N], m[N], m1[N], sv[N], s1[N];
+        for (int i = 0; i < N; i++) {
+            wv[i] = 0.37f * (float)(i - 18);
+            gv[i] = 0.11f * (float)((i * 7) % 13) - 0.6f;
+            m[i] = m1[i] = 0.05f * (float)(i % 5);
+        }
+        float *mv = k ? m : NULL, *mo = k ? m1 : NULL;
+        qt_optimizer_propose(&opts[k], 0.1f, wv, gv, mv, NULL, sv, N);
+        for (int i = 0; i < N; i++)
+            qt_optimizer_propose(&opts[k], 0.1f, wv + i, gv + i, mo ? mo + i : NULL, NULL, s1 + i, 1);
+        for (int i = 0; i < N; i++) {
+            assert_true(sv[i] == s1[i]);
+            assert_true(m[i] == m1[i]);
+        }
+    }
+}
+
 /* Adam's first step is -lr sign(g) (bias correction makes m_hat = g, v_hat = g^2). */
 static void test_adam(void **state)
 {
@@ -69,6 +98,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd_momentum),
+        cmocka_unit_test(test_sgd_variants_elementwise),
         cmocka_unit_test(test_adam),
         cmocka_unit_test(test_schedules),
     };
