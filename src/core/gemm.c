@@ -81,7 +81,6 @@ void qt_gemm_dot(qt_isa isa, int m, int n, int p, int nt, const qt_gemm_rows *a,
                  const qt_gemm_rows *b, float *c, ptrdiff_t ldc)
 {
     const qt_gemm_kernels *kn = kernels(isa);
-    const qt_gemm_lanes *lanes = b->lanes && b->lanes->ntaps ? b->lanes : NULL;
     const size_t row_bytes = (size_t)nt * p * sizeof(float);
     int mc = (int)(((size_t)256 << 10) / row_bytes) / kn->mrd * kn->mrd;
     if (mc < kn->mrd)
@@ -91,7 +90,7 @@ void qt_gemm_dot(qt_isa isa, int m, int n, int p, int nt, const qt_gemm_rows *a,
         for (int j0 = 0; j0 < n; j0 += kn->nrd)
             for (int i0 = m0; i0 < m1; i0 += kn->mrd)
                 kn->dot(p, nt, a->base, a->step, a->off + i0, b->base, b->step, b->off + j0,
-                        lanes, lanes ? j0 % lanes->ntaps : 0, c + i0 * ldc + j0, ldc,
-                        m1 - i0 < kn->mrd ? m1 - i0 : kn->mrd, n - j0 < kn->nrd ? n - j0 : kn->nrd);
+                        c + i0 * ldc + j0, ldc, m1 - i0 < kn->mrd ? m1 - i0 : kn->mrd,
+                        n - j0 < kn->nrd ? n - j0 : kn->nrd);
     }
 }

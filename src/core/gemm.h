@@ -13,7 +13,8 @@
  *   qt_gemm_packed: C_t (m x n) = [C_t +] A (m x k) B_t (k x n) for each item t < nt. A is
  *     packed into panels of qt_gemm_mr(isa) rows; C_t is at c + t * c_step, rows ldc apart.
  *   qt_gemm_dot:    C (m x n) += sum over t < nt of A_t (m x p) B_t (n x p)^T, dot products
- *     over rows (weight gradients: the sum runs over pixels and images).
+ *     over rows (weight gradients: the sum runs over pixels and images); every element
+ *     valid (conv2d pads what a weight gradient reads, see padded_planes.h).
  *
  * Each has a portable C, an AVX2 and an AVX-512 micro-kernel; `isa` must be a resolved
  * level (not QT_ISA_AUTO) that the CPU supports. */
@@ -53,22 +54,20 @@ void qt_gemm_packed(qt_isa isa, int m, int n, int k, int nt, const float *apack,
 /* Whether qt_gemm_packed sweeps each panel of A (m x k) over all items' columns, A being
  * too large to stay in cache: then a call should carry several items (images). */
 int qt_gemm_panel_sweep(int m, int k);
-/* a's lanes are ignored (all valid). */
+/* a's and b's lanes must be NULL. */
 void qt_gemm_dot(qt_isa isa, int m, int n, int p, int nt, const qt_gemm_rows *a,
                  const qt_gemm_rows *b, float *c, ptrdiff_t ldc);
 
 /* Micro-kernels, one set per instruction set (gemm_portable.c, gemm_avx2.c, gemm_avx512.c).
  * packed: an mr x nc block of C (mr <= MR rows valid, nc <= NB columns) from a K-long panel;
  *   b and boff give the block's rows (column j0 added to b), `bits` its first mask word.
- * dot: an mr x nr block of C (mr <= MRD, nr <= NRD), A rows aoff, B rows boff; B row s uses
- *   tap (tap0 + s) % ntaps. */
+ * dot: an mr x nr block of C (mr <= MRD, nr <= NRD), A rows aoff, B rows boff. */
 typedef void (*qt_gemm_packed_fn)(int k, const float *a, const float *b, const ptrdiff_t *boff,
                                   const qt_gemm_lanes *lanes, const uint16_t *bits, float *c,
                                   ptrdiff_t ldc, int mr, int nc, int accumulate);
 typedef void (*qt_gemm_dot_fn)(int p, int nt, const float *a, ptrdiff_t a_step,
                                const ptrdiff_t *aoff, const float *b, ptrdiff_t b_step,
-                               const ptrdiff_t *boff, const qt_gemm_lanes *lanes, int tap0,
-                               float *c, ptrdiff_t ldc, int mr, int nr);
+                               const ptrdiff_t *boff, float *c, ptrdiff_t ldc, int mr, int nr);
 
 typedef struct {
     int mr, nb;               /* packed kernel: panel rows, columns per call (multiple of 16) */

@@ -113,21 +113,15 @@ INLINE float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* acc[r][s] += A row r . B row s over the 8 pixels at q (lanes in `part`, and in B's tap
- * mask when masked). */
-INLINE void dot_step(const int masked, int q, unsigned part, const float *const *ar,
-                     const float *const *bs, const uint16_t *const *bits, __m256 acc[MRD][NRD])
+/* acc[r][s] += A row r . B row s over the 8 pixels at q (lanes in `part`). */
+INLINE void dot_step(int q, unsigned part, const float *const *ar, const float *const *bs,
+                     __m256 acc[MRD][NRD])
 {
     const int full = part == 0xFFu;
     __m256 bv[NRD];
 #pragma GCC unroll 4
-    for (int s = 0; s < NRD; s++) {
-        if (masked)
-            bv[s] = _mm256_maskload_ps(bs[s] + q, lanes_of(part & vector_bits(bits[s], q / VL)));
-        else
-            bv[s] = full ? _mm256_loadu_ps(bs[s] + q)
-                         : _mm256_maskload_ps(bs[s] + q, lanes_of(part));
-    }
+    for (int s = 0; s < NRD; s++)
+        bv[s] = full ? _mm256_loadu_ps(bs[s] + q) : _mm256_maskload_ps(bs[s] + q, lanes_of(part));
 #pragma GCC unroll 2
     for (int r = 0; r < MRD; r++) {
         __m256 av = full ? _mm256_loadu_ps(ar[r] + q)
@@ -138,10 +132,9 @@ INLINE void dot_step(const int masked, int q, unsigned part, const float *const 
     }
 }
 
-INLINE void dot_block(const int masked, int p, int nt, const float *a, ptrdiff_t a_step,
-                      const ptrdiff_t *aoff, const float *b, ptrdiff_t b_step,
-                      const ptrdiff_t *boff, const qt_gemm_lanes *lanes, int tap0, float *c,
-                      ptrdiff_t ldc, int mr, int nr)
+TARGET static void dot_kernel(int p, int nt, const float *a, ptrdiff_t a_step,
+                              const ptrdiff_t *aoff, const float *b, ptrdiff_t b_step,
+                              const ptrdiff_t *boff, float *c, ptrdiff_t ldc, int mr, int nr)
 {
     __m256 acc[MRD][NRD];
 #pragma GCC unroll 2
@@ -149,10 +142,6 @@ INLINE void dot_block(const int masked, int p, int nt, const float *a, ptrdiff_t
 #pragma GCC unroll 4
         for (int s = 0; s < NRD; s++)
             acc[r][s] = _mm256_setzero_ps();
-    const uint16_t *bits[NRD];
-#pragma GCC unroll 4
-    for (int s = 0; s < NRD; s++)
-        bits[s] = masked ? lanes->bits + ((tap0 + s) % lanes->ntaps) * lanes->words : NULL;
     const int pv = p & ~(VL - 1);
     const unsigned tail = (1u << (p - pv)) - 1;
     for (int t = 0; t < nt; t++) {
@@ -165,9 +154,9 @@ INLINE void dot_block(const int masked, int p, int nt, const float *a, ptrdiff_t
         for (int s = 0; s < NRD; s++)
             bs[s] = b + t * b_step + boff[s < nr ? s : nr - 1];
         for (int q = 0; q < pv; q += VL)
-            dot_step(masked, q, 0xFFu, ar, bs, bits, acc);
+            dot_step(q, 0xFFu, ar, bs, acc);
         if (tail)
-            dot_step(masked, pv, tail, ar, bs, bits, acc);
+            dot_step(pv, tail, ar, bs, acc);
     }
 #pragma GCC unroll 2
     for (int r = 0; r < MRD; r++)
@@ -175,17 +164,6 @@ INLINE void dot_block(const int masked, int p, int nt, const float *a, ptrdiff_t
         for (int s = 0; s < NRD; s++)
             if (r < mr && s < nr)
                 c[r * ldc + s] += hsum(acc[r][s]);
-}
-
-TARGET static void dot_kernel(int p, int nt, const float *a, ptrdiff_t a_step,
-                              const ptrdiff_t *aoff, const float *b, ptrdiff_t b_step,
-                              const ptrdiff_t *boff, const qt_gemm_lanes *lanes, int tap0,
-                              float *c, ptrdiff_t ldc, int mr, int nr)
-{
-    if (lanes)
-        dot_block(1, p, nt, a, a_step, aoff, b, b_step, boff, lanes, tap0, c, ldc, mr, nr);
-    else
-        dot_block(0, p, nt, a, a_step, aoff, b, b_step, boff, lanes, tap0, c, ldc, mr, nr);
 }
 
 const qt_gemm_kernels qt_gemm_avx2 = {MR, NVMAX * VL, MRD, NRD, packed_kernel, dot_kernel};

@@ -118,15 +118,14 @@ INLINE __m512 sum16(const __m512 *v)
     return _mm512_add_ps(_mm512_shuffle_f32x4(y0, y1, 0x88), _mm512_shuffle_f32x4(y0, y1, 0xDD));
 }
 
-/* acc[r][s] += A row r . B row s over the 16 pixels at q (lanes in `part`, and in B's tap
- * mask when masked). */
-INLINE void dot_step(const int masked, int q, __mmask16 part, const float *const *ar,
-                     const float *const *bs, const uint16_t *const *bits, __m512 acc[MRD][NRD])
+/* acc[r][s] += A row r . B row s over the 16 pixels at q (lanes in `part`). */
+INLINE void dot_step(int q, __mmask16 part, const float *const *ar, const float *const *bs,
+                     __m512 acc[MRD][NRD])
 {
     __m512 bv[NRD];
 #pragma GCC unroll 6
     for (int s = 0; s < NRD; s++)
-        bv[s] = load_part(bs[s] + q, masked ? part & bits[s][q / VL] : part);
+        bv[s] = load_part(bs[s] + q, part);
 #pragma GCC unroll 4
     for (int r = 0; r < MRD; r++) { /* one A row at a time: 24 + 6 + 1 registers */
         __m512 av = load_part(ar[r] + q, part);
@@ -136,10 +135,9 @@ INLINE void dot_step(const int masked, int q, __mmask16 part, const float *const
     }
 }
 
-INLINE void dot_block(const int masked, int p, int nt, const float *a, ptrdiff_t a_step,
-                      const ptrdiff_t *aoff, const float *b, ptrdiff_t b_step,
-                      const ptrdiff_t *boff, const qt_gemm_lanes *lanes, int tap0, float *c,
-                      ptrdiff_t ldc, int mr, int nr)
+TARGET static void dot_kernel(int p, int nt, const float *a, ptrdiff_t a_step,
+                              const ptrdiff_t *aoff, const float *b, ptrdiff_t b_step,
+                              const ptrdiff_t *boff, float *c, ptrdiff_t ldc, int mr, int nr)
 {
     __m512 acc[MRD][NRD];
 #pragma GCC unroll 4
@@ -147,10 +145,6 @@ INLINE void dot_block(const int masked, int p, int nt, const float *a, ptrdiff_t
 #pragma GCC unroll 6
         for (int s = 0; s < NRD; s++)
             acc[r][s] = _mm512_setzero_ps();
-    const uint16_t *bits[NRD];
-#pragma GCC unroll 6
-    for (int s = 0; s < NRD; s++)
-        bits[s] = masked ? lanes->bits + ((tap0 + s) % lanes->ntaps) * lanes->words : NULL;
     const int pv = p & ~(VL - 1);
     const __mmask16 tail = (__mmask16)((1u << (p - pv)) - 1);
     for (int t = 0; t < nt; t++) {
@@ -163,9 +157,9 @@ INLINE void dot_block(const int masked, int p, int nt, const float *a, ptrdiff_t
         for (int s = 0; s < NRD; s++)
             bs[s] = b + t * b_step + boff[s < nr ? s : nr - 1];
         for (int q = 0; q < pv; q += VL)
-            dot_step(masked, q, 0xFFFF, ar, bs, bits, acc);
+            dot_step(q, 0xFFFF, ar, bs, acc);
         if (tail)
-            dot_step(masked, pv, tail, ar, bs, bits, acc);
+            dot_step(pv, tail, ar, bs, acc);
     }
     __m512 flat[32];
 #pragma GCC unroll 32
@@ -180,17 +174,6 @@ INLINE void dot_block(const int masked, int p, int nt, const float *a, ptrdiff_t
         for (int s = 0; s < NRD; s++)
             if (r < mr && s < nr)
                 c[r * ldc + s] += sums[r * NRD + s];
-}
-
-TARGET static void dot_kernel(int p, int nt, const float *a, ptrdiff_t a_step,
-                              const ptrdiff_t *aoff, const float *b, ptrdiff_t b_step,
-                              const ptrdiff_t *boff, const qt_gemm_lanes *lanes, int tap0,
-                              float *c, ptrdiff_t ldc, int mr, int nr)
-{
-    if (lanes)
-        dot_block(1, p, nt, a, a_step, aoff, b, b_step, boff, lanes, tap0, c, ldc, mr, nr);
-    else
-        dot_block(0, p, nt, a, a_step, aoff, b, b_step, boff, lanes, tap0, c, ldc, mr, nr);
 }
 
 const qt_gemm_kernels qt_gemm_avx512 = {MR, NVMAX * VL, MRD, NRD, packed_kernel, dot_kernel};

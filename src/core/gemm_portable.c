@@ -31,24 +31,19 @@ static void packed_kernel(int k, const float *a, const float *b, const ptrdiff_t
 }
 
 static void dot_kernel(int p, int nt, const float *a, ptrdiff_t a_step, const ptrdiff_t *aoff,
-                       const float *b, ptrdiff_t b_step, const ptrdiff_t *boff,
-                       const qt_gemm_lanes *lanes, int tap0, float *c, ptrdiff_t ldc, int mr,
-                       int nr)
+                       const float *b, ptrdiff_t b_step, const ptrdiff_t *boff, float *c,
+                       ptrdiff_t ldc, int mr, int nr)
 {
-    for (int s = 0; s < nr; s++) {
-        const uint16_t *bits =
-            lanes ? lanes->bits + ((tap0 + s) % lanes->ntaps) * lanes->words : NULL;
+    for (int s = 0; s < nr; s++)
         for (int r = 0; r < mr; r++) {
             float acc = 0.0f;
             for (int t = 0; t < nt; t++) {
                 const float *ar = a + t * a_step + aoff[r], *bs = b + t * b_step + boff[s];
                 for (int q = 0; q < p; q++)
-                    if (!bits || lane_valid(bits, q))
-                        acc += ar[q] * bs[q];
+                    acc += ar[q] * bs[q];
             }
             c[r * ldc + s] += acc;
         }
-    }
 }
 
 const qt_gemm_kernels qt_gemm_portable = {MR, NB, MRD, NRD, packed_kernel, dot_kernel};

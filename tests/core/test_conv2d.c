@@ -168,6 +168,10 @@ static void test_fixed_shapes(void **state)
         {2, 4, 5, 5, 4, 5, 1, 2, 2, 0},   {2, 6, 6, 6, 6, 3, 1, 1, 6, 0},
         {3, 6, 5, 7, 9, 1, 1, 0, 3, 1},   {9, 8, 4, 4, 8, 3, 1, 1, 1, 0},
         {2, 16, 8, 8, 16, 3, 1, 1, 1, 0}, {1, 2, 2, 1, 3, 3, 1, 1, 1, 1},
+        /* weight gradients on padded planes (padded_planes.h): 5x5 on a wide image, grouped
+         * 3x3 on 16x16, and stacked small images whose last tile fills its stack partly */
+        {2, 3, 12, 20, 5, 5, 1, 2, 1, 1}, {3, 4, 16, 16, 6, 3, 1, 1, 2, 0},
+        {10, 4, 6, 5, 5, 3, 1, 1, 1, 1},
         /* weights too large for cache: depth slices, and several images per weight sweep */
         {8, 128, 2, 3, 128, 3, 1, 1, 1, 1},
     };

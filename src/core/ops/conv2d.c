@@ -10,16 +10,17 @@
  * Wide 3x3 layers (128+ channels in and out, or 64+ on 32x32 images) run their forward and
  * input-gradient products as Winograd F(2x2, 3x3) instead (winograd.h): 4 multiply-adds per
  * output and channel instead of 9, for a few additions. Weight gradients are dot products
- * over pixels (qt_gemm_dot; direct ones mostly on padded copies of the tile, see pad_geom),
- * summed into one partial per slot, and the partials are added at the end in slot order. Slot
- * k always takes tiles k, k + slots, ...: which thread runs a slot does not change what it
- * sums, so gradients are bitwise reproducible (exact resume needs that). */
+ * over pixels (qt_gemm_dot; direct k x k ones on padded copies, several small images stacked
+ * in one plane), summed into one partial per slot, and the partials are added at the end in
+ * slot order. Slot k always takes tiles k, k + slots, ...: which thread runs a slot does not
+ * change what it sums, so gradients are bitwise reproducible (exact resume needs that). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "../gemm.h"
 #include "../ctx_step.h"
+#include "../padded_planes.h"
 #include "../plane_moments.h"
 #include "../winograd.h"
 #include "qtrain/im2col.h"
@@ -284,11 +285,11 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
     }
     if (!s->direct)
         j.col = qt_ctx_scratch(c, (size_t)s->kg * s->p * workers * sizeof(float));
+    j.tile = s->winograd ? winograd_tile(s, &wino, workers)
+                         : product_tile(s, s->cout_g, s->kg, (size_t)s->cin * s->h * s->w, workers);
     if (off && j.apack && (s->direct || j.col) && tap_lanes(c, s, &lanes) == QT_OK) {
         patch_offsets(s, s->kg, off);
         j.off = off;
-        j.tile = s->winograd ? winograd_tile(s, &wino, workers)
-                             : product_tile(s, s->cout_g, s->kg, (size_t)s->cin * s->h * s->w, workers);
         qt_pool_run(c->pool, (s->n + j.tile - 1) / j.tile, forward_tile, &j);
         qt_ctx_step *st;
         if (j.plane_mean && (st = qt_ctx_step_state(c))) {
@@ -303,63 +304,6 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
 }
 
 /* ---- backward ---- */
-
-/* The direct weight gradient on padded planes: rows `stride` = W + pad floats apart, whose
- * pad extra columns are zero and serve both as the right border of a row and the left border
- * of the next; x also gets pad zero rows above and below. Tap (i, j) of output pixel
- * q = y * stride + x then reads x at q + i * stride + j, always in bounds: the dot kernel
- * needs no lane masks, and the rows of one of its blocks (neighbouring taps of a channel)
- * overlap in memory instead of being separate masked reads. dy takes the same row stride with
- * zeros in the extra columns, so the products there vanish. Measured on ResNet-56 and VGG-BC
- * (AVX-512): about a quarter less weight-gradient time on 16x16 and 32x32 images, none on
- * 8x8; tiny images keep the masked kernel, whose vectors padding would leave half empty. */
-typedef struct {
-    int stride;
-    size_t x_plane, dy_plane;        /* floats per padded plane */
-    size_t x_lead;                   /* where x's pixel (0, 0) sits in its plane */
-} pad_geom;
-
-static pad_geom pad_geom_make(const conv_shape *s)
-{
-    /* x's plane ends 2 pad floats after its last row: the products at dy's zero columns of
-     * the last row read that far. */
-    const int pad = s->spec.pad, stride = s->w + pad;
-    return (pad_geom){stride, (size_t)(s->h + 2 * pad) * stride + 2 * pad, (size_t)s->h * stride,
-                      (size_t)pad * stride + pad};
-}
-
-/* Padded when it adds at most a quarter to the vectors a row of dy takes. */
-static int pads_weight_grad(const conv_shape *s)
-{
-    const int vectors = (s->p + 15) / 16, padded = (s->h * (s->w + s->spec.pad) + 15) / 16;
-    return s->direct && s->kh > 1 && 4 * padded <= 5 * vectors;
-}
-
-static size_t pad_tile_floats(const conv_shape *s, const pad_geom *g, int images)
-{
-    return (size_t)images * (s->cin * g->x_plane + s->cout * g->dy_plane);
-}
-
-/* Copies `planes` H x W planes from src into zeroed padded planes of dst. */
-static void pad_planes(const float *src, int planes, const conv_shape *s, int stride, size_t lead,
-                       size_t plane_floats, float *dst)
-{
-    for (int c = 0; c < planes; c++, src += (size_t)s->h * s->w, dst += plane_floats) {
-        memset(dst, 0, plane_floats * sizeof(float));
-        for (int r = 0; r < s->h; r++)
-            memcpy(dst + lead + (size_t)r * stride, src + (size_t)r * s->w, s->w * sizeof(float));
-    }
-}
-
-/* Rows of the padded operands: patch row (c, i, j) of x and row o of dy. */
-static void pad_offsets(const conv_shape *s, const pad_geom *g, ptrdiff_t *off_x, ptrdiff_t *off_dy)
-{
-    const int taps = s->kh * s->kw;
-    for (int l = 0; l < s->kg; l++)
-        off_x[l] = (ptrdiff_t)(l / taps) * g->x_plane + (l / s->kw % s->kh) * g->stride + l % s->kw;
-    for (int o = 0; o < s->cout_g; o++)
-        off_dy[o] = (ptrdiff_t)o * g->dy_plane;
-}
 
 typedef struct {
     const conv_shape *s;
@@ -376,33 +320,32 @@ typedef struct {
     const qt_winograd *wino;         /* dx by Winograd: geometry (dy -> dx); apack_t its weights */
     float *wscratch;
     int tiles, slots;                /* slot k sums tiles k, k + slots, ... */
-    pad_geom pad;                    /* direct k x k weight gradient: padded planes */
-    float *padded;                   /* per-slot padded x and dy of a tile, or NULL */
+    qt_padded_geom wg;               /* direct k x k weight gradient: padded planes */
+    float *padbuf;                   /* its per-slot copies (backward_pad_floats), or NULL */
 } bwd_job;
 
-/* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T, on the
- * tile's x and dy copied to padded planes: the dot kernel then reads every tap unmasked. */
-static void weight_grad_padded(const bwd_job *j, int i0, int nt, float *padded, float *dwp)
+/* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T, with x
+ * padded and dy in the padded output layout (its zero columns cancel the pad outputs). */
+static void weight_grad_padded(const bwd_job *j, int i0, int nt, float *buf, float *dwp)
 {
     const conv_shape *s = j->s;
-    const pad_geom *g = &j->pad;
-    const size_t img_in = (size_t)s->cin * g->x_plane, img_out = (size_t)s->cout * g->dy_plane;
-    float *xp = padded, *dyp = padded + nt * img_in;
-    pad_planes(j->x + (size_t)i0 * s->cin * s->h * s->w, nt * s->cin, s, g->stride, g->x_lead,
-               g->x_plane, xp);
-    pad_planes(j->dy + (size_t)i0 * s->cout * s->p, nt * s->cout, s, g->stride, 0, g->dy_plane,
-               dyp);
+    const qt_padded_geom *g = &j->wg;
+    const int stacks = (nt + g->images - 1) / g->images;
+    const size_t img_x = (size_t)s->cin * g->plane, img_dy = (size_t)s->cout * g->out_plane;
+    float *xp = buf, *dyp = buf + stacks * img_x;
+    qt_padded_fill(g, j->x + (size_t)i0 * s->cin * s->h * s->w, nt, s->cin, xp);
+    qt_padded_fill_out(g, j->dy + (size_t)i0 * s->cout * s->p, nt, s->cout, dyp);
     for (int gi = 0; gi < s->spec.groups; gi++) {
-        qt_gemm_rows a = {dyp + (size_t)gi * s->cout_g * g->dy_plane, j->off_out,
-                          (ptrdiff_t)img_out, NULL};
-        qt_gemm_rows b = {xp + (size_t)gi * s->cin_g * g->x_plane, j->off_x, (ptrdiff_t)img_in,
-                          NULL};
-        qt_gemm_dot(s->isa, s->cout_g, s->kg, g->dy_plane, nt, &a, &b,
+        qt_gemm_rows a = {dyp + (size_t)gi * s->cout_g * g->out_plane, j->off_out,
+                          (ptrdiff_t)img_dy, NULL};
+        qt_gemm_rows b = {xp + (size_t)gi * s->cin_g * g->plane, j->off_x, (ptrdiff_t)img_x, NULL};
+        qt_gemm_dot(s->isa, s->cout_g, s->kg, (int)g->out_plane, stacks, &a, &b,
                     dwp + (size_t)gi * s->cout_g * s->kg, s->kg);
     }
 }
 
-/* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T */
+/* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T: 1x1
+ * direct (the patches are x itself) or im2col. */
 static void weight_grad(const bwd_job *j, int i0, int nt, float *col, float *dwp)
 {
     const conv_shape *s = j->s;
@@ -413,7 +356,7 @@ static void weight_grad(const bwd_job *j, int i0, int nt, float *col, float *dwp
         float *dwg = dwp + (size_t)gi * s->cout_g * s->kg;
         qt_gemm_rows a = {dyg, j->off_out, (ptrdiff_t)img_out, NULL};
         if (s->direct) {
-            qt_gemm_rows b = {xg, j->off_x, (ptrdiff_t)img_in, j->lanes};
+            qt_gemm_rows b = {xg, j->off_x, (ptrdiff_t)img_in, NULL};
             qt_gemm_dot(s->isa, s->cout_g, s->kg, s->p, nt, &a, &b, dwg, s->kg);
             continue;
         }
@@ -454,15 +397,24 @@ static void input_grad(const bwd_job *j, int i0, int nt, float *col)
     }
 }
 
+/* Floats of one slot's padded copies of a tile's x and dy for the weight gradient. */
+static size_t backward_pad_floats(const bwd_job *j)
+{
+    const conv_shape *s = j->s;
+    const qt_padded_geom *g = &j->wg;
+    const size_t stacks = (j->tile + g->images - 1) / g->images;
+    return stacks * (s->cin * g->plane + s->cout * g->out_plane);
+}
+
+
 static void backward_tile(const bwd_job *j, int tile, int slot)
 {
     const conv_shape *s = j->s;
     const int i0 = tile * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
     float *col = j->col ? j->col + (size_t)slot * s->kg * s->p : NULL;
     float *dwp = j->dwp ? j->dwp + (size_t)slot * s->cout * s->kg : NULL;
-    if (dwp && j->padded)
-        weight_grad_padded(j, i0, nt, j->padded + (size_t)slot * pad_tile_floats(s, &j->pad, j->tile),
-                           dwp);
+    if (dwp && j->padbuf)
+        weight_grad_padded(j, i0, nt, j->padbuf + (size_t)slot * backward_pad_floats(j), dwp);
     else if (dwp)
         weight_grad(j, i0, nt, col, dwp);
     if (j->dbp) {
@@ -587,11 +539,13 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.col = qt_ctx_scratch(c, (size_t)s->kg * s->p * workers * sizeof(float));
     if (dw)
         j.dwp = qt_ctx_scratch(c, wn * workers * sizeof(float));
-    const int padded = dw && pads_weight_grad(s);
-    if (padded) {
-        j.pad = pad_geom_make(s);
-        j.padded = qt_ctx_scratch(c, pad_tile_floats(s, &j.pad, j.tile) * workers * sizeof(float));
-    }
+    /* Weight gradients of direct k x k convolutions on padded planes, a tile's images stacked
+     * in one plane where that pays. (The forward and dx products keep their lane masks:
+     * padded copies of x and the output measured 10-25 % slower there.) */
+    const int padded = dw && s->direct && s->kh > 1;
+    j.wg = qt_padded_geom_make(s->h, s->w, s->spec.pad, qt_padded_stacks(s->h, s->w) ? j.tile : 1);
+    if (padded)
+        j.padbuf = qt_ctx_scratch(c, backward_pad_floats(&j) * workers * sizeof(float));
     if (db)
         j.dbp = qt_ctx_scratch(c, (size_t)s->cout * workers * sizeof(float));
     qt_winograd wino = qt_winograd_make(s->isa, s->cout, s->cin, s->h, s->w);
@@ -602,7 +556,7 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.apack_t = pack_weights_t(c, s, qt_tensor_values(w), &j.apack_group);
     }
     int ok = off_x && off_dy && off_out && (s->direct || j.col) && (!dw || j.dwp) &&
-             (!db || j.dbp) && (!dx || j.apack_t) && (!padded || j.padded) &&
+             (!db || j.dbp) && (!dx || j.apack_t) && (!padded || j.padbuf) &&
              tap_lanes(c, s, &lanes) == QT_OK;
     if (ok) {
         patch_offsets(s, s->kg, off_x);
@@ -614,8 +568,11 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         }
         for (int o = 0; o < s->cout_g; o++)
             off_out[o] = (ptrdiff_t)o * s->p;
-        if (padded)
-            pad_offsets(s, &j.pad, off_x, off_out);
+        if (padded) {
+            qt_padded_offsets(&j.wg, s->kg, s->kh, off_x);
+            for (int o = 0; o < s->cout_g; o++)
+                off_out[o] = (ptrdiff_t)o * j.wg.out_plane;
+        }
         j.off_x = off_x;
         j.off_dy = off_dy;
         j.off_out = off_out;
@@ -634,7 +591,7 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
             sum_range(&pb, 0, s->cout, 0);
     }
     const void *bufs[] = {off_x, off_dy, off_out, j.col, j.dwp, j.dbp, j.apack_t, lanes.bits,
-                          j.wscratch, j.padded};
+                          j.wscratch, j.padbuf};
     for (size_t q = 0; q < sizeof bufs / sizeof *bufs; q++)
         qt_ctx_release(c, bufs[q]);
 }
