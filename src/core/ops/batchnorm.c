@@ -45,35 +45,41 @@ enum { LANES = 16 };
 /* max(v, 0) as a compare the compiler vectorises (fmaxf's NaN rules keep it a libm call). */
 static inline float relu1(float v) { return v > 0.0f ? v : 0.0f; }
 
-/* Sums of g and g * (x - mean) over one plane; with relu, g = dy where y > 0 (else 0), and
- * g is stored back over dy. */
-static void plane_grad_sums(float *dy, const float *y, const float *x, size_t s, float mean,
-                            int relu, double *sg, double *sgx)
+/* 8 floats as one value (one AVX register at the build's baseline), so that the per-plane
+ * sums below stay in registers: arrays of accumulators were kept on the stack, a
+ * store-to-load chain per step. */
+typedef float lanes8 __attribute__((vector_size(8 * sizeof(float))));
+
+static inline lanes8 load8(const float *p)
 {
-    float a[LANES] = {0}, b[LANES] = {0};
+    lanes8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Sums of g and g * (x - mean) over one plane, 16 lanes (lane l takes the elements l mod 16)
+ * then the tail into lane 0; with relu, g = dy where y > 0 (else 0), stored back over dy
+ * first, in its own loop. */
+static void plane_grad_sums(float *restrict dy, const float *restrict y, const float *restrict x,
+                            size_t s, float mean, int relu, double *sg, double *sgx)
+{
+    for (size_t k = 0; relu && k < s; k++)
+        dy[k] = y[k] > 0.0f ? dy[k] : 0.0f;
+    lanes8 a[2] = {{0}}, b[2] = {{0}};
     size_t k = 0;
     for (; k + LANES <= s; k += LANES)
-        for (int l = 0; l < LANES; l++) {
-            float g = dy[k + l];
-            if (relu) {
-                g = y[k + l] > 0.0f ? g : 0.0f;
-                dy[k + l] = g;
-            }
-            a[l] += g;
-            b[l] += g * (x[k + l] - mean);
+        for (int h = 0; h < 2; h++) {
+            const lanes8 g = load8(dy + k + 8 * h);
+            a[h] += g;
+            b[h] += g * (load8(x + k + 8 * h) - mean);
         }
     for (; k < s; k++) {
-        float g = dy[k];
-        if (relu) {
-            g = y[k] > 0.0f ? g : 0.0f;
-            dy[k] = g;
-        }
-        a[0] += g;
-        b[0] += g * (x[k] - mean);
+        a[0][0] += dy[k];
+        b[0][0] += dy[k] * (x[k] - mean);
     }
     for (int l = 0; l < LANES; l++) {
-        *sg += a[l];
-        *sgx += b[l];
+        *sg += a[l / 8][l % 8];
+        *sgx += b[l / 8][l % 8];
     }
 }
 
