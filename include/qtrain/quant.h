@@ -90,9 +90,10 @@ typedef enum {
  * parameter's gradient: a coded tensor over its int8 codes (tensor.h; BC: the codes of this
  * pass's Q(w_r)), or BC's float buffer for QT_VIEW_FLOAT. Nothing is decoded or allocated:
  * the ops decode the codes tile by tile as they pack them. step and seed make stochastic
- * draws reproducible. Call after qt_ctx_reset and before the forward pass; the view holds
- * until the next call. */
-int qt_quant_prepare(qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step);
+ * draws reproducible; pool's workers share deterministic rounding (NULL: the caller rounds).
+ * Call after qt_ctx_reset and before the forward pass; the view holds until the next call. */
+int qt_quant_prepare(qt_net *net, qt_weights_view view, uint64_t seed, uint64_t step,
+                     qt_pool *pool);
 
 /* One optimizer step on every parameter that received a gradient: the optimizer proposes,
  * the parameter's rule applies (frozen weights are skipped). Call qt_optimizer_begin_step

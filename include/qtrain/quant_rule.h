@@ -26,13 +26,18 @@ typedef struct qt_quant_rule {
     /* Sets q's state from the n initial weights w (already clipped to the grid's range for a
      * float_buffer rule, whose buffer q->w_real is w); r is the parameter's attach stream. */
     void (*attach)(qt_qstate *q, const float *w, size_t n, qt_rng *r);
-    /* Writes the codes the pass of view sees (NULL: the kept codes are those). Not called
-     * for QT_VIEW_FLOAT on a float_buffer rule, whose pass reads the buffer. */
-    void (*prepare)(qt_qstate *q, size_t n, qt_weights_view view, uint64_t seed, uint64_t step);
+    /* Writes the codes the pass of view sees (NULL: the kept codes are those), with pool's
+     * workers (NULL: serial). Not called for QT_VIEW_FLOAT on a float_buffer rule, whose
+     * pass reads the buffer. */
+    void (*prepare)(qt_qstate *q, size_t n, qt_weights_view view, uint64_t seed, uint64_t step,
+                    qt_pool *pool);
     /* Applies the proposed steps s to the n weights from offset off, whose current values
-     * are w; returns how many quantized values changed. NULL: the weights never move. */
+     * are w; returns how many quantized values changed. NULL: the weights never move. key is
+     * the parameter's random key for this step: weight i's draw is counter i of its stream
+     * (qt_rng_counter_uniforms), so the result does not depend on how the weights are split
+     * into calls. */
     size_t (*apply)(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
-                    qt_rng *r);
+                    uint64_t key);
 } qt_quant_rule;
 
 /* The row of mode (every qt_quant_mode has one). */

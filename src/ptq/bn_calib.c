@@ -95,7 +95,7 @@ int qt_bn_calibrate(qt_net *net, const qt_calib_set *cs, int n, int batch, qt_er
         set_weights(net, seen, nb);
         qt_tensor *x = qt_tensor_wrap(&c, cs->x + (size_t)seen * img, 4,
                                       (int[]){nb, cs->c, cs->h, cs->w});
-        if (qt_quant_prepare(net, QT_VIEW_EVAL, 0, 0) != QT_OK || !qt_net_forward(&c, net, x))
+        if (qt_quant_prepare(net, QT_VIEW_EVAL, 0, 0, NULL) != QT_OK || !qt_net_forward(&c, net, x))
             rc = qt_errorf(err, "batchnorm calibration: %s", c.err.msg);
         seen += nb;
     }

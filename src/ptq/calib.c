@@ -177,7 +177,7 @@ int qt_ptq_layer_inputs(qt_net *net, int layer, const qt_calib_set *cs, const qt
         int nb = cs->n - b0 < batch ? cs->n - b0 : batch;
         qt_ctx_reset(&c);
         qt_tensor *x = qt_tensor_wrap(&c, cs->x + (size_t)b0 * img, 4, (int[]){nb, cs->c, cs->h, cs->w});
-        if (qt_quant_prepare(net, QT_VIEW_EVAL, 0, 0) != QT_OK ||
+        if (qt_quant_prepare(net, QT_VIEW_EVAL, 0, 0, NULL) != QT_OK ||
             (layer > 0 && !qt_net_run(&c, net, x, layer, outs))) {
             rc = qt_errorf(err, "%s", c.err.msg);
             break;

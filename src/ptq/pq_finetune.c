@@ -23,7 +23,7 @@ int qt_pq_teacher_logits(qt_net *teacher, const qt_calib_set *cs, float **logits
         int nb = cs->n - b0 < TEACHER_BATCH ? cs->n - b0 : TEACHER_BATCH;
         qt_ctx_reset(&c);
         qt_tensor *x = qt_tensor_wrap(&c, cs->x + (size_t)b0 * img, 4, (int[]){nb, cs->c, cs->h, cs->w});
-        qt_tensor *y = qt_quant_prepare(teacher, QT_VIEW_EVAL, 0, 0) == QT_OK
+        qt_tensor *y = qt_quant_prepare(teacher, QT_VIEW_EVAL, 0, 0, NULL) == QT_OK
                            ? qt_net_forward(&c, teacher, x) : NULL;
         if (!y)
             rc = qt_errorf(err, "teacher: %s", c.err.msg);
@@ -118,7 +118,7 @@ static int step(tuner *t, int s, double lr, double *loss, qt_error *err)
         memcpy(x + i * img, cs->x + idx[i] * img, img * sizeof *x);
         memcpy(y + (size_t)i * classes, t->teacher + (size_t)idx[i] * classes, (size_t)classes * sizeof *y);
     }
-    if (qt_quant_prepare(t->net, QT_VIEW_EVAL, 0, 0) != QT_OK)
+    if (qt_quant_prepare(t->net, QT_VIEW_EVAL, 0, 0, NULL) != QT_OK)
         return qt_errorf(err, "%s", c->err.msg);
     qt_tensor *logits = qt_net_forward(c, t->net, qt_tensor_wrap(c, x, 4, (int[]){nb, cs->c, cs->h, cs->w}));
     qt_tensor *l = qt_kl_div(c, logits, qt_tensor_wrap(c, y, 2, (int[]){nb, classes}));

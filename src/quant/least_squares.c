@@ -236,7 +236,7 @@ static int train_net(const qt_lsq_problem *p, const qt_lsq_run *run, qt_net *net
     int half = run->steps / 2;
     for (int t = 0; t < run->steps; t++) {
         qt_ctx_reset(&c);
-        if (qt_quant_prepare(net, QT_VIEW_TRAIN, run->seed, (uint64_t)t) != QT_OK ||
+        if (qt_quant_prepare(net, QT_VIEW_TRAIN, run->seed, (uint64_t)t, NULL) != QT_OK ||
             !(w->t.grad = qt_ctx_alloc(&c, (size_t)d * sizeof(float)))) {
             qt_ctx_free(&c);
             return qt_errorf(err, "least squares: out of memory at step %d", t);

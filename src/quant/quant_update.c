@@ -6,8 +6,9 @@
 #include "quant_rule_steps.h"
 
 /* Proposals are made a chunk at a time into a stack buffer. The workers take a parameter's
- * blocks, each with a random stream of its own, so what a block draws does not depend on
- * which worker runs it or on how many there are. */
+ * blocks; a weight's random draw is the counter uniform at its index under the parameter's
+ * key for the step, so it does not depend on which worker runs its block, on how many there
+ * are, or on the block and chunk sizes. */
 enum { CHUNK = 1024, BLOCK = 16 * CHUNK };
 
 /* The n weights of p from offset off that a step moves (and weight decay acts on): the
@@ -57,10 +58,10 @@ static size_t round_into_codes(const qt_grid *grid, const float *restrict w,
  * as fmaxf/fminf's own comparisons (a NaN step clips to -H as they do), so that the loops
  * vectorise: BC moves every weight of every step. */
 size_t qt_rule_apply_bc(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
-                        qt_rng *r)
+                        uint64_t key)
 {
     (void)w;
-    (void)r;
+    (void)key;
     const qt_grid copy = q->grid, *g = &copy; /* the float stores cannot alias a copy */
     const float c = q->step_scale, h = qt_grid_max(g);
     float *restrict wr = q->w_real + off;
@@ -85,19 +86,25 @@ size_t qt_rule_apply_bc(qt_qstate *q, size_t off, const float *w, const float *s
     return flips;
 }
 
+/* The uniforms are counter draws (not a serial generator's), which vectorise: SR draws one
+ * per weight of every step. */
 size_t qt_rule_apply_sr(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
-                        qt_rng *r)
+                        uint64_t key)
 {
     float u[CHUNK];
-    for (size_t i = 0; i < n; i++)
-        u[i] = qt_rng_uniform(r);
-    return round_into_codes(&q->grid, w, s, q->step_scale, u, q->codes + off, n);
+    size_t flips = 0;
+    for (size_t k = 0; k < n; k += CHUNK) {
+        size_t m = n - k < CHUNK ? n - k : CHUNK;
+        qt_rng_counter_uniforms(key, off + k, u, m);
+        flips += round_into_codes(&q->grid, w + k, s + k, q->step_scale, u, q->codes + off + k, m);
+    }
+    return flips;
 }
 
 size_t qt_rule_apply_r(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
-                       qt_rng *r)
+                       uint64_t key)
 {
-    (void)r;
+    (void)key;
     return round_into_codes(&q->grid, w, s, q->step_scale, NULL, q->codes + off, n);
 }
 
@@ -105,7 +112,7 @@ size_t qt_rule_apply_r(qt_qstate *q, size_t off, const float *w, const float *s,
  * adds them, a quantized one hands them to its rule; returns how many quantized values
  * changed. */
 static size_t apply_step(qt_param *p, size_t off, const float *w, const float *s, size_t n,
-                         qt_rng *r)
+                         uint64_t key)
 {
     if (!p->q) {
         float *wf = p->t.data + off;
@@ -113,12 +120,12 @@ static size_t apply_step(qt_param *p, size_t off, const float *w, const float *s
             wf[i] += s[i];
         return 0;
     }
-    return qt_quant_rule_of(p->q->mode)->apply(p->q, off, w, s, n, r);
+    return qt_quant_rule_of(p->q->mode)->apply(p->q, off, w, s, n, key);
 }
 
 /* Updates weights [off, off + n) of p; returns the flips. */
 static size_t update_range(qt_param *p, const qt_optimizer *opt, float lr, size_t off, size_t n,
-                           qt_rng *r)
+                           uint64_t key)
 {
     float step[CHUNK], decoded[CHUNK];
     size_t flips = 0;
@@ -127,7 +134,7 @@ static size_t update_range(qt_param *p, const qt_optimizer *opt, float lr, size_
         const float *w = current_weights(p, off, m, decoded);
         qt_optimizer_propose(opt, lr, w, p->t.grad + off, p->opt_m ? p->opt_m + off : NULL,
                              p->opt_v ? p->opt_v + off : NULL, step, m);
-        flips += apply_step(p, off, w, step, m, r);
+        flips += apply_step(p, off, w, step, m, key);
     }
     return flips;
 }
@@ -136,28 +143,32 @@ typedef struct {
     qt_param *p;
     const qt_optimizer *opt;
     float lr;
-    uint64_t seed, step;
-    int index;                /* the parameter's position in the net */
+    uint64_t key;             /* the parameter's random key for this step */
     size_t flips[QT_MAX_THREADS];  /* per worker */
 } update_job;
 
-/* Blocks [lo, hi) of one parameter, each with its own random stream. */
+/* Blocks [lo, hi) of one parameter. */
 static void update_blocks(void *arg, long lo, long hi, int worker)
 {
     update_job *j = arg;
     for (long b = lo; b < hi; b++) {
         size_t off = (size_t)b * BLOCK, n = j->p->t.numel - off < BLOCK ? j->p->t.numel - off : BLOCK;
-        qt_rng r;
-        /* block 0's stream is the one a whole parameter drew from before it was split */
-        qt_rng_derive(&r, j->seed ^ 0x5eedULL, j->step, (uint64_t)j->index + ((uint64_t)b << 32));
-        j->flips[worker] += update_range(j->p, j->opt, j->lr, off, n, &r);
+        j->flips[worker] += update_range(j->p, j->opt, j->lr, off, n, j->key);
     }
+}
+
+/* Parameter index's random key at step: a function of (seed, step, index) alone. */
+static uint64_t step_key(uint64_t seed, uint64_t step, int index)
+{
+    qt_rng r;
+    qt_rng_derive(&r, seed ^ 0x5eedULL, step, (uint64_t)index);
+    return qt_rng_u64(&r);
 }
 
 size_t qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t seed,
                        uint64_t step, qt_pool *pool)
 {
-    update_job j = {NULL, opt, lr, seed, step, 0, {0}};
+    update_job j = {NULL, opt, lr, 0, {0}};
     for (int i = 0; i < net->nparams; i++) {
         qt_param *p = net->params[i];
         if (!p->t.grad || !p->t.grad_written)
@@ -165,7 +176,7 @@ size_t qt_quant_update(qt_net *net, const qt_optimizer *opt, float lr, uint64_t 
         if (p->q && !qt_quant_rule_of(p->q->mode)->apply)
             continue;  /* a rule whose weights never move (frozen) */
         j.p = p;
-        j.index = i;
+        j.key = step_key(seed, step, i);
         long blocks = (long)((p->t.numel + BLOCK - 1) / BLOCK);
         if (blocks > 1)
             qt_pool_for(pool, blocks, 1, update_blocks, &j);

@@ -87,7 +87,7 @@ int qt_train_step_shard(qt_ctx *c, qt_net *net, qt_optimizer *opt, float lr, qt_
     c->training = 1;
     qt_rng_derive(&c->rng, seed, 0xd209, step);
     double t0 = qt_profile_clock(c);
-    if (qt_quant_prepare(net, QT_VIEW_TRAIN, seed, step) != QT_OK)
+    if (qt_quant_prepare(net, QT_VIEW_TRAIN, seed, step, c->pool) != QT_OK)
         return qt_errorf(err, "%s", c->err.msg);
     qt_profile_mark(c, QT_PASS_PREPARE, t0);
     qt_tensor *l = forward_loss(c, net, loss, x, y, n, out);
@@ -114,7 +114,7 @@ int qt_eval_batch(qt_ctx *c, qt_net *net, qt_weights_view view, qt_loss_kind los
     c->grad_enabled = 0;
     c->training = 0;
     double t0 = qt_profile_clock(c);
-    if (qt_quant_prepare(net, view, 0, 0) != QT_OK)
+    if (qt_quant_prepare(net, view, 0, 0, c->pool) != QT_OK)
         return qt_errorf(err, "%s", c->err.msg);
     qt_profile_mark(c, QT_PASS_PREPARE, t0);
     if (!forward_loss(c, net, loss, x, y, n, out))

@@ -79,7 +79,7 @@ static int logits(const qt_config *c, qt_net *net, const qt_dataset *ds_in, int 
         ctx.training = 0;
         int shape[4] = {b.n, b.c, b.h, b.w};
         qt_tensor *x = qt_tensor_wrap(&ctx, (float *)b.x, 4, shape), *y = NULL;
-        if (qt_quant_prepare(net, QT_VIEW_EVAL, 0, 0) == QT_OK)
+        if (qt_quant_prepare(net, QT_VIEW_EVAL, 0, 0, NULL) == QT_OK)
             y = qt_net_forward(&ctx, net, x);
         rc = y ? QT_OK : qt_errorf(err, "%s", ctx.err.msg);
         if (rc == QT_OK)

@@ -93,7 +93,7 @@ static void test_forward_holds_no_float_copy(void **state)
     batch(x, y);
     qt_ctx c;
     ctx_with_workers(&c);
-    assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 1, 0), QT_OK);
+    assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 1, 0, NULL), QT_OK);
     qt_tensor *in = qt_tensor_wrap(&c, x, 4, (int[]){B, C, S, S});
     assert_non_null(qt_cross_entropy(&c, qt_net_forward(&c, net, in), y));
     print_message("forward high-water %zu bytes; the wide layer's floats %zu bytes\n",

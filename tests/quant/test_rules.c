@@ -13,6 +13,7 @@
 
 #include "qtrain/net.h"
 #include "qtrain/quant.h"
+#include "qtrain/quant_rule.h"
 #include "qtrain/threads.h"
 #include "test_nets.h"
 
@@ -34,12 +35,22 @@ static qt_net *quantized_linear(qt_quant_mode mode, qt_grid_kind grid, int bias,
     return net;
 }
 
+/* A bias-free linear layer in -> out under this rule on the uniform grid of these bits. */
+static qt_net *quantized_uniform(qt_quant_mode mode, int in, int out, int bits, uint64_t seed)
+{
+    qt_net *net = tn_linear(in, out, 0, seed);
+    qt_quant_config cfg = config(mode, QT_GRID_UNIFORM, bits);
+    qt_error err;
+    assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+    return net;
+}
+
 /* One update with a given gradient g (the same for every weight) and plain SGD at lr;
  * returns the update's flip count. */
 static size_t step_with_gradient(qt_ctx *c, qt_net *net, float g, float lr, uint64_t step)
 {
     qt_ctx_reset(c);
-    assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 7, step), QT_OK);
+    assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 7, step, NULL), QT_OK);
     qt_param *p = net->params[0];
     p->t.grad = qt_ctx_alloc(c, p->t.numel * sizeof(float));
     for (size_t i = 0; i < p->t.numel; i++)
@@ -168,7 +179,7 @@ static void test_bc_buffer_clipped(void **state)
             assert_true(w->q->w_real[i] >= -h && w->q->w_real[i] <= h);
     }
     qt_ctx_reset(&c);
-    qt_quant_prepare(net, QT_VIEW_TRAIN, 1, 99);
+    qt_quant_prepare(net, QT_VIEW_TRAIN, 1, 99, NULL);
     const qt_values v = qt_tensor_values(&w->t);
     for (size_t i = 0; i < w->t.numel; i++)
         assert_true(qt_values_at(&v, (ptrdiff_t)i) == h || qt_values_at(&v, (ptrdiff_t)i) == -h);
@@ -241,7 +252,7 @@ static void test_update_blocks_sr_unbiased(void **state)
             qt_ctx_init(&c);
             assert_int_equal(qt_ctx_set_threads(&c, k ? 3 : 1, &err), QT_OK);
             qt_ctx_reset(&c);
-            assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 7, 1), QT_OK);
+            assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 7, 1, NULL), QT_OK);
             p->t.grad = qt_ctx_alloc(&c, N * sizeof(float));
             for (int i = 0; i < N; i++)
                 p->t.grad[i] = -0.3f * g->unit;
@@ -268,6 +279,67 @@ static void test_update_blocks_sr_unbiased(void **state)
         assert_memory_equal(codes[0], codes[1], N);
         free(codes[0]), free(codes[1]), free(before);
     }
+}
+
+/* SR's update gives the same codes and flip count whether its weights come in one call or in
+ * pieces of any size: weight i's uniform is counter i of the step's key. */
+static void test_sr_apply_split_independent(void **state)
+{
+    enum { BIG_IN = 100, BIG_OUT = 50, N = BIG_IN * BIG_OUT };
+    const size_t pieces[] = {1, 7, 1000, 1024, 1025, 1943};
+    const qt_quant_rule *sr = qt_quant_rule_of(QT_QUANT_SR);
+    float *w = malloc(N * sizeof(float)), *s = malloc(N * sizeof(float));
+    int8_t *codes[2];
+    size_t flips[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        qt_net *net = quantized_uniform(QT_QUANT_SR, BIG_IN, BIG_OUT, 4, 4);
+        qt_qstate *q = net->params[0]->q;
+        qt_grid_decode(&q->grid, q->codes, w, N);
+        for (int i = 0; i < N; i++)  /* between -1.5 and 1.5 levels */
+            s[i] = q->grid.unit * (float)(i % 31 - 15) / 10.0f;
+        if (k == 0) {
+            flips[0] = sr->apply(q, 0, w, s, N, 0x1234567890abcdefULL);
+        } else {
+            for (size_t off = 0, p = 0; off < N; p++) {
+                size_t n = pieces[p % 6] < N - off ? pieces[p % 6] : N - off;
+                flips[1] += sr->apply(q, off, w + off, s + off, n, 0x1234567890abcdefULL);
+                off += n;
+            }
+        }
+        codes[k] = malloc(N);
+        memcpy(codes[k], q->codes, N);
+        qt_net_free(net);
+    }
+    assert_true(flips[0] > N / 4);  /* the steps moved weights, so the comparison bites */
+    assert_int_equal(flips[0], flips[1]);
+    assert_memory_equal(codes[0], codes[1], N);
+    free(codes[0]), free(codes[1]), free(w), free(s);
+}
+
+/* BC's codes for the training pass are Q_d(w_r) per weight, the same on 1 and 3 workers for a
+ * layer the workers split. */
+static void test_bc_prepare_split_by_workers(void **state)
+{
+    enum { BIG_IN = 300, BIG_OUT = 300, N = BIG_IN * BIG_OUT };
+    int8_t *codes[2];
+    for (int k = 0; k < 2; k++) {
+        qt_net *net = quantized_uniform(QT_QUANT_BC, BIG_IN, BIG_OUT, 4, 11);
+        qt_qstate *q = net->params[0]->q;
+        memset(q->codes, 0x55, N);  /* stale codes that prepare must overwrite */
+        qt_error err;
+        qt_ctx c;
+        qt_ctx_init(&c);
+        assert_int_equal(qt_ctx_set_threads(&c, k ? 3 : 1, &err), QT_OK);
+        assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, 7, 1, c.pool), QT_OK);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(q->codes[i], qt_round_det(&q->grid, q->w_real[i]));
+        codes[k] = malloc(N);
+        memcpy(codes[k], q->codes, N);
+        qt_ctx_free(&c);
+        qt_net_free(net);
+    }
+    assert_memory_equal(codes[0], codes[1], N);
+    free(codes[0]), free(codes[1]);
 }
 
 /* Default: every conv and linear weight is quantized, biases and BN are not; the switches
@@ -323,6 +395,8 @@ int main(void)
         cmocka_unit_test(test_r_stalls_below_half_delta),
         cmocka_unit_test(test_sr_moves_on_tiny_steps),
         cmocka_unit_test(test_update_blocks_sr_unbiased),
+        cmocka_unit_test(test_sr_apply_split_independent),
+        cmocka_unit_test(test_bc_prepare_split_by_workers),
         cmocka_unit_test(test_attach_switches_and_bytes),
         cmocka_unit_test(test_flip_fraction),
     };

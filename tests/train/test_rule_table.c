@@ -55,7 +55,7 @@ static qt_net *trained_net(const qt_config *cfg, qt_optimizer *opt, uint64_t see
     qt_ctx_init(&c);
     for (int s = 0; s < steps; s++) {
         qt_ctx_reset(&c);
-        assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, seed, (uint64_t)s), QT_OK);
+        assert_int_equal(qt_quant_prepare(net, QT_VIEW_TRAIN, seed, (uint64_t)s, NULL), QT_OK);
         for (int i = 0; i < net->nparams; i++) {
             qt_param *p = net->params[i];
             p->t.grad = qt_ctx_alloc(&c, p->t.numel * sizeof(float));
