@@ -1,4 +1,4 @@
-/* Step arena: a bump allocator for activations, gradients and saved values of one step.
+/* Step arena: a bump allocator for activations, leaf gradients and saved values of one step.
  * qt_arena_reset() frees everything at once. After the first reset that follows growth the
  * arena holds one block of the high-water size, so a repeated step never allocates again
  * (and touches the same, already-faulted pages). */

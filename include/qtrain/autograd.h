@@ -10,14 +10,16 @@
  * can be checked once at its end (qt_ctx_failed).
  *
  * Memory: tensors, nodes and saved values come from the step arena. Gradient buffers and
- * kernel scratch come from the context's recycled buffers (qt_ctx_scratch), themselves
- * carved from the arena: the gradient of a node's output is released as soon as that node's
- * backward has run, so a backward pass holds only a few gradients at a time. The sequence of
+ * kernel scratch come from the context's scratch heap (qt_ctx_scratch, heap.h), where a
+ * released buffer's space serves later requests: the gradient of a node's output is released
+ * as soon as that node's backward has run, so a backward pass holds only a few gradients at
+ * a time. The sequence of
  * requests repeats from step to step, so after the first step nothing grows. */
 #ifndef QTRAIN_AUTOGRAD_H
 #define QTRAIN_AUTOGRAD_H
 
 #include "qtrain/arena.h"
+#include "qtrain/heap.h"
 #include "qtrain/cpu.h"
 #include "qtrain/error.h"
 #include "qtrain/rng.h"
@@ -59,6 +61,7 @@ struct qt_node {
 
 struct qt_ctx {
     qt_arena arena;
+    qt_heap scratch;          /* gradient and kernel scratch buffers (qt_ctx_scratch) */
     qt_node *tape;            /* newest node */
     int grad_enabled;         /* record the tape (training); 0 for evaluation */
     int training;             /* batchnorm uses batch statistics, dropout drops */
@@ -66,7 +69,7 @@ struct qt_ctx {
     qt_pool *pool;            /* worker threads for kernels (qt_ctx_set_threads); NULL: serial */
     qt_isa isa;               /* vector instructions the kernels use (QT_ISA_AUTO: best) */
     qt_conv_algo conv_algo;
-    qt_ctx_step *step;        /* the step's recycled buffers and hand-offs between ops:
+    qt_ctx_step *step;        /* the step's hand-offs between ops:
                                  core's own (src/core/ctx_step.h), NULL until first used */
     qt_profile *profile;      /* times layers and passes when set (profile.h); NULL: off */
     qt_backward_hook backward_hook; /* set with profile (qt_profile_attach); NULL: none */
@@ -98,12 +101,18 @@ qt_tensor *qt_tensor_new2(qt_ctx *c, int n, int f);
 /* A tensor header over caller-owned data (an input batch); never requires grad. */
 qt_tensor *qt_tensor_wrap(qt_ctx *c, float *data, int ndim, const int *shape);
 void *qt_ctx_alloc(qt_ctx *c, size_t bytes);
-/* A 64-byte aligned buffer of at least `bytes` that the caller gives back with
- * qt_ctx_release once done (within the step): a released buffer serves a later request of up
- * to its size. NULL and a context error when out of memory. */
+/* A 64-byte aligned buffer of at least `bytes` (filled with NaN bytes when arena.poison is
+ * set) that the caller gives back with qt_ctx_release once done (within the step): its space
+ * then serves later requests. NULL and a context error when out of memory. */
 void *qt_ctx_scratch(qt_ctx *c, size_t bytes);
 /* Gives back a buffer from qt_ctx_scratch; any other pointer (or NULL) is ignored. */
 void qt_ctx_release(qt_ctx *c, const void *p);
+/* The step's memory at its largest, at most: the arena's high-water mark plus the scratch
+ * heap's (each reached at its own moment). */
+static inline size_t qt_ctx_high_water(const qt_ctx *c)
+{
+    return c->arena.high_water + c->scratch.high_water;
+}
 
 /* Appends a node when grad is on and some input requires grad; marks out as requiring grad.
  * Returns the node (so the op can fill node->saved) or NULL when nothing was recorded. */

@@ -59,7 +59,9 @@ qt_tensor *qt_dropout(qt_ctx *c, qt_tensor *x, float p);
 
 /* Pooling.  x (N, C, H, W) -> (N, C, (H + 2p - k)/s + 1, ...). Max pool pads with -inf and
  * sends the gradient to the first maximum of each window (row-major order); average pool
- * divides by k*k, padding included. */
+ * divides by k*k, padding included. A max pool's window is at most QT_MAXPOOL_MAX_K wide: it
+ * keeps each maximum's place in its window for backward in one byte. */
+#define QT_MAXPOOL_MAX_K 16
 qt_tensor *qt_maxpool2d(qt_ctx *c, qt_tensor *x, int k, int stride, int pad);
 qt_tensor *qt_avgpool2d(qt_ctx *c, qt_tensor *x, int k, int stride, int pad);
 /* (N, C, H, W) -> (N, C): mean over H*W. */

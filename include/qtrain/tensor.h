@@ -22,6 +22,9 @@ typedef struct qt_tensor {
     /* 0 while grad holds nothing from the current backward pass: the first writer overwrites
      * instead of accumulating, which spares a memset of every gradient buffer. */
     unsigned char grad_written;
+    /* The output of a node on the tape: its gradient dies when that node's backward has run
+     * (a heap buffer); any other tensor's gradient lives until the step ends (arena). */
+    unsigned char on_tape;
     /* A coded tensor (a quantized layer's weights, see quant.h): element i is
      * codes[i] * code_unit. Only conv2d and linear take one, as their weight; they decode the
      * part they pack, so no float copy of the whole tensor is ever made. */

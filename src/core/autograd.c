@@ -7,26 +7,11 @@
 #include "ctx_step.h"
 #include "qtrain/threads.h"
 
-/* A recycled buffer: carved from the arena once per step, handed out again once released. */
-struct qt_buf {
-    void *ptr;
-    size_t bytes;
-    int in_use;
-    qt_buf *next;
-};
-
-static qt_buf *find_buf(const qt_ctx *c, const void *p)
-{
-    for (qt_buf *b = c->step ? c->step->bufs : NULL; b && p; b = b->next)
-        if (b->ptr == p)
-            return b;
-    return NULL;
-}
-
 void qt_ctx_init(qt_ctx *c)
 {
     memset(c, 0, sizeof *c);
     qt_arena_init(&c->arena, 0);
+    qt_heap_init(&c->scratch);
     c->grad_enabled = 1;
     c->training = 1;
     qt_rng_seed(&c->rng, 0);
@@ -35,6 +20,7 @@ void qt_ctx_init(qt_ctx *c)
 void qt_ctx_free(qt_ctx *c)
 {
     qt_arena_free(&c->arena);
+    qt_heap_free(&c->scratch);
     qt_pool_free(c->pool);
     c->pool = NULL;
     c->tape = NULL;
@@ -68,6 +54,7 @@ int qt_ctx_set_isa(qt_ctx *c, qt_isa isa, qt_error *err)
 void qt_ctx_reset(qt_ctx *c)
 {
     qt_arena_reset(&c->arena);
+    qt_heap_reset(&c->scratch);
     c->tape = NULL;
     c->step = NULL;
     c->failed = 0;
@@ -103,38 +90,15 @@ qt_ctx_step *qt_ctx_step_state(qt_ctx *c)
 
 void *qt_ctx_scratch(qt_ctx *c, size_t bytes)
 {
-    qt_ctx_step *s = qt_ctx_step_state(c);
-    if (!s)
-        return NULL;
-    bytes = (bytes + QT_ARENA_ALIGN - 1) & ~(size_t)(QT_ARENA_ALIGN - 1);
-    if (!bytes)
-        bytes = QT_ARENA_ALIGN;
-    /* Smallest free buffer that fits without wasting more than half of it. */
-    qt_buf *best = NULL;
-    for (qt_buf *b = s->bufs; b; b = b->next)
-        if (!b->in_use && b->bytes >= bytes && b->bytes / 2 <= bytes &&
-            (!best || b->bytes < best->bytes))
-            best = b;
-    if (!best) {
-        best = qt_ctx_alloc(c, sizeof *best);
-        if (!best || !(best->ptr = qt_ctx_alloc(c, bytes)))
-            return NULL;
-        best->bytes = bytes;
-        best->next = s->bufs;
-        s->bufs = best;
-    } else if (c->arena.poison) {
-        memset(best->ptr, 0xff, best->bytes); /* a reused buffer is as unwritten as a new one */
-    }
-    best->in_use = 1;
-    return best->ptr;
+    void *p = qt_heap_alloc(&c->scratch, bytes);
+    if (!p)
+        return qt_ctx_fail(c, "out of memory allocating %zu bytes of scratch", bytes);
+    if (c->arena.poison) /* a reused buffer is as unwritten as a new one */
+        memset(p, 0xff, bytes);
+    return p;
 }
 
-void qt_ctx_release(qt_ctx *c, const void *p)
-{
-    qt_buf *b = find_buf(c, p);
-    if (b)
-        b->in_use = 0;
-}
+void qt_ctx_release(qt_ctx *c, const void *p) { qt_heap_release(&c->scratch, p); }
 
 static qt_tensor *tensor_header(qt_ctx *c, int ndim, const int *shape)
 {
@@ -201,6 +165,7 @@ qt_node *qt_tape_record4(qt_ctx *c, qt_backward_fn fn, qt_tensor *out, qt_tensor
     n->layer = -1;
     c->tape = n;
     out->requires_grad = 1;
+    out->on_tape = 1;
     return n;
 }
 
@@ -222,7 +187,10 @@ float *qt_grad_target(qt_ctx *c, qt_tensor *t, float *beta)
 {
     if (!t || !t->requires_grad)
         return NULL;
-    if (!t->grad && !(t->grad = qt_ctx_scratch(c, t->numel * sizeof(float))))
+    /* A leaf's gradient (a parameter's) is read after backward: from the arena, where it does
+     * not split the heap's space for the short-lived gradients. */
+    size_t bytes = t->numel * sizeof(float);
+    if (!t->grad && !(t->grad = t->on_tape ? qt_ctx_scratch(c, bytes) : qt_ctx_alloc(c, bytes)))
         return NULL;
     *beta = t->grad_written ? 1.0f : 0.0f;
     t->grad_written = 1;
@@ -232,7 +200,7 @@ float *qt_grad_target(qt_ctx *c, qt_tensor *t, float *beta)
 int qt_grad_hand_over(qt_ctx *c, qt_tensor *out, qt_tensor *t)
 {
     if (!t || !t->requires_grad || t->grad || t->grad_written || t->numel != out->numel ||
-        !find_buf(c, out->grad))
+        !qt_heap_owns(&c->scratch, out->grad))
         return 0;
     t->grad = out->grad;
     t->grad_written = 1;
@@ -244,9 +212,7 @@ int qt_grad_hand_over(qt_ctx *c, qt_tensor *out, qt_tensor *t)
 /* The node that produced t has run its backward: nothing reads t's gradient any more. */
 static void release_grad(qt_ctx *c, qt_tensor *t)
 {
-    qt_buf *b = find_buf(c, t->grad);
-    if (b) {
-        b->in_use = 0;
+    if (qt_heap_release(&c->scratch, t->grad)) {
         t->grad = NULL;
         t->grad_written = 0;
     }

@@ -1,15 +1,12 @@
-/* A context's own state within one step (private to src/core): the recycled gradient and
- * scratch buffers, and values one op hands to the next. It lives in the step arena, made on
+/* A context's own state within one step (private to src/core): values one op hands to the
+ * next. It lives in the step arena, made on
  * first use after qt_ctx_reset, so that a reset drops it with everything else of the step. */
 #ifndef QTRAIN_CORE_CTX_STEP_H
 #define QTRAIN_CORE_CTX_STEP_H
 
 #include "qtrain/autograd.h"
 
-typedef struct qt_buf qt_buf;
-
 struct qt_ctx_step {
-    qt_buf *bufs;             /* recycled gradient and scratch buffers (autograd.c) */
     /* Per-plane mean and sum of squared deviations (N x C each) of the last conv2d output,
      * computed in training while the output was still in cache: the batchnorm that reads
      * that tensor next takes its batch statistics from them instead of another pass. */

@@ -247,6 +247,9 @@ static int pool_layer(qt_net *net, qt_layer_kind kind, int in, int k, int stride
 
 int qt_net_maxpool(qt_net *net, int in, int k, int stride, int pad, qt_error *err)
 {
+    if (k > QT_MAXPOOL_MAX_K)
+        return qt_errorf(err, "%s: max pool window %d is over %d", net->name, k,
+                         QT_MAXPOOL_MAX_K);
     return pool_layer(net, QT_LAYER_MAXPOOL, in, k, stride, pad, err);
 }
 

@@ -182,8 +182,8 @@ static qt_tensor *fn_gap(qt_ctx *c, qt_tensor *const *in, void *u) { return qt_g
 
 static void test_pooling(void **state)
 {
-    pool_case cases[] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}};
-    for (int i = 0; i < 3; i++) {
+    pool_case cases[] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {5, 2, 2}};
+    for (int i = 0; i < 4; i++) {
         qt_tensor *x = tt_distinct(4, (int[]){2, 3, 7, 6}, 0.01f, 5 + i, 1);
         check(fn_maxpool, &cases[i], &x, 1, opts());
         check(fn_avgpool, &cases[i], &x, 1, opts());
@@ -355,6 +355,42 @@ static void test_top5(void **state)
 }
 
 /* A shape mismatch fails the context with a message and yields NULL downstream. */
+/* A max pool's argmax is kept as the place in its window, one byte: the widest window allowed
+ * (16) reaches place 255; a wider one is refused. On x[i] = i every 16x16 window's maximum is
+ * its bottom-right element. */
+static void test_maxpool_window_limit(void **state)
+{
+    enum { H = 17, K = QT_MAXPOOL_MAX_K };
+    qt_ctx c;
+    qt_ctx_init(&c);
+    float x[H * H];
+    for (int i = 0; i < H * H; i++)
+        x[i] = (float)i;
+    qt_tensor *xt = qt_tensor_wrap(&c, x, 4, (int[]){1, 1, H, H});
+    assert_null(qt_maxpool2d(&c, xt, K + 1, 1, 0));
+    assert_true(qt_ctx_failed(&c));
+    assert_non_null(strstr(c.err.msg, "maxpool2d: window 17"));
+    qt_ctx_reset(&c);
+    xt = qt_tensor_wrap(&c, x, 4, (int[]){1, 1, H, H});
+    xt->requires_grad = 1;
+    qt_tensor *y = qt_maxpool2d(&c, xt, K, 1, 0);
+    assert_non_null(y);
+    const float dout[4] = {1, 2, 3, 4};
+    qt_error err;
+    assert_int_equal(qt_backward_from(&c, y, dout, &err), QT_OK);
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 2; ox++) {
+            int at = (oy + K - 1) * H + ox + K - 1;
+            assert_float_equal(y->data[oy * 2 + ox], x[at], 0);
+            assert_float_equal(xt->grad[at], dout[oy * 2 + ox], 0);
+        }
+    float total = 0;
+    for (int i = 0; i < H * H; i++)
+        total += xt->grad[i];
+    assert_float_equal(total, 10, 0);
+    qt_ctx_free(&c);
+}
+
 static void test_shape_error_propagates(void **state)
 {
     qt_ctx c;
@@ -377,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_maxpool_ties),
         cmocka_unit_test(test_maxpool2x2_reference),
+        cmocka_unit_test(test_maxpool_window_limit),
         cmocka_unit_test(test_shortcut_and_reshape),
         cmocka_unit_test(test_shortcut_values),
         cmocka_unit_test(test_losses),

@@ -97,8 +97,8 @@ static void test_mlp_learns_blobs(void **state)
     qt_ctx_free(&c);
 }
 
-/* After the first step (and the reset that consolidates its blocks) the arena never asks the
- * system for memory again, and its high-water mark stays put. */
+/* After the first step (and the reset that consolidates its blocks) neither the arena nor the
+ * scratch heap asks the system for memory again, and their high-water marks stay put. */
 static void test_arena_stops_growing(void **state)
 {
     mlp m = mlp_new();
@@ -115,12 +115,18 @@ static void test_arena_stops_growing(void **state)
     assert_true(c.arena.block_allocs > 1);
     sgd_step(&c, &m, x, y, 0.1f, &correct);
     size_t allocs = c.arena.block_allocs, high = c.arena.high_water;
+    size_t committed = c.scratch.committed, heap_high = c.scratch.high_water;
+    int cap = c.scratch.cap;
+    assert_true(heap_high > 0);
     for (int step = 0; step < 20; step++) {
         make_batch(&r, x, y);
         sgd_step(&c, &m, x, y, 0.1f, &correct);
     }
     assert_int_equal(c.arena.block_allocs, allocs);
     assert_int_equal(c.arena.high_water, high);
+    assert_int_equal(c.scratch.committed, committed);
+    assert_int_equal(c.scratch.high_water, heap_high);
+    assert_int_equal(c.scratch.cap, cap);
     mlp_free(&m);
     qt_ctx_free(&c);
 }

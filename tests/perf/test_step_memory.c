@@ -1,4 +1,4 @@
-/* Memory of a training step: recycled scratch buffers, gradient hand-over, gradients released
+/* Memory of a training step: the scratch heap's reuse, gradient hand-over, gradients released
  * as soon as their node's backward has run, and the fused forward walk of a net.
  *
  * On a small ResNet (the model zoo's resnet20 on 3x16x16 inputs, batch 8, 2 workers):
@@ -21,26 +21,61 @@
 #include "qtrain/ops.h"
 #include "qtrain/rng.h"
 
-static void test_scratch_reuse(void **state)
+/* A reused buffer is poisoned like a new one, and a released gradient's space serves the
+ * next request of its size. */
+static void test_scratch_poisoned_on_reuse(void **state)
 {
     qt_ctx c;
     qt_ctx_init(&c);
-    float *a = qt_ctx_scratch(&c, 1000);
-    float *b = qt_ctx_scratch(&c, 1000);
+    c.arena.poison = 1;
+    unsigned char *a = qt_ctx_scratch(&c, 1000);
     assert_non_null(a);
-    assert_ptr_not_equal(a, b);
+    assert_int_equal((uintptr_t)a % QT_ARENA_ALIGN, 0);
+    memset(a, 0, 1000);
     qt_ctx_release(&c, a);
-    assert_ptr_equal(qt_ctx_scratch(&c, 900), a);       /* fits, wastes under half */
-    float *small = qt_ctx_scratch(&c, 300);             /* b is in use, a is taken */
-    assert_ptr_not_equal(small, a);
-    assert_ptr_not_equal(small, b);
-    qt_ctx_release(&c, a);
-    assert_ptr_not_equal(qt_ctx_scratch(&c, 400), a);   /* a (1024 B) would waste over half */
+    unsigned char *b = qt_ctx_scratch(&c, 1000);
+    assert_ptr_equal(b, a);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(b[i], 0xff);
     float foreign[4];
     qt_ctx_release(&c, foreign);                         /* not the context's: ignored */
     qt_ctx_release(&c, NULL);
-    assert_ptr_equal(qt_ctx_scratch(&c, 1000), a);
-    assert_int_equal((uintptr_t)a % 64, 0);
+    assert_ptr_not_equal(qt_ctx_scratch(&c, 1000), b);   /* b is still in use */
+    qt_ctx_free(&c);
+}
+
+/* A chain of L stride-1 max pools on x (2, 4, 32, 32): backward walks gradients that grow
+ * slowly, from (2, 4, 32-L, 32-L) up to the largest, S = 2*4*31*31 floats (the first pool's
+ * output; x's own gradient, a leaf's, is the arena's). While a pool's backward runs only its
+ * output gradient dy is live in the heap (the one before has been released), so when dx does
+ * not fit any free block, dy is the top block, the free space below it is one block (freed
+ * neighbours merge) smaller than dx, and dx goes on top: the top becomes less than
+ * |dx| + |dy| + |dx| <= 3S. A recycler that never merges needs every size once (its freed
+ * buffers are all too small for the next request): about 9S here. */
+static void test_chain_backward_high_water(void **state)
+{
+    enum { N = 2, C = 4, H = 32, L = 12 };
+    qt_ctx c;
+    qt_ctx_init(&c);
+    static float x[N * C * H * H];
+    qt_rng r;
+    qt_rng_seed(&r, 4);
+    for (int i = 0; i < N * C * H * H; i++)
+        x[i] = qt_rng_normal(&r);
+    qt_tensor *t = qt_tensor_wrap(&c, x, 4, (int[]){N, C, H, H});
+    t->requires_grad = 1;
+    for (int l = 0; l < L; l++)
+        t = qt_maxpool2d(&c, t, 2, 1, 0);
+    int32_t y[N] = {3, 700};
+    qt_tensor *loss = qt_cross_entropy(&c, qt_flatten(&c, t), y);
+    qt_error err;
+    assert_int_equal(qt_backward(&c, loss, &err), QT_OK);
+    size_t S = (size_t)N * C * (H - 1) * (H - 1) * sizeof(float), sum = 0;
+    for (int l = 1; l <= L; l++)
+        sum += (size_t)N * C * (H - l) * (H - l) * sizeof(float);
+    print_message("scratch high-water %zu B, 3S %zu B, every size once %zu B\n",
+                  c.scratch.high_water, 3 * S, sum);
+    assert_true(c.scratch.high_water < 3 * S);
     qt_ctx_free(&c);
 }
 
@@ -52,6 +87,7 @@ static void test_grad_hand_over(void **state)
     qt_tensor *out = qt_tensor_new2(&c, 2, 3);
     float beta;
     t->requires_grad = u->requires_grad = out->requires_grad = 1;
+    out->on_tape = 1; /* a node's output: its gradient is a heap buffer */
     float *g = qt_grad_target(&c, out, &beta);
     assert_non_null(g);
     assert_int_equal(qt_grad_hand_over(&c, out, t), 1);
@@ -170,20 +206,23 @@ static void test_step_memory_bounded(void **state)
     qt_tensor *logits;
     step(&c, net, x, y, 1, &logits);
     step(&c, net, x, y, 1, &logits);
-    size_t allocs = c.arena.block_allocs, high = c.arena.high_water;
+    size_t allocs = c.arena.block_allocs, high = qt_ctx_high_water(&c);
+    size_t committed = c.scratch.committed;
     for (int k = 0; k < 5; k++) {
         step(&c, net, x, y, 1, &logits);
         assert_int_equal(c.arena.block_allocs, allocs);
-        assert_int_equal(c.arena.high_water, high);
+        assert_int_equal(c.scratch.committed, committed);
+        assert_int_equal(qt_ctx_high_water(&c), high);
     }
     /* The forward pass alone (tape recorded, no backward) vs the whole step. */
     qt_arena_free(&c.arena);
     qt_arena_init(&c.arena, 0);
+    qt_heap_free(&c.scratch);
     qt_ctx_reset(&c);
     clear_param_grads(net);
     qt_tensor *in = qt_tensor_wrap(&c, x, 4, (int[]){B, 3, S, S});
     assert_non_null(qt_cross_entropy(&c, qt_net_forward(&c, net, in), y));
-    size_t forward = c.arena.used;
+    size_t forward = qt_ctx_high_water(&c);
     size_t largest = (size_t)B * 16 * S * S * sizeof(float); /* the stem's activations */
     size_t params = qt_net_param_count(net) * sizeof(float);
     print_message("forward %zu B, step %zu B, largest activation %zu B, params %zu B\n",
@@ -196,7 +235,8 @@ static void test_step_memory_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scratch_reuse),
+        cmocka_unit_test(test_scratch_poisoned_on_reuse),
+        cmocka_unit_test(test_chain_backward_high_water),
         cmocka_unit_test(test_grad_hand_over),
         cmocka_unit_test(test_fused_walk_matches_unfused),
         cmocka_unit_test(test_step_memory_bounded),

@@ -80,7 +80,7 @@ static size_t step_high_water(qt_net *net, float *x, const int32_t *y)
     qt_error err;
     assert_int_equal(qt_train_step(&c, net, &opt, 0.01f, QT_LOSS_CROSS_ENTROPY, x, y, B, 1, 0,
                                    &res, &err), QT_OK);
-    size_t hw = c.arena.high_water;
+    size_t hw = qt_ctx_high_water(&c);
     qt_ctx_free(&c);
     return hw;
 }
@@ -97,8 +97,8 @@ static void test_forward_holds_no_float_copy(void **state)
     qt_tensor *in = qt_tensor_wrap(&c, x, 4, (int[]){B, C, S, S});
     assert_non_null(qt_cross_entropy(&c, qt_net_forward(&c, net, in), y));
     print_message("forward high-water %zu bytes; the wide layer's floats %zu bytes\n",
-                  c.arena.high_water, wide_float_bytes());
-    assert_true(c.arena.high_water < wide_float_bytes() / 2);
+                  qt_ctx_high_water(&c), wide_float_bytes());
+    assert_true(qt_ctx_high_water(&c) < wide_float_bytes() / 2);
     qt_ctx_free(&c);
     qt_net_free(net);
 }

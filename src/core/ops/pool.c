@@ -9,14 +9,15 @@
 
 typedef struct {
     int k, stride, pad;
-    int32_t *argmax;          /* max pool: flat input offset within the plane, per output */
+    uint8_t *argmax;          /* max pool: the maximum's place in its window (row * k + col),
+                               * per output: a quarter of a flat int32 offset's memory */
 } pool_saved;
 
 /* One pooling call: planes of h x w in, oh x ow out. */
 typedef struct {
     const float *x, *dy;
     float *y, *dx;
-    int32_t *argmax;
+    uint8_t *argmax;
     int h, w, oh, ow, k, s, p;
     int accumulate;
 } pool_job;
@@ -45,7 +46,7 @@ static void maxpool_range(void *arg, long lo, long hi, int worker)
                         int xx = ox * s - p + jj;
                         if (xx >= 0 && xx < w && (arg < 0 || xp[yy * w + xx] > best)) {
                             best = xp[yy * w + xx];
-                            arg = yy * w + xx;
+                            arg = i * k + jj;
                         }
                     }
                 }
@@ -66,18 +67,17 @@ static void maxpool2x2_range(void *arg, long lo, long hi, int worker)
     for (long pl = lo; pl < hi; pl++) {
         const float *xp = j->x + pl * j->h * w;
         for (int oy = 0; oy < j->oh; oy++) {
-            const int row = 2 * oy * w;
-            const float *r0 = xp + row, *r1 = r0 + w;
+            const float *r0 = xp + 2 * oy * w, *r1 = r0 + w;
             const size_t o = ((size_t)pl * j->oh + oy) * ow;
             float *y = j->y + o;
-            int32_t *am = j->argmax ? j->argmax + o : NULL;
+            uint8_t *am = j->argmax ? j->argmax + o : NULL;
             for (int ox = 0; ox < ow; ox++) {
                 const int c0 = 2 * ox;
                 float best = r0[c0];
-                int at = row + c0;
-                if (r0[c0 + 1] > best) { best = r0[c0 + 1]; at = row + c0 + 1; }
-                if (r1[c0] > best) { best = r1[c0]; at = row + w + c0; }
-                if (r1[c0 + 1] > best) { best = r1[c0 + 1]; at = row + w + c0 + 1; }
+                int at = 0;
+                if (r0[c0 + 1] > best) { best = r0[c0 + 1]; at = 1; }
+                if (r1[c0] > best) { best = r1[c0]; at = 2; }
+                if (r1[c0 + 1] > best) { best = r1[c0 + 1]; at = 3; }
                 y[ox] = best;
                 if (am)
                     am[ox] = at;
@@ -86,17 +86,22 @@ static void maxpool2x2_range(void *arg, long lo, long hi, int worker)
     }
 }
 
-/* dy (N, C, OH, OW) -> dx: each output's gradient to its argmax */
+/* dy (N, C, OH, OW) -> dx: each output's gradient to its argmax, outputs in order */
 static void maxpool_grad_range(void *arg, long lo, long hi, int worker)
 {
     const pool_job *j = arg;
-    const size_t in = (size_t)j->h * j->w, out = (size_t)j->oh * j->ow;
+    const int w = j->w, k = j->k, s = j->s, p = j->p;
+    const size_t in = (size_t)j->h * w;
     for (long pl = lo; pl < hi; pl++) {
         float *dxp = j->dx + pl * in;
         if (!j->accumulate)
             memset(dxp, 0, in * sizeof(float));
-        for (size_t o = pl * out; o < (pl + 1) * out; o++)
-            dxp[j->argmax[o]] += j->dy[o];
+        size_t o = (size_t)pl * j->oh * j->ow;
+        for (int oy = 0; oy < j->oh; oy++)
+            for (int ox = 0; ox < j->ow; ox++, o++) {
+                const int at = j->argmax[o];
+                dxp[(oy * s - p + at / k) * w + ox * s - p + at % k] += j->dy[o];
+            }
     }
 }
 
@@ -188,7 +193,8 @@ static qt_tensor *pool2d(qt_ctx *c, qt_tensor *x, int k, int s, int p, int is_ma
     if (x->ndim != 4)
         return qt_ctx_fail(c, "%s: input must be (N, C, H, W)", name);
     int oh = qt_conv_out_size(x->shape[2], k, s, p), ow = qt_conv_out_size(x->shape[3], k, s, p);
-    if (k < 1 || s < 1 || p < 0 || 2 * p > k || oh < 1 || ow < 1)
+    if (k < 1 || s < 1 || p < 0 || 2 * p > k || oh < 1 || ow < 1 ||
+        (is_max && k > QT_MAXPOOL_MAX_K))
         return qt_ctx_fail(c, "%s: window %d stride %d pad %d does not fit %dx%d", name, k, s,
                            p, x->shape[2], x->shape[3]);
     qt_tensor *y = qt_tensor_new4(c, x->shape[0], x->shape[1], oh, ow);
@@ -203,7 +209,7 @@ static qt_tensor *pool2d(qt_ctx *c, qt_tensor *x, int k, int s, int p, int is_ma
         sv->stride = s;
         sv->pad = p;
         sv->argmax = NULL;
-        if (is_max && !(sv->argmax = qt_ctx_alloc(c, y->numel * sizeof(int32_t))))
+        if (is_max && !(sv->argmax = qt_ctx_alloc(c, y->numel * sizeof *sv->argmax)))
             return NULL;
     }
     pool_job j = pool_job_of(x, y, k, s, p);
