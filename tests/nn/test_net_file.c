@@ -253,6 +253,9 @@ static void test_error_messages(void **state)
                  FILE_NAME ":2: conv c: needs an image input (C,H,W), got the flat (768)");
     expect_error("[conv]\nname = c\nout = 8\nk = 20\n" TAIL,
                  FILE_NAME ":1: conv c: a 20x20 window with pad 0 does not fit the input (3,16,16)");
+    /* a max pool keeps its argmax in one byte: windows up to QT_MAXPOOL_MAX_K wide */
+    expect_error("[maxpool]\nk = 17\npad = 1\n" TAIL,
+                 FILE_NAME ":1: maxpool: my: max pool window 17 is over 16");
     expect_error("[conv]\nname = c\nout = 8\nk = 3\ngroups = 2\n" TAIL,
                  FILE_NAME ":1: conv c: groups = 2 must divide the input's 3 channels and out = 8");
     expect_error("[shortcut]\ntype = A\nout = 2\nfrom = -1\n" TAIL,
