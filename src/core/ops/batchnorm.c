@@ -200,7 +200,7 @@ typedef struct {
     double *sg, *sgx;         /* C */
     double *psum;             /* 2 x N x C: per-plane sums (planes of more than one value) */
     double m;                 /* values per channel the batch statistics span */
-    const float *coef;        /* (N, C) inputs: row_coefficients */
+    const float *coef;        /* grad_coefficients */
     float *dx, *dres;
     float dx_beta, dres_beta;
     int relu, batch_stats;
@@ -260,9 +260,10 @@ static void grad_sums_cols(void *arg, long lo, long hi, int worker)
         sgx[ch] *= j->invstd[ch];
 }
 
-/* Per channel of a (N, C) input: a = gamma invstd, c1 and c2 as in input_grad_range, into
- * coef (4 x C, with the mean), so the rows below are plain vector arithmetic. */
-static void row_coefficients(const bwd_job *j, float *coef)
+/* Per channel: a = gamma invstd, c1 = [batch stats] sum g / M, c2 = [batch stats]
+ * sum g xhat invstd / M and the mean, into coef (4 x C), once for both input-gradient maps
+ * (dx = a (g - c1 - (x - mean) c2)). */
+static void grad_coefficients(const bwd_job *j, float *coef)
 {
     const int nc = j->d.c;
     for (int ch = 0; ch < nc; ch++) {
@@ -304,12 +305,11 @@ static void input_grad_range(void *arg, long lo, long hi, int worker)
 {
     const bwd_job *j = arg;
     const size_t s = j->d.s;
-    const double m = j->m;
+    const int nc = j->d.c;
     for (long pl = lo; pl < hi; pl++) {
-        const int ch = (int)(pl % j->d.c);
-        const float is = j->invstd[ch], mu = j->mean[ch], a = j->gamma[ch] * is;
-        const float c1 = j->batch_stats ? (float)(j->sg[ch] / m) : 0.0f;
-        const float c2 = j->batch_stats ? (float)(j->sgx[ch] / m) * is : 0.0f;
+        const int ch = (int)(pl % nc);
+        const float a = j->coef[ch], c1 = j->coef[nc + ch], c2 = j->coef[2 * nc + ch],
+                    mu = j->coef[3 * nc + ch];
         const float *g = j->dy + pl * s, *x = j->x + pl * s;
         if (j->dx) {
             float *dx = j->dx + pl * s;
@@ -374,13 +374,12 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
     qt_tensor *res = sv->residual;
     if (res && res != x && !qt_grad_hand_over(c, nd->out, res))
         j.dres = qt_grad_target(c, res, &j.dres_beta);
-    float *coef = d.s == 1 ? qt_ctx_scratch(c, 4 * (size_t)d.c * sizeof(float)) : NULL;
-    if (d.s == 1 && !coef) {
+    float *coef = qt_ctx_scratch(c, 4 * (size_t)d.c * sizeof(float));
+    if (!coef) {
         qt_ctx_release(c, sums);
         return;
     }
-    if (coef)
-        row_coefficients(&j, coef);
+    grad_coefficients(&j, coef);
     j.coef = coef;
     for (int pass = 0; pass < 2; pass++) {
         if (j.dx || j.dres) {
