@@ -84,9 +84,19 @@ int qt_image_open(qt_image_reader *rd, const char *path, int *w, int *h, qt_erro
 int qt_image_decode(qt_image_reader *rd, const char *path, int scale_denom, qt_image *out,
                     qt_error *err)
 {
-    if (rd->is_jpeg)
-        return qt_jpeg_decode(&rd->jpeg, path, rd->png.file, rd->len, scale_denom, out, err);
-    return qt_png_decode(&rd->png, path, rd->png.file, rd->len, out, err);
+    int rc = rd->is_jpeg
+                 ? qt_jpeg_decode(&rd->jpeg, path, rd->png.file, rd->len, scale_denom, out, err)
+                 : qt_png_decode(&rd->png, path, rd->png.file, rd->len, out, err);
+    if (rc != QT_OK)
+        return QT_ERR;
+    /* callers drew their crop from the header's size; a decoder that read another frame
+     * would make it silently wrong */
+    int d = rd->is_jpeg ? scale_denom : 1;
+    int want_w = (rd->w + d - 1) / d, want_h = (rd->h + d - 1) / d;
+    if (out->w != want_w || out->h != want_h)
+        return qt_errorf(err, "%s: corrupt image: decoded %dx%d at scale 1/%d, header says %dx%d",
+                         path, out->w, out->h, d, rd->w, rd->h);
+    return QT_OK;
 }
 
 int qt_image_read(qt_image_reader *rd, const char *path, qt_image *out, qt_error *err)

@@ -1,5 +1,6 @@
 /* The frame header of a JPEG, found by walking its markers (no libjpeg needed): SOI, then
- * segments of FF <marker> <16-bit length> <length - 2 bytes>, up to the first SOFn. */
+ * segments of FF <marker> <16-bit length> <length - 2 bytes>, up to the first SOFn. The walk
+ * must find the frame libjpeg decodes, so it skips the markers libjpeg skips. */
 #include "qtrain/jpeg_image.h"
 
 #include <stdio.h>
@@ -56,7 +57,9 @@ static int walk(marker_reader *r, const char *name, int *w, int *h, qt_error *er
                 return qt_errorf(err, "%s: truncated JPEG: no frame header", name);
         } while (b[0] == 0xFF); /* fill bytes */
         uint8_t m = b[0];
-        if (m == 0xD8 || m == 0xD9 || m == 0xDA || m == 0x00 || (m >= 0xD0 && m <= 0xD7))
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7))
+            continue; /* TEM and RSTn stand alone (no length), as libjpeg reads them */
+        if (m == 0xD8 || m == 0xD9 || m == 0xDA || m == 0x00)
             return qt_errorf(err, "%s: corrupt JPEG: marker 0x%02x before the frame header", name,
                              m);
         if (!take(r, b, 2))

@@ -310,6 +310,44 @@ static void test_sniffing_and_file_check(void **state)
     tmpdir_remove(dir);
 }
 
+/* TEM and RSTn have no length: the header walk steps over them as libjpeg does, so it finds
+ * the frame libjpeg decodes (a walk that read "FF 01" as a segment once found another one,
+ * later in the file). A decoded size other than the header's is refused. */
+static void test_parameterless_markers(void **state)
+{
+    qt_synth_jpeg im = {{QT_JPEG_YCBCR, 0, 90, 1}, 40, 24, 8, 0, 9};
+    size_t len;
+    uint8_t *buf = encode(&im, &len);
+    uint8_t *odd = malloc(len + 4);
+    memcpy(odd, buf, 2);
+    memcpy(odd + 2, "\xFF\x01\xFF\xD3", 4);
+    memcpy(odd + 6, buf + 2, len - 2);
+    int w = 0, h = 0;
+    qt_error err;
+    assert_int_equal(qt_jpeg_check_header("t.jpg", odd, len + 4, &w, &h, &err), QT_OK);
+    assert_int_equal(w, 40);
+    assert_int_equal(h, 24);
+    char dir[256], path[512], want[600];
+    assert_int_equal(tmpdir_make(dir, sizeof dir), 0);
+    assert_int_equal(tmpdir_write(dir, "tem.jpg", odd, len + 4), 0);
+    snprintf(path, sizeof path, "%s/tem.jpg", dir);
+    qt_image_reader rd = {0};
+    qt_image got;
+    assert_int_equal(qt_image_open(&rd, path, &w, &h, &err), QT_OK);
+    assert_int_equal(qt_image_decode(&rd, path, 2, &got, &err), QT_OK);
+    assert_int_equal(got.w, 20);
+    assert_int_equal(got.h, 12);
+    rd.w = 41; /* as if the walk had found another frame */
+    assert_int_equal(qt_image_decode(&rd, path, 2, &got, &err), QT_ERR);
+    snprintf(want, sizeof want, "%s: corrupt image: decoded 20x12 at scale 1/2, header says 41x24",
+             path);
+    assert_string_equal(err.msg, want);
+    qt_image_reader_free(&rd);
+    tmpdir_remove(dir);
+    free(odd);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_scan_limit),
         cmocka_unit_test(test_sniffing_and_file_check),
+        cmocka_unit_test(test_parameterless_markers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
