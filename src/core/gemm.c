@@ -21,10 +21,29 @@ size_t qt_gemm_pack_floats(qt_isa isa, int m, int k)
     return (size_t)((m + mr - 1) / mr) * mr * k;
 }
 
+/* Floats whose panel rows are adjacent (rs = 1): a panel column is one run to copy. */
+static void pack_runs(int mr, int m, int k, const float *src, ptrdiff_t cs, float *dst)
+{
+    for (int i0 = 0; i0 < m; i0 += mr) {
+        const int rows = m - i0 < mr ? m - i0 : mr;
+        for (int l = 0; l < k; l++, dst += mr) {
+            const float *run = src + i0 + l * cs;
+            for (int r = 0; r < rows; r++)
+                dst[r] = run[r];
+            for (int r = rows; r < mr; r++)
+                dst[r] = 0.0f;
+        }
+    }
+}
+
 void qt_gemm_pack_a(qt_isa isa, int m, int k, const qt_values *src, ptrdiff_t rs, ptrdiff_t cs,
                     float *dst)
 {
     const int mr = kernels(isa)->mr;
+    if (src->f && rs == 1) {
+        pack_runs(mr, m, k, src->f, cs, dst);
+        return;
+    }
     for (int i0 = 0; i0 < m; i0 += mr)
         for (int l = 0; l < k; l++)
             for (int r = 0; r < mr; r++)

@@ -3,7 +3,9 @@
  *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]  kernel g (3x3)     -> G g G^T
  *   A^T = [1 1 1 0; 0 1 -1 -1]                       product m (4x4)    -> A^T m A (2x2)
  * Transformed operands are laid out by patch position xi = 4 * row + column: V[xi][c][t],
- * M[xi][o][t] for the tiles t of the current chunk, U[xi] packed for qt_gemm_packed. */
+ * M[xi][o][t] for the tiles t of the current chunk, U[xi] packed for qt_gemm_packed.
+ * The weight gradient transforms dy with A (4x2) = [1 0; 1 1; 1 -1; 0 -1] into
+ * D[xi][t][o] = A dy A^T, x into V^T[xi][t][c], and the gradient of U back with G^T. */
 #include "winograd.h"
 
 #include <string.h>
@@ -11,14 +13,25 @@
 #include "gemm.h"
 
 enum { XI = 16 };
+/* Weight gradient: tiles per round of products, the most bytes of a round's V^T and D, and
+ * of one image's (beyond that, conv2d takes the direct kernel). */
+enum { GRAD_TILES = 256, GRAD_BYTES = 16 << 20, GRAD_MAX_IMAGE_BYTES = 32 << 20 };
 
 qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w)
 {
-    qt_winograd g = {isa, cin, cout, h, w, (h + 1) / 2, (w + 1) / 2, 0};
+    qt_winograd g = {isa, cin, cout, h, w, (h + 1) / 2, (w + 1) / 2, 0, 0};
     /* Enough tiles per round for wide products, while the round's V and M stay in L2. */
     int chunk = (int)(((size_t)1 << 20) / ((size_t)XI * (cin + cout) * sizeof(float)));
     chunk = chunk < 32 ? 32 : chunk > 768 ? 768 : chunk;
     g.chunk = (chunk + g.tw - 1) / g.tw * g.tw;
+    /* The weight gradient's products run along the tiles of whole images, about 256 deep
+     * (each round reads and writes all 16 cout x cin sums, so a deep round amortises that;
+     * measured on 8x8 to 32x32 images), while V and D stay within GRAD_BYTES. */
+    const int tiles = g.th * g.tw;
+    int images = GRAD_TILES / tiles;
+    const int fit = (int)((size_t)GRAD_BYTES / ((size_t)XI * (cin + cout) * sizeof(float) * tiles));
+    images = images > fit ? fit : images;
+    g.grad_images = images < 1 ? 1 : images;
     return g;
 }
 
@@ -219,4 +232,230 @@ void qt_winograd_conv(const qt_winograd *g, const float *u, const float *x, int 
                              y + ((size_t)i * g->cout + o) * plane, accumulate, rows);
         }
     }
+}
+
+/* ---- weight gradient ----
+ * Channels innermost: the chunk's x and dy are copied to (pixel, channel) order, x with a
+ * zero border, so a tile's transform reads whole runs of channels and vectorises along
+ * them whatever the image size. V^T[xi] (tiles x cin) is the products' B operand; D[xi]
+ * (tiles x cout) is packed as their A operand, one position at a time. */
+
+int qt_winograd_grad_fits(const qt_winograd *g)
+{
+    return (size_t)XI * (g->cin + g->cout) * sizeof(float) * g->th * g->tw <=
+           GRAD_MAX_IMAGE_BYTES;
+}
+
+size_t qt_winograd_grad_floats(const qt_winograd *g) { return (size_t)XI * g->cout * g->cin; }
+
+/* Padded x of one image: (2 th + 2) x (2 tw + 2) pixels, pixel (r, s) = x (r - 1, s - 1). */
+static size_t padded_pixels(const qt_winograd *g)
+{
+    return (size_t)(2 * g->th + 2) * (2 * g->tw + 2);
+}
+
+/* Scratch layout: B's row offsets (tiles), xt (images x padded pixels x cin), dyt (images x
+ * 2th x 2tw x cout), V^T (16 x tiles x cin), D (16 x tiles x cout), D[xi] packed. */
+/* Images per round for a call of n images. */
+static int round_images(const qt_winograd *g, int n) { return n < g->grad_images ? n : g->grad_images; }
+
+size_t qt_winograd_grad_scratch_floats(const qt_winograd *g, int images)
+{
+    const int ri = round_images(g, images);
+    const size_t tiles = (size_t)ri * g->th * g->tw;
+    size_t n = (size_t)ri * padded_pixels(g) * g->cin + (size_t)ri * 4 * g->th * g->tw * g->cout +
+               XI * tiles * ((size_t)g->cin + g->cout) +
+               qt_gemm_pack_floats(g->isa, g->cout, (int)tiles) + 2 * tiles;
+    return (n + 15) & ~(size_t)15;
+}
+
+/* dst[r * drow + q * ch + c] = src[c * h * w + r * w + q] (planes to pixels of channels),
+ * in 16 x 16 blocks so that neither side strides through more lines than L1 holds. */
+static void planes_to_pixels(const float *src, int ch, int h, int w, float *dst, ptrdiff_t drow)
+{
+    enum { B = 16 };
+    const size_t plane = (size_t)h * w;
+    for (int r = 0; r < h; r++)
+        for (int c0 = 0; c0 < ch; c0 += B)
+            for (int q0 = 0; q0 < w; q0 += B) {
+                const int c1 = ch - c0 < B ? ch : c0 + B, q1 = w - q0 < B ? w : q0 + B;
+                for (int c = c0; c < c1; c++) {
+                    const float *s = src + c * plane + (size_t)r * w;
+                    float *d = dst + r * drow + c;
+                    for (int q = q0; q < q1; q++)
+                        d[(ptrdiff_t)q * ch] = s[q];
+                }
+            }
+}
+
+/* One image of x (cin, h, w) -> xt (padded pixels, cin): pixel (r, s) = x (r - 1, s - 1),
+ * zero outside */
+static void x_to_padded_pixels(const qt_winograd *g, const float *x, float *xt)
+{
+    const int pw = 2 * g->tw + 2, ph = 2 * g->th + 2, cin = g->cin;
+    const size_t row = (size_t)pw * cin;
+    memset(xt, 0, row * sizeof(float));
+    for (int r = g->h + 1; r < ph; r++)
+        memset(xt + r * row, 0, row * sizeof(float));
+    for (int r = 1; r <= g->h; r++) {
+        memset(xt + r * row, 0, (size_t)cin * sizeof(float));
+        memset(xt + r * row + (size_t)(g->w + 1) * cin, 0,
+               (size_t)(pw - g->w - 1) * cin * sizeof(float));
+    }
+    planes_to_pixels(x, cin, g->h, g->w, xt + row + cin, (ptrdiff_t)row);
+}
+
+/* One image of dy (cout, h, w) -> dyt (2th x 2tw pixels, cout), zero past an odd edge */
+static void dy_to_pixels(const qt_winograd *g, const float *dy, float *dyt)
+{
+    const int pw = 2 * g->tw, ph = 2 * g->th, cout = g->cout;
+    const size_t row = (size_t)pw * cout;
+    for (int r = g->h; r < ph; r++)
+        memset(dyt + r * row, 0, row * sizeof(float));
+    for (int r = 0; pw > g->w && r < g->h; r++)
+        memset(dyt + r * row + (size_t)g->w * cout, 0, (size_t)cout * sizeof(float));
+    planes_to_pixels(dy, cout, g->h, g->w, dyt, (ptrdiff_t)row);
+}
+
+/* One row of a tile's B^T d B for channels [0, n): row e = u + s v of B^T d (s = 1 or -1;
+ * u, v patch rows, pixel q at + q n), then B along it: (e0 - e2, e1 + e2, e2 - e1, e1 - e3).
+ * One output per argument so the compiler vectorises along the channels. */
+NOINLINE void input_tile_row(const float *restrict u, const float *restrict v, float s, int n,
+                             float *restrict o0, float *restrict o1, float *restrict o2,
+                             float *restrict o3)
+{
+    for (int c = 0; c < n; c++) {
+        const float e0 = u[c] + s * v[c], e1 = u[n + c] + s * v[n + c];
+        const float e2 = u[2 * n + c] + s * v[2 * n + c], e3 = u[3 * n + c] + s * v[3 * n + c];
+        o0[c] = e0 - e2;
+        o1[c] = e1 + e2;
+        o2[c] = e2 - e1;
+        o3[c] = e1 - e3;
+    }
+}
+
+/* One row of a tile's A y A^T for channels [0, n): row e = a y0 + b y1 of A y (outputs
+ * y0, y1: 2 pixels n apart; (a, b) one of (1, 0), (1, 1), (1, -1), (0, -1)), then A^T
+ * along it: (e0, e0 + e1, e0 - e1, -e1). */
+NOINLINE void output_grad_tile_row(const float *restrict y0, const float *restrict y1, float a,
+                                   float b, int n, float *restrict o0, float *restrict o1,
+                                   float *restrict o2, float *restrict o3)
+{
+    for (int c = 0; c < n; c++) {
+        const float e0 = a * y0[c] + b * y1[c], e1 = a * y0[n + c] + b * y1[n + c];
+        o0[c] = e0;
+        o1[c] = e0 + e1;
+        o2[c] = e0 - e1;
+        o3[c] = -e1;
+    }
+}
+
+/* B^T d B of one tile: patch row r at in + r * row; position xi at out + xi * xs */
+static void input_tile_channels(const float *in, ptrdiff_t row, int n, float *out, ptrdiff_t xs)
+{
+    /* rows of B^T: r0 - r2, r1 + r2, r2 - r1, r1 - r3 */
+    static const int u[4] = {0, 1, 2, 1}, v[4] = {2, 2, 1, 3};
+    static const float s[4] = {-1.0f, 1.0f, -1.0f, -1.0f};
+    for (int i = 0; i < 4; i++)
+        input_tile_row(in + u[i] * row, in + v[i] * row, s[i], n, out + (4 * i) * xs,
+                       out + (4 * i + 1) * xs, out + (4 * i + 2) * xs, out + (4 * i + 3) * xs);
+}
+
+/* A y A^T of one tile's 2x2 outputs: output row r at in + r * row; position xi at out + xi * xs */
+static void output_grad_tile_channels(const float *in, ptrdiff_t row, int n, float *out,
+                                      ptrdiff_t xs)
+{
+    static const float a[4] = {1.0f, 1.0f, 1.0f, 0.0f}, b[4] = {0.0f, 1.0f, -1.0f, -1.0f};
+    for (int i = 0; i < 4; i++)
+        output_grad_tile_row(in, in + row, a[i], b[i], n, out + (4 * i) * xs,
+                             out + (4 * i + 1) * xs, out + (4 * i + 2) * xs, out + (4 * i + 3) * xs);
+}
+
+/* The transforms of `ni` images into vt (16 x tiles x cin) and d (16 x tiles x cout) */
+static void grad_transforms(const qt_winograd *g, const float *x, const float *dy, int ni,
+                            float *xt, float *dyt, float *vt, float *d)
+{
+    const size_t plane = (size_t)g->h * g->w, tiles = (size_t)ni * g->th * g->tw;
+    const int pw = 2 * g->tw + 2;
+    for (int i = 0; i < ni; i++) {
+        float *xi_t = xt + (size_t)i * padded_pixels(g) * g->cin;
+        float *dyi_t = dyt + (size_t)i * 4 * g->th * g->tw * g->cout;
+        x_to_padded_pixels(g, x + (size_t)i * g->cin * plane, xi_t);
+        dy_to_pixels(g, dy + (size_t)i * g->cout * plane, dyi_t);
+        for (int ty = 0; ty < g->th; ty++)
+            for (int tx = 0; tx < g->tw; tx++) {
+                const size_t t = ((size_t)i * g->th + ty) * g->tw + tx;
+                input_tile_channels(xi_t + ((size_t)2 * ty * pw + 2 * tx) * g->cin,
+                                    (ptrdiff_t)pw * g->cin, g->cin, vt + t * g->cin,
+                                    (ptrdiff_t)(tiles * g->cin));
+                output_grad_tile_channels(
+                    dyi_t + ((size_t)2 * ty * 2 * g->tw + 2 * tx) * g->cout,
+                    (ptrdiff_t)2 * g->tw * g->cout, g->cout, d + t * g->cout,
+                    (ptrdiff_t)(tiles * g->cout));
+            }
+    }
+}
+
+void qt_winograd_weight_grad(const qt_winograd *g, const float *x, const float *dy, int n,
+                             float *du, float *scratch)
+{
+    const size_t plane = (size_t)g->h * g->w, pairs = (size_t)g->cout * g->cin;
+    const int ri = round_images(g, n);
+    const size_t max_tiles = (size_t)ri * g->th * g->tw;
+    ptrdiff_t *off = (ptrdiff_t *)scratch;
+    float *xt = scratch + 2 * max_tiles;
+    float *dyt = xt + (size_t)ri * padded_pixels(g) * g->cin;
+    float *vt = dyt + (size_t)ri * 4 * g->th * g->tw * g->cout;
+    float *d = vt + XI * max_tiles * g->cin;
+    float *apack = d + XI * max_tiles * g->cout;
+    for (size_t t = 0; t < max_tiles; t++)
+        off[t] = (ptrdiff_t)(t * g->cin);
+    for (int i0 = 0; i0 < n; i0 += ri) {
+        const int ni = n - i0 < ri ? n - i0 : ri;
+        const int tiles = ni * g->th * g->tw;
+        grad_transforms(g, x + (size_t)i0 * g->cin * plane, dy + (size_t)i0 * g->cout * plane,
+                        ni, xt, dyt, vt, d);
+        for (int xi = 0; xi < XI; xi++) {
+            const qt_values dxi = qt_values_float(d + (size_t)xi * tiles * g->cout);
+            qt_gemm_pack_a(g->isa, g->cout, tiles, &dxi, 1, g->cout, apack);
+            qt_gemm_rows b = {vt + (size_t)xi * tiles * g->cin, off, 0, NULL};
+            qt_gemm_packed(g->isa, g->cout, g->cin, tiles, 1, apack, &b, du + xi * pairs, g->cin,
+                           0, 1);
+        }
+    }
+}
+
+/* k (3x3, row-major) = G^T u G for the 4x4 u, G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] */
+static void kernel_grad_transform(const float u[XI], float k[9])
+{
+    float t[3][4];
+    for (int j = 0; j < 4; j++) {
+        const float a = u[j], b = u[4 + j], c = u[8 + j], d = u[12 + j];
+        t[0][j] = a + 0.5f * (b + c);
+        t[1][j] = 0.5f * (b - c);
+        t[2][j] = 0.5f * (b + c) + d;
+    }
+    for (int i = 0; i < 3; i++) {
+        const float a = t[i][0], b = t[i][1], c = t[i][2], d = t[i][3];
+        k[3 * i + 0] = a + 0.5f * (b + c);
+        k[3 * i + 1] = 0.5f * (b - c);
+        k[3 * i + 2] = 0.5f * (b + c) + d;
+    }
+}
+
+void qt_winograd_grad_to_weights(const qt_winograd *g, const float *du, float *dw, int o0,
+                                 int o1, int accumulate)
+{
+    const size_t pairs = (size_t)g->cout * g->cin;
+    for (int o = o0; o < o1; o++)
+        for (int c = 0; c < g->cin; c++) {
+            const size_t pc = (size_t)o * g->cin + c;
+            float u[XI], k[9];
+            for (int xi = 0; xi < XI; xi++)
+                u[xi] = du[xi * pairs + pc];
+            kernel_grad_transform(u, k);
+            float *dst = dw + pc * 9;
+            for (int q = 0; q < 9; q++)
+                dst[q] = accumulate ? dst[q] + k[q] : k[q];
+        }
 }

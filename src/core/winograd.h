@@ -8,7 +8,12 @@
  * only, vectorised along rows of tiles; the products run on qt_gemm_packed. Tiles are
  * gathered across images into chunks so the products stay wide for small images. Weights
  * are transformed once per call (forward: w; input gradient: w flipped and transposed),
- * floats or codes decoded as they are read. */
+ * floats or codes decoded as they are read.
+ *
+ * The weight gradient (qt_winograd_weight_grad) is the same algorithm run backward. Its
+ * products run along the tiles, so there the transforms vectorise along the channels
+ * instead: x and dy are copied to pixel-major order first, which also serves 8x8 images,
+ * whose rows of tiles are too short to vectorise. */
 #ifndef QTRAIN_CORE_WINOGRAD_H
 #define QTRAIN_CORE_WINOGRAD_H
 
@@ -22,6 +27,7 @@ typedef struct {
     int cin, cout, h, w;      /* one image: x (cin, h, w) -> y (cout, h, w) */
     int th, tw;               /* tiles down and across: ceil(h/2), ceil(w/2) */
     int chunk;                /* at most this many tiles per round of products (>= tw) */
+    int grad_images;          /* images per round of the weight gradient's products */
 } qt_winograd;
 
 qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w);
@@ -40,5 +46,20 @@ size_t qt_winograd_scratch_floats(const qt_winograd *g);
 /* y (n, cout, h, w) = [y +] conv(x (n, cin, h, w)) with the transformed weights u. */
 void qt_winograd_conv(const qt_winograd *g, const float *u, const float *x, int n, float *y,
                       int accumulate, float *scratch);
+
+/* Weight gradient of that convolution. The forward is Y = A^T [U .* V] A per tile with
+ * U = G k G^T, so dL/dU = sum over tiles of (A dY A^T) .* V and dL/dk = G^T (dL/dU) G: 16
+ * products dU[xi] (cout x cin) = D[xi] (cout x tiles) V[xi]^T, dot products over the tiles,
+ * 4 multiply-adds per channel pair and output pixel instead of 9.
+ * du (16 x cout x cin) += the sum over images [0, n) of x (n, cin, h, w), dy (n, cout, h, w). */
+int qt_winograd_grad_fits(const qt_winograd *g); /* whether one image's transforms are small */
+size_t qt_winograd_grad_floats(const qt_winograd *g);
+/* Floats of one worker's scratch for calls of at most `images` images. */
+size_t qt_winograd_grad_scratch_floats(const qt_winograd *g, int images);
+void qt_winograd_weight_grad(const qt_winograd *g, const float *x, const float *dy, int n,
+                             float *du, float *scratch);
+/* dw (cout, cin, 3, 3) = [dw +] G^T du G for the kernels of outputs [o0, o1). */
+void qt_winograd_grad_to_weights(const qt_winograd *g, const float *du, float *dw, int o0,
+                                 int o1, int accumulate);
 
 #endif

@@ -1,8 +1,9 @@
 /* conv2d forward and backward against a naive direct 7-loop convolution on random shapes
  * (odd sizes, strides 1-3, padding 0-2, groups), through every kernel path: each instruction
  * set this CPU has (portable C, AVX2, AVX-512), each algorithm (im2col; the direct one and
- * Winograd F(2x2, 3x3) wherever they apply), serial and on 3 workers. When the output has the input's shape the
- * case runs again as x + conv(x), so dx accumulates onto a gradient already written.
+ * Winograd F(2x2, 3x3) for all three products, wherever they apply), serial and on 3
+ * workers. When the output has the input's shape the case runs again as x + conv(x), so dx
+ * accumulates onto a gradient already written.
  * Tolerance 1e-4 relative to the magnitude of the sum (float32 reorders the additions). */
 #include <math.h>
 #include <setjmp.h>
@@ -174,6 +175,9 @@ static void test_fixed_shapes(void **state)
         {10, 4, 6, 5, 5, 3, 1, 1, 1, 1},
         /* weights too large for cache: depth slices, and several images per weight sweep */
         {8, 128, 2, 3, 128, 3, 1, 1, 1, 1},
+        /* Winograd weight gradients under AUTO with a direct forward (64 channels): rounds
+         * of 5 odd-sized images and a short last round; channels in != out */
+        {7, 64, 13, 13, 64, 3, 1, 1, 1, 1}, {5, 64, 6, 5, 80, 3, 1, 1, 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         run_case(&cases[i], 100 + i * 10);
