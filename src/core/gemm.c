@@ -44,10 +44,20 @@ void qt_gemm_pack_a(qt_isa isa, int m, int k, const qt_values *src, ptrdiff_t rs
         pack_runs(mr, m, k, src->f, cs, dst);
         return;
     }
-    for (int i0 = 0; i0 < m; i0 += mr)
-        for (int l = 0; l < k; l++)
-            for (int r = 0; r < mr; r++)
-                *dst++ = i0 + r < m ? qt_values_at(src, (i0 + r) * rs + l * cs) : 0.0f;
+    /* one panel row at a time, floats or codes decided once per row */
+    for (int i0 = 0; i0 < m; i0 += mr, dst += (size_t)mr * k)
+        for (int r = 0; r < mr; r++) {
+            const ptrdiff_t row = (ptrdiff_t)(i0 + r) * rs;
+            if (i0 + r >= m)
+                for (int l = 0; l < k; l++)
+                    dst[(size_t)l * mr + r] = 0.0f;
+            else if (src->f)
+                for (int l = 0; l < k; l++)
+                    dst[(size_t)l * mr + r] = src->f[row + l * cs];
+            else
+                for (int l = 0; l < k; l++)
+                    dst[(size_t)l * mr + r] = (float)src->codes[row + l * cs] * src->unit;
+        }
 }
 
 /* Depth of one pass over the packed operand: a panel slice (KC x MR) stays in L1 and the

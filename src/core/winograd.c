@@ -63,22 +63,26 @@ static void kernel_transform(const float k[9], float u[XI])
 void qt_winograd_transform_weights(const qt_winograd *g, const qt_values *w, int flip,
                                    float *dst, int o0, int o1)
 {
-    float *plain = dst + XI * qt_gemm_pack_floats(g->isa, g->cout, g->cin); /* [o][c][xi] */
-    for (int o = o0; o < o1; o++)
-        for (int c = 0; c < g->cin; c++) {
-            float k[9];
+    /* [xi][c][o]: a packed panel's column is then one run of outputs */
+    float *plain = dst + XI * qt_gemm_pack_floats(g->isa, g->cout, g->cin);
+    const size_t pairs = (size_t)g->cout * g->cin;
+    for (int c = 0; c < g->cin; c++)
+        for (int o = o0; o < o1; o++) {
+            float k[9], u[XI];
             for (int q = 0; q < 9; q++)
                 k[q] = qt_values_at(w, flip ? ((ptrdiff_t)c * g->cout + o) * 9 + 8 - q
                                             : ((ptrdiff_t)o * g->cin + c) * 9 + q);
-            kernel_transform(k, plain + ((size_t)o * g->cin + c) * XI);
+            kernel_transform(k, u);
+            for (int xi = 0; xi < XI; xi++)
+                plain[xi * pairs + (size_t)c * g->cout + o] = u[xi];
         }
 }
 
 void qt_winograd_pack_weights(const qt_winograd *g, float *dst, int xi)
 {
     const size_t packed = qt_gemm_pack_floats(g->isa, g->cout, g->cin);
-    const qt_values plain = qt_values_float(dst + XI * packed + xi);
-    qt_gemm_pack_a(g->isa, g->cout, g->cin, &plain, (ptrdiff_t)g->cin * XI, XI, dst + xi * packed);
+    const qt_values plain = qt_values_float(dst + XI * packed + (size_t)xi * g->cout * g->cin);
+    qt_gemm_pack_a(g->isa, g->cout, g->cin, &plain, 1, g->cout, dst + xi * packed);
 }
 
 /* Scratch layout: row offsets of V (cin), V (16 x cin x chunk), M (16 x cout x chunk), and
