@@ -265,7 +265,10 @@ static size_t padded_pixels(const qt_winograd *g)
 /* Scratch layout: B's row offsets (tiles), xt (images x padded pixels x cin), dyt (images x
  * 2th x 2tw x cout), V^T (16 x tiles x cin), D (16 x tiles x cout), D[xi] packed. */
 /* Images per round for a call of n images. */
-static int round_images(const qt_winograd *g, int n) { return n < g->grad_images ? n : g->grad_images; }
+static int round_images(const qt_winograd *g, int n)
+{
+    return n < g->grad_images ? n : g->grad_images;
+}
 
 size_t qt_winograd_grad_scratch_floats(const qt_winograd *g, int images)
 {
@@ -376,7 +379,8 @@ static void output_grad_tile_channels(const float *in, ptrdiff_t row, int n, flo
     static const float a[4] = {1.0f, 1.0f, 1.0f, 0.0f}, b[4] = {0.0f, 1.0f, -1.0f, -1.0f};
     for (int i = 0; i < 4; i++)
         output_grad_tile_row(in, in + row, a[i], b[i], n, out + (4 * i) * xs,
-                             out + (4 * i + 1) * xs, out + (4 * i + 2) * xs, out + (4 * i + 3) * xs);
+                             out + (4 * i + 1) * xs, out + (4 * i + 2) * xs,
+                             out + (4 * i + 3) * xs);
 }
 
 /* The transforms of `ni` images into vt (16 x tiles x cin) and d (16 x tiles x cout) */

@@ -418,12 +418,12 @@ static void backward_tile(const bwd_job *j, int tile, int slot)
     const int i0 = tile * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
     float *col = j->col ? j->col + (size_t)slot * s->kg * s->p : NULL;
     float *dwp = j->dwp ? j->dwp + (size_t)slot * j->dw_part : NULL;
-    if (dwp && j->wino_dw)
+    if (dwp && j->wino_dw) {
+        const size_t scratch = qt_winograd_grad_scratch_floats(j->wino_dw, j->tile);
         qt_winograd_weight_grad(j->wino_dw, j->x + (size_t)i0 * s->cin * s->h * s->w,
                                 j->dy + (size_t)i0 * s->cout * s->p, nt, dwp,
-                                j->dw_scratch +
-                                    (size_t)slot * qt_winograd_grad_scratch_floats(j->wino_dw, j->tile));
-    else if (dwp && j->padbuf)
+                                j->dw_scratch + (size_t)slot * scratch);
+    } else if (dwp && j->padbuf)
         weight_grad_padded(j, i0, nt, j->padbuf + (size_t)slot * backward_pad_floats(j), dwp);
     else if (dwp)
         weight_grad(j, i0, nt, col, dwp);
@@ -562,13 +562,13 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
     ptrdiff_t *off_out = qt_ctx_scratch(c, (size_t)s->cout_g * sizeof(ptrdiff_t));
     if (!s->direct)
         j.col = qt_ctx_scratch(c, (size_t)s->kg * s->p * workers * sizeof(float));
-    /* Winograd layers take their weight gradient by Winograd too: the slots sum dU, which
-     * becomes dw once, after the slots' partials are added. */
+    /* Weight gradients by Winograd (s->winograd_dw): the slots sum dU, which becomes dw once,
+     * after the slots' partials are added. */
     qt_winograd wino_dw = qt_winograd_make(s->isa, s->cin, s->cout, s->h, s->w);
     if (dw && s->winograd_dw && qt_winograd_grad_fits(&wino_dw)) {
         j.wino_dw = &wino_dw;
-        j.dw_scratch =
-            qt_ctx_scratch(c, qt_winograd_grad_scratch_floats(&wino_dw, j.tile) * workers * sizeof(float));
+        j.dw_scratch = qt_ctx_scratch(
+            c, qt_winograd_grad_scratch_floats(&wino_dw, j.tile) * workers * sizeof(float));
     }
     j.dw_part = j.wino_dw ? qt_winograd_grad_floats(&wino_dw) : wn;
     if (dw)
