@@ -129,8 +129,29 @@ void qt_round_stoch_vec(const qt_grid *g, const float *w, int8_t *codes, size_t 
         codes[i] = qt_round_stoch(g, w[i], r);
 }
 
-void qt_grid_decode(const qt_grid *g, const int8_t *codes, float *w, size_t n)
+/* The unit in a local, which the float stores cannot alias (SR and R decode every weight of
+ * every step for the optimizer). */
+QT_LOOP_BODY void decode_loop(float unit, const int8_t *restrict codes, float *restrict w,
+                              size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        w[i] = (float)codes[i] * g->unit;
+        w[i] = (float)codes[i] * unit;
+}
+
+#ifdef QT_AVX512_CLONE
+QT_AVX512_TARGET static void decode_avx512(float unit, const int8_t *codes, float *w, size_t n)
+{
+    decode_loop(unit, codes, w, n);
+}
+#endif
+
+void qt_grid_decode(const qt_grid *g, const int8_t *codes, float *w, size_t n)
+{
+#ifdef QT_AVX512_CLONE
+    if (qt_avx512_clone_runs()) {
+        decode_avx512(g->unit, codes, w, n);
+        return;
+    }
+#endif
+    decode_loop(g->unit, codes, w, n);
 }

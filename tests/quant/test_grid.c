@@ -1,4 +1,5 @@
-/* Grids and rounding: levels, Q_d error bound, Q_s unbiasedness, hard-sigmoid binarisation. */
+/* Grids and rounding: levels, Q_d error bound, Q_s unbiasedness, hard-sigmoid binarisation,
+ * the cuts between levels, and the vectorised Q_d and decoding against their definitions. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -180,6 +181,20 @@ static void test_round_det_vec_matches(void **state)
     free(codes);
 }
 
+/* Decoding is code times unit, for every int8 code, at every position of a vector loop. */
+static void test_decode_matches(void **state)
+{
+    enum { N = 256 * 3 + 5 };
+    int8_t codes[N];
+    float w[N];
+    for (int i = 0; i < N; i++)
+        codes[i] = (int8_t)(i * 7 + 3);
+    qt_grid g = grid(QT_GRID_UNBOUNDED, 8, 0.0173f);
+    qt_grid_decode(&g, codes, w, N);
+    for (int i = 0; i < N; i++)
+        assert_memory_equal(&w[i], &(float){(float)codes[i] * g.unit}, sizeof(float));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_binary_hard_sigmoid),
         cmocka_unit_test(test_det_cut),
         cmocka_unit_test(test_round_det_vec_matches),
+        cmocka_unit_test(test_decode_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* The update rules: SR and R keep every weight on the grid with int8 codes only, BC's buffer
  * stays in [-H, H], R stalls on steps below Δ/2, the update's flip count is the number of
- * changed quantized values, frozen never moves, step_scale multiplies every rule's step, and
- * attach honours the layer switches. */
+ * changed quantized values, frozen never moves, step_scale multiplies every rule's step, each
+ * rule's apply matches its scalar definition weight by weight, and attach honours the layer
+ * switches. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
