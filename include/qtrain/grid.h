@@ -27,7 +27,7 @@ typedef struct qt_grid {
     qt_grid_kind kind;
     int bits;                 /* uniform: 2..8 */
     float unit;               /* value of code 1 */
-    int code0, code_step, levels;
+    int code0, code_step, levels;  /* code_step: 2 on the binary grid, else 1 */
 } qt_grid;
 
 /* scale: H (the largest level) for binary, ternary and uniform grids; Δ for unbounded. */
@@ -42,10 +42,12 @@ static inline float qt_grid_max(const qt_grid *g)
 static inline float qt_grid_spacing(const qt_grid *g) { return (float)g->code_step * g->unit; }
 
 /* Position of w in level units, clipped to [0, levels - 1] (NaN: 0). Written as max then
- * min, branch-free, so that loops over it vectorise. */
+ * min, branch-free, so that loops over it vectorise. The code step is 1 or 2, a power of two,
+ * so multiplying by its reciprocal is the division exactly, and a loop hoists the reciprocal
+ * and pays one division per weight instead of two. */
 static inline float qt_grid_level_pos(const qt_grid *g, float w)
 {
-    float pos = (w / g->unit - (float)g->code0) / (float)g->code_step;
+    float pos = (w / g->unit - (float)g->code0) * (1.0f / (float)g->code_step);
     float top = (float)(g->levels - 1);
     pos = pos > 0.0f ? pos : 0.0f;
     return pos < top ? pos : top;
@@ -79,6 +81,11 @@ static inline int8_t qt_round_stoch(const qt_grid *g, float w, qt_rng *r)
     float lo = floorf(pos);
     return qt_grid_level_code(g, (int)lo + (qt_rng_uniform(r) < pos - lo));
 }
+
+/* The cut above level k (k < levels - 1): the largest float whose Q_d level is at most k.
+ * Q_d is monotone in w, so w's level exceeds k exactly when w > cut (NaN: never), and on the
+ * binary grid Q_d is one comparison with no division. */
+float qt_grid_det_cut(const qt_grid *g, int k);
 
 void qt_round_det_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n);
 void qt_round_stoch_vec(const qt_grid *g, const float *w, int8_t *codes, size_t n, qt_rng *r);

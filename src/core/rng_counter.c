@@ -22,8 +22,10 @@ static inline __attribute__((always_inline)) void uniforms_loop(uint32_t k0, uin
                                                                 uint32_t lo,
                                                                 float *restrict u, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t x = mix32(mix32((lo + (uint32_t)i) ^ k0) ^ k1);
+    uint32_t counter = lo;  /* its own 32-bit induction: lo + (uint32_t)i made the vector
+                               loop step i in 64-bit lanes and narrow them every iteration */
+    for (size_t i = 0; i < n; i++, counter++) {
+        uint32_t x = mix32(mix32(counter ^ k0) ^ k1);
         u[i] = (float)(int32_t)(x >> 8) * 0x1.0p-24f;
     }
 }

@@ -4,6 +4,7 @@
 #include "qtrain/net.h"
 #include "qtrain/threads.h"
 #include "quant_rule_steps.h"
+#include "vector_clone.h"
 
 /* Proposals are made a chunk at a time into a stack buffer. The workers take a parameter's
  * blocks; a weight's random draw is the counter uniform at its index under the parameter's
@@ -26,30 +27,114 @@ static const float *current_weights(const qt_param *p, size_t off, size_t n, flo
     return buf;
 }
 
-/* codes = Q_s(w + c s) with the uniforms u (qt_round_stoch), or Q_d(w + c s) without them
- * (qt_round_det); returns how many codes changed. The same arithmetic as those functions,
- * with truncation for floor (the level position is never negative), in loops free of calls
- * and random draws, so that they vectorise: SR's update rounds every weight of every step. */
-static size_t round_into_codes(const qt_grid *grid, const float *restrict w,
-                               const float *restrict s, float c, const float *restrict u,
-                               int8_t *restrict codes, size_t n)
+/* fresh = Q_s(w + c s) with the uniforms u (qt_round_stoch; counter uniforms, below 1), or
+ * Q_d(w + c s) without them (qt_round_det). The same arithmetic as those functions, with
+ * truncation for floor (the level position is never negative), in loops free of calls and
+ * random draws, so that they vectorise: SR's update rounds every weight of every step. On the
+ * binary grid Q_s's level is u < pos, as the level position lies in [0, 1] and u below 1 (at
+ * pos = 1 both give the top level), and Q_d's is one comparison with the cut
+ * (qt_grid_det_cut), with no division. */
+QT_LOOP_BODY void round_codes_loop(const qt_grid *grid, float cut, const float *restrict w,
+                                   const float *restrict s, float c, const float *restrict u,
+                                   int8_t *restrict fresh, size_t n)
 {
     const qt_grid copy = *grid, *g = &copy; /* int8 stores may alias *grid; a copy cannot */
-    size_t flips = 0;
+    if (g->kind == QT_GRID_BINARY) {
+        const int8_t lo = qt_grid_level_code(g, 0), hi = qt_grid_level_code(g, 1);
+        if (u) {
+            for (size_t i = 0; i < n; i++)
+                fresh[i] = u[i] < qt_grid_level_pos(g, w[i] + c * s[i]) ? hi : lo;
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            fresh[i] = w[i] + c * s[i] > cut ? hi : lo;
+        return;
+    }
     if (u) {
         for (size_t i = 0; i < n; i++) {
             float pos = qt_grid_level_pos(g, w[i] + c * s[i]);
             int lo = (int)pos;
-            int8_t code = qt_grid_level_code(g, lo + (u[i] < pos - (float)lo));
-            flips += code != codes[i];
-            codes[i] = code;
+            fresh[i] = qt_grid_level_code(g, lo + (u[i] < pos - (float)lo));
         }
-        return flips;
+        return;
     }
-    for (size_t i = 0; i < n; i++) {
-        int8_t code = qt_round_det(g, w[i] + c * s[i]);
-        flips += code != codes[i];
-        codes[i] = code;
+    for (size_t i = 0; i < n; i++)
+        fresh[i] = qt_round_det(g, w[i] + c * s[i]);
+}
+
+#ifdef QT_AVX512_CLONE
+QT_AVX512_TARGET static void round_codes_avx512(const qt_grid *g, float cut, const float *w,
+                                                const float *s, float c, const float *u,
+                                                int8_t *fresh, size_t n)
+{
+    round_codes_loop(g, cut, w, s, c, u, fresh, n);
+}
+#endif
+
+/* cut: the binary grid's (qt_grid_det_cut), which Q_d uses */
+static void round_codes(const qt_grid *g, float cut, const float *w, const float *s, float c,
+                        const float *u, int8_t *fresh, size_t n)
+{
+#ifdef QT_AVX512_CLONE
+    if (qt_avx512_clone_runs()) {
+        round_codes_avx512(g, cut, w, s, c, u, fresh, n);
+        return;
+    }
+#endif
+    round_codes_loop(g, cut, w, s, c, u, fresh, n);
+}
+
+/* codes = fresh; returns how many changed. Counted in a byte per block of at most 255 codes,
+ * so that the vectorised loop stays in byte lanes instead of widening every comparison to
+ * the width of the total. */
+QT_LOOP_BODY size_t replace_codes_loop(int8_t *restrict codes, const int8_t *restrict fresh,
+                                       size_t n)
+{
+    enum { COUNT_BLOCK = 192 };  /* 3 vectors of 64 bytes, 6 of 32 */
+    size_t flips = 0;
+    for (size_t k = 0; k < n; k += COUNT_BLOCK) {
+        const size_t end = n - k < COUNT_BLOCK ? n : k + COUNT_BLOCK;
+        uint8_t f = 0;
+        for (size_t i = k; i < end; i++) {
+            f += fresh[i] != codes[i];
+            codes[i] = fresh[i];
+        }
+        flips += f;
+    }
+    return flips;
+}
+
+#ifdef QT_AVX512_CLONE
+QT_AVX512_TARGET static size_t replace_codes_avx512(int8_t *codes, const int8_t *fresh, size_t n)
+{
+    return replace_codes_loop(codes, fresh, n);
+}
+#endif
+
+static size_t replace_codes(int8_t *codes, const int8_t *fresh, size_t n)
+{
+#ifdef QT_AVX512_CLONE
+    if (qt_avx512_clone_runs())
+        return replace_codes_avx512(codes, fresh, n);
+#endif
+    return replace_codes_loop(codes, fresh, n);
+}
+
+/* SR (stochastic) or R: codes <- Q(w + c s) a chunk at a time; returns how many changed. */
+static size_t round_update(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
+                           uint64_t key, int stochastic)
+{
+    float u[CHUNK];
+    int8_t fresh[CHUNK];
+    const float cut = q->grid.kind == QT_GRID_BINARY && !stochastic ? qt_grid_det_cut(&q->grid, 0)
+                                                                     : 0.0f;
+    size_t flips = 0;
+    for (size_t k = 0; k < n; k += CHUNK) {
+        size_t m = n - k < CHUNK ? n - k : CHUNK;
+        if (stochastic)
+            qt_rng_counter_uniforms(key, off + k, u, m);
+        round_codes(&q->grid, cut, w + k, s + k, q->step_scale, stochastic ? u : NULL, fresh, m);
+        flips += replace_codes(q->codes + off + k, fresh, m);
     }
     return flips;
 }
@@ -57,22 +142,24 @@ static size_t round_into_codes(const qt_grid *grid, const float *restrict w,
 /* BC: w_r = clip(w_r + c s, -H, H); returns how many Q_d(w_r) changed. The clip is written
  * as fmaxf/fminf's own comparisons (a NaN step clips to -H as they do), so that the loops
  * vectorise: BC moves every weight of every step. */
-size_t qt_rule_apply_bc(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
-                        uint64_t key)
+QT_LOOP_BODY size_t bc_loop(const qt_grid *grid, float c, float *restrict wr,
+                            const float *restrict s, size_t n)
 {
-    (void)w;
-    (void)key;
-    const qt_grid copy = q->grid, *g = &copy; /* the float stores cannot alias a copy */
-    const float c = q->step_scale, h = qt_grid_max(g);
-    float *restrict wr = q->w_real + off;
+    const qt_grid copy = *grid, *g = &copy; /* the float stores cannot alias a copy */
+    const float h = qt_grid_max(g);
     size_t flips = 0;
     if (g->kind == QT_GRID_BINARY) {  /* Q_d is the sign (0 -> +H): compare signs, no rounding */
-        for (size_t i = 0; i < n; i++) {
-            float v = wr[i] + c * s[i];
-            v = v > -h ? v : -h;
-            v = v < h ? v : h;
-            flips += (v >= 0.0f) != (wr[i] >= 0.0f);
-            wr[i] = v;
+        for (size_t k = 0; k < n; k += CHUNK) {
+            const size_t end = n - k < CHUNK ? n : k + CHUNK;
+            uint32_t f = 0;  /* in the comparisons' 32-bit lanes, not widened to size_t */
+            for (size_t i = k; i < end; i++) {
+                float v = wr[i] + c * s[i];
+                v = v > -h ? v : -h;
+                v = v < h ? v : h;
+                f += (v >= 0.0f) != (wr[i] >= 0.0f);
+                wr[i] = v;
+            }
+            flips += f;
         }
         return flips;
     }
@@ -86,26 +173,38 @@ size_t qt_rule_apply_bc(qt_qstate *q, size_t off, const float *w, const float *s
     return flips;
 }
 
+#ifdef QT_AVX512_CLONE
+QT_AVX512_TARGET static size_t bc_avx512(const qt_grid *g, float c, float *wr, const float *s,
+                                         size_t n)
+{
+    return bc_loop(g, c, wr, s, n);
+}
+#endif
+
+size_t qt_rule_apply_bc(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
+                        uint64_t key)
+{
+    (void)w;
+    (void)key;
+#ifdef QT_AVX512_CLONE
+    if (qt_avx512_clone_runs())
+        return bc_avx512(&q->grid, q->step_scale, q->w_real + off, s, n);
+#endif
+    return bc_loop(&q->grid, q->step_scale, q->w_real + off, s, n);
+}
+
 /* The uniforms are counter draws (not a serial generator's), which vectorise: SR draws one
  * per weight of every step. */
 size_t qt_rule_apply_sr(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
                         uint64_t key)
 {
-    float u[CHUNK];
-    size_t flips = 0;
-    for (size_t k = 0; k < n; k += CHUNK) {
-        size_t m = n - k < CHUNK ? n - k : CHUNK;
-        qt_rng_counter_uniforms(key, off + k, u, m);
-        flips += round_into_codes(&q->grid, w + k, s + k, q->step_scale, u, q->codes + off + k, m);
-    }
-    return flips;
+    return round_update(q, off, w, s, n, key, 1);
 }
 
 size_t qt_rule_apply_r(qt_qstate *q, size_t off, const float *w, const float *s, size_t n,
                        uint64_t key)
 {
-    (void)key;
-    return round_into_codes(&q->grid, w, s, q->step_scale, NULL, q->codes + off, n);
+    return round_update(q, off, w, s, n, key, 0);
 }
 
 /* Applies the proposed steps s to the n weights w of p from offset off: a float parameter

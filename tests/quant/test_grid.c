@@ -1,9 +1,12 @@
-/* Grids and rounding: levels, Q_d error bound, Q_s unbiasedness, hard-sigmoid binarisation. */
+/* Grids and rounding: levels, Q_d error bound, Q_s unbiasedness, hard-sigmoid binarisation,
+ * the cuts between levels, and the vectorised Q_d and decoding against their definitions. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "qtrain/grid.h"
@@ -105,6 +108,93 @@ static void test_binary_hard_sigmoid(void **state)
     }
 }
 
+/* Weights around the cuts, specials and a spread of magnitudes: where a comparison with the
+ * cut and the division-based Q_d could part. */
+static size_t probe_weights(const qt_grid *g, float *w, size_t cap)
+{
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, FLT_MAX, -FLT_MAX,
+                             FLT_MIN, -FLT_MIN, 1e-45f, -1e-45f};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++)
+        w[n++] = special[i];
+    for (int k = 0; k + 1 < g->levels && n + 80 <= cap; k += 1 + g->levels / 8) {
+        float c = qt_grid_det_cut(g, k);
+        for (int d = 0; d < 20; d++) {
+            w[n++] = c;
+            c = nextafterf(c, -INFINITY);
+        }
+        c = qt_grid_det_cut(g, k);
+        for (int d = 0; d < 20; d++) {
+            c = nextafterf(c, INFINITY);
+            w[n++] = c;
+        }
+    }
+    qt_rng r;
+    qt_rng_seed(&r, 5);
+    while (n < cap)  /* |w| from 1e-12 H to 1e3 H, both signs */
+        w[n++] = (qt_rng_uniform(&r) < 0.5f ? -1.0f : 1.0f) * qt_grid_max(g) *
+                 powf(10.0f, -12.0f + 15.0f * qt_rng_uniform(&r));
+    return n;
+}
+
+/* The cut above level k is the largest float of level <= k, on every kind of grid and on
+ * units from denormal-adjacent to huge (the walk from the midpoint and the bisection). */
+static void test_det_cut(void **state)
+{
+    const float scales[] = {1.0f, 0.37f, 3e-3f, 7.5e4f, 1e-36f, 2e-38f, 1e37f};
+    const qt_grid_kind kinds[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM,
+                                  QT_GRID_UNBOUNDED};
+    for (size_t si = 0; si < sizeof scales / sizeof *scales; si++)
+        for (int ki = 0; ki < 4; ki++) {
+            qt_grid g = grid(kinds[ki], kinds[ki] == QT_GRID_UNIFORM ? 3 : 1, scales[si]);
+            for (int k = 0; k + 1 < g.levels; k++) {
+                float c = qt_grid_det_cut(&g, k);
+                if (!(qt_grid_det_level(&g, c) <= k &&
+                      qt_grid_det_level(&g, nextafterf(c, INFINITY)) > k))
+                    fail_msg("kind %d scale %g: cut %d at %a is not the last float of level <= %d",
+                             (int)kinds[ki], (double)scales[si], k, (double)c, k);
+            }
+        }
+}
+
+/* The vectorised Q_d (the cut on the binary grid, the division elsewhere) against
+ * qt_round_det, weight by weight. */
+static void test_round_det_vec_matches(void **state)
+{
+    enum { N = 4099 };
+    float *w = malloc(N * sizeof(float));
+    int8_t *codes = malloc(N);
+    const float scales[] = {1.0f, 0.0123f, 5e-30f, 3e30f};
+    const qt_grid_kind kinds[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM,
+                                  QT_GRID_UNBOUNDED};
+    for (size_t si = 0; si < sizeof scales / sizeof *scales; si++)
+        for (int ki = 0; ki < 4; ki++) {
+            qt_grid g = grid(kinds[ki], kinds[ki] == QT_GRID_UNIFORM ? 4 : 1, scales[si]);
+            size_t n = probe_weights(&g, w, N);
+            qt_round_det_vec(&g, w, codes, n);
+            for (size_t i = 0; i < n; i++)
+                if (codes[i] != qt_round_det(&g, w[i]))
+                    fail_msg("kind %d scale %g: w = %a gives %d, Q_d %d", (int)kinds[ki],
+                             (double)scales[si], (double)w[i], codes[i], qt_round_det(&g, w[i]));
+        }
+    free(w);
+    free(codes);
+}
+
+/* Decoding is code times unit, for every int8 code, at every position of a vector loop. */
+static void test_decode_matches(void **state)
+{
+    enum { N = 256 * 3 + 5 };
+    int8_t codes[N];
+    float w[N];
+    for (int i = 0; i < N; i++)
+        codes[i] = (int8_t)(i * 7 + 3);
+    qt_grid g = grid(QT_GRID_UNBOUNDED, 8, 0.0173f);
+    qt_grid_decode(&g, codes, w, N);
+    for (int i = 0; i < N; i++)
+        assert_memory_equal(&w[i], &(float){(float)codes[i] * g.unit}, sizeof(float));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +203,9 @@ int main(void)
         cmocka_unit_test(test_det_error_bound),
         cmocka_unit_test(test_stoch_unbiased),
         cmocka_unit_test(test_binary_hard_sigmoid),
+        cmocka_unit_test(test_det_cut),
+        cmocka_unit_test(test_round_det_vec_matches),
+        cmocka_unit_test(test_decode_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

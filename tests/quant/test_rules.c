@@ -1,7 +1,8 @@
 /* The update rules: SR and R keep every weight on the grid with int8 codes only, BC's buffer
  * stays in [-H, H], R stalls on steps below Δ/2, the update's flip count is the number of
- * changed quantized values, frozen never moves, step_scale multiplies every rule's step, and
- * attach honours the layer switches. */
+ * changed quantized values, frozen never moves, step_scale multiplies every rule's step, each
+ * rule's apply matches its scalar definition weight by weight, and attach honours the layer
+ * switches. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -316,6 +317,77 @@ static void test_sr_apply_split_independent(void **state)
     free(codes[0]), free(codes[1]), free(w), free(s);
 }
 
+/* What rule mode's apply must leave, by the scalar definitions (qt_round_det, Q_s's floor
+ * and the weight's counter uniform, BC's clip), and the flips it must count. */
+static size_t expected_apply(qt_quant_mode mode, const qt_qstate *q, const float *w,
+                             const float *s, size_t n, uint64_t key, int8_t *codes, float *wr)
+{
+    const qt_grid *g = &q->grid;
+    const float c = q->step_scale, h = qt_grid_max(g);
+    size_t flips = 0;
+    for (size_t i = 0; i < n; i++) {
+        float x = w[i] + c * s[i];
+        if (mode == QT_QUANT_BC) {
+            float v = fminf(fmaxf(x, -h), h);
+            flips += g->kind == QT_GRID_BINARY ? (v >= 0.0f) != (w[i] >= 0.0f)
+                                               : qt_round_det(g, v) != qt_round_det(g, w[i]);
+            wr[i] = v;
+            continue;
+        }
+        int8_t code = qt_round_det(g, x);
+        if (mode == QT_QUANT_SR) {
+            float u, pos = qt_grid_level_pos(g, x), lo = floorf(pos);
+            qt_rng_counter_uniforms(key, i, &u, 1);
+            code = qt_grid_level_code(g, (int)lo + (u < pos - lo));
+        }
+        flips += code != codes[i];
+        codes[i] = code;
+    }
+    return flips;
+}
+
+/* Each rule's apply (vectorised loops, per-grid shortcuts: the binary grid's cut and u < pos)
+ * against the scalar definitions, weight by weight, on binary, ternary and uniform grids,
+ * with steps from tiny to beyond the grid, infinities and NaN among them. */
+static void test_apply_matches_scalar(void **state)
+{
+    enum { BIG_IN = 70, BIG_OUT = 50, N = BIG_IN * BIG_OUT };
+    const qt_quant_mode modes[] = {QT_QUANT_SR, QT_QUANT_R, QT_QUANT_BC};
+    const qt_grid_kind grids[] = {QT_GRID_BINARY, QT_GRID_TERNARY, QT_GRID_UNIFORM};
+    const uint64_t key = 0x9e3779b97f4a7c15ULL;
+    float *w = malloc(N * sizeof(float)), *s = malloc(N * sizeof(float));
+    float *wr = malloc(N * sizeof(float));
+    int8_t *codes = malloc(N);
+    for (int m = 0; m < 3; m++)
+        for (int gk = 0; gk < 3; gk++) {
+            qt_net *net = tn_linear(BIG_IN, BIG_OUT, 0, 8);
+            qt_quant_config cfg = config(modes[m], grids[gk], grids[gk] == QT_GRID_UNIFORM ? 4 : 1);
+            qt_error err;
+            assert_int_equal(qt_quant_attach(net, &cfg, 1, &err), QT_OK);
+            qt_qstate *q = net->params[0]->q;
+            q->step_scale = 0.75f;
+            if (q->w_real)
+                memcpy(w, q->w_real, N * sizeof(float));
+            else
+                qt_grid_decode(&q->grid, q->codes, w, N);
+            for (int i = 0; i < N; i++)  /* -2.5 to 2.5 levels, and 1e-9 of one */
+                s[i] = qt_grid_spacing(&q->grid) * (float)(i % 41 - 20) / (i % 3 ? 8.0f : 8e9f);
+            s[5] = INFINITY, s[6] = -INFINITY, s[7] = NAN;
+            memcpy(codes, q->codes, N);
+            memcpy(wr, w, N * sizeof(float));
+            size_t want = expected_apply(modes[m], q, w, s, N, key, codes, wr);
+            size_t got = qt_quant_rule_of(modes[m])->apply(q, 0, w, s, N, key);
+            assert_true(want > N / 10);  /* the steps moved weights, so the comparison bites */
+            assert_int_equal(got, want);
+            if (q->w_real)
+                assert_memory_equal(q->w_real, wr, N * sizeof(float));
+            else
+                assert_memory_equal(q->codes, codes, N);
+            qt_net_free(net);
+        }
+    free(w), free(s), free(wr), free(codes);
+}
+
 /* BC's codes for the training pass are Q_d(w_r) per weight, the same on 1 and 3 workers for a
  * layer the workers split. */
 static void test_bc_prepare_split_by_workers(void **state)
@@ -396,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_sr_moves_on_tiny_steps),
         cmocka_unit_test(test_update_blocks_sr_unbiased),
         cmocka_unit_test(test_sr_apply_split_independent),
+        cmocka_unit_test(test_apply_matches_scalar),
         cmocka_unit_test(test_bc_prepare_split_by_workers),
         cmocka_unit_test(test_attach_switches_and_bytes),
         cmocka_unit_test(test_flip_fraction),
