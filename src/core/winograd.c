@@ -22,9 +22,9 @@ qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w)
     qt_winograd g = {isa, cin, cout, h, w, (h + 1) / 2, (w + 1) / 2, 0, 0};
     /* Enough tiles per round for wide products, while the round's V and M stay in L2; but
      * where one position's weights fill L2 by themselves (512 x 512), every round streams
-     * them again, so rounds of 128 tiles at least (measured: 512 channels on 8x8 images,
-     * forward and input gradient 7-8 % faster than with 32). */
-    const int least = (size_t)cin * cout * sizeof(float) >= ((size_t)1 << 20) ? 128 : 32;
+     * them again, so rounds of 64 tiles at least (512 channels on 8x8 images: forward 55-59
+     * ms with 32, 54 with 64, 50-52 with 128; 128 put VGG-BC's peak memory 14 MB higher). */
+    const int least = (size_t)cin * cout * sizeof(float) >= ((size_t)1 << 20) ? 64 : 32;
     int chunk = (int)(((size_t)1 << 20) / ((size_t)XI * (cin + cout) * sizeof(float)));
     chunk = chunk < least ? least : chunk > 768 ? 768 : chunk;
     g.chunk = (chunk + g.tw - 1) / g.tw * g.tw;
