@@ -621,7 +621,7 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.tiles = (s->n + j.tile - 1) / j.tile;
         j.slots = workers;
         qt_pool_run(c->pool, workers, backward_slot, &j);
-        if (dw)
+        if (dw && !(j.wino_dw && workers == 1)) /* one slot's dU is already the sum */
             qt_pool_for(c->pool, (long)j.dw_part, 16384, sum_range, &pw);
         wino_dw_job wj = {j.wino_dw, j.dwp, dw, bw != 0.0f};
         if (dw && j.wino_dw)
