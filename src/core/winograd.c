@@ -90,20 +90,30 @@ void qt_winograd_pack_weights(const qt_winograd *g, float *dst, int xi)
 }
 
 /* Scratch layout: row offsets of V (cin), V (16 x cin x chunk), M (16 x cout x chunk), and
- * row buffers for the transforms (a zero row, 4 transformed rows, outputs). */
+ * buffers for the transforms of one run of tile rows (a zero row, 4 transformed rows per
+ * tile row, the column sums of the products, one output row). A run is the tile rows of one
+ * image within a chunk: their tiles are contiguous in V and M, so each transform step
+ * covers the whole run in one call (on 8x8 images a tile row is only 4 tiles). */
 static size_t pitch(const qt_winograd *g) { return (size_t)2 * g->tw + 2; }
+
+static int max_run(const qt_winograd *g)
+{
+    const int rows = g->chunk / g->tw;
+    return rows < g->th ? rows : g->th;
+}
 
 size_t qt_winograd_scratch_floats(const qt_winograd *g)
 {
     size_t offs = 2 * (size_t)g->cin; /* ptrdiff_t, two floats each */
     size_t vm = (size_t)XI * (g->cin + g->cout) * g->chunk;
-    size_t n = offs + vm + (size_t)g->w + 4 * pitch(g) + 10 * (size_t)g->tw;
+    size_t rows = (4 * pitch(g) + 8 * (size_t)g->tw) * max_run(g) + 2 * (size_t)g->tw;
+    size_t n = offs + vm + (size_t)g->w + rows;
     return (n + 15) & ~(size_t)15; /* whole 64-byte lines: workers' scratches stay aligned */
 }
 
-/* The transforms, one row at a time. Each loop is its own function with restrict
- * arguments: that keeps the compiler vectorising it (the pointers it gets are chosen at run
- * time, which defeats its alias analysis when inlined). */
+/* The transforms. Each loop is its own function with restrict arguments: that keeps the
+ * compiler vectorising it (the pointers it gets are chosen at run time, which defeats its
+ * alias analysis when inlined). */
 #define NOINLINE static __attribute__((noinline))
 
 /* B^T down 4 input rows: e0..e3[k] from x0..x3[k] */
@@ -121,27 +131,30 @@ NOINLINE void rows_down(const float *restrict x0, const float *restrict x1,
     }
 }
 
-/* B along a row: tile tx reads padded columns 2tx .. 2tx+3 of e */
-NOINLINE void tiles_across(const float *restrict e, int tw, float *restrict v0,
-                           float *restrict v1, float *restrict v2, float *restrict v3)
+/* B along the rows of a run: tile tx of row r reads padded columns 2tx .. 2tx+3 of
+ * e + r * pitch, and its outputs go to v0..v3[r * tw + tx] */
+NOINLINE void tiles_across(const float *restrict e, int pitch, int rows, int tw,
+                           float *restrict v0, float *restrict v1, float *restrict v2,
+                           float *restrict v3)
 {
-    for (int tx = 0; tx < tw; tx++) {
-        const float a = e[2 * tx], b = e[2 * tx + 1], c = e[2 * tx + 2], d = e[2 * tx + 3];
-        v0[tx] = a - c;
-        v1[tx] = b + c;
-        v2[tx] = c - b;
-        v3[tx] = b - d;
-    }
+    for (int r = 0; r < rows; r++, e += pitch, v0 += tw, v1 += tw, v2 += tw, v3 += tw)
+        for (int tx = 0; tx < tw; tx++) {
+            const float a = e[2 * tx], b = e[2 * tx + 1], c = e[2 * tx + 2], d = e[2 * tx + 3];
+            v0[tx] = a - c;
+            v1[tx] = b + c;
+            v2[tx] = c - b;
+            v3[tx] = b - d;
+        }
 }
 
 /* A^T down a column of m (rows m0..m3 of the 4x4 products): f0 = m0 + m1 + m2, f1 = m1 - m2 - m3 */
 NOINLINE void columns_down(const float *restrict m0, const float *restrict m1,
-                           const float *restrict m2, const float *restrict m3, int tw,
+                           const float *restrict m2, const float *restrict m3, int n,
                            float *restrict f0, float *restrict f1)
 {
-    for (int tx = 0; tx < tw; tx++) {
-        f0[tx] = m0[tx] + m1[tx] + m2[tx];
-        f1[tx] = m1[tx] - m2[tx] - m3[tx];
+    for (int t = 0; t < n; t++) {
+        f0[t] = m0[t] + m1[t] + m2[t];
+        f1[t] = m1[t] - m2[t] - m3[t];
     }
 }
 
@@ -166,44 +179,49 @@ NOINLINE void store_row(const float *restrict out, int w, int accumulate, float 
             y[x] = out[x];
 }
 
-/* One input plane xc (h x w), tile-row ty -> V[xi][tx] (xi_stride apart). The patch of tile
- * tx covers input rows 2ty-1 .. 2ty+2 and columns 2tx-1 .. 2tx+2, zero outside (rows
- * outside read `zero`). */
-static void input_tiles(const qt_winograd *g, const float *xc, const float *zero, int ty,
-                        float *v, size_t xi_stride, float *rows)
+/* One input plane xc (h x w), tile rows ty0 .. ty0+rows-1 -> V[xi][r * tw + tx] (xi_stride
+ * apart). The patch of tile (ty, tx) covers input rows 2ty-1 .. 2ty+2 and columns 2tx-1 ..
+ * 2tx+2, zero outside (rows outside read `zero`; e's padding columns were zeroed once). */
+static void input_tiles(const qt_winograd *g, const float *xc, const float *zero, int ty0,
+                        int rows, float *v, size_t xi_stride, float *e)
 {
-    const int w = g->w, n = (int)pitch(g), r0 = 2 * ty - 1;
-    const float *x[4];
-    for (int i = 0; i < 4; i++)
-        x[i] = r0 + i >= 0 && r0 + i < g->h ? xc + (size_t)(r0 + i) * w : zero;
-    for (int i = 0; i < 4; i++) { /* padded column k holds input column k - 1 */
-        float *e = rows + (size_t)i * n;
-        e[0] = 0.0f;
-        for (int k = w + 1; k < n; k++)
-            e[k] = 0.0f;
+    const int w = g->w, n = (int)pitch(g);
+    const size_t es = (size_t)rows * n; /* e[i] holds row i of B^T d for every tile row */
+    for (int r = 0; r < rows; r++) {
+        const int r0 = 2 * (ty0 + r) - 1;
+        const float *x[4];
+        for (int i = 0; i < 4; i++)
+            x[i] = r0 + i >= 0 && r0 + i < g->h ? xc + (size_t)(r0 + i) * w : zero;
+        float *er = e + (size_t)r * n + 1; /* padded column k holds input column k - 1 */
+        rows_down(x[0], x[1], x[2], x[3], w, er, er + es, er + 2 * es, er + 3 * es);
     }
-    rows_down(x[0], x[1], x[2], x[3], w, rows + 1, rows + n + 1, rows + 2 * n + 1,
-              rows + 3 * n + 1);
     for (int i = 0; i < 4; i++)
-        tiles_across(rows + (size_t)i * n, g->tw, v + (4 * i) * xi_stride,
+        tiles_across(e + i * es, n, rows, g->tw, v + (4 * i) * xi_stride,
                      v + (4 * i + 1) * xi_stride, v + (4 * i + 2) * xi_stride,
                      v + (4 * i + 3) * xi_stride);
 }
 
-/* Output rows 2ty, 2ty+1 of plane yc from M[xi][tx] (xi_stride apart): A^T m A, cropped. */
-static void output_tiles(const qt_winograd *g, const float *m, size_t xi_stride, int ty,
-                         float *yc, int accumulate, float *rows)
+/* Output rows 2ty0 .. 2(ty0+rows)-1 of plane yc from M[xi][r * tw + tx] (xi_stride apart):
+ * A^T m A, cropped. */
+static void output_tiles(const qt_winograd *g, const float *m, size_t xi_stride, int ty0,
+                         int rows, float *yc, int accumulate, float *buf)
 {
-    const int tw = g->tw;
-    float *f = rows, *out = rows + (size_t)8 * tw; /* f[a][j] at f + (4a + j) * tw */
+    const int tw = g->tw, len = rows * tw;
+    float *f = buf, *out = buf + (size_t)8 * len; /* f[a][j] at f + (4a + j) * len */
     for (int j = 0; j < 4; j++)
         columns_down(m + j * xi_stride, m + (4 + j) * xi_stride, m + (8 + j) * xi_stride,
-                     m + (12 + j) * xi_stride, tw, f + (size_t)j * tw, f + (size_t)(4 + j) * tw);
-    for (int a = 0; a < 2 && 2 * ty + a < g->h; a++) {
-        const float *fa = f + (size_t)(4 * a) * tw;
-        row_across(fa, fa + tw, fa + 2 * tw, fa + 3 * tw, tw, out);
-        store_row(out, g->w, accumulate, yc + (size_t)(2 * ty + a) * g->w);
-    }
+                     m + (12 + j) * xi_stride, len, f + (size_t)j * len,
+                     f + (size_t)(4 + j) * len);
+    /* even widths need no crop: the row goes straight to y */
+    const int direct = !accumulate && g->w == 2 * tw;
+    for (int r = 0; r < rows; r++)
+        for (int a = 0; a < 2 && 2 * (ty0 + r) + a < g->h; a++) {
+            const float *fa = f + (size_t)(4 * a) * len + (size_t)r * tw;
+            float *yr = yc + (size_t)(2 * (ty0 + r) + a) * g->w;
+            row_across(fa, fa + len, fa + 2 * len, fa + 3 * len, tw, direct ? yr : out);
+            if (!direct)
+                store_row(out, g->w, accumulate, yr);
+        }
 }
 
 void qt_winograd_conv(const qt_winograd *g, const float *u, const float *x, int n, float *y,
@@ -215,15 +233,19 @@ void qt_winograd_conv(const qt_winograd *g, const float *u, const float *x, int 
     float *m = v + (size_t)XI * g->cin * g->chunk;
     float *zero = m + (size_t)XI * g->cout * g->chunk, *rows = zero + g->w;
     memset(zero, 0, (size_t)g->w * sizeof(float));
+    /* the padding columns of the input transform's rows, never written afterwards */
+    memset(rows, 0, (size_t)4 * pitch(g) * max_run(g) * sizeof(float));
+    float *sums = rows + (size_t)4 * pitch(g) * max_run(g);
     const int rows_per_chunk = g->chunk / g->tw, total = n * g->th;
     for (int r0 = 0; r0 < total; r0 += rows_per_chunk) {
         const int nr = total - r0 < rows_per_chunk ? total - r0 : rows_per_chunk;
         const int nt = nr * g->tw;
         const size_t vx = (size_t)g->cin * nt, mx = (size_t)g->cout * nt; /* per position */
-        for (int k = 0; k < nr; k++) {
+        for (int k = 0, run; k < nr; k += run) { /* runs: the chunk's tile rows of one image */
             const int i = (r0 + k) / g->th, ty = (r0 + k) % g->th;
+            run = nr - k < g->th - ty ? nr - k : g->th - ty;
             for (int c = 0; c < g->cin; c++)
-                input_tiles(g, x + ((size_t)i * g->cin + c) * plane, zero, ty,
+                input_tiles(g, x + ((size_t)i * g->cin + c) * plane, zero, ty, run,
                             v + (size_t)c * nt + (size_t)k * g->tw, vx, rows);
         }
         for (int c = 0; c < g->cin; c++)
@@ -233,11 +255,12 @@ void qt_winograd_conv(const qt_winograd *g, const float *u, const float *x, int 
             qt_gemm_packed(g->isa, g->cout, nt, g->cin, 1, u + xi * packed, &b, m + xi * mx, nt,
                            0, 0);
         }
-        for (int k = 0; k < nr; k++) {
+        for (int k = 0, run; k < nr; k += run) {
             const int i = (r0 + k) / g->th, ty = (r0 + k) % g->th;
+            run = nr - k < g->th - ty ? nr - k : g->th - ty;
             for (int o = 0; o < g->cout; o++)
-                output_tiles(g, m + (size_t)o * nt + (size_t)k * g->tw, mx, ty,
-                             y + ((size_t)i * g->cout + o) * plane, accumulate, rows);
+                output_tiles(g, m + (size_t)o * nt + (size_t)k * g->tw, mx, ty, run,
+                             y + ((size_t)i * g->cout + o) * plane, accumulate, sums);
         }
     }
 }
