@@ -261,6 +261,16 @@ static void test_maxpool2x2_reference(void **state)
             }
     for (int i = 0; i < N * C * H * W; i++)
         assert_float_equal(gx[i], expect_g[i], 0.0f);
+    /* x pooled twice and summed: the second pool's gradient accumulates onto the first's,
+     * leaving the elements no window routes to as the first left them */
+    qt_ctx_reset(&c);
+    x = qt_tensor_wrap(&c, xv, 4, (int[]){N, C, H, W});
+    x->requires_grad = 1;
+    x->grad = gx;
+    y = qt_add(&c, qt_maxpool2d(&c, x, 2, 2, 0), qt_maxpool2d(&c, x, 2, 2, 0));
+    assert_int_equal(qt_backward_from(&c, y, dy, &err), QT_OK);
+    for (int i = 0; i < N * C * H * W; i++)
+        assert_float_equal(gx[i], 2.0f * expect_g[i], 0.0f);
     qt_ctx_free(&c);
 }
 
