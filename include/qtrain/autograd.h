@@ -42,7 +42,7 @@ typedef enum {
     QT_CONV_DIRECT,           /* stride-1 "same" convolutions without a patch matrix (falls
                                * back to im2col where it does not apply) */
     QT_CONV_WINOGRAD,         /* Winograd F(2x2, 3x3) for 3x3 stride-1 pad-1 ungrouped convs,
-                               * forward and input gradient (else as DIRECT) */
+                               * forward and both gradients (else as DIRECT) */
 } qt_conv_algo;
 
 typedef void (*qt_backward_fn)(qt_ctx *c, const qt_node *n);

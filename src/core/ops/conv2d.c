@@ -122,8 +122,8 @@ static float *winograd_weights(qt_ctx *c, const qt_winograd *g, qt_values w, int
     *scratch = qt_ctx_scratch(c, qt_winograd_scratch_floats(g) * workers * sizeof(float));
     if (!j.u || !*scratch)
         return NULL;
-    qt_pool_for(c->pool, g->cout, 1 + 4096 / g->cin, wino_transform_range, &j);
-    qt_pool_for(c->pool, 16, 1, wino_pack_range, &j);
+    qt_pool_for(c->pool, g->cout, 1 + 1024 / g->cin, wino_transform_range, &j);
+    qt_pool_for(c->pool, 16, 1 + (1L << 16) / ((long)g->cout * g->cin), wino_pack_range, &j);
     return j.u;
 }
 
@@ -678,18 +678,20 @@ static int conv_shape_make(qt_ctx *c, const qt_tensor *x, const qt_tensor *w,
     s->p = s->g.out_h * s->g.out_w;
     s->direct = c->conv_algo != QT_CONV_IM2COL && spec.stride == 1 && s->kh == s->kw &&
                 s->kh % 2 == 1 && spec.pad == (s->kh - 1) / 2;
-    /* Winograd's transforms cost per channel what its products save per channel pair: it
-     * wins from 128 channels, or 64 on large images (measured on AVX-512: about 1.4-1.6x
-     * the direct kernel at 128-512 channels, a loss at 64 channels on 8x8 or 16x16). */
+    /* Winograd's transforms cost per channel what its products save per channel pair: its
+     * forward and input gradient win from 32 channels (measured on AVX-512 after the
+     * transforms took whole runs of tile rows: 1 thread, 32 channels on 16x16 and 64 on 8x8
+     * 1.3x the direct kernel, ResNet-56 training +8 % and 2-thread inference +11 %, 2-thread
+     * training level; 16 channels lose), 1.4-1.6x at 128-512 channels. */
     const int narrow = s->cin < s->cout ? s->cin : s->cout;
-    s->winograd = s->direct && s->kh == 3 && spec.groups == 1 &&
-                  (c->conv_algo == QT_CONV_WINOGRAD ||
-                   (c->conv_algo == QT_CONV_AUTO &&
-                    (narrow >= 128 || (narrow >= 64 && s->p >= 1024))));
+    const int wino_shape = s->direct && s->kh == 3 && spec.groups == 1;
+    s->winograd = wino_shape && (c->conv_algo == QT_CONV_WINOGRAD ||
+                                 (c->conv_algo == QT_CONV_AUTO && narrow >= 32));
     /* Its weight gradient, a product along the tiles, wins from 64 channels at any image
-     * size (8x8 to 32x32 measured; 1.3x the direct kernel at 64, 1.5-1.8x at 256-512). */
-    s->winograd_dw = s->winograd || (s->direct && s->kh == 3 && spec.groups == 1 &&
-                                     c->conv_algo == QT_CONV_AUTO && narrow >= 64);
+     * size (8x8 to 32x32 measured; 1.3x the direct kernel at 64, 1.5-1.8x at 256-512; at 32
+     * channels it takes 1.7x the direct kernel's time). */
+    s->winograd_dw = wino_shape && (c->conv_algo == QT_CONV_WINOGRAD ||
+                                    (c->conv_algo == QT_CONV_AUTO && narrow >= 64));
     s->isa = qt_isa_resolve(c->isa);
     return QT_OK;
 }
