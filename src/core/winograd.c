@@ -13,6 +13,7 @@
 #include "gemm.h"
 
 enum { XI = 16 };
+#define NOINLINE static __attribute__((noinline))
 /* Weight gradient: tiles per round of products, the most bytes of a round's V^T and D, and
  * of one image's (beyond that, conv2d takes the direct kernel). */
 enum { GRAD_TILES = 256, GRAD_BYTES = 16 << 20, GRAD_MAX_IMAGE_BYTES = 32 << 20 };
@@ -41,52 +42,71 @@ qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w)
 
 size_t qt_winograd_weight_floats(const qt_winograd *g)
 {
-    size_t packed = XI * qt_gemm_pack_floats(g->isa, g->cout, g->cin);
-    size_t plain = (size_t)XI * g->cout * g->cin; /* the unpacked transform, before packing */
-    return packed + plain;
+    return XI * qt_gemm_pack_floats(g->isa, g->cout, g->cin);
 }
 
-/* u (4x4, row-major) = G k G^T for a 3x3 kernel k (row-major) */
-static void kernel_transform(const float k[9], float u[XI])
+int qt_winograd_weight_panels(const qt_winograd *g)
 {
-    float t[4][3];
-    for (int j = 0; j < 3; j++) {
-        t[0][j] = k[j];
-        t[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
-        t[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
-        t[3][j] = k[6 + j];
-    }
-    for (int i = 0; i < 4; i++) {
-        u[4 * i + 0] = t[i][0];
-        u[4 * i + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        u[4 * i + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-        u[4 * i + 3] = t[i][2];
+    const int mr = qt_gemm_mr(g->isa);
+    return (g->cout + mr - 1) / mr;
+}
+
+/* The weight transform u = G k G^T (4x4 from 3x3), for a block of kernels at once: k[q][j]
+ * is tap q of kernel j, t = G k (4 x 3 taps), then each row of t times G^T gives one row of
+ * u. Vectorised along the kernels; one row of u per call, so each output is its own restrict
+ * pointer (gcc will not check 16 outputs of one pointer for overlap). */
+enum { KB = 64 }; /* kernels per block, at most */
+
+static void kernel_columns(const float k[9][KB], int n, float t[4][3][KB])
+{
+    for (int q = 0; q < 3; q++)
+        for (int j = 0; j < n; j++) {
+            t[0][q][j] = k[q][j];
+            t[1][q][j] = 0.5f * (k[q][j] + k[3 + q][j] + k[6 + q][j]);
+            t[2][q][j] = 0.5f * (k[q][j] - k[3 + q][j] + k[6 + q][j]);
+            t[3][q][j] = k[6 + q][j];
+        }
+}
+
+NOINLINE void kernel_row(const float *restrict a, const float *restrict b,
+                         const float *restrict c, int n, float *restrict u0,
+                         float *restrict u1, float *restrict u2, float *restrict u3)
+{
+    for (int j = 0; j < n; j++) {
+        u0[j] = a[j];
+        u1[j] = 0.5f * (a[j] + b[j] + c[j]);
+        u2[j] = 0.5f * (a[j] - b[j] + c[j]);
+        u3[j] = c[j];
     }
 }
 
 void qt_winograd_transform_weights(const qt_winograd *g, const qt_values *w, int flip,
-                                   float *dst, int o0, int o1)
+                                   float *dst, int p0, int p1)
 {
-    /* [xi][c][o]: a packed panel's column is then one run of outputs */
-    float *plain = dst + XI * qt_gemm_pack_floats(g->isa, g->cout, g->cin);
-    const size_t pairs = (size_t)g->cout * g->cin;
-    for (int c = 0; c < g->cin; c++)
-        for (int o = o0; o < o1; o++) {
-            float k[9], u[XI];
-            for (int q = 0; q < 9; q++)
-                k[q] = qt_values_at(w, flip ? ((ptrdiff_t)c * g->cout + o) * 9 + 8 - q
-                                            : ((ptrdiff_t)o * g->cin + c) * 9 + q);
-            kernel_transform(k, u);
-            for (int xi = 0; xi < XI; xi++)
-                plain[xi * pairs + (size_t)c * g->cout + o] = u[xi];
-        }
-}
-
-void qt_winograd_pack_weights(const qt_winograd *g, float *dst, int xi)
-{
+    const int mr = qt_gemm_mr(g->isa), nb = KB / mr * mr;
     const size_t packed = qt_gemm_pack_floats(g->isa, g->cout, g->cin);
-    const qt_values plain = qt_values_float(dst + XI * packed + (size_t)xi * g->cout * g->cin);
-    qt_gemm_pack_a(g->isa, g->cout, g->cin, &plain, 1, g->cout, dst + xi * packed);
+    float k[9][KB], t[4][3][KB], u[XI][KB];
+    /* channels inside: each kernel row of w is read along, each panel written along */
+    for (int ob = p0 * mr; ob < p1 * mr; ob += nb)
+        for (int c = 0; c < g->cin; c++) {
+            const int n = p1 * mr - ob < nb ? p1 * mr - ob : nb;
+            for (int j = 0; j < n; j++) { /* outputs past cout: the last panel's zero rows */
+                const int o = ob + j;
+                for (int q = 0; q < 9; q++)
+                    k[q][j] = o >= g->cout ? 0.0f
+                              : qt_values_at(w, flip ? ((ptrdiff_t)c * g->cout + o) * 9 + 8 - q
+                                                     : ((ptrdiff_t)o * g->cin + c) * 9 + q);
+            }
+            kernel_columns(k, n, t);
+            for (int i = 0; i < 4; i++)
+                kernel_row(t[i][0], t[i][1], t[i][2], n, u[4 * i], u[4 * i + 1], u[4 * i + 2],
+                           u[4 * i + 3]);
+            /* into the packed panels: panel ob / mr + r holds kernel (o, c) at c * mr + o % mr */
+            for (int xi = 0; xi < XI; xi++)
+                for (int r = 0; r < n / mr; r++)
+                    memcpy(dst + xi * packed + ((size_t)(ob / mr + r) * g->cin + c) * mr,
+                           u[xi] + r * mr, (size_t)mr * sizeof(float));
+        }
 }
 
 /* Scratch layout: row offsets of V (cin), V (16 x cin x chunk), M (16 x cout x chunk), and
@@ -114,7 +134,6 @@ size_t qt_winograd_scratch_floats(const qt_winograd *g)
 /* The transforms. Each loop is its own function with restrict arguments: that keeps the
  * compiler vectorising it (the pointers it gets are chosen at run time, which defeats its
  * alias analysis when inlined). */
-#define NOINLINE static __attribute__((noinline))
 
 /* B^T down 4 input rows: e0..e3[k] from x0..x3[k] */
 NOINLINE void rows_down(const float *restrict x0, const float *restrict x1,

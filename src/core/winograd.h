@@ -31,16 +31,15 @@ typedef struct {
 } qt_winograd;
 
 qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w);
-/* Floats of the transformed weights: the 16 packed operands (cout x cin), then room for the
- * transform before packing. */
+/* Floats of the transformed weights: the 16 packed operands (cout x cin each). */
 size_t qt_winograd_weight_floats(const qt_winograd *g);
-/* Weights in two steps, each splittable over workers: transform the kernels of outputs
- * [o0, o1) of w (cout, cin, 3, 3) into dst's tail, then pack position xi (0..15) of them.
- * With flip, w is (cin, cout, 3, 3) and kernel (o, c) is w[c][o] rotated by 180 degrees:
- * the convolution taking dy to dx. */
+/* Panels of qt_gemm_mr outputs in each packed operand: the unit the transform splits by. */
+int qt_winograd_weight_panels(const qt_winograd *g);
+/* Transforms the kernels of panels [p0, p1) of w (cout, cin, 3, 3) straight into the packed
+ * operands at dst (workers may take disjoint panel ranges). With flip, w is (cin, cout, 3, 3)
+ * and kernel (o, c) is w[c][o] rotated by 180 degrees: the convolution taking dy to dx. */
 void qt_winograd_transform_weights(const qt_winograd *g, const qt_values *w, int flip,
-                                   float *dst, int o0, int o1);
-void qt_winograd_pack_weights(const qt_winograd *g, float *dst, int xi);
+                                   float *dst, int p0, int p1);
 /* Floats of one worker's scratch for qt_winograd_conv. */
 size_t qt_winograd_scratch_floats(const qt_winograd *g);
 /* y (n, cout, h, w) = [y +] conv(x (n, cin, h, w)) with the transformed weights u. */

@@ -107,13 +107,6 @@ static void wino_transform_range(void *arg, long lo, long hi, int worker)
     qt_winograd_transform_weights(j->g, &j->w, j->flip, j->u, (int)lo, (int)hi);
 }
 
-static void wino_pack_range(void *arg, long lo, long hi, int worker)
-{
-    const wino_job *j = arg;
-    for (long xi = lo; xi < hi; xi++)
-        qt_winograd_pack_weights(j->g, j->u, (int)xi);
-}
-
 /* Winograd weights (w, or flipped and transposed for dx) and every worker's scratch. */
 static float *winograd_weights(qt_ctx *c, const qt_winograd *g, qt_values w, int flip,
                                float **scratch, int workers)
@@ -122,8 +115,9 @@ static float *winograd_weights(qt_ctx *c, const qt_winograd *g, qt_values w, int
     *scratch = qt_ctx_scratch(c, qt_winograd_scratch_floats(g) * workers * sizeof(float));
     if (!j.u || !*scratch)
         return NULL;
-    qt_pool_for(c->pool, g->cout, 1 + 1024 / g->cin, wino_transform_range, &j);
-    qt_pool_for(c->pool, 16, 1 + (1L << 16) / ((long)g->cout * g->cin), wino_pack_range, &j);
+    const int panels = qt_winograd_weight_panels(g);
+    qt_pool_for(c->pool, panels, 1 + (8 * 1024) / ((long)g->cout / panels * g->cin),
+                wino_transform_range, &j);
     return j.u;
 }
 
