@@ -3,6 +3,8 @@
 #ifndef QTRAIN_IM2COL_H
 #define QTRAIN_IM2COL_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -19,10 +21,11 @@ qt_patch_geom qt_patch_geom_make(int channels, int height, int width, int kh, in
                                  int stride, int pad);
 
 /* x (C, H, W) -> col (C*KH*KW, OH*OW); row (c, i, j) holds x[c, oy*s - p + i, ox*s - p + j]
- * (zero outside the image). */
-void qt_im2col(const qt_patch_geom *g, const float *x, float *col);
-/* Adjoint of im2col: dx (C, H, W) += scatter of dcol (C*KH*KW, OH*OW). */
-void qt_col2im_add(const qt_patch_geom *g, const float *dcol, float *dx);
+ * (zero outside the image). Rows are ld floats apart (OH*OW for one image alone; wider when
+ * several images' patch matrices sit side by side). */
+void qt_im2col(const qt_patch_geom *g, const float *x, float *col, ptrdiff_t ld);
+/* Adjoint of im2col: dx (C, H, W) += scatter of dcol (C*KH*KW, OH*OW), rows ld apart. */
+void qt_col2im_add(const qt_patch_geom *g, const float *dcol, ptrdiff_t ld, float *dx);
 
 #ifdef __cplusplus
 }

@@ -30,14 +30,14 @@ static void valid_range(int j, int stride, int pad, int width, int out_w, int *l
         *lo = *hi;
 }
 
-void qt_im2col(const qt_patch_geom *g, const float *x, float *col)
+void qt_im2col(const qt_patch_geom *g, const float *x, float *col, ptrdiff_t ld)
 {
     const int ow = g->out_w, oh = g->out_h;
     for (int ch = 0; ch < g->channels; ch++) {
         const float *xc = x + (size_t)ch * g->height * g->width;
         for (int i = 0; i < g->kh; i++)
             for (int j = 0; j < g->kw; j++) {
-                float *row = col + ((size_t)(ch * g->kh + i) * g->kw + j) * oh * ow;
+                float *row = col + ((ptrdiff_t)(ch * g->kh + i) * g->kw + j) * ld;
                 int lo, hi;
                 valid_range(j, g->stride, g->pad, g->width, ow, &lo, &hi);
                 for (int oy = 0; oy < oh; oy++) {
@@ -63,14 +63,14 @@ void qt_im2col(const qt_patch_geom *g, const float *x, float *col)
     }
 }
 
-void qt_col2im_add(const qt_patch_geom *g, const float *dcol, float *dx)
+void qt_col2im_add(const qt_patch_geom *g, const float *dcol, ptrdiff_t ld, float *dx)
 {
     const int ow = g->out_w, oh = g->out_h;
     for (int ch = 0; ch < g->channels; ch++) {
         float *dxc = dx + (size_t)ch * g->height * g->width;
         for (int i = 0; i < g->kh; i++)
             for (int j = 0; j < g->kw; j++) {
-                const float *row = dcol + ((size_t)(ch * g->kh + i) * g->kw + j) * oh * ow;
+                const float *row = dcol + ((ptrdiff_t)(ch * g->kh + i) * g->kw + j) * ld;
                 int lo, hi;
                 valid_range(j, g->stride, g->pad, g->width, ow, &lo, &hi);
                 for (int oy = 0; oy < oh; oy++) {

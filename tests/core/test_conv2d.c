@@ -178,6 +178,10 @@ static void test_fixed_shapes(void **state)
         /* Winograd weight gradients under AUTO with a direct forward (64 channels): rounds
          * of 5 odd-sized images and a short last round; channels in != out */
         {7, 64, 13, 13, 64, 3, 1, 1, 1, 1}, {5, 64, 6, 5, 80, 3, 1, 1, 1, 0},
+        /* im2col tiles of several small images side by side (enough images per worker):
+         * strided 3x3 and 1x1, grouped, bias, a short last tile */
+        {18, 6, 6, 6, 8, 3, 2, 1, 1, 1},  {16, 8, 4, 5, 12, 1, 2, 0, 1, 0},
+        {13, 6, 5, 5, 4, 3, 2, 1, 2, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         run_case(&cases[i], 100 + i * 10);

@@ -6,7 +6,10 @@
  *   ResNets): patch row (c, i, j) is the input plane c shifted by (i - pad, j - pad), read in
  *   place with lane masks zeroing what falls outside the image, so nothing is copied. The
  *   input gradient is the same kind of convolution of dy with the flipped, transposed kernel.
- * - im2col (any stride, pad, kernel): the patch matrix of one image, and col2im for dx.
+ * - im2col (any stride, pad, kernel): the patch matrix, and col2im for dx. Several small
+ *   images' patch matrices sit side by side, so that late layers with a few output pixels
+ *   per image still give wide products (ResNet-18's 2x2 outputs: one image alone used a
+ *   quarter of a vector).
  * Wide 3x3 layers (128+ channels in and out, or 64+ on 32x32 images) run their forward and
  * input-gradient products as Winograd F(2x2, 3x3) instead (winograd.h): 4 multiply-adds per
  * output and channel instead of 9, for a few additions; their weight gradients too, and
@@ -33,6 +36,8 @@ typedef struct {
     int n, cin, cout, kh, kw, h, w;
     int cin_g, cout_g, kg;    /* per group: input and output channels, patch rows */
     int p;                    /* output pixels per image */
+    int side;                 /* im2col: images side by side in one product (else 1) */
+    ptrdiff_t ld;             /* side * p: floats per row of a tile's patch matrix */
     qt_patch_geom g;          /* one group of one image */
     int direct;               /* patches read in place instead of im2col */
     int winograd;             /* forward and dx by Winograd (direct is set too) */
@@ -42,14 +47,14 @@ typedef struct {
 
 /* Row offsets of the patch matrix of one group, relative to the group's first channel:
  * direct, row (c, i, j) of an image of `channels` planes starts at c*H*W + (i-p)*W + (j-p);
- * im2col rows are P apart. (The direct dx reads dy the same way, with C_out planes.) */
+ * im2col rows are ld apart. (The direct dx reads dy the same way, with C_out planes.) */
 static void patch_offsets(const conv_shape *s, int rows, ptrdiff_t *off)
 {
     const int taps = s->kh * s->kw, p = s->spec.pad;
     for (int l = 0; l < rows; l++) {
         int c = l / taps, i = l / s->kw % s->kh, j = l % s->kw;
         off[l] = s->direct ? (ptrdiff_t)c * s->p + (ptrdiff_t)(i - p) * s->w + (j - p)
-                           : (ptrdiff_t)l * s->p;
+                           : (ptrdiff_t)l * s->ld;
     }
 }
 
@@ -82,6 +87,16 @@ static int images_per_task(const conv_shape *s, int wanted, int workers)
     if (wanted > fair)
         wanted = fair;
     return wanted < 1 ? 1 : wanted;
+}
+
+/* im2col: images side by side in one product, about 256 columns (the vector kernels' blocks
+ * are 16 and 48 wide, and a weight gradient's dot products run along the row), as many as
+ * keep the patch matrix within 1 MB. */
+static int im2col_side(const conv_shape *s, int workers)
+{
+    const int wanted = (256 + s->p - 1) / s->p;
+    const int fit = (int)(((size_t)1 << 20) / ((size_t)s->kg * s->p * sizeof(float)));
+    return images_per_task(s, wanted < fit ? wanted : fit, workers);
 }
 
 /* Images per product call. With a large weight operand (wide, deep layers: the kernels then
@@ -137,6 +152,7 @@ typedef struct {
     const ptrdiff_t *off;
     const qt_gemm_lanes *lanes;
     float *y, *col;                  /* col: per-worker patch matrix (im2col) */
+    float *yside;                    /* im2col, side > 1: per-worker product before unpacking */
     const qt_winograd *wino;         /* Winograd: geometry; apack holds its weights */
     float *wscratch;                 /* Winograd: per-worker scratch */
     int tile;                        /* images per task */
@@ -178,6 +194,27 @@ static void finish_image(const fwd_job *j, int i)
     }
 }
 
+/* Images side by side (im2col tiles): rows r < rows of nt images (P floats each, images
+ * image_floats apart) as one matrix whose row r holds image t's at column t * P, rows ld
+ * apart; and back. */
+static void to_side(const conv_shape *s, const float *src, size_t image_floats, int rows, int nt,
+                    float *dst)
+{
+    for (int r = 0; r < rows; r++)
+        for (int t = 0; t < nt; t++)
+            memcpy(dst + r * s->ld + (ptrdiff_t)t * s->p, src + t * image_floats + (size_t)r * s->p,
+                   (size_t)s->p * sizeof(float));
+}
+
+static void from_side(const conv_shape *s, const float *src, int rows, int nt, float *dst,
+                      size_t image_floats)
+{
+    for (int r = 0; r < rows; r++)
+        for (int t = 0; t < nt; t++)
+            memcpy(dst + t * image_floats + (size_t)r * s->p, src + r * s->ld + (ptrdiff_t)t * s->p,
+                   (size_t)s->p * sizeof(float));
+}
+
 /* x (N, C_in, H, W), w (C_out, C_in/G, KH, KW), b (C_out) -> y (N, C_out, OH, OW);
  * per image and group y_g (C_out/G, P) = w_g (C_out/G, K) patches_g (K, P). */
 static void forward_tile(void *arg, int task, int worker)
@@ -186,7 +223,7 @@ static void forward_tile(void *arg, int task, int worker)
     const conv_shape *s = j->s;
     const int i0 = task * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
     const size_t plane = (size_t)s->h * s->w, img_in = s->cin * plane, img_out = (size_t)s->cout * s->p;
-    float *col = j->col ? j->col + (size_t)worker * s->kg * s->p : NULL;
+    float *col = j->col ? j->col + (size_t)worker * s->kg * s->ld : NULL;
     if (j->wino)
         qt_winograd_conv(j->wino, j->apack, j->x + i0 * img_in, nt, j->y + i0 * img_out, 0,
                          j->wscratch + (size_t)worker * qt_winograd_scratch_floats(j->wino));
@@ -199,11 +236,13 @@ static void forward_tile(void *arg, int task, int worker)
             qt_gemm_packed(s->isa, s->cout_g, s->p, s->kg, nt, ap, &b, yg, s->p, (ptrdiff_t)img_out, 0);
             continue;
         }
-        for (int t = 0; t < nt; t++) {
-            qt_gemm_rows b = {col, j->off, 0, NULL};
-            qt_im2col(&s->g, xg + t * img_in, col);
-            qt_gemm_packed(s->isa, s->cout_g, s->p, s->kg, 1, ap, &b, yg + t * img_out, s->p, 0, 0);
-        }
+        float *ys = j->yside ? j->yside + (size_t)worker * s->cout_g * s->ld : yg;
+        qt_gemm_rows b = {col, j->off, 0, NULL};
+        for (int t = 0; t < nt; t++)
+            qt_im2col(&s->g, xg + t * img_in, col + (size_t)t * s->p, s->ld);
+        qt_gemm_packed(s->isa, s->cout_g, nt * s->p, s->kg, 1, ap, &b, ys, s->ld, 0, 0);
+        if (j->yside)
+            from_side(s, ys, s->cout_g, nt, yg, img_out);
     }
     for (int t = 0; t < nt; t++)
         finish_image(j, i0 + t);
@@ -280,10 +319,14 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
         j.apack = pack_weights(c, s, w, &j.apack_group);
     }
     if (!s->direct)
-        j.col = qt_ctx_scratch(c, (size_t)s->kg * s->p * workers * sizeof(float));
+        j.col = qt_ctx_scratch(c, (size_t)s->kg * s->ld * workers * sizeof(float));
+    if (s->side > 1)
+        j.yside = qt_ctx_scratch(c, (size_t)s->cout_g * s->ld * workers * sizeof(float));
     j.tile = s->winograd ? winograd_tile(s, &wino, workers)
-                         : product_tile(s, s->cout_g, s->kg, (size_t)s->cin * s->h * s->w, workers);
-    if (off && j.apack && (s->direct || j.col) && tap_lanes(c, s, &lanes) == QT_OK) {
+             : s->direct ? product_tile(s, s->cout_g, s->kg, (size_t)s->cin * s->h * s->w, workers)
+                         : s->side;
+    if (off && j.apack && (s->direct || j.col) && (s->side == 1 || j.yside) &&
+        tap_lanes(c, s, &lanes) == QT_OK) {
         patch_offsets(s, s->kg, off);
         j.off = off;
         qt_pool_run(c->pool, (s->n + j.tile - 1) / j.tile, forward_tile, &j);
@@ -294,7 +337,7 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
             st->plane_moments.m2 = j.plane_m2;
         }
     }
-    const void *bufs[] = {off, j.apack, j.col, lanes.bits, j.wscratch};
+    const void *bufs[] = {off, j.apack, j.col, j.yside, lanes.bits, j.wscratch};
     for (size_t q = 0; q < sizeof bufs / sizeof *bufs; q++)
         qt_ctx_release(c, bufs[q]);
 }
@@ -311,6 +354,7 @@ typedef struct {
     const ptrdiff_t *off_x, *off_dy, *off_out;  /* patch rows of x, of dy; rows of dy */
     const qt_gemm_lanes *lanes;
     float *col;                      /* per-slot patch matrix (im2col) */
+    float *dyside;                   /* im2col, side > 1: per-slot dy of a tile side by side */
     int tile;                        /* images per tile */
     int dx_tile;                     /* images per dx product */
     const qt_winograd *wino;         /* dx by Winograd: geometry (dy -> dx); apack_t its weights */
@@ -343,56 +387,72 @@ static void weight_grad_padded(const bwd_job *j, int i0, int nt, float *buf, flo
     }
 }
 
-/* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T: 1x1
- * direct (the patches are x itself) or im2col. */
-static void weight_grad(const bwd_job *j, int i0, int nt, float *col, float *dwp)
+/* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . x_g (K, P)^T: 1x1 direct
+ * (the patches are x itself). */
+static void weight_grad(const bwd_job *j, int i0, int nt, float *dwp)
 {
     const conv_shape *s = j->s;
     const size_t img_in = (size_t)s->cin * s->h * s->w, img_out = (size_t)s->cout * s->p;
     for (int gi = 0; gi < s->spec.groups; gi++) {
-        const float *dyg = j->dy + i0 * img_out + (size_t)gi * s->cout_g * s->p;
-        const float *xg = j->x + i0 * img_in + (size_t)gi * s->cin_g * s->h * s->w;
-        float *dwg = dwp + (size_t)gi * s->cout_g * s->kg;
-        qt_gemm_rows a = {dyg, j->off_out, (ptrdiff_t)img_out, NULL};
-        if (s->direct) {
-            qt_gemm_rows b = {xg, j->off_x, (ptrdiff_t)img_in, NULL};
-            qt_gemm_dot(s->isa, s->cout_g, s->kg, s->p, nt, &a, &b, dwg, s->kg);
-            continue;
-        }
-        for (int t = 0; t < nt; t++) {
-            qt_gemm_rows b = {col, j->off_x, 0, NULL};
-            qt_im2col(&s->g, xg + t * img_in, col);
-            a.base = dyg + t * img_out;
-            qt_gemm_dot(s->isa, s->cout_g, s->kg, s->p, 1, &a, &b, dwg, s->kg);
-        }
+        qt_gemm_rows a = {j->dy + i0 * img_out + (size_t)gi * s->cout_g * s->p, j->off_out,
+                          (ptrdiff_t)img_out, NULL};
+        qt_gemm_rows b = {j->x + i0 * img_in + (size_t)gi * s->cin_g * s->h * s->w, j->off_x,
+                          (ptrdiff_t)img_in, NULL};
+        qt_gemm_dot(s->isa, s->cout_g, s->kg, s->p, nt, &a, &b, dwp + (size_t)gi * s->cout_g * s->kg,
+                    s->kg);
     }
 }
 
-/* dx (C_in, H, W) of images [i0, i0 + nt): direct, a convolution of dy with the flipped
- * kernel; im2col, dcol_g = w_g^T dy_g then col2im, one image at a time. */
-static void input_grad(const bwd_job *j, int i0, int nt, float *col)
+/* im2col: dw_g (C_out/G, K) += dy_g (C_out/G, nt P) . col_g (K, nt P)^T, the tile's images
+ * side by side (dys: the tile's dy, rows ld apart). */
+static void im2col_weight_grad(const bwd_job *j, int i0, int nt, const float *dys, float *col,
+                               float *dwp)
+{
+    const conv_shape *s = j->s;
+    const size_t img_in = (size_t)s->cin * s->h * s->w;
+    for (int gi = 0; gi < s->spec.groups; gi++) {
+        const float *xg = j->x + i0 * img_in + (size_t)gi * s->cin_g * s->h * s->w;
+        for (int t = 0; t < nt; t++)
+            qt_im2col(&s->g, xg + t * img_in, col + (size_t)t * s->p, s->ld);
+        qt_gemm_rows a = {dys + gi * s->cout_g * s->ld, j->off_out, 0, NULL};
+        qt_gemm_rows b = {col, j->off_x, 0, NULL};
+        qt_gemm_dot(s->isa, s->cout_g, s->kg, nt * s->p, 1, &a, &b,
+                    dwp + (size_t)gi * s->cout_g * s->kg, s->kg);
+    }
+}
+
+/* dx (C_in, H, W) of images [i0, i0 + nt), direct: a convolution of dy with the flipped
+ * kernel. */
+static void input_grad(const bwd_job *j, int i0, int nt)
 {
     const conv_shape *s = j->s;
     const size_t img_in = (size_t)s->cin * s->h * s->w, img_out = (size_t)s->cout * s->p;
-    const float *dyi = j->dy + i0 * img_out;
+    for (int gi = 0; gi < s->spec.groups; gi++) {
+        qt_gemm_rows b = {j->dy + i0 * img_out + (size_t)gi * s->cout_g * s->p, j->off_dy,
+                          (ptrdiff_t)img_out, j->lanes};
+        qt_gemm_packed(s->isa, s->cin_g, s->p, s->cout_g * s->kh * s->kw, nt,
+                       j->apack_t + gi * j->apack_group, &b,
+                       j->dx + i0 * img_in + (size_t)gi * s->cin_g * s->h * s->w, s->p,
+                       (ptrdiff_t)img_in, j->dx_accumulate);
+    }
+}
+
+/* im2col: dcol_g (K, nt P) = w_g^T dy_g, the tile's images side by side (dys: rows ld apart),
+ * then col2im into each image's dx. */
+static void im2col_input_grad(const bwd_job *j, int i0, int nt, const float *dys, float *col)
+{
+    const conv_shape *s = j->s;
+    const size_t img_in = (size_t)s->cin * s->h * s->w;
     float *dxi = j->dx + i0 * img_in;
-    if (!s->direct && !j->dx_accumulate)
+    if (!j->dx_accumulate)
         memset(dxi, 0, nt * img_in * sizeof(float));
     for (int gi = 0; gi < s->spec.groups; gi++) {
-        const float *ap = j->apack_t + gi * j->apack_group;
-        const float *dyg = dyi + (size_t)gi * s->cout_g * s->p;
+        qt_gemm_rows b = {dys + gi * s->cout_g * s->ld, j->off_dy, 0, NULL};
+        qt_gemm_packed(s->isa, s->kg, nt * s->p, s->cout_g, 1, j->apack_t + gi * j->apack_group,
+                       &b, col, s->ld, 0, 0);
         float *dxg = dxi + (size_t)gi * s->cin_g * s->h * s->w;
-        if (s->direct) {
-            qt_gemm_rows b = {dyg, j->off_dy, (ptrdiff_t)img_out, j->lanes};
-            qt_gemm_packed(s->isa, s->cin_g, s->p, s->cout_g * s->kh * s->kw, nt, ap, &b, dxg,
-                           s->p, (ptrdiff_t)img_in, j->dx_accumulate);
-            continue;
-        }
-        for (int t = 0; t < nt; t++) {
-            qt_gemm_rows b = {dyg + t * img_out, j->off_dy, 0, NULL};
-            qt_gemm_packed(s->isa, s->kg, s->p, s->cout_g, 1, ap, &b, col, s->p, 0, 0);
-            qt_col2im_add(&s->g, col, dxg + t * img_in);
-        }
+        for (int t = 0; t < nt; t++)
+            qt_col2im_add(&s->g, col + (size_t)t * s->p, s->ld, dxg + t * img_in);
     }
 }
 
@@ -410,8 +470,14 @@ static void backward_tile(const bwd_job *j, int tile, int slot)
 {
     const conv_shape *s = j->s;
     const int i0 = tile * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
-    float *col = j->col ? j->col + (size_t)slot * s->kg * s->p : NULL;
+    float *col = j->col ? j->col + (size_t)slot * s->kg * s->ld : NULL;
     float *dwp = j->dwp ? j->dwp + (size_t)slot * j->dw_part : NULL;
+    const float *dys = j->dy + (size_t)i0 * s->cout * s->p; /* im2col: rows ld apart */
+    if (j->dyside) {
+        float *d = j->dyside + (size_t)slot * s->cout * s->ld;
+        to_side(s, dys, (size_t)s->cout * s->p, s->cout, nt, d);
+        dys = d;
+    }
     if (dwp && j->wino_dw) {
         const size_t scratch = qt_winograd_grad_scratch_floats(j->wino_dw, j->tile);
         qt_winograd_weight_grad(j->wino_dw, j->x + (size_t)i0 * s->cin * s->h * s->w,
@@ -419,8 +485,10 @@ static void backward_tile(const bwd_job *j, int tile, int slot)
                                 j->dw_scratch + (size_t)slot * scratch);
     } else if (dwp && j->padbuf)
         weight_grad_padded(j, i0, nt, j->padbuf + (size_t)slot * backward_pad_floats(j), dwp);
+    else if (dwp && !s->direct)
+        im2col_weight_grad(j, i0, nt, dys, col, dwp);
     else if (dwp)
-        weight_grad(j, i0, nt, col, dwp);
+        weight_grad(j, i0, nt, dwp);
     if (j->dbp) {
         float *db = j->dbp + (size_t)slot * s->cout;
         for (int t = 0; t < nt; t++)
@@ -436,8 +504,10 @@ static void backward_tile(const bwd_job *j, int tile, int slot)
         qt_winograd_conv(j->wino, j->apack_t, j->dy + (size_t)i0 * s->cout * s->p, nt,
                          j->dx + (size_t)i0 * s->cin * s->h * s->w, j->dx_accumulate,
                          j->wscratch + (size_t)slot * qt_winograd_scratch_floats(j->wino));
-    for (int t = 0; j->dx && !j->wino && t < nt; t += j->dx_tile)
-        input_grad(j, i0 + t, nt - t < j->dx_tile ? nt - t : j->dx_tile, col);
+    if (j->dx && !s->direct)
+        im2col_input_grad(j, i0, nt, dys, col);
+    for (int t = 0; j->dx && s->direct && !j->wino && t < nt; t += j->dx_tile)
+        input_grad(j, i0 + t, nt - t < j->dx_tile ? nt - t : j->dx_tile);
 }
 
 static void backward_slot(void *arg, int slot, int worker)
@@ -492,7 +562,7 @@ static float *pack_weights_t(qt_ctx *c, const conv_shape *s, qt_values w, size_t
  * (tile * P floats each) in L1 while the rows of dy stream past. */
 static int backward_tile_images(const conv_shape *s, int workers)
 {
-    return s->direct ? images_per_task(s, 2048 / s->p, workers) : 1;
+    return s->direct ? images_per_task(s, 2048 / s->p, workers) : s->side;
 }
 
 /* The slots' partial sums (slots x n) and their total, added in slot order. */
@@ -555,7 +625,9 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
     ptrdiff_t *off_dy = qt_ctx_scratch(c, dy_rows * sizeof(ptrdiff_t));
     ptrdiff_t *off_out = qt_ctx_scratch(c, (size_t)s->cout_g * sizeof(ptrdiff_t));
     if (!s->direct)
-        j.col = qt_ctx_scratch(c, (size_t)s->kg * s->p * workers * sizeof(float));
+        j.col = qt_ctx_scratch(c, (size_t)s->kg * s->ld * workers * sizeof(float));
+    if (s->side > 1 && (dw || dx))
+        j.dyside = qt_ctx_scratch(c, (size_t)s->cout * s->ld * workers * sizeof(float));
     /* Weight gradients by Winograd (s->winograd_dw): the slots sum dU, which becomes dw once,
      * after the slots' partials are added. */
     qt_winograd wino_dw = qt_winograd_make(s->isa, s->cin, s->cout, s->h, s->w);
@@ -584,6 +656,7 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.apack_t = pack_weights_t(c, s, qt_tensor_values(w), &j.apack_group);
     }
     int ok = off_x && off_dy && off_out && (s->direct || j.col) && (!dw || j.dwp) &&
+             (s->side == 1 || !(dw || dx) || j.dyside) &&
              (!db || j.dbp) && (!dx || j.apack_t) && (!padded || j.padbuf) &&
              (!j.wino_dw || j.dw_scratch) &&
              tap_lanes(c, s, &lanes) == QT_OK;
@@ -593,10 +666,10 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
             patch_offsets(s, kt, off_dy);
         } else {
             for (int o = 0; o < s->cout_g; o++)
-                off_dy[o] = (ptrdiff_t)o * s->p;
+                off_dy[o] = (ptrdiff_t)o * s->ld;
         }
         for (int o = 0; o < s->cout_g; o++)
-            off_out[o] = (ptrdiff_t)o * s->p;
+            off_out[o] = (ptrdiff_t)o * s->ld;
         if (padded) {
             qt_padded_offsets(&j.wg, s->kg, s->kh, off_x);
             for (int o = 0; o < s->cout_g; o++)
@@ -623,8 +696,8 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         if (db)
             sum_range(&pb, 0, s->cout, 0);
     }
-    const void *bufs[] = {off_x, off_dy, off_out, j.col, j.dwp, j.dbp, j.apack_t, lanes.bits,
-                          j.wscratch, j.padbuf, j.dw_scratch};
+    const void *bufs[] = {off_x, off_dy, off_out, j.col, j.dyside, j.dwp, j.dbp, j.apack_t,
+                          lanes.bits, j.wscratch, j.padbuf, j.dw_scratch};
     for (size_t q = 0; q < sizeof bufs / sizeof *bufs; q++)
         qt_ctx_release(c, bufs[q]);
 }
@@ -687,6 +760,8 @@ static int conv_shape_make(qt_ctx *c, const qt_tensor *x, const qt_tensor *w,
     s->winograd_dw = wino_shape && (c->conv_algo == QT_CONV_WINOGRAD ||
                                     (c->conv_algo == QT_CONV_AUTO && narrow >= 64));
     s->isa = qt_isa_resolve(c->isa);
+    s->side = s->direct ? 1 : im2col_side(s, qt_pool_threads(c->pool));
+    s->ld = (ptrdiff_t)s->side * s->p;
     return QT_OK;
 }
 
