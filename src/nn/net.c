@@ -412,34 +412,61 @@ static int *count_readers(qt_ctx *c, const qt_net *net, int upto)
     return readers;
 }
 
+/* Whether layer k reads only outputs from before layer i. */
+static int reads_before(const qt_layer *k, int i)
+{
+    return k->in[0] < i && (k->kind != QT_LAYER_ADD || k->in[1] < i);
+}
+
 /* Layers after batchnorm layer i that run fused with it (qt_batchnorm_relu) when nobody
  * else sees the intermediate outputs: 1 for BN -> ReLU, 2 for BN -> add -> ReLU (the add's
- * other input becomes the residual, stored in *residual_layer); 0 otherwise. In inference
- * a conv feeding only that batchnorm joins too (qt_conv2d_bn_relu). */
+ * other input becomes the residual, stored in *residual_layer), 3 for BN -> S -> add(BN, S)
+ * -> ReLU where S reads only earlier layers (a downsampling block's type-A shortcut, placed
+ * after its BN): S is then run first (*first = i + 1); 0 otherwise. In inference a conv
+ * feeding only that batchnorm joins too (qt_conv2d_bn_relu). */
 static int fusable_after_bn(const qt_net *net, const int *readers, int i, int upto,
-                            int *residual_layer)
+                            int *residual_layer, int *first)
 {
     const qt_layer *l = net->layers;
+    *first = -1;
     if (l[i].kind != QT_LAYER_BATCHNORM || readers[i] != 1 || i + 1 >= upto)
         return 0;
     if (l[i + 1].kind == QT_LAYER_RELU && l[i + 1].in[0] == i)
         return 1;
-    if (l[i + 1].kind != QT_LAYER_ADD || i + 2 >= upto || readers[i + 1] != 1 ||
-        l[i + 2].kind != QT_LAYER_RELU || l[i + 2].in[0] != i + 1)
+    const int skip = l[i + 1].kind != QT_LAYER_ADD && l[i + 1].kind != QT_LAYER_BATCHNORM &&
+                     readers[i + 1] == 1 && reads_before(&l[i + 1], i);
+    const int add = i + 1 + skip;
+    if (l[add].kind != QT_LAYER_ADD || add + 1 >= upto || readers[add] != 1 ||
+        l[add + 1].kind != QT_LAYER_RELU || l[add + 1].in[0] != add)
         return 0;
-    if (l[i + 1].in[0] == i && l[i + 1].in[1] != i)
-        *residual_layer = l[i + 1].in[1];
-    else if (l[i + 1].in[1] == i && l[i + 1].in[0] != i)
-        *residual_layer = l[i + 1].in[0];
+    if (l[add].in[0] == i && l[add].in[1] != i)
+        *residual_layer = l[add].in[1];
+    else if (l[add].in[1] == i && l[add].in[0] != i)
+        *residual_layer = l[add].in[0];
     else
         return 0;
-    return 2;
+    if (skip && *residual_layer != i + 1)
+        return 0;
+    *first = skip ? i + 1 : -1;
+    return 2 + skip;
 }
 
 /* Output of layer index k (QT_NET_INPUT: the net's input). */
 static qt_tensor *output_of(int k, qt_tensor *x, qt_tensor **outs)
 {
     return k == QT_NET_INPUT ? x : outs[k];
+}
+
+static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upto,
+                      qt_tensor *x, qt_tensor **outs);
+
+/* The layer a fusion runs ahead of its batchnorm, if any (first >= 0); 0 if it failed. */
+static int run_first(qt_ctx *c, qt_net *net, int first, int upto, qt_tensor *x, qt_tensor **outs)
+{
+    if (first < 0)
+        return 1;
+    run_layers(c, net, NULL, first, upto, x, outs);
+    return outs[first] != NULL;
 }
 
 /* Runs layer i, fused with the layers after it where readers allows (NULL: never); every
@@ -449,7 +476,7 @@ static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upt
 {
     qt_layer *l = &net->layers[i];
     qt_tensor *a = output_of(l->in[0], x, outs), *y;
-    int res = QT_NET_INPUT, fused;
+    int res = QT_NET_INPUT, fused, first = -1;
     if (l->act_ch)
         a = qt_uniform_quant_channels(c, a, l->act_ch, l->act_nch);
     else if (l->act.levels > 0)
@@ -457,13 +484,17 @@ static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upt
     if (readers && !c->grad_enabled && !c->training && l->kind == QT_LAYER_CONV &&
         readers[i] == 1 && i + 1 < upto && l[1].kind == QT_LAYER_BATCHNORM && l[1].in[0] == i) {
         /* Inference: the conv, its batchnorm and what fuses after that in one op. */
-        int after = fusable_after_bn(net, readers, i + 1, upto, &res);
-        qt_tensor *r = after == 2 ? output_of(res, x, outs) : NULL;
+        int after = fusable_after_bn(net, readers, i + 1, upto, &res, &first);
+        if (!run_first(c, net, first, upto, x, outs))
+            return outs[i] = NULL, 1;
+        qt_tensor *r = after >= 2 ? output_of(res, x, outs) : NULL;
         y = qt_conv2d_bn_relu(c, a, &l->weight->t, param_tensor(l->bias), l->conv,
                               &l[1].weight->t, &l[1].bias->t, &l[1].bn, r, after > 0);
         fused = after + 1;
-    } else if (readers && (fused = fusable_after_bn(net, readers, i, upto, &res)) > 0) {
-        qt_tensor *r = fused == 2 ? output_of(res, x, outs) : NULL;
+    } else if (readers && (fused = fusable_after_bn(net, readers, i, upto, &res, &first)) > 0) {
+        if (!run_first(c, net, first, upto, x, outs))
+            return outs[i] = NULL, 1;
+        qt_tensor *r = fused >= 2 ? output_of(res, x, outs) : NULL;
         y = qt_batchnorm_relu(c, a, &l->weight->t, &l->bias->t, &l->bn, r);
     } else {
         qt_tensor *b = l->kind == QT_LAYER_ADD ? output_of(l->in[1], x, outs) : NULL;
@@ -471,7 +502,8 @@ static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upt
         fused = 0;
     }
     for (int k = 0; k <= fused; k++)
-        outs[i + k] = y;
+        if (i + k != first) /* the shortcut keeps its own output */
+            outs[i + k] = y;
     return fused + 1;
 }
 
