@@ -10,13 +10,23 @@ of its per-round ratio to that round's fp run, with the range beside it. The Qui
 configs/fmnist_<rule>.ini` (Adam, Fashion-MNIST, 1 x 28 x 28) for one epoch on a fraction of
 the data, its images/s the median of train.csv's per-step figures after the first 10 steps.
 
+A cell whose median is below the target is tested: a one-sided sign test of "this rule's
+ratio falls below the target more often than not" gives p, the chance of at least that many
+rounds below it if each round were equally likely to fall on either side (the rounds' noise
+on these VMs is not normal, so no t-test). With 3 rounds p is at least 0.125, so only runs
+of 5 or more rounds can show a significant shortfall (p < 0.05).
+
 Writes <out>/runs.csv (every run) and results.md; the load average around the runs is
 recorded, and figures taken on a busy machine (speed.py's rule) are marked provisional.
+--from-runs rewrites results.md from an earlier run's runs.csv (the loads from its rows,
+the commit it measured from --commit).
 
 Usage: rule_overhead.py [--out DIR] [--build DIR] [--rounds N] [--models a,b,...]
+       rule_overhead.py --from-runs CSV --commit REV [--out DIR]
 """
 import argparse
 import csv
+import math
 import os
 import statistics
 import subprocess
@@ -28,6 +38,7 @@ import speed
 PROG = "rule_overhead.py"
 RULES = ["fp", "bc", "sr", "r"]
 TARGET = 0.95
+SIGNIFICANT = 0.05
 # model, timed steps, warm-up steps (odd step counts: qbench takes the middle time)
 MODELS = [("mlp", 301, 30), ("convnet", 101, 10), ("gpfq_cnn", 51, 5), ("resnet20", 9, 2),
           ("resnet56", 5, 1), ("vgg9", 5, 1), ("vgg_bc", 3, 1), ("wrn56_2", 3, 1),
@@ -80,6 +91,13 @@ def measure(args, rnd, model, rule, workdir, runs, loads):
     print(f"round {rnd} {model:<11} {rule:<2}: {rate:9.1f} img/s (load {after:.2f})", flush=True)
 
 
+def sign_test_below(ratios):
+    """One-sided sign test: the chance of at least this many of the ratios below TARGET if
+    each fell below or above it with probability 1/2."""
+    n, k = len(ratios), sum(r < TARGET for r in ratios)
+    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n
+
+
 def summarize(runs, models, rounds):
     rows = []
     for model in models:
@@ -90,22 +108,26 @@ def summarize(runs, models, rounds):
         row = {"model": model, "fp_img_per_s": fp}
         for rule in RULES[1:]:
             ratios = [rate(rule, k) / rate("fp", k) for k in range(1, rounds + 1)]
-            row[rule] = (statistics.median(ratios), min(ratios), max(ratios))
+            row[rule] = (statistics.median(ratios), min(ratios), max(ratios),
+                         sign_test_below(ratios))
         rows.append(row)
     return rows
 
 
 def markdown(args, rows, loads):
     provisional = speed.busy(loads, 2)
+    when = (f"Measured {speed.datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC"
+            if not args.from_runs else f"Summarised from {args.from_runs}")
     lines = [
-        f"Measured {speed.datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC on {speed.cpu_model()}, "
-        f"qtrain {speed.git_commit()}, {args.rounds} interleaved rounds, batch 128, 2 threads "
+        f"{when} on {speed.cpu_model()}, qtrain {args.commit or speed.git_commit()}, "
+        f"{args.rounds} interleaved rounds, batch 128, 2 threads "
         f"(`experiments/rule_overhead.py`).",
         f"Load average (1 min): {loads['start']:.2f} at the start, {loads['max']:.2f} at most"
         f"{' (not idle: provisional figures)' if provisional else ''}.",
         "",
         "Each cell: the rule's images/s as a fraction of FP's, median of the per-round ratios "
-        f"(range); **bold** below the target {TARGET:.2f}. Zoo models: qbench (SGD with "
+        f"(range); **bold** below the target {TARGET:.2f}, with p of a one-sided sign test "
+        f"(significant below {SIGNIFICANT:g}; 3 rounds cannot reach it). Zoo models: qbench (SGD with "
         "momentum, random data); quickstart: `qtrain --config configs/fmnist_<rule>.ini` "
         f"(Adam, Fashion-MNIST), one epoch on {args.fraction:g} of the data.",
         "",
@@ -115,13 +137,16 @@ def markdown(args, rows, loads):
     for row in rows:
         cells = []
         for rule in RULES[1:]:
-            med, lo, hi = row[rule]
+            med, lo, hi, p = row[rule]
             text = f"{med:.2f} ({lo:.2f}-{hi:.2f})"
-            cells.append(f"**{text}**" if med < TARGET else text)
+            cells.append(f"**{text}**, p {p:.2f}" if med < TARGET else text)
         lines.append(f"| {row['model']} | {row['fp_img_per_s']:.1f} | " + " | ".join(cells) + " |")
-    below = [f"{row['model']} {rule}" for row in rows for rule in RULES[1:]
+    below = [(f"{row['model']} {rule}", row[rule][3]) for row in rows for rule in RULES[1:]
              if row[rule][0] < TARGET]
-    lines += ["", "Below the target: " + (", ".join(below) if below else "none") + "."]
+    significant = [name for name, p in below if p < SIGNIFICANT]
+    lines += ["", "Median below the target: " + (", ".join(n for n, _ in below) or "none") +
+              "; of these significantly (p < " + f"{SIGNIFICANT:g}): " +
+              (", ".join(significant) or "none") + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -135,7 +160,15 @@ def parse_args(argv):
                          + ", ".join([m for m, _, _ in MODELS] + [QUICKSTART]) + ")")
     ap.add_argument("--fraction", type=float, default=0.25,
                     help="share of Fashion-MNIST's training images the quickstart epoch uses")
+    ap.add_argument("--from-runs", default="",
+                    help="summarize this earlier runs.csv instead of measuring")
+    ap.add_argument("--commit", default="",
+                    help="with --from-runs: the qtrain commit those runs measured")
     args = ap.parse_args(argv)
+    if args.from_runs:
+        if not args.commit:
+            ap.error("--from-runs needs --commit (the commit the runs measured)")
+        return args
     if args.rounds < 3:
         ap.error("--rounds must be at least 3 (a median of paired ratios needs rounds)")
     known = [m for m, _, _ in MODELS] + [QUICKSTART]
@@ -151,8 +184,36 @@ def parse_args(argv):
     return args
 
 
+def read_runs(path):
+    """An earlier run's rows (runs.csv), typed as measure() makes them."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        sys.exit(f"{PROG}: {path}: no runs")
+    return [{"round": int(r["round"]), "model": r["model"], "rule": r["rule"],
+             "img_per_s": float(r["img_per_s"]), "load_before": float(r["load_before"]),
+             "load_after": float(r["load_after"])} for r in rows]
+
+
+def write_results(args, runs, loads):
+    os.makedirs(args.out, exist_ok=True)
+    speed.write_csv(os.path.join(args.out, "runs.csv"), list(runs[0]), runs)
+    md = markdown(args, summarize(runs, args.models, args.rounds), loads)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(md)
+    print(md, end="")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_runs:
+        runs = read_runs(args.from_runs)
+        args.rounds = max(r["round"] for r in runs)
+        args.models = list(dict.fromkeys(r["model"] for r in runs))
+        loads = {"start": runs[0]["load_before"],
+                 "max": max(max(r["load_before"], r["load_after"]) for r in runs)}
+        write_results(args, runs, loads)
+        return
     loads = {"start": speed.load1(), "max": 0.0}
     if loads["start"] > speed.IDLE_LOAD:
         print(f"{PROG}: warning: load average {loads['start']:.2f} > {speed.IDLE_LOAD}: "
@@ -163,12 +224,7 @@ def main(argv=None):
             for model in args.models:
                 for rule in rotated(RULES, rnd - 1):
                     measure(args, rnd, model, rule, workdir, runs, loads)
-    os.makedirs(args.out, exist_ok=True)
-    speed.write_csv(os.path.join(args.out, "runs.csv"), list(runs[0]), runs)
-    md = markdown(args, summarize(runs, args.models, args.rounds), loads)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(md)
-    print(md, end="")
+    write_results(args, runs, loads)
 
 
 if __name__ == "__main__":
