@@ -436,7 +436,7 @@ static int fusable_after_bn(const qt_net *net, const int *readers, int i, int up
     const int skip = l[i + 1].kind != QT_LAYER_ADD && l[i + 1].kind != QT_LAYER_BATCHNORM &&
                      readers[i + 1] == 1 && reads_before(&l[i + 1], i);
     const int add = i + 1 + skip;
-    if (l[add].kind != QT_LAYER_ADD || add + 1 >= upto || readers[add] != 1 ||
+    if (add + 1 >= upto || l[add].kind != QT_LAYER_ADD || readers[add] != 1 ||
         l[add + 1].kind != QT_LAYER_RELU || l[add + 1].in[0] != add)
         return 0;
     if (l[add].in[0] == i && l[add].in[1] != i)

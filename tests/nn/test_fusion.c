@@ -1,8 +1,9 @@
 /* Fusing layers changes no bit: a training forward and backward of resnet20 with the fused
  * ops (BN -> ReLU, BN -> add -> ReLU, and a downsampling block's BN -> type-A shortcut ->
  * add -> ReLU, the shortcut run first) give the same logits and parameter gradients as its
- * layers run one at a time (qt_net_run with outputs requested, which never fuses). And the
- * fused groups are the ones meant: the profile charges each block's tail to its BN. */
+ * layers run one at a time (qt_net_run with outputs requested, which never fuses), also when
+ * the run stops inside a block. And the fused groups are the ones meant: the profile charges
+ * each block's tail to its BN. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,6 +92,41 @@ static void test_fused_equals_unfused(void **state)
     qt_net_free(net);
 }
 
+/* Cut short inside a downsampling block (after its shortcut, after its add), the net's output
+ * with fusion on equals the layer-by-layer one: nothing fuses past the cut. */
+static void test_cut_inside_block(void **state)
+{
+    (void)state;
+    qt_error err;
+    qt_model_spec spec = qt_model_spec_default("resnet20", 3, SIDE, SIDE, CLASSES);
+    qt_net *net = qt_model_build(&spec, &err);
+    assert_non_null(net);
+    qt_net_init_params(net, 5);
+    const int bn2 = qt_net_find_layer(net, "layer2.0.bn2");
+    float x[N * 3 * SIDE * SIDE];
+    qt_rng g;
+    qt_rng_seed(&g, 9);
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = qt_rng_normal(&g);
+    for (int upto = bn2 + 2; upto <= bn2 + 3; upto++) {
+        qt_tensor *y[2];
+        qt_ctx c[2];
+        for (int k = 0; k < 2; k++) {
+            qt_ctx_init(&c[k]);
+            c[k].training = 1;
+            qt_tensor *in = qt_tensor_wrap(&c[k], x, 4, (int[]){N, 3, SIDE, SIDE});
+            qt_tensor **outs = k ? qt_ctx_alloc(&c[k], (size_t)upto * sizeof *outs) : NULL;
+            y[k] = qt_net_run(&c[k], net, in, upto, outs);
+            assert_non_null(y[k]);
+        }
+        assert_int_equal(y[0]->numel, y[1]->numel);
+        assert_memory_equal(y[0]->data, y[1]->data, y[0]->numel * sizeof(float));
+        qt_ctx_free(&c[0]);
+        qt_ctx_free(&c[1]);
+    }
+    qt_net_free(net);
+}
+
 /* The downsampling block's tail (shortcut, add, ReLU) is charged to its second BN. */
 static void test_downsampling_block_fuses(void **state)
 {
@@ -125,6 +161,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fused_equals_unfused),
+        cmocka_unit_test(test_cut_inside_block),
         cmocka_unit_test(test_downsampling_block_fuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
