@@ -18,6 +18,26 @@
 
 enum { N = 4, SIDE = 8, CLASSES = 10 };
 
+/* resnet20 (type-A shortcuts) on SIDE x SIDE images, its parameters drawn from seed 5. */
+static qt_net *make_net(void)
+{
+    qt_error err;
+    qt_model_spec spec = qt_model_spec_default("resnet20", 3, SIDE, SIDE, CLASSES);
+    assert_int_equal(spec.shortcut, 'A');
+    qt_net *net = qt_model_build(&spec, &err);
+    assert_non_null(net);
+    qt_net_init_params(net, 5);
+    return net;
+}
+
+static void normal_input(float *x, size_t n, uint64_t seed)
+{
+    qt_rng g;
+    qt_rng_seed(&g, seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] = qt_rng_normal(&g);
+}
+
 typedef struct {
     float *logits, *grads;
     size_t nlogits, ngrads;
@@ -44,10 +64,7 @@ static void run_pass(qt_net *net, const float *x, int threads, int unfused, pass
     r->logits = malloc(y->numel * sizeof(float));
     memcpy(r->logits, y->data, y->numel * sizeof(float));
     float *dy = malloc(y->numel * sizeof(float));
-    qt_rng g;
-    qt_rng_seed(&g, 11);
-    for (size_t i = 0; i < y->numel; i++)
-        dy[i] = qt_rng_normal(&g);
+    normal_input(dy, y->numel, 11);
     assert_int_equal(qt_backward_from(&c, y, dy, &err), QT_OK);
     r->ngrads = 0;
     for (int i = 0; i < net->nparams; i++)
@@ -68,17 +85,9 @@ static void run_pass(qt_net *net, const float *x, int threads, int unfused, pass
 static void test_fused_equals_unfused(void **state)
 {
     (void)state;
-    qt_error err;
-    qt_model_spec spec = qt_model_spec_default("resnet20", 3, SIDE, SIDE, CLASSES);
-    assert_int_equal(spec.shortcut, 'A');
-    qt_net *net = qt_model_build(&spec, &err);
-    assert_non_null(net);
-    qt_net_init_params(net, 5);
+    qt_net *net = make_net();
     float x[N * 3 * SIDE * SIDE];
-    qt_rng g;
-    qt_rng_seed(&g, 3);
-    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
-        x[i] = qt_rng_normal(&g);
+    normal_input(x, sizeof x / sizeof *x, 3);
     for (int threads = 1; threads <= 2; threads++) {
         pass_result a, b;
         run_pass(net, x, threads, 0, &a);
@@ -97,17 +106,10 @@ static void test_fused_equals_unfused(void **state)
 static void test_cut_inside_block(void **state)
 {
     (void)state;
-    qt_error err;
-    qt_model_spec spec = qt_model_spec_default("resnet20", 3, SIDE, SIDE, CLASSES);
-    qt_net *net = qt_model_build(&spec, &err);
-    assert_non_null(net);
-    qt_net_init_params(net, 5);
+    qt_net *net = make_net();
     const int bn2 = qt_net_find_layer(net, "layer2.0.bn2");
     float x[N * 3 * SIDE * SIDE];
-    qt_rng g;
-    qt_rng_seed(&g, 9);
-    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
-        x[i] = qt_rng_normal(&g);
+    normal_input(x, sizeof x / sizeof *x, 9);
     for (int upto = bn2 + 2; upto <= bn2 + 3; upto++) {
         qt_tensor *y[2];
         qt_ctx c[2];
@@ -132,10 +134,7 @@ static void test_downsampling_block_fuses(void **state)
 {
     (void)state;
     qt_error err;
-    qt_model_spec spec = qt_model_spec_default("resnet20", 3, SIDE, SIDE, CLASSES);
-    qt_net *net = qt_model_build(&spec, &err);
-    assert_non_null(net);
-    qt_net_init_params(net, 5);
+    qt_net *net = make_net();
     qt_profile *p = qt_profile_new(net, &err);
     assert_non_null(p);
     qt_ctx c;

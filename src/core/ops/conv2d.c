@@ -194,24 +194,19 @@ static void finish_image(const fwd_job *j, int i)
     }
 }
 
-/* Images side by side (im2col tiles): rows r < rows of nt images (P floats each, images
- * image_floats apart) as one matrix whose row r holds image t's at column t * P, rows ld
- * apart; and back. */
-static void to_side(const conv_shape *s, const float *src, size_t image_floats, int rows, int nt,
-                    float *dst)
-{
-    for (int r = 0; r < rows; r++)
-        for (int t = 0; t < nt; t++)
-            memcpy(dst + r * s->ld + (ptrdiff_t)t * s->p, src + t * image_floats + (size_t)r * s->p,
-                   (size_t)s->p * sizeof(float));
-}
+/* Copies `rows` rows of P floats for each of nt images between two layouts, row r of image t
+ * at r * row + t * image (in floats) on each side: the images' own tensors (row P, image a
+ * whole image) and an im2col tile's matrix with the images side by side (row ld, image P). */
+typedef struct {
+    ptrdiff_t row, image;
+} row_layout;
 
-static void from_side(const conv_shape *s, const float *src, int rows, int nt, float *dst,
-                      size_t image_floats)
+static void copy_rows(const conv_shape *s, int rows, int nt, const float *src, row_layout from,
+                      float *dst, row_layout to)
 {
     for (int r = 0; r < rows; r++)
         for (int t = 0; t < nt; t++)
-            memcpy(dst + t * image_floats + (size_t)r * s->p, src + r * s->ld + (ptrdiff_t)t * s->p,
+            memcpy(dst + r * to.row + t * to.image, src + r * from.row + t * from.image,
                    (size_t)s->p * sizeof(float));
 }
 
@@ -242,7 +237,8 @@ static void forward_tile(void *arg, int task, int worker)
             qt_im2col(&s->g, xg + t * img_in, col + (size_t)t * s->p, s->ld);
         qt_gemm_packed(s->isa, s->cout_g, nt * s->p, s->kg, 1, ap, &b, ys, s->ld, 0, 0);
         if (j->yside)
-            from_side(s, ys, s->cout_g, nt, yg, img_out);
+            copy_rows(s, s->cout_g, nt, ys, (row_layout){s->ld, s->p}, yg,
+                      (row_layout){s->p, (ptrdiff_t)img_out});
     }
     for (int t = 0; t < nt; t++)
         finish_image(j, i0 + t);
@@ -475,7 +471,8 @@ static void backward_tile(const bwd_job *j, int tile, int slot)
     const float *dys = j->dy + (size_t)i0 * s->cout * s->p; /* im2col: rows ld apart */
     if (j->dyside) {
         float *d = j->dyside + (size_t)slot * s->cout * s->ld;
-        to_side(s, dys, (size_t)s->cout * s->p, s->cout, nt, d);
+        copy_rows(s, s->cout, nt, dys, (row_layout){s->p, (ptrdiff_t)s->cout * s->p}, d,
+                  (row_layout){s->ld, s->p});
         dys = d;
     }
     if (dwp && j->wino_dw) {
