@@ -37,12 +37,14 @@ typedef struct qt_profile qt_profile;
 
 /* Which convolution algorithm the dispatcher may pick (tests force each one). */
 typedef enum {
-    QT_CONV_AUTO = 0,         /* the fastest applicable */
+    QT_CONV_AUTO = 0,         /* the fastest applicable (Winograd F(4x4, 3x3) or F(2x2, 3x3)
+                               * by image size) */
     QT_CONV_IM2COL,           /* patch matrix per image, then a matrix product */
     QT_CONV_DIRECT,           /* stride-1 "same" convolutions without a patch matrix (falls
                                * back to im2col where it does not apply) */
     QT_CONV_WINOGRAD,         /* Winograd F(2x2, 3x3) for 3x3 stride-1 pad-1 ungrouped convs,
                                * forward and both gradients (else as DIRECT) */
+    QT_CONV_WINOGRAD_F4,      /* the same with F(4x4, 3x3) */
 } qt_conv_algo;
 
 typedef void (*qt_backward_fn)(qt_ctx *c, const qt_node *n);

@@ -1,14 +1,16 @@
-/* Winograd F(2x2, 3x3) convolution for 3x3 kernels, stride 1, pad 1 (private to src/core).
+/* Winograd F(m x m, 3x3) convolution for 3x3 kernels, stride 1, pad 1, with m = 2 or 4
+ * (private to src/core).
  *
- * Each 2x2 block of outputs ("tile") comes from the 4x4 input patch around it:
+ * Each m x m block of outputs ("tile") comes from the (m+2) x (m+2) input patch around it:
  *   Y = A^T [ (G g G^T) .* (B^T d B) ] A   (Lavin and Gray, 2016)
- * so a layer becomes 16 independent matrix products, one per position xi of the 4x4
- * transformed patch: M_xi (C_out x tiles) = U_xi (C_out x C_in) V_xi (C_in x tiles), with
- * 4 multiply-adds per output and input channel instead of 9. The transforms are additions
- * only, vectorised along rows of tiles; the products run on qt_gemm_packed. Tiles are
- * gathered across images into chunks so the products stay wide for small images. Weights
- * are transformed once per call (forward: w; input gradient: w flipped and transposed),
- * floats or codes decoded as they are read.
+ * so a layer becomes (m+2)^2 independent matrix products, one per position xi of the
+ * transformed patch: M_xi (C_out x tiles) = U_xi (C_out x C_in) V_xi (C_in x tiles): per
+ * output and input channel 4 multiply-adds instead of 9 with F(2x2, 3x3), 2.25 with
+ * F(4x4, 3x3), whose larger tiles suit images of 16x16 and more. The transforms are additions
+ * (and small constant multiples) only, vectorised along rows of tiles; the products run on
+ * qt_gemm_packed. Tiles are gathered across images into chunks so the products stay wide
+ * for small images. Weights are transformed once per call (forward: w; input gradient: w
+ * flipped and transposed), floats or codes decoded as they are read.
  *
  * The weight gradient (qt_winograd_weight_grad) is the same algorithm run backward. Its
  * products run along the tiles, so there the transforms vectorise along the channels
@@ -25,13 +27,14 @@
 typedef struct {
     qt_isa isa;
     int cin, cout, h, w;      /* one image: x (cin, h, w) -> y (cout, h, w) */
-    int th, tw;               /* tiles down and across: ceil(h/2), ceil(w/2) */
+    int m, xi;                /* outputs per tile side (2 or 4); patch positions (m+2)^2 */
+    int th, tw;               /* tiles down and across: ceil(h/m), ceil(w/m) */
     int chunk;                /* at most this many tiles per round of products (>= tw) */
     int grad_images;          /* images per round of the weight gradient's products */
 } qt_winograd;
 
-qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w);
-/* Floats of the transformed weights: the 16 packed operands (cout x cin each). */
+qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w, int m);
+/* Floats of the transformed weights: the xi packed operands (cout x cin each). */
 size_t qt_winograd_weight_floats(const qt_winograd *g);
 /* Panels of qt_gemm_mr outputs in each packed operand: the unit the transform splits by. */
 int qt_winograd_weight_panels(const qt_winograd *g);
@@ -47,10 +50,9 @@ void qt_winograd_conv(const qt_winograd *g, const float *u, const float *x, int 
                       int accumulate, float *scratch);
 
 /* Weight gradient of that convolution. The forward is Y = A^T [U .* V] A per tile with
- * U = G k G^T, so dL/dU = sum over tiles of (A dY A^T) .* V and dL/dk = G^T (dL/dU) G: 16
- * products dU[xi] (cout x cin) = D[xi] (cout x tiles) V[xi]^T, dot products over the tiles,
- * 4 multiply-adds per channel pair and output pixel instead of 9.
- * du (16 x cout x cin) += the sum over images [0, n) of x (n, cin, h, w), dy (n, cout, h, w). */
+ * U = G k G^T, so dL/dU = sum over tiles of (A dY A^T) .* V and dL/dk = G^T (dL/dU) G: xi
+ * products dU[xi] (cout x cin) = D[xi] (cout x tiles) V[xi]^T, dot products over the tiles.
+ * du (xi x cout x cin) += the sum over images [0, n) of x (n, cin, h, w), dy (n, cout, h, w). */
 int qt_winograd_grad_fits(const qt_winograd *g); /* whether one image's transforms are small */
 size_t qt_winograd_grad_floats(const qt_winograd *g);
 /* Floats of one worker's scratch for calls of at most `images` images. */

@@ -126,7 +126,8 @@ typedef struct {
 static void conv_case_run(const conv_case *q, uint64_t seed)
 {
     const qt_isa isas[] = {QT_ISA_PORTABLE, QT_ISA_AVX2, QT_ISA_AVX512};
-    const qt_conv_algo algos[] = {QT_CONV_IM2COL, QT_CONV_DIRECT, QT_CONV_WINOGRAD};
+    const qt_conv_algo algos[] = {QT_CONV_IM2COL, QT_CONV_DIRECT, QT_CONV_WINOGRAD,
+                                   QT_CONV_WINOGRAD_F4};
     qt_tensor *x = tt_uniform(4, (int[]){q->n, q->ci, q->h, q->w}, -1, 1, seed, 1);
     qt_tensor *b = tt_uniform(1, (int[]){q->co}, -1, 1, seed + 1, 0);
     weight_pair w = weight_pair_make(4, (int[]){q->co, q->ci / q->g, q->k, q->k}, 7, 0.0371f, seed + 2);
@@ -134,7 +135,7 @@ static void conv_case_run(const conv_case *q, uint64_t seed)
     for (int i = 0; i < 3; i++) {
         if (!qt_isa_supported(isas[i]))
             continue;
-        for (int a = 0; a < 3; a++)
+        for (int a = 0; a < (int)(sizeof algos / sizeof *algos); a++)
             for (int t = 1; t <= 3; t += 2) {
                 kernel_path path = {isas[i], algos[a], t};
                 op_result rf = run_op(path, x, w.f, b, &spec), rc = run_op(path, x, &w.coded, b, &spec);
@@ -170,8 +171,9 @@ static void test_fused_inference_coded_equals_float(void **state)
     qt_bn_stats stats = {stats_t->data, stats_t->data + CO, 0.1f, 1e-5f};
     weight_pair w = weight_pair_make(4, (int[]){CO, C, 3, 3}, 1, 0.25f, 45);
     w.coded.requires_grad = w.f->requires_grad = 0;
-    const qt_conv_algo algos[] = {QT_CONV_IM2COL, QT_CONV_DIRECT, QT_CONV_WINOGRAD};
-    for (int a = 0; a < 3; a++) {
+    const qt_conv_algo algos[] = {QT_CONV_IM2COL, QT_CONV_DIRECT, QT_CONV_WINOGRAD,
+                                   QT_CONV_WINOGRAD_F4};
+    for (int a = 0; a < (int)(sizeof algos / sizeof *algos); a++) {
         float *y[2];
         for (int k = 0; k < 2; k++) {
             qt_ctx c;

@@ -1,8 +1,8 @@
 /* conv2d forward and backward against a naive direct 7-loop convolution on random shapes
  * (odd sizes, strides 1-3, padding 0-2, groups), through every kernel path: each instruction
- * set this CPU has (portable C, AVX2, AVX-512), each algorithm (im2col; the direct one and
- * Winograd F(2x2, 3x3) for all three products, wherever they apply), serial and on 3
- * workers. When the output has the input's shape the case runs again as x + conv(x), so dx
+ * set this CPU has (portable C, AVX2, AVX-512), each algorithm (im2col; the direct one;
+ * Winograd F(2x2, 3x3) and F(4x4, 3x3) for all three products, wherever they apply), serial
+ * and on 3 workers. When the output has the input's shape the case runs again as x + conv(x), so dx
  * accumulates onto a gradient already written.
  * Tolerance 1e-4 relative to the magnitude of the sum (float32 reorders the additions). */
 #include <math.h>
@@ -138,12 +138,13 @@ static void run_path(const shape_case *q, uint64_t seed, kernel_path path, int r
 static void run_case(const shape_case *q, uint64_t seed)
 {
     const qt_isa isas[] = {QT_ISA_PORTABLE, QT_ISA_AVX2, QT_ISA_AVX512};
-    const qt_conv_algo algos[] = {QT_CONV_IM2COL, QT_CONV_AUTO, QT_CONV_WINOGRAD};
+    const qt_conv_algo algos[] = {QT_CONV_IM2COL, QT_CONV_AUTO, QT_CONV_WINOGRAD,
+                                   QT_CONV_WINOGRAD_F4};
     const int same = q->ci == q->co && q->s == 1 && 2 * q->p == q->k - 1;
     for (int i = 0; i < 3; i++) {
         if (!qt_isa_supported(isas[i]))
             continue;
-        for (int a = 0; a < 3; a++)
+        for (int a = 0; a < (int)(sizeof algos / sizeof *algos); a++)
             for (int t = 1; t <= 3; t += 2) {
                 kernel_path path = {isas[i], algos[a], t};
                 run_path(q, seed, path, 0);
@@ -182,6 +183,10 @@ static void test_fixed_shapes(void **state)
          * strided 3x3 and 1x1, grouped, bias, a short last tile */
         {18, 6, 6, 6, 8, 3, 2, 1, 1, 1},  {16, 8, 4, 5, 12, 1, 2, 0, 1, 0},
         {13, 6, 5, 5, 4, 3, 2, 1, 2, 1},
+        /* Winograd chunks of tile rows across images, F(4x4) under AUTO (from 32 channels,
+         * 8x8 and more): ragged edges (13x11), widths a multiple of 4, a chunk ending inside
+         * an image */
+        {6, 40, 13, 11, 36, 3, 1, 1, 1, 1}, {5, 32, 8, 12, 32, 3, 1, 1, 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         run_case(&cases[i], 100 + i * 10);

@@ -1,6 +1,10 @@
 /* Data-parallel training over MPI (issue 19), through mpirun and the qtrain program:
- * - 2 processes with train.sync_bn train the same loss curve as 1 process (within 1e-4
- *   relative over 50 steps) and hold the same weights at every step;
+ * - 2 processes with train.sync_bn train the same loss curve as 1 process and hold the same
+ *   weights at every step: within 1e-5 relative over the first 10 steps, where only the
+ *   order of float sums differs (measured at most 3e-7; a batch statistic or gradient taken
+ *   over half the batch is off by 1e-3 or more), and within 2e-3 over 50 steps, as training
+ *   amplifies those rounding differences (measured up to 5e-4 by step 47 with Winograd
+ *   F(4x4, 3x3) weight gradients, whose sums round more differently between batch splits);
  * - 4 processes on this machine's cores (--oversubscribe) complete a run, and a resume with
  *   3 processes continues it (the global batch does not depend on the process count);
  * - processes given different learning rates (an MPMD launch) are caught by the weight
@@ -182,7 +186,7 @@ static void test_two_processes_equal_one(void **state)
     assert_int_equal(read_losses("one", a, 64), 50);
     assert_int_equal(read_losses("two", b, 64), 50);
     for (int i = 0; i < 50; i++)
-        if (fabs(a[i] - b[i]) > 1e-4 * fabs(a[i]))
+        if (fabs(a[i] - b[i]) > (i < 10 ? 1e-5 : 2e-3) * fabs(a[i]))
             fail_msg("step %d: loss %.9g with 1 process, %.9g with 2", i + 1, a[i], b[i]);
     char *out = dir_file("out.txt");
     assert_non_null(strstr(out, "after 50 steps"));

@@ -10,10 +10,10 @@
  *   images' patch matrices sit side by side, so that late layers with a few output pixels
  *   per image still give wide products (ResNet-18's 2x2 outputs: one image alone used a
  *   quarter of a vector).
- * Wide 3x3 layers (128+ channels in and out, or 64+ on 32x32 images) run their forward and
- * input-gradient products as Winograd F(2x2, 3x3) instead (winograd.h): 4 multiply-adds per
- * output and channel instead of 9, for a few additions; their weight gradients too, and
- * those of 3x3 layers from 64 channels. Other weight gradients are dot products over pixels
+ * 3x3 layers from 32 channels in and out run their forward and input-gradient products as
+ * Winograd F(4x4, 3x3) instead (F(2x2, 3x3) on images under 8x8; winograd.h): 2.25 (or 4)
+ * multiply-adds per output and channel instead of 9, for a few additions; from 64 channels
+ * their weight gradients too. Other weight gradients are dot products over pixels
  * (qt_gemm_dot; direct k x k ones on padded copies, several small images stacked in one
  * plane). Each is summed into one partial per slot, and the partials are added at the end in
  * slot order. Slot k always takes tiles k, k + slots, ...: which thread runs a slot does not
@@ -42,6 +42,7 @@ typedef struct {
     int direct;               /* patches read in place instead of im2col */
     int winograd;             /* forward and dx by Winograd (direct is set too) */
     int winograd_dw;          /* dw by Winograd (set with winograd, and on some narrower layers) */
+    int wino_m;               /* Winograd's outputs per tile side: F(2x2, 3x3) or F(4x4, 3x3) */
     qt_isa isa;
 } conv_shape;
 
@@ -307,7 +308,7 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
     if (c->training && !j.scale && (j.plane_mean = qt_ctx_alloc(c, 2 * planes * sizeof(float))))
         j.plane_m2 = j.plane_mean + planes;
     ptrdiff_t *off = qt_ctx_scratch(c, (size_t)s->kg * sizeof *off);
-    qt_winograd wino = qt_winograd_make(s->isa, s->cin, s->cout, s->h, s->w);
+    qt_winograd wino = qt_winograd_make(s->isa, s->cin, s->cout, s->h, s->w, s->wino_m);
     if (s->winograd) {
         j.wino = &wino;
         j.apack = winograd_weights(c, &wino, w, 0, &j.wscratch, workers);
@@ -627,7 +628,7 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.dyside = qt_ctx_scratch(c, (size_t)s->cout * s->ld * workers * sizeof(float));
     /* Weight gradients by Winograd (s->winograd_dw): the slots sum dU, which becomes dw once,
      * after the slots' partials are added. */
-    qt_winograd wino_dw = qt_winograd_make(s->isa, s->cin, s->cout, s->h, s->w);
+    qt_winograd wino_dw = qt_winograd_make(s->isa, s->cin, s->cout, s->h, s->w, s->wino_m);
     if (dw && s->winograd_dw && qt_winograd_grad_fits(&wino_dw)) {
         j.wino_dw = &wino_dw;
         j.dw_scratch = qt_ctx_scratch(
@@ -645,7 +646,7 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.padbuf = qt_ctx_scratch(c, backward_pad_floats(&j) * workers * sizeof(float));
     if (db)
         j.dbp = qt_ctx_scratch(c, (size_t)s->cout * workers * sizeof(float));
-    qt_winograd wino = qt_winograd_make(s->isa, s->cout, s->cin, s->h, s->w);
+    qt_winograd wino = qt_winograd_make(s->isa, s->cout, s->cin, s->h, s->w, s->wino_m);
     if (dx && s->winograd) {
         j.wino = &wino;
         j.apack_t = winograd_weights(c, &wino, qt_tensor_values(w), 1, &j.wscratch, workers);
@@ -743,19 +744,24 @@ static int conv_shape_make(qt_ctx *c, const qt_tensor *x, const qt_tensor *w,
     s->direct = c->conv_algo != QT_CONV_IM2COL && spec.stride == 1 && s->kh == s->kw &&
                 s->kh % 2 == 1 && spec.pad == (s->kh - 1) / 2;
     /* Winograd's transforms cost per channel what its products save per channel pair: its
-     * forward and input gradient win from 32 channels (measured on AVX-512 after the
-     * transforms took whole runs of tile rows: 1 thread, 32 channels on 16x16 and 64 on 8x8
-     * 1.3x the direct kernel, ResNet-56 training +8 % and 2-thread inference +11 %, 2-thread
-     * training level; 16 channels lose), 1.4-1.6x at 128-512 channels. */
+     * forward and input gradient win from 32 channels (2 threads, batch 128, against the
+     * direct kernel: 32 channels on 16x16 1.6x, 64 on 8x8 1.5x; at 16 channels on 32x32
+     * F(4x4) is 1.05x alone but slower inside ResNet-56), 1.4-2.9x at 64-256 channels. */
     const int narrow = s->cin < s->cout ? s->cin : s->cout;
     const int wino_shape = s->direct && s->kh == 3 && spec.groups == 1;
-    s->winograd = wino_shape && (c->conv_algo == QT_CONV_WINOGRAD ||
-                                 (c->conv_algo == QT_CONV_AUTO && narrow >= 32));
-    /* Its weight gradient, a product along the tiles, wins from 64 channels at any image
-     * size (8x8 to 32x32 measured; 1.3x the direct kernel at 64, 1.5-1.8x at 256-512; at 32
-     * channels it takes 1.7x the direct kernel's time). */
-    s->winograd_dw = wino_shape && (c->conv_algo == QT_CONV_WINOGRAD ||
-                                    (c->conv_algo == QT_CONV_AUTO && narrow >= 64));
+    const int forced = c->conv_algo == QT_CONV_WINOGRAD || c->conv_algo == QT_CONV_WINOGRAD_F4;
+    s->winograd = wino_shape && (forced || (c->conv_algo == QT_CONV_AUTO && narrow >= 32));
+    /* Its weight gradient, a product along the tiles, wins from 64 channels (at 32 it takes
+     * 1.2x the direct kernel's time). */
+    s->winograd_dw = wino_shape && (forced || (c->conv_algo == QT_CONV_AUTO && narrow >= 64));
+    /* F(4x4, 3x3) from 8x8 images: 2.25 multiply-adds per output instead of 4, for
+     * transforms of about the same cost (F(2x2) against F(4x4), 2 threads: 128 channels on
+     * 32x32 forward 62 -> 41 ms, 64 on 8x8 1.40 -> 1.21 ms; 512 on 8x8 level). On 4x4 one
+     * tile covers the image and F(2x2) is 1.2-1.6x faster. */
+    const int side = s->h < s->w ? s->h : s->w;
+    s->wino_m = side >= 8 ? 4 : 2;
+    if (forced)
+        s->wino_m = c->conv_algo == QT_CONV_WINOGRAD_F4 ? 4 : 2;
     s->isa = qt_isa_resolve(c->isa);
     s->side = s->direct ? 1 : im2col_side(s, qt_pool_threads(c->pool));
     s->ld = (ptrdiff_t)s->side * s->p;

@@ -1,0 +1,56 @@
+/* The transforms of one Winograd variant F(m x m, 3x3) (private to winograd*.c): everything
+ * that depends on the tile size, so that winograd.c's driver (chunks of tiles, products,
+ * weight packing, scratch) serves F(2x2, 3x3) and F(4x4, 3x3) alike. A tile's a x a patch
+ * (a = m + 2) is indexed by position xi = a * row + column. */
+#ifndef QTRAIN_CORE_WINOGRAD_TRANSFORMS_H
+#define QTRAIN_CORE_WINOGRAD_TRANSFORMS_H
+
+#include <stddef.h>
+
+#include "winograd.h"
+
+enum { WINO_KB = 64 };      /* kernels per block of the weight transform, at most */
+enum { WINO_MAX_XI = 36 };  /* positions of the largest variant's patch */
+
+/* Each loop of a transform is its own function with restrict arguments: that keeps the
+ * compiler vectorising it (the pointers it gets are chosen at run time, which defeats its
+ * alias analysis when inlined). */
+#define WINO_NOINLINE static __attribute__((noinline))
+
+typedef struct {
+    int m; /* outputs per tile side */
+    /* u[xi][j] = (G k_j G^T)[xi] for kernels j < n; k[q][j] is tap q of kernel j */
+    void (*kernels)(const float k[9][WINO_KB], int n, float u[WINO_MAX_XI][WINO_KB]);
+    /* Floats of input_tiles' buffer for at most `rows` tile rows */
+    size_t (*input_floats)(const qt_winograd *g, int rows);
+    /* Tile rows [first, first + rows), counted across images (tile row R is row R % th of
+     * image R / th), of one channel whose plane in image i is xc + i * image_stride ->
+     * V[xi][r * tw + tx] (xi_stride apart): B^T d B of the a x a patches (zero outside the
+     * plane). buf: input_floats(g, rows) floats, zeroed by the caller once before the first
+     * call. */
+    void (*input_tiles)(const qt_winograd *g, const float *xc, size_t image_stride, int first,
+                        int rows, float *v, size_t xi_stride, float *buf);
+    /* Floats of output_tiles' buffer for at most `rows` tile rows */
+    size_t (*output_floats)(const qt_winograd *g, int rows);
+    /* The output rows of those tile rows (cropped) of one channel, planes as above, from
+     * M[xi][r * tw + tx]: A^T M A, written or added. buf: output_floats(g, rows) floats. */
+    void (*output_tiles)(const qt_winograd *g, const float *mm, size_t xi_stride, int first,
+                         int rows, float *yc, size_t image_stride, int accumulate, float *buf);
+    /* Channels innermost (the weight gradient): one tile's B^T d B for channels [0, n), patch
+     * row r at in + r * row, pixel q of a row at + q n; position xi at out + xi * xs. */
+    void (*grad_input_tile)(const float *in, ptrdiff_t row, int n, float *out, ptrdiff_t xs);
+    /* One tile's A dy A^T from its m x m outputs, laid out as above. */
+    void (*grad_output_tile)(const float *in, ptrdiff_t row, int n, float *out, ptrdiff_t xs);
+    /* k (3x3, row-major) = G^T u G */
+    void (*kernel_grad)(const float *u, float k[9]);
+} wino_transforms;
+
+extern const wino_transforms wino_f2, wino_f4;
+
+/* y[x] = [y[x] +] out[x] for x < w: an output row that needs cropping or accumulating */
+void wino_store_row(const float *restrict out, int w, int accumulate, float *restrict y);
+
+/* Floats per padded row of the input transform: columns -1 .. m tw */
+static inline size_t wino_pitch(const qt_winograd *g) { return (size_t)g->m * g->tw + 2; }
+
+#endif
