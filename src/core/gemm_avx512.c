@@ -33,6 +33,11 @@ INLINE void packed_tile(const int nv, const int masked, int k, const float *a, c
     const uint16_t *tapbits = bits;
     for (int l = 0, tap = 0; l < k; l++) {
         const float *bl = b + boff[l], *al = a + (size_t)l * MR;
+        /* this row's columns two blocks ahead (the tile after next reads them): the direct
+         * convolution's rows are 144 shifted views of 16 planes, which the hardware
+         * prefetcher does not keep ahead of (16 -> 16 channels on 32x32, 1 thread: 4.7-5.2
+         * ms without, 3.8-4.0 with; two blocks ahead beat one, four and 1.3 blocks) */
+        _mm_prefetch((const char *)(bl + 2 * NVMAX * VL), _MM_HINT_T0);
         __m512 bv[NVMAX];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++) {
