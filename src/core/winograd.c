@@ -28,11 +28,13 @@ qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w, int m)
     chunk = chunk < least ? least : chunk > 768 ? 768 : chunk;
     g.chunk = (chunk + g.tw - 1) / g.tw * g.tw;
     /* The weight gradient's products run along the tiles of whole images, about 256 deep
-     * (each round reads and writes all cout x cin sums of every position, so a deep round
-     * amortises that; measured on 8x8 to 32x32 images), while V and D stay within
-     * GRAD_BYTES. */
+     * for F(2x2) (each round reads and writes all cout x cin sums of every position, so a
+     * deep round amortises that; measured on 8x8 to 32x32 images), while V and D stay within
+     * GRAD_BYTES. F(4x4)'s rounds hold as many transformed floats per channel, 4/9 as many
+     * tiles: with 256 tiles its rounds were 2.25x larger, and VGG-BC's peak memory 8 MB
+     * higher. */
     const int tiles = g.th * g.tw;
-    int images = GRAD_TILES / tiles;
+    int images = GRAD_TILES * 16 / g.xi / tiles;
     const int fit =
         (int)((size_t)GRAD_BYTES / ((size_t)g.xi * (cin + cout) * sizeof(float) * tiles));
     images = images > fit ? fit : images;

@@ -756,10 +756,14 @@ static int conv_shape_make(qt_ctx *c, const qt_tensor *x, const qt_tensor *w,
     s->winograd_dw = wino_shape && (forced || (c->conv_algo == QT_CONV_AUTO && narrow >= 64));
     /* F(4x4, 3x3) from 8x8 images: 2.25 multiply-adds per output instead of 4, for
      * transforms of about the same cost (F(2x2) against F(4x4), 2 threads: 128 channels on
-     * 32x32 forward 62 -> 41 ms, 64 on 8x8 1.40 -> 1.21 ms; 512 on 8x8 level). On 4x4 one
-     * tile covers the image and F(2x2) is 1.2-1.6x faster. */
+     * 32x32 forward 62 -> 41 ms, 64 on 8x8 1.40 -> 1.21 ms). On 4x4 one tile covers the
+     * image and F(2x2) is 1.2-1.6x faster. Its 36 transformed kernels per channel pair (and
+     * as many gradient sums per worker) cost memory: 512 x 512 channels would take 38 MB
+     * each, 2.25x F(2x2)'s, for the same speed on 8x8 (forward 75 ms both); VGG-BC's peak
+     * memory rose 47 MB. So F(2x2) where they would pass 16 MB. */
     const int side = s->h < s->w ? s->h : s->w;
-    s->wino_m = side >= 8 ? 4 : 2;
+    const size_t f4_weights = (size_t)36 * s->cin * s->cout * sizeof(float);
+    s->wino_m = side >= 8 && f4_weights <= ((size_t)16 << 20) ? 4 : 2;
     if (forced)
         s->wino_m = c->conv_algo == QT_CONV_WINOGRAD_F4 ? 4 : 2;
     s->isa = qt_isa_resolve(c->isa);
