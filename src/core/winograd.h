@@ -6,7 +6,7 @@
  * so a layer becomes (m+2)^2 independent matrix products, one per position xi of the
  * transformed patch: M_xi (C_out x tiles) = U_xi (C_out x C_in) V_xi (C_in x tiles): per
  * output and input channel 4 multiply-adds instead of 9 with F(2x2, 3x3), 2.25 with
- * F(4x4, 3x3), whose larger tiles suit images of 16x16 and more. The transforms are additions
+ * F(4x4, 3x3), whose larger tiles suit images of 8x8 and more. The transforms are additions
  * (and small constant multiples) only, vectorised along rows of tiles; the products run on
  * qt_gemm_packed. Tiles are gathered across images into chunks so the products stay wide
  * for small images. Weights are transformed once per call (forward: w; input gradient: w
