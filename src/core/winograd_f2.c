@@ -93,17 +93,20 @@ WINO_NOINLINE void row_across(const float *restrict f0, const float *restrict f1
     }
 }
 
+/* Floats per padded row of the input transform: columns -1 .. 2 tw */
+static size_t row_pitch(const qt_winograd *g) { return (size_t)2 * g->tw + 2; }
+
 /* Scratch of f2_input_tiles: a zero row, then 4 transformed rows per tile row, padded */
 static size_t f2_input_floats(const qt_winograd *g, int rows)
 {
-    return (size_t)4 * wino_pitch(g) * rows + (size_t)g->w;
+    return (size_t)4 * row_pitch(g) * rows + (size_t)g->w;
 }
 
 /* The patch of tile (ty, tx) covers input rows 2ty-1 .. 2ty+2 and columns 2tx-1 .. 2tx+2 */
 static void f2_input_tiles(const qt_winograd *g, const float *xc, size_t image_stride,
                            int first, int rows, float *v, size_t xi_stride, float *buf)
 {
-    const int w = g->w, n = (int)wino_pitch(g);
+    const int w = g->w, n = (int)row_pitch(g);
     const size_t es = (size_t)rows * n; /* e[i] holds row i of B^T d for every tile row */
     const float *zero = buf;            /* rows outside the image */
     float *e = buf + w;
@@ -223,12 +226,6 @@ static void f2_kernel_grad(const float *u, float k[9])
     }
 }
 
-const wino_transforms wino_f2 = {2,
-                                 f2_kernels,
-                                 f2_input_floats,
-                                 f2_input_tiles,
-                                 f2_output_floats,
-                                 f2_output_tiles,
-                                 f2_grad_input_tile,
-                                 f2_grad_output_tile,
-                                 f2_kernel_grad};
+const wino_transforms wino_f2 = {f2_kernels,       f2_input_floats,      f2_input_tiles,
+                                 f2_output_floats, f2_output_tiles,      f2_grad_input_tile,
+                                 f2_grad_output_tile, f2_kernel_grad};

@@ -335,12 +335,6 @@ static void f4_kernel_grad(const float *u, float k[9])
         gt6(t[i], 1, k + 3 * i);
 }
 
-const wino_transforms wino_f4 = {4,
-                                 f4_kernels,
-                                 f4_input_floats,
-                                 f4_input_tiles,
-                                 f4_output_floats,
-                                 f4_output_tiles,
-                                 f4_grad_input_tile,
-                                 f4_grad_output_tile,
-                                 f4_kernel_grad};
+const wino_transforms wino_f4 = {f4_kernels,       f4_input_floats,      f4_input_tiles,
+                                 f4_output_floats, f4_output_tiles,      f4_grad_input_tile,
+                                 f4_grad_output_tile, f4_kernel_grad};

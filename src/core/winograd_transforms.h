@@ -18,7 +18,6 @@ enum { WINO_MAX_XI = 36 };  /* positions of the largest variant's patch */
 #define WINO_NOINLINE static __attribute__((noinline))
 
 typedef struct {
-    int m; /* outputs per tile side */
     /* u[xi][j] = (G k_j G^T)[xi] for kernels j < n; k[q][j] is tap q of kernel j */
     void (*kernels)(const float k[9][WINO_KB], int n, float u[WINO_MAX_XI][WINO_KB]);
     /* Floats of input_tiles' buffer for at most `rows` tile rows */
@@ -47,10 +46,7 @@ typedef struct {
 
 extern const wino_transforms wino_f2, wino_f4;
 
-/* y[x] = [y[x] +] out[x] for x < w: an output row that needs cropping or accumulating */
+/* y[x] = [y[x] +] out[x] for x < w: an output row from a transform's buffer into y */
 void wino_store_row(const float *restrict out, int w, int accumulate, float *restrict y);
-
-/* Floats per padded row of the input transform: columns -1 .. m tw */
-static inline size_t wino_pitch(const qt_winograd *g) { return (size_t)g->m * g->tw + 2; }
 
 #endif
