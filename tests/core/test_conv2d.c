@@ -17,63 +17,8 @@
 #include "qtrain/ops.h"
 #include "qtrain/rng.h"
 #include "qtrain/threads.h"
+#include "naive_conv.h"
 #include "test_tensor.h"
-
-typedef struct {
-    int n, ci, h, w, co, k, s, p, g, bias;
-} shape_case;
-
-static int out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
-
-/* y[n][o][oy][ox] = b[o] + sum_{c in group, i, j} w[o][c'][i][j] x[n][c][oy*s-p+i][ox*s-p+j] */
-static void naive_forward(const shape_case *q, const float *x, const float *w, const float *b, double *y)
-{
-    int oh = out_size(q->h, q->k, q->s, q->p), ow = out_size(q->w, q->k, q->s, q->p);
-    int cig = q->ci / q->g, cog = q->co / q->g;
-    for (int n = 0; n < q->n; n++)
-        for (int o = 0; o < q->co; o++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++) {
-                    double acc = b ? b[o] : 0.0;
-                    for (int cc = 0; cc < cig; cc++)
-                        for (int i = 0; i < q->k; i++)
-                            for (int j = 0; j < q->k; j++) {
-                                int yy = oy * q->s - q->p + i, xx = ox * q->s - q->p + j;
-                                int c = (o / cog) * cig + cc;
-                                if (yy >= 0 && yy < q->h && xx >= 0 && xx < q->w)
-                                    acc += (double)w[((o * cig + cc) * q->k + i) * q->k + j] *
-                                           x[((n * q->ci + c) * q->h + yy) * q->w + xx];
-                            }
-                    y[((n * q->co + o) * oh + oy) * ow + ox] = acc;
-                }
-}
-
-/* The adjoint of the loops above: dx, dw, db from dy. */
-static void naive_backward(const shape_case *q, const float *x, const float *w, const float *dy,
-                           double *dx, double *dw, double *db)
-{
-    int oh = out_size(q->h, q->k, q->s, q->p), ow = out_size(q->w, q->k, q->s, q->p);
-    int cig = q->ci / q->g, cog = q->co / q->g;
-    for (int n = 0; n < q->n; n++)
-        for (int o = 0; o < q->co; o++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++) {
-                    double g = dy[((n * q->co + o) * oh + oy) * ow + ox];
-                    db[o] += g;
-                    for (int cc = 0; cc < cig; cc++)
-                        for (int i = 0; i < q->k; i++)
-                            for (int j = 0; j < q->k; j++) {
-                                int yy = oy * q->s - q->p + i, xx = ox * q->s - q->p + j;
-                                int c = (o / cog) * cig + cc;
-                                if (yy < 0 || yy >= q->h || xx < 0 || xx >= q->w)
-                                    continue;
-                                size_t xi = ((size_t)(n * q->ci + c) * q->h + yy) * q->w + xx;
-                                size_t wi = ((size_t)(o * cig + cc) * q->k + i) * q->k + j;
-                                dw[wi] += g * x[xi];
-                                dx[xi] += g * w[wi];
-                            }
-                }
-}
 
 static void assert_close(const float *got, const double *want, size_t n, const char *what)
 {
@@ -109,7 +54,7 @@ static void run_path(const shape_case *q, uint64_t seed, kernel_path path, int r
     qt_tensor *y = qt_conv2d(&c, x, w, q->bias ? b : NULL, (qt_conv_spec){q->s, q->p, q->g});
     assert_non_null(y);
     double *ref = calloc(y->numel, sizeof(double));
-    naive_forward(q, x->data, w->data, q->bias ? b->data : NULL, ref);
+    naive_conv_forward(q, x->data, w->data, q->bias ? b->data : NULL, ref);
     assert_close(y->data, ref, y->numel, "y");
     qt_tensor *out = residual ? qt_add(&c, y, x) : y;
     assert_non_null(out);
@@ -122,7 +67,7 @@ static void run_path(const shape_case *q, uint64_t seed, kernel_path path, int r
     assert_int_equal(qt_backward_from(&c, out, dy, &err), QT_OK);
     double *dx = calloc(x->numel, sizeof(double)), *dw = calloc(w->numel, sizeof(double));
     double *db = calloc(b->numel, sizeof(double));
-    naive_backward(q, x->data, w->data, dy, dx, dw, db);
+    naive_conv_backward(q, x->data, w->data, dy, dx, dw, db);
     for (size_t i = 0; residual && i < x->numel; i++)
         dx[i] += dy[i];
     assert_close(x->grad, dx, x->numel, "dx");

@@ -1,6 +1,7 @@
 /* How far each 3x3 convolution path rounds from the exact result: direct, Winograd F(2x2, 3x3)
- * and F(4x4, 3x3), forward and weight gradient, against a double-precision direct
- * convolution, on layer-like shapes (activations uniform in [-1, 1), He-scaled weights).
+ * and F(4x4, 3x3), forward and weight gradient, against the double-precision direct
+ * convolution of tests/support/naive_conv.h, on layer-like shapes (activations uniform in
+ * [-1, 1), He-scaled weights).
  * Error = max |got - exact| / max |exact| over the tensor. F(4x4)'s transforms multiply by up
  * to 8 and divide by 24, so it rounds about 10x worse than the others; the bounds state that
  * and would catch a transform that loses more (a constant in half precision, a bad order of
@@ -16,37 +17,8 @@
 #include <cmocka.h>
 
 #include "qtrain/ops.h"
+#include "naive_conv.h"
 #include "test_tensor.h"
-
-typedef struct {
-    int n, c, o, h; /* images, channels in and out, side */
-} layer;
-
-/* exact y (n, o, h, h) and dw (o, c, 3, 3) of the pad-1 3x3 convolution, dy given */
-static void exact(const layer *l, const float *x, const float *w, const float *dy, double *y,
-                  double *dw)
-{
-    const int h = l->h;
-    for (int n = 0; n < l->n; n++)
-        for (int o = 0; o < l->o; o++)
-            for (int py = 0; py < h; py++)
-                for (int px = 0; px < h; px++) {
-                    const size_t yi = (((size_t)n * l->o + o) * h + py) * h + px;
-                    double s = 0.0;
-                    for (int c = 0; c < l->c; c++)
-                        for (int i = 0; i < 3; i++)
-                            for (int j = 0; j < 3; j++) {
-                                const int sy = py + i - 1, sx = px + j - 1;
-                                if (sy < 0 || sy >= h || sx < 0 || sx >= h)
-                                    continue;
-                                const size_t xi = (((size_t)n * l->c + c) * h + sy) * h + sx;
-                                const size_t wi = (((size_t)o * l->c + c) * 3 + i) * 3 + j;
-                                s += (double)w[wi] * x[xi];
-                                dw[wi] += (double)dy[yi] * x[xi];
-                            }
-                    y[yi] = s;
-                }
-}
 
 static double relative_error(const float *got, const double *want, size_t count)
 {
@@ -59,7 +31,7 @@ static double relative_error(const float *got, const double *want, size_t count)
 }
 
 /* the forward's and the weight gradient's error of one path */
-static void path_error(const layer *l, qt_conv_algo algo, qt_tensor *x, qt_tensor *w,
+static void path_error(qt_conv_algo algo, qt_tensor *x, qt_tensor *w,
                        const float *dy, const double *y_exact, const double *dw_exact,
                        double *fwd, double *wgrad)
 {
@@ -81,29 +53,34 @@ static void path_error(const layer *l, qt_conv_algo algo, qt_tensor *x, qt_tenso
 
 static void test_rounding_per_path(void **state)
 {
-    const layer layers[] = {{4, 64, 64, 16}, {4, 128, 128, 8}, {2, 32, 32, 32}};
+    /* 3x3, stride 1, pad 1, no groups or bias */
+    const shape_case layers[] = {{4, 64, 16, 16, 64, 3, 1, 1, 1, 0},
+                                 {4, 128, 8, 8, 128, 3, 1, 1, 1, 0},
+                                 {2, 32, 32, 32, 32, 3, 1, 1, 1, 0}};
     const qt_conv_algo algos[] = {QT_CONV_DIRECT, QT_CONV_WINOGRAD, QT_CONV_WINOGRAD_F4};
     const char *names[] = {"direct", "F(2x2)", "F(4x4)"};
     const double fwd_bound[] = {4e-6, 4e-6, 4e-5}, wgrad_bound[] = {4e-6, 4e-6, 2e-5};
     for (size_t k = 0; k < sizeof layers / sizeof *layers; k++) {
-        const layer *l = &layers[k];
-        const float a = sqrtf(6.0f / (9.0f * (float)l->c)); /* He-uniform */
-        qt_tensor *x = tt_uniform(4, (int[]){l->n, l->c, l->h, l->h}, -1, 1, 10 + k, 0);
-        qt_tensor *w = tt_uniform(4, (int[]){l->o, l->c, 3, 3}, -a, a, 20 + k, 1);
-        qt_tensor *dy = tt_uniform(4, (int[]){l->n, l->o, l->h, l->h}, -1, 1, 30 + k, 0);
+        const shape_case *l = &layers[k];
+        const float a = sqrtf(6.0f / (9.0f * (float)l->ci)); /* He-uniform */
+        qt_tensor *x = tt_uniform(4, (int[]){l->n, l->ci, l->h, l->w}, -1, 1, 10 + k, 0);
+        qt_tensor *w = tt_uniform(4, (int[]){l->co, l->ci, 3, 3}, -a, a, 20 + k, 1);
+        qt_tensor *dy = tt_uniform(4, (int[]){l->n, l->co, l->h, l->w}, -1, 1, 30 + k, 0);
         double *y_exact = calloc(dy->numel, sizeof(double));
         double *dw_exact = calloc(w->numel, sizeof(double));
-        exact(l, x->data, w->data, dy->data, y_exact, dw_exact);
+        double *dx_exact = calloc(x->numel, sizeof(double)), db_exact[128] = {0};
+        naive_conv_forward(l, x->data, w->data, NULL, y_exact);
+        naive_conv_backward(l, x->data, w->data, dy->data, dx_exact, dw_exact, db_exact);
         for (int p = 0; p < 3; p++) {
             double fwd, wgrad;
-            path_error(l, algos[p], x, w, dy->data, y_exact, dw_exact, &fwd, &wgrad);
+            path_error(algos[p], x, w, dy->data, y_exact, dw_exact, &fwd, &wgrad);
             print_message("%d -> %d channels, %dx%d, %s: forward %.2e, weight gradient %.2e\n",
-                          l->c, l->o, l->h, l->h, names[p], fwd, wgrad);
+                          l->ci, l->co, l->h, l->w, names[p], fwd, wgrad);
             if (fwd > fwd_bound[p] || wgrad > wgrad_bound[p])
                 fail_msg("%s on %d channels %dx%d: errors %.2e / %.2e over %.0e / %.0e",
-                         names[p], l->c, l->h, l->h, fwd, wgrad, fwd_bound[p], wgrad_bound[p]);
+                         names[p], l->ci, l->h, l->w, fwd, wgrad, fwd_bound[p], wgrad_bound[p]);
         }
-        free(y_exact), free(dw_exact);
+        free(y_exact), free(dw_exact), free(dx_exact);
         tt_free(x), tt_free(w), tt_free(dy);
     }
 }
