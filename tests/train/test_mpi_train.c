@@ -3,8 +3,9 @@
  *   weights at every step: within 1e-5 relative over the first 10 steps, where only the
  *   order of float sums differs (measured at most 3e-7; a batch statistic or gradient taken
  *   over half the batch is off by 1e-3 or more), and within 2e-3 over 50 steps, as training
- *   amplifies those rounding differences (measured up to 5e-4 by step 47 with Winograd
- *   F(4x4, 3x3) weight gradients, whose sums round more differently between batch splits);
+ *   amplifies those rounding differences (measured up to 5e-4 by step 47 since the net's
+ *   32 -> 64 layer runs through Winograd F(4x4, 3x3); with F(2x2, 3x3) the curves had
+ *   stayed within 1e-4; which difference grows was not isolated);
  * - 4 processes on this machine's cores (--oversubscribe) complete a run, and a resume with
  *   3 processes continues it (the global batch does not depend on the process count);
  * - processes given different learning rates (an MPMD launch) are caught by the weight
