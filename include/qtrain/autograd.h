@@ -40,7 +40,8 @@ typedef enum {
     QT_CONV_AUTO = 0,         /* the fastest applicable (Winograd F(4x4, 3x3) or F(2x2, 3x3)
                                * by image size) */
     QT_CONV_IM2COL,           /* patch matrix per image, then a matrix product */
-    QT_CONV_DIRECT,           /* stride-1 "same" convolutions without a patch matrix (falls
+    QT_CONV_DIRECT,           /* "same" convolutions without a patch matrix: stride 1, and
+                               * stride 2 on even-sized images through phase planes (falls
                                * back to im2col where it does not apply) */
     QT_CONV_WINOGRAD,         /* Winograd F(2x2, 3x3) for 3x3 stride-1 pad-1 ungrouped convs,
                                * forward and both gradients (else as DIRECT) */

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "phase_planes.h"
+
 /* Image u of a stack starts (h + pad) rows after image u - 1. Input planes: pad zero rows,
  * then per image h rows and pad zero rows, then pad more rows and 2 pad floats that the
  * outputs in the last pad columns read. Output planes end after the last image's rows. */
@@ -14,6 +16,12 @@ qt_padded_geom qt_padded_geom_make(int h, int w, int pad, int images)
 }
 
 int qt_padded_stacks(int h, int w) { return h * w < 256; }
+
+/* Where pixel (0, 0) of image u of a stack sits in an input-layout plane. */
+static size_t input_origin(const qt_padded_geom *g, int u)
+{
+    return (size_t)(g->pad + u * (g->h + g->pad)) * g->stride + g->pad;
+}
 
 /* Plane (stack, c) of dst from the images of that stack; lead: where pixel (0, 0) of the
  * stack's first image sits. */
@@ -35,17 +43,23 @@ static void fill(const qt_padded_geom *g, const float *src, int n, int channels,
 
 void qt_padded_fill(const qt_padded_geom *g, const float *src, int n, int channels, float *dst)
 {
-    fill(g, src, n, channels, (size_t)g->pad * g->stride + g->pad, g->plane, dst);
+    fill(g, src, n, channels, input_origin(g, 0), g->plane, dst);
+}
+
+void qt_padded_fill_phases(const qt_padded_geom *g, const float *src, int n, int channels,
+                           float *dst)
+{
+    const size_t image = 4 * (size_t)channels * g->h * g->w, stack = 4 * (size_t)channels * g->plane;
+    for (int t0 = 0; t0 < n; t0 += g->images, dst += stack) {
+        memset(dst, 0, stack * sizeof(float));
+        for (int u = 0; u < g->images && t0 + u < n; u++)
+            qt_phase_split(src + (size_t)(t0 + u) * image, channels, 2 * g->h, 2 * g->w,
+                           dst + input_origin(g, u), g->plane, g->stride);
+    }
 }
 
 void qt_padded_fill_out(const qt_padded_geom *g, const float *src, int n, int channels,
                         float *dst)
 {
     fill(g, src, n, channels, 0, g->out_plane, dst);
-}
-
-void qt_padded_offsets(const qt_padded_geom *g, int rows, int k, ptrdiff_t *off)
-{
-    for (int l = 0; l < rows; l++)
-        off[l] = (ptrdiff_t)(l / (k * k)) * g->plane + (ptrdiff_t)(l / k % k) * g->stride + l % k;
 }

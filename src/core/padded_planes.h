@@ -37,7 +37,11 @@ void qt_padded_fill(const qt_padded_geom *g, const float *src, int n, int channe
  * products outside the images must vanish. */
 void qt_padded_fill_out(const qt_padded_geom *g, const float *src, int n, int channels,
                         float *dst);
-/* Patch row (c, i, j) of a padded operand of k x k taps: c * plane + i * stride + j. */
-void qt_padded_offsets(const qt_padded_geom *g, int rows, int k, ptrdiff_t *off);
+/* The phase planes (phase_planes.h) of n images of `channels` 2h x 2w planes into padded
+ * planes of g (its h x w being the phase planes' size): phase q of channel c is plane 4 c + q
+ * of each stack. A tap that reads its phase plane shifted by (dy, dx) reads output pixel
+ * q = y * stride + x at q + (dy + pad) * stride + dx + pad. */
+void qt_padded_fill_phases(const qt_padded_geom *g, const float *src, int n, int channels,
+                           float *dst);
 
 #endif

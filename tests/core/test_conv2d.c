@@ -1,6 +1,7 @@
 /* conv2d forward and backward against a naive direct 7-loop convolution on random shapes
  * (odd sizes, strides 1-3, padding 0-2, groups), through every kernel path: each instruction
- * set this CPU has (portable C, AVX2, AVX-512), each algorithm (im2col; the direct one;
+ * set this CPU has (portable C, AVX2, AVX-512), each algorithm (im2col; the direct one, with
+ * stride 2 through phase planes;
  * Winograd F(2x2, 3x3) and F(4x4, 3x3) for all three products, wherever they apply), serial
  * and on 3 workers. When the output has the input's shape the case runs again as x + conv(x), so dx
  * accumulates onto a gradient already written.
@@ -132,6 +133,12 @@ static void test_fixed_shapes(void **state)
          * 8x8 and more): ragged edges (13x11), widths a multiple of 4, a chunk ending inside
          * an image */
         {6, 40, 13, 11, 36, 3, 1, 1, 1, 1}, {5, 32, 8, 12, 32, 3, 1, 1, 1, 0},
+        /* stride 2 on even sizes, read as phase planes (direct): ResNet's 16 -> 32 with
+         * several images per backward tile, 5x5 grouped with bias on a non-square image,
+         * a 7x7 stem, small images stacked in padded planes, depthwise, a 1x1 output */
+        {9, 16, 32, 32, 32, 3, 2, 1, 1, 0}, {3, 4, 10, 12, 6, 5, 2, 2, 2, 1},
+        {2, 3, 14, 14, 8, 7, 2, 3, 1, 0},   {20, 8, 8, 8, 16, 3, 2, 1, 1, 1},
+        {2, 6, 8, 6, 6, 3, 2, 1, 6, 0},     {3, 4, 2, 2, 5, 3, 2, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         run_case(&cases[i], 100 + i * 10);

@@ -6,6 +6,9 @@
  *   ResNets): patch row (c, i, j) is the input plane c shifted by (i - pad, j - pad), read in
  *   place with lane masks zeroing what falls outside the image, so nothing is copied. The
  *   input gradient is the same kind of convolution of dy with the flipped, transposed kernel.
+ *   With stride 2 (on even-sized images: ResNets' downsampling layers) each image is first
+ *   split into phase planes of the output's size (phase_planes.h), which every tap then reads
+ *   shifted, the same way; the input gradient is one such product per phase plane.
  * - im2col (any stride, pad, kernel): the patch matrix, and col2im for dx. Several small
  *   images' patch matrices sit side by side, so that late layers with a few output pixels
  *   per image still give wide products (ResNet-18's 2x2 outputs: one image alone used a
@@ -26,6 +29,7 @@
 #include "../gemm.h"
 #include "../ctx_step.h"
 #include "../padded_planes.h"
+#include "../phase_planes.h"
 #include "../plane_moments.h"
 #include "../winograd.h"
 #include "qtrain/im2col.h"
@@ -41,23 +45,51 @@ typedef struct {
     ptrdiff_t ld;             /* side * p: floats per row of a tile's patch matrix */
     qt_patch_geom g;          /* one group of one image */
     int direct;               /* patches read in place instead of im2col */
+    int phases;               /* direct with stride 2: x read as 4 phase planes per channel */
     int winograd;             /* forward and dx by Winograd (direct is set too) */
     int winograd_dw;          /* dw by Winograd (set with winograd, and on some narrower layers) */
     int wino_m;               /* Winograd's outputs per tile side: F(2x2, 3x3) or F(4x4, 3x3) */
     qt_isa isa;
 } conv_shape;
 
+/* Direct convolutions read planes of the output's size: x's own (stride 1) or its phase
+ * planes (stride 2), `planes` per channel. Tap t = (i, j) reads which of them, shifted how. */
+static int planes_per_channel(const conv_shape *s) { return s->phases ? 4 : 1; }
+
+static qt_phase_tap tap_source(const conv_shape *s, int t)
+{
+    const int i = t / s->kw, j = t % s->kw, p = s->spec.pad;
+    return s->phases ? qt_phase_tap_of(i, j, p) : (qt_phase_tap){0, i - p, j - p};
+}
+
 /* Row offsets of the patch matrix of one group, relative to the group's first channel:
- * direct, row (c, i, j) of an image of `channels` planes starts at c*H*W + (i-p)*W + (j-p);
- * im2col rows are ld apart. (The direct dx reads dy the same way, with C_out planes.) */
+ * direct, row (c, t) of an image starts at (c * planes + plane(t)) * P + dy(t) * OW + dx(t);
+ * im2col rows are ld apart. (The stride-1 direct dx reads dy the same way, with C_out
+ * planes and the flipped kernel's taps.) */
 static void patch_offsets(const conv_shape *s, int rows, ptrdiff_t *off)
 {
-    const int taps = s->kh * s->kw, p = s->spec.pad;
+    const int taps = s->kh * s->kw, np = planes_per_channel(s);
     for (int l = 0; l < rows; l++) {
-        int c = l / taps, i = l / s->kw % s->kh, j = l % s->kw;
-        off[l] = s->direct ? (ptrdiff_t)c * s->p + (ptrdiff_t)(i - p) * s->w + (j - p)
+        const qt_phase_tap tp = tap_source(s, l % taps);
+        off[l] = s->direct ? ((ptrdiff_t)(l / taps) * np + tp.plane) * s->p +
+                                 (ptrdiff_t)tp.dy * s->g.out_w + tp.dx
                            : (ptrdiff_t)l * s->ld;
     }
+}
+
+/* Which of the P pixels of an output-sized plane read inside it when shifted by
+ * sign * (dy, dx) of each of `ntaps` taps: ntaps x words mask words at bits. */
+static void shift_lanes(const conv_shape *s, int ntaps, const qt_phase_tap *taps, int sign,
+                        int words, uint16_t *bits)
+{
+    const int oh = s->g.out_h, ow = s->g.out_w;
+    memset(bits, 0, (size_t)ntaps * words * sizeof *bits);
+    for (int t = 0; t < ntaps; t++)
+        for (int q = 0; q < s->p; q++) {
+            int y = q / ow + sign * taps[t].dy, x = q % ow + sign * taps[t].dx;
+            if (y >= 0 && y < oh && x >= 0 && x < ow)
+                bits[t * words + q / 16] |= (uint16_t)(1u << (q % 16));
+        }
 }
 
 /* Direct convolutions: for each tap (i, j), which of the P pixels read inside the image. */
@@ -66,19 +98,31 @@ static int tap_lanes(qt_ctx *c, const conv_shape *s, qt_gemm_lanes *lanes)
     memset(lanes, 0, sizeof *lanes);
     if (!s->direct || s->kh == 1)
         return QT_OK;
-    const int taps = s->kh * s->kw, words = (s->p + 15) / 16, p = s->spec.pad;
+    const int taps = s->kh * s->kw, words = (s->p + 15) / 16;
     uint16_t *bits = qt_ctx_scratch(c, (size_t)taps * words * sizeof *bits);
-    if (!bits)
+    qt_phase_tap *src = qt_ctx_scratch(c, (size_t)taps * sizeof *src);
+    if (!bits || !src) {
+        qt_ctx_release(c, src);
         return QT_ERR;
-    memset(bits, 0, (size_t)taps * words * sizeof *bits);
+    }
     for (int t = 0; t < taps; t++)
-        for (int q = 0; q < s->p; q++) {
-            int y = q / s->w + t / s->kw - p, x = q % s->w + t % s->kw - p;
-            if (y >= 0 && y < s->h && x >= 0 && x < s->w)
-                bits[t * words + q / 16] |= (uint16_t)(1u << (q % 16));
-        }
+        src[t] = tap_source(s, t);
+    shift_lanes(s, taps, src, 1, words, bits);
+    qt_ctx_release(c, src);
     *lanes = (qt_gemm_lanes){taps, words, bits};
     return QT_OK;
+}
+
+/* Row (c, t) of a padded operand (padded_planes.h) of a direct convolution: its plane,
+ * shifted by the tap's (dy, dx) past the border. */
+static void padded_offsets(const conv_shape *s, const qt_padded_geom *g, ptrdiff_t *off)
+{
+    const int taps = s->kh * s->kw, np = planes_per_channel(s);
+    for (int l = 0; l < s->kg; l++) {
+        const qt_phase_tap tp = tap_source(s, l % taps);
+        off[l] = ((ptrdiff_t)(l / taps) * np + tp.plane) * (ptrdiff_t)g->plane +
+                 (ptrdiff_t)(tp.dy + g->pad) * g->stride + tp.dx + g->pad;
+    }
 }
 
 /* `wanted` images per task, but at most enough that each worker gets about four tasks (a
@@ -154,6 +198,7 @@ typedef struct {
     const ptrdiff_t *off;
     const qt_gemm_lanes *lanes;
     float *y, *col;                  /* col: per-worker patch matrix (im2col) */
+    float *phase_x;                  /* direct stride 2: per-worker phase planes of a tile */
     float *yside;                    /* im2col, side > 1: per-worker product before unpacking */
     const qt_winograd *wino;         /* Winograd: geometry; apack holds its weights */
     float *wscratch;                 /* Winograd: per-worker scratch */
@@ -221,11 +266,19 @@ static void forward_tile(void *arg, int task, int worker)
     const int i0 = task * j->tile, nt = s->n - i0 < j->tile ? s->n - i0 : j->tile;
     const size_t plane = (size_t)s->h * s->w, img_in = s->cin * plane, img_out = (size_t)s->cout * s->p;
     float *col = j->col ? j->col + (size_t)worker * s->kg * s->ld : NULL;
+    const float *x = j->x + i0 * img_in;
+    if (j->phase_x) {
+        float *split = j->phase_x + (size_t)worker * j->tile * img_in;
+        for (int t = 0; t < nt; t++)
+            qt_phase_split(x + t * img_in, s->cin, s->h, s->w, split + t * img_in, s->p,
+                           s->g.out_w);
+        x = split;
+    }
     if (j->wino)
-        qt_winograd_conv(j->wino, j->apack, j->x + i0 * img_in, nt, j->y + i0 * img_out, 0,
+        qt_winograd_conv(j->wino, j->apack, x, nt, j->y + i0 * img_out, 0,
                          j->wscratch + (size_t)worker * qt_winograd_scratch_floats(j->wino));
     for (int gi = 0; !j->wino && gi < s->spec.groups; gi++) {
-        const float *xg = j->x + i0 * img_in + (size_t)gi * s->cin_g * plane;
+        const float *xg = x + (size_t)gi * s->cin_g * plane;
         float *yg = j->y + i0 * img_out + (size_t)gi * s->cout_g * s->p;
         const float *ap = j->apack + gi * j->apack_group;
         if (s->direct) {
@@ -323,7 +376,10 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
     j.tile = s->winograd ? winograd_tile(s, &wino, workers)
              : s->direct ? product_tile(s, s->cout_g, s->kg, (size_t)s->cin * s->h * s->w, workers)
                          : s->side;
+    if (s->phases)
+        j.phase_x = qt_ctx_scratch(c, (size_t)j.tile * s->cin * s->h * s->w * workers * sizeof(float));
     if (off && j.apack && (s->direct || j.col) && (s->side == 1 || j.yside) &&
+        (!s->phases || j.phase_x) &&
         tap_lanes(c, s, &lanes) == QT_OK) {
         patch_offsets(s, s->kg, off);
         j.off = off;
@@ -335,12 +391,23 @@ static void conv2d_forward(qt_ctx *c, const conv_shape *s, const float *x, qt_va
             st->plane_moments.m2 = j.plane_m2;
         }
     }
-    const void *bufs[] = {off, j.apack, j.col, j.yside, lanes.bits, j.wscratch};
+    const void *bufs[] = {off, j.apack, j.col, j.yside, lanes.bits, j.wscratch, j.phase_x};
     for (size_t q = 0; q < sizeof bufs / sizeof *bufs; q++)
         qt_ctx_release(c, bufs[q]);
 }
 
 /* ---- backward ---- */
+
+/* The input gradient of a stride-2 direct convolution: per phase plane q of dx, a direct
+ * product of dy with the taps that read phase q (phase_planes.h), shifted back. */
+typedef struct {
+    int k[4];                        /* rows of dy in phase q's product: C_out/G x its taps */
+    const float *apack[4];           /* its packed weights, group after group */
+    size_t apack_group[4];
+    const ptrdiff_t *off[4];         /* its rows of dy */
+    qt_gemm_lanes lanes[4];
+    float *buf;                      /* per slot: dx of a product's images, as phase planes */
+} phase_grad;
 
 typedef struct {
     const conv_shape *s;
@@ -363,6 +430,7 @@ typedef struct {
     int tiles, slots;                /* slot k sums tiles k, k + slots, ... */
     qt_padded_geom wg;               /* direct k x k weight gradient: padded planes */
     float *padbuf;                   /* its per-slot copies (backward_pad_floats), or NULL */
+    const phase_grad *pg;            /* dx of a stride-2 direct convolution, or NULL */
 } bwd_job;
 
 /* dw_g (C_out/G, K) += sum over the tile of dy_g (C_out/G, P) . patches_g (K, P)^T, with x
@@ -371,15 +439,20 @@ static void weight_grad_padded(const bwd_job *j, int i0, int nt, float *buf, flo
 {
     const conv_shape *s = j->s;
     const qt_padded_geom *g = &j->wg;
-    const int stacks = (nt + g->images - 1) / g->images;
-    const size_t img_x = (size_t)s->cin * g->plane, img_dy = (size_t)s->cout * g->out_plane;
+    const int stacks = (nt + g->images - 1) / g->images, np = planes_per_channel(s);
+    const size_t img_x = (size_t)s->cin * np * g->plane, img_dy = (size_t)s->cout * g->out_plane;
     float *xp = buf, *dyp = buf + stacks * img_x;
-    qt_padded_fill(g, j->x + (size_t)i0 * s->cin * s->h * s->w, nt, s->cin, xp);
+    const float *x = j->x + (size_t)i0 * s->cin * s->h * s->w;
+    if (s->phases)
+        qt_padded_fill_phases(g, x, nt, s->cin, xp);
+    else
+        qt_padded_fill(g, x, nt, s->cin, xp);
     qt_padded_fill_out(g, j->dy + (size_t)i0 * s->cout * s->p, nt, s->cout, dyp);
     for (int gi = 0; gi < s->spec.groups; gi++) {
         qt_gemm_rows a = {dyp + (size_t)gi * s->cout_g * g->out_plane, j->off_out,
                           (ptrdiff_t)img_dy, NULL};
-        qt_gemm_rows b = {xp + (size_t)gi * s->cin_g * g->plane, j->off_x, (ptrdiff_t)img_x, NULL};
+        qt_gemm_rows b = {xp + (size_t)gi * s->cin_g * np * g->plane, j->off_x, (ptrdiff_t)img_x,
+                          NULL};
         qt_gemm_dot(s->isa, s->cout_g, s->kg, (int)g->out_plane, stacks, &a, &b,
                     dwp + (size_t)gi * s->cout_g * s->kg, s->kg);
     }
@@ -435,6 +508,27 @@ static void input_grad(const bwd_job *j, int i0, int nt)
     }
 }
 
+/* dx of images [i0, i0 + nt), stride-2 direct: each phase plane's product into buf (the
+ * images' phase planes), then interleaved into dx. */
+static void phase_input_grad(const bwd_job *j, int i0, int nt, float *buf)
+{
+    const conv_shape *s = j->s;
+    const phase_grad *pg = j->pg;
+    const size_t img_in = (size_t)s->cin * s->h * s->w, img_out = (size_t)s->cout * s->p;
+    for (int gi = 0; gi < s->spec.groups; gi++)
+        for (int q = 0; q < 4; q++) {
+            qt_gemm_rows b = {j->dy + i0 * img_out + (size_t)gi * s->cout_g * s->p, pg->off[q],
+                              (ptrdiff_t)img_out, &pg->lanes[q]};
+            qt_gemm_packed(s->isa, s->cin_g, s->p, pg->k[q], nt,
+                           pg->apack[q] + gi * pg->apack_group[q], &b,
+                           buf + ((size_t)gi * s->cin_g * 4 + q) * s->p, 4 * (ptrdiff_t)s->p,
+                           (ptrdiff_t)img_in, 0);
+        }
+    for (int t = 0; t < nt; t++)
+        qt_phase_merge(buf + t * img_in, s->cin, s->h, s->w, j->dx + (i0 + t) * img_in,
+                       j->dx_accumulate);
+}
+
 /* im2col: dcol_g (K, nt P) = w_g^T dy_g, the tile's images side by side (dys: rows ld apart),
  * then col2im into each image's dx. */
 static void im2col_input_grad(const bwd_job *j, int i0, int nt, const float *dys, float *col)
@@ -460,7 +554,7 @@ static size_t backward_pad_floats(const bwd_job *j)
     const conv_shape *s = j->s;
     const qt_padded_geom *g = &j->wg;
     const size_t stacks = (j->tile + g->images - 1) / g->images;
-    return stacks * (s->cin * g->plane + s->cout * g->out_plane);
+    return stacks * (s->cin * planes_per_channel(s) * g->plane + s->cout * g->out_plane);
 }
 
 
@@ -505,8 +599,14 @@ static void backward_tile(const bwd_job *j, int tile, int slot)
                          j->wscratch + (size_t)slot * qt_winograd_scratch_floats(j->wino));
     if (j->dx && !s->direct)
         im2col_input_grad(j, i0, nt, dys, col);
-    for (int t = 0; j->dx && s->direct && !j->wino && t < nt; t += j->dx_tile)
-        input_grad(j, i0 + t, nt - t < j->dx_tile ? nt - t : j->dx_tile);
+    for (int t = 0; j->dx && s->direct && !j->wino && t < nt; t += j->dx_tile) {
+        const int n = nt - t < j->dx_tile ? nt - t : j->dx_tile;
+        if (j->pg)
+            phase_input_grad(j, i0 + t, n,
+                             j->pg->buf + (size_t)slot * j->dx_tile * s->cin * s->h * s->w);
+        else
+            input_grad(j, i0 + t, n);
+    }
 }
 
 static void backward_slot(void *arg, int slot, int worker)
@@ -517,44 +617,97 @@ static void backward_slot(void *arg, int slot, int worker)
         backward_tile(j, t, slot);
 }
 
-/* flip[g][c][(o, q)] = w[g][o][c][KK-1-q] for the (group, input channel) rows [lo, hi) */
+/* rows[g][c][(o, u)] = w[g][o][c][tap[u]] for the (group, input channel) rows [lo, hi) */
 typedef struct {
     const conv_shape *s;
     qt_values w;
-    float *flip;
-} flip_job;
+    int ntaps;
+    const int *tap;
+    float *rows;
+} gather_job;
 
-static void flip_range(void *arg, long lo, long hi, int worker)
+static void gather_range(void *arg, long lo, long hi, int worker)
 {
-    const flip_job *j = arg;
+    const gather_job *j = arg;
     const conv_shape *s = j->s;
-    const int kk = s->kh * s->kw, kt = s->cout_g * kk;
+    const int kk = s->kh * s->kw, kt = s->cout_g * j->ntaps;
     for (long row = lo; row < hi; row++) {
         const int gi = (int)(row / s->cin_g), ch = (int)(row % s->cin_g);
         const qt_values wg = qt_values_from(j->w, (ptrdiff_t)gi * s->cout_g * s->kg);
-        float *f = j->flip + (size_t)row * kt;
+        float *f = j->rows + (size_t)row * kt;
         for (int o = 0; o < s->cout_g; o++)
-            for (int q = 0; q < kk; q++)
-                f[o * kk + q] = qt_values_at(&wg, ((ptrdiff_t)o * s->cin_g + ch) * kk + kk - 1 - q);
+            for (int u = 0; u < j->ntaps; u++)
+                f[o * j->ntaps + u] =
+                    qt_values_at(&wg, ((ptrdiff_t)o * s->cin_g + ch) * kk + j->tap[u]);
     }
+}
+
+/* The weights of a direct input-gradient product over the kernel taps `tap` (rows (o, u) of
+ * dy), packed per group: A[c][(o, u)] = w[o][c][tap[u]]. */
+static float *pack_tap_weights(qt_ctx *c, const conv_shape *s, qt_values w, int ntaps,
+                               const int *tap, size_t *group_floats)
+{
+    const int kt = s->cout_g * ntaps;
+    gather_job g = {s, w, ntaps, tap, qt_ctx_scratch(c, (size_t)s->cin * kt * sizeof(float))};
+    if (!g.rows)
+        return NULL;
+    qt_pool_for(c->pool, s->cin, 1 + 16384 / kt, gather_range, &g);
+    float *ap = pack_groups(c, s, s->cin_g, kt, qt_values_float(g.rows), (ptrdiff_t)s->cin_g * kt,
+                            kt, 1, group_floats);
+    qt_ctx_release(c, g.rows);
+    return ap;
 }
 
 /* Weights for dx, packed per group. direct: A (C_in/G x C_out/G*KH*KW) with
  * A[c][(o, i, j)] = w[o][c][KH-1-i][KW-1-j]; im2col: A = w_g^T (K x C_out/G). */
 static float *pack_weights_t(qt_ctx *c, const conv_shape *s, qt_values w, size_t *group_floats)
 {
-    const int kt = s->cout_g * s->kh * s->kw;
+    const int kk = s->kh * s->kw;
     if (!s->direct)
         return pack_groups(c, s, s->kg, s->cout_g, w, (ptrdiff_t)s->cout_g * s->kg, 1, s->kg,
                            group_floats);
-    flip_job f = {s, w, qt_ctx_scratch(c, (size_t)s->cin * kt * sizeof(float))};
-    if (!f.flip)
+    int *flipped = qt_ctx_scratch(c, (size_t)kk * sizeof(int));
+    if (!flipped)
         return NULL;
-    qt_pool_for(c->pool, s->cin, 1 + 16384 / kt, flip_range, &f);
-    float *ap = pack_groups(c, s, s->cin_g, kt, qt_values_float(f.flip), (ptrdiff_t)s->cin_g * kt,
-                            kt, 1, group_floats);
-    qt_ctx_release(c, f.flip);
+    for (int t = 0; t < kk; t++)
+        flipped[t] = kk - 1 - t;
+    float *ap = pack_tap_weights(c, s, w, kk, flipped, group_floats);
+    qt_ctx_release(c, flipped);
     return ap;
+}
+
+/* Phase q's product of a stride-2 input gradient: its taps (the kernel's taps that read phase
+ * q), its rows of dy (plane o shifted back by the tap's shift), their lane masks and the
+ * packed weights. off has room for C_out/G * KH * KW rows, bits for KH * KW mask rows. */
+static int phase_grad_make(qt_ctx *c, const conv_shape *s, qt_values w, ptrdiff_t *off,
+                           uint16_t *bits, phase_grad *pg)
+{
+    const int kk = s->kh * s->kw, words = (s->p + 15) / 16;
+    int *tap = qt_ctx_scratch(c, (size_t)kk * sizeof(int));
+    qt_phase_tap *src = qt_ctx_scratch(c, (size_t)kk * sizeof *src);
+    int ok = tap && src;
+    for (int q = 0, done = 0; ok && q < 4; q++) {
+        int n = 0;
+        for (int t = 0; t < kk; t++)
+            if (tap_source(s, t).plane == q) {
+                tap[n] = t;
+                src[n++] = tap_source(s, t);
+            }
+        pg->k[q] = s->cout_g * n;
+        pg->off[q] = off + (size_t)s->cout_g * done;
+        for (int l = 0; l < pg->k[q]; l++)
+            off[(size_t)s->cout_g * done + l] = (ptrdiff_t)(l / n) * s->p -
+                                                 (ptrdiff_t)src[l % n].dy * s->g.out_w -
+                                                 src[l % n].dx;
+        shift_lanes(s, n, src, -1, words, bits + (size_t)done * words);
+        pg->lanes[q] = (qt_gemm_lanes){n, words, bits + (size_t)done * words};
+        pg->apack[q] = pack_tap_weights(c, s, w, n, tap, &pg->apack_group[q]);
+        ok = pg->apack[q] != NULL;
+        done += n;
+    }
+    qt_ctx_release(c, src);
+    qt_ctx_release(c, tap);
+    return ok ? QT_OK : QT_ERR;
 }
 
 /* Images per backward task: the weight-gradient kernel keeps a few patch rows of the tile
@@ -642,35 +795,45 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
      * in one plane where that pays. (The forward and dx products keep their lane masks:
      * padded copies of x and the output measured 10-25 % slower there.) */
     const int padded = dw && s->direct && s->kh > 1 && !j.wino_dw;
-    j.wg = qt_padded_geom_make(s->h, s->w, s->spec.pad, qt_padded_stacks(s->h, s->w) ? j.tile : 1);
+    const int oh = s->g.out_h, ow = s->g.out_w;
+    j.wg = qt_padded_geom_make(oh, ow, s->phases ? qt_phase_pad(s->spec.pad) : s->spec.pad,
+                               qt_padded_stacks(oh, ow) ? j.tile : 1);
     if (padded)
         j.padbuf = qt_ctx_scratch(c, backward_pad_floats(&j) * workers * sizeof(float));
     if (db)
         j.dbp = qt_ctx_scratch(c, (size_t)s->cout * workers * sizeof(float));
     qt_winograd wino = qt_winograd_make(s->isa, s->cout, s->cin, s->h, s->w, s->wino_m);
+    phase_grad pg = {0};
+    uint16_t *pg_bits = NULL;
     if (dx && s->winograd) {
         j.wino = &wino;
         j.apack_t = winograd_weights(c, &wino, qt_tensor_values(w), 1, &j.wscratch, workers);
+    } else if (dx && s->phases) {
+        pg_bits = qt_ctx_scratch(c, (size_t)s->kh * s->kw * ((s->p + 15) / 16) * sizeof *pg_bits);
+        pg.buf = qt_ctx_scratch(c, (size_t)j.dx_tile * s->cin * s->h * s->w * workers * sizeof(float));
+        if (off_dy && pg_bits && pg.buf &&
+            phase_grad_make(c, s, qt_tensor_values(w), off_dy, pg_bits, &pg) == QT_OK)
+            j.pg = &pg;
     } else if (dx) {
         j.apack_t = pack_weights_t(c, s, qt_tensor_values(w), &j.apack_group);
     }
     int ok = off_x && off_dy && off_out && (s->direct || j.col) && (!dw || j.dwp) &&
              (s->side == 1 || !(dw || dx) || j.dyside) &&
-             (!db || j.dbp) && (!dx || j.apack_t) && (!padded || j.padbuf) &&
+             (!db || j.dbp) && (!dx || j.apack_t || j.pg) && (!padded || j.padbuf) &&
              (!j.wino_dw || j.dw_scratch) &&
              tap_lanes(c, s, &lanes) == QT_OK;
     if (ok) {
         patch_offsets(s, s->kg, off_x);
-        if (s->direct) {
-            patch_offsets(s, kt, off_dy);
-        } else {
+        if (!s->direct) {
             for (int o = 0; o < s->cout_g; o++)
                 off_dy[o] = (ptrdiff_t)o * s->ld;
+        } else if (!s->phases) { /* phase_grad_make wrote the phases' rows */
+            patch_offsets(s, kt, off_dy);
         }
         for (int o = 0; o < s->cout_g; o++)
             off_out[o] = (ptrdiff_t)o * s->ld;
         if (padded) {
-            qt_padded_offsets(&j.wg, s->kg, s->kh, off_x);
+            padded_offsets(s, &j.wg, off_x);
             for (int o = 0; o < s->cout_g; o++)
                 off_out[o] = (ptrdiff_t)o * j.wg.out_plane;
         }
@@ -696,7 +859,8 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
             sum_range(&pb, 0, s->cout, 0);
     }
     const void *bufs[] = {off_x, off_dy, off_out, j.col, j.dyside, j.dwp, j.dbp, j.apack_t,
-                          lanes.bits, j.wscratch, j.padbuf, j.dw_scratch};
+                          lanes.bits, j.wscratch, j.padbuf, j.dw_scratch, pg_bits, pg.buf,
+                          pg.apack[0], pg.apack[1], pg.apack[2], pg.apack[3]};
     for (size_t q = 0; q < sizeof bufs / sizeof *bufs; q++)
         qt_ctx_release(c, bufs[q]);
 }
@@ -742,14 +906,16 @@ static int conv_shape_make(qt_ctx *c, const qt_tensor *x, const qt_tensor *w,
         return QT_ERR;
     }
     s->p = s->g.out_h * s->g.out_w;
-    s->direct = c->conv_algo != QT_CONV_IM2COL && spec.stride == 1 && s->kh == s->kw &&
-                s->kh % 2 == 1 && spec.pad == (s->kh - 1) / 2;
+    const int same = s->kh == s->kw && s->kh % 2 == 1 && spec.pad == (s->kh - 1) / 2;
+    s->phases = same && spec.stride == 2 && s->kh > 1 && s->h % 2 == 0 && s->w % 2 == 0;
+    s->direct = c->conv_algo != QT_CONV_IM2COL && same && (spec.stride == 1 || s->phases);
+    s->phases = s->phases && s->direct;
     /* Winograd's transforms cost per channel what its products save per channel pair: its
      * forward and input gradient win from 32 channels (2 threads, batch 128, against the
      * direct kernel: 32 channels on 16x16 1.6x, 64 on 8x8 1.5x; at 16 channels on 32x32
      * F(4x4) is 1.05x alone but slower inside ResNet-56), 1.4-2.9x at 64-256 channels. */
     const int narrow = s->cin < s->cout ? s->cin : s->cout;
-    const int wino_shape = s->direct && s->kh == 3 && spec.groups == 1;
+    const int wino_shape = s->direct && !s->phases && s->kh == 3 && spec.groups == 1;
     const int forced = c->conv_algo == QT_CONV_WINOGRAD || c->conv_algo == QT_CONV_WINOGRAD_F4;
     s->winograd = wino_shape && (forced || (c->conv_algo == QT_CONV_AUTO && narrow >= 32));
     /* Its weight gradient, a product along the tiles, wins from 64 channels (at 32 it takes
