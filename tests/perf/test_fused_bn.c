@@ -165,6 +165,45 @@ static void test_matches_unfused_chain(void **state)
         check_case(cases[i], 10 + 10 * i);
 }
 
+/* Backward without a residual recomputes the ReLU's mask from x, as a x + b with the
+ * forward's a and b (batchnorm.c). Half of each plane here sits within a few ulps of the
+ * kink (x near -b / a, eval mode: run()'s running statistics, so a and b are known), where
+ * a rounding that differs from the forward's, e.g. an FMA in one loop only, would flip the
+ * mask of some elements: their dx would then differ from the chain's by gamma invstd dy. */
+static void test_relu_mask_at_the_kink(void **state)
+{
+    const bn_case q = {4, {2, 3, 4, 4}, 0, 0, 0, 1};
+    qt_tensor **in = inputs(&q, 90);
+    const int ch = q.shape[1];
+    const size_t s = 16, n = in[X]->numel;
+    int near_zero = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int c = (int)(i / s % ch);
+        const float a = in[GAMMA]->data[c] * (1.0f / sqrtf(0.8f + 0.1f * c + 1e-5f));
+        const float b = in[BETA]->data[c] - a * (0.05f * c);
+        if (i % 2)
+            continue;
+        float x = -b / a;
+        for (int step = 0; step < (int)(i / 2 % 7); step++)
+            x = nextafterf(x, i % 4 ? INFINITY : -INFINITY);
+        in[X]->data[i] = x;
+        near_zero += fabsf(a * x + b) < 1e-6f;
+    }
+    assert_true(near_zero > (int)n / 4);
+    size_t sizes[NIN] = {n, (size_t)ch, (size_t)ch, n};
+    bn_result want = run(&q, in, 0), got = run(&q, in, 1);
+    assert_close(got.y, want.y, n, 1e-6, "y");
+    const char *names[NIN] = {"dx", "dgamma", "dbeta", "dresidual"};
+    for (int i = 0; i < NIN; i++)
+        assert_close(got.grad[i], want.grad[i], sizes[i], 1e-5, names[i]);
+    result_free(&want), result_free(&got);
+    for (int i = 0; i < NIN; i++) {
+        free(in[i]->grad);
+        tt_free(in[i]);
+    }
+    free(in);
+}
+
 /* ---- finite differences ---- */
 
 typedef struct {
@@ -337,6 +376,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_unfused_chain),
+        cmocka_unit_test(test_relu_mask_at_the_kink),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_statistics_from_conv),
         cmocka_unit_test(test_conv_bn_relu_inference),

@@ -7,9 +7,11 @@
  * of x (left in the context by the conv2d that produced x, else one pass) combined per
  * channel, then the elementwise map; backward, per-channel sums (workers take channels), then
  * the elementwise map (workers take planes). Fusing the ReLU and the residual add saves two
- * tensors per block in memory and three passes over them; backward stores the masked
- * gradient over dy (which nothing reads afterwards) so its second pass needs neither the
- * ReLU mask nor y, and the residual takes that buffer over as its gradient. */
+ * tensors per block in memory and three passes over them. Backward with a residual stores
+ * the masked gradient over dy (which nothing reads afterwards) so its second pass needs
+ * neither the ReLU mask nor y, and the residual takes that buffer over as its gradient;
+ * without one, both passes recompute the mask from x as the forward decided it (the same
+ * float operations, bn_affine), so neither reads y nor writes dy. */
 #include <math.h>
 #include <string.h>
 
@@ -45,10 +47,23 @@ enum { LANES = 16 };
 /* max(v, 0) as a compare the compiler vectorises (fmaxf's NaN rules keep it a libm call). */
 static inline float relu1(float v) { return v > 0.0f ? v : 0.0f; }
 
+/* The normalised value before the residual and ReLU, a x + b with a = gamma invstd and
+ * b = beta - a mean: one function, so that backward's ReLU mask repeats the forward's
+ * rounding exactly (ISO C mode: no contraction into an FMA in one place only). */
+static inline float bn_affine(float a, float x, float b) { return a * x + b; }
+
+static void affine_of(const float *gamma, const float *beta, const float *mean,
+                      const float *invstd, int ch, float *a, float *b)
+{
+    *a = gamma[ch] * invstd[ch];
+    *b = beta[ch] - *a * mean[ch];
+}
+
 /* 8 floats as one value (one AVX register at the build's baseline), so that the per-plane
  * sums below stay in registers: arrays of accumulators were kept on the stack, a
  * store-to-load chain per step. */
 typedef float lanes8 __attribute__((vector_size(8 * sizeof(float))));
+typedef int lanes8i __attribute__((vector_size(8 * sizeof(int))));
 
 static inline lanes8 load8(const float *p)
 {
@@ -57,25 +72,41 @@ static inline lanes8 load8(const float *p)
     return v;
 }
 
-/* Sums of g and g * (x - mean) over one plane, 16 lanes (lane l takes the elements l mod 16)
- * then the tail into lane 0; with relu, g = dy where y > 0 (else 0), stored back over dy
- * first, in its own loop. */
-static void plane_grad_sums(float *restrict dy, const float *restrict y, const float *restrict x,
-                            size_t s, float mean, int relu, double *sg, double *sgx)
+static inline lanes8 bn_affine8(float a, lanes8 x, float b) { return a * x + b; }
+
+/* g from dy: zero where the forward's ReLU input, recomputed from x, was not positive. */
+static inline float masked_by_x(float dy, float x, float ga, float gb)
 {
-    for (size_t k = 0; relu && k < s; k++)
+    return bn_affine(ga, x, gb) > 0.0f ? dy : 0.0f;
+}
+
+/* How backward finds g, the gradient at the ReLU's input. */
+enum { MASK_NONE, MASK_FROM_Y, MASK_FROM_X };
+
+/* Sums of g and g * (x - mean) over one plane, 16 lanes (lane l takes the elements l mod 16)
+ * then the tail into lane 0. MASK_FROM_Y: g = dy where y > 0 (else 0), stored back over dy
+ * first, in its own loop; MASK_FROM_X: g = dy where bn_affine(ga, x, gb) > 0, not stored. */
+static void plane_grad_sums(float *restrict dy, const float *restrict y, const float *restrict x,
+                            size_t s, float mean, int mask, float ga, float gb, double *sg,
+                            double *sgx)
+{
+    for (size_t k = 0; mask == MASK_FROM_Y && k < s; k++)
         dy[k] = y[k] > 0.0f ? dy[k] : 0.0f;
     lanes8 a[2] = {{0}}, b[2] = {{0}};
     size_t k = 0;
     for (; k + LANES <= s; k += LANES)
         for (int h = 0; h < 2; h++) {
-            const lanes8 g = load8(dy + k + 8 * h);
+            const lanes8 xv = load8(x + k + 8 * h);
+            lanes8 g = load8(dy + k + 8 * h);
+            if (mask == MASK_FROM_X)
+                g = (lanes8)((lanes8i)g & (bn_affine8(ga, xv, gb) > 0.0f));
             a[h] += g;
-            b[h] += g * (load8(x + k + 8 * h) - mean);
+            b[h] += g * (xv - mean);
         }
     for (; k < s; k++) {
-        a[0][0] += dy[k];
-        b[0][0] += dy[k] * (x[k] - mean);
+        const float g = mask == MASK_FROM_X && !(bn_affine(ga, x[k], gb) > 0.0f) ? 0.0f : dy[k];
+        a[0][0] += g;
+        b[0][0] += g * (x[k] - mean);
     }
     for (int l = 0; l < LANES; l++) {
         *sg += a[l / 8][l % 8];
@@ -154,21 +185,22 @@ static void normalise_range(void *arg, long lo, long hi, int worker)
     const size_t s = j->d.s;
     for (long pl = lo; pl < hi; pl++) {
         const int ch = (int)(pl % j->d.c);
-        const float a = j->gamma[ch] * j->invstd[ch], b = j->beta[ch] - a * j->mean[ch];
+        float a, b;
+        affine_of(j->gamma, j->beta, j->mean, j->invstd, ch, &a, &b);
         const float *x = j->x + pl * s, *r = j->r ? j->r + pl * s : NULL;
         float *y = j->y + pl * s;
         if (r && j->relu)
             for (size_t k = 0; k < s; k++)
-                y[k] = relu1(a * x[k] + b + r[k]);
+                y[k] = relu1(bn_affine(a, x[k], b) + r[k]);
         else if (r)
             for (size_t k = 0; k < s; k++)
-                y[k] = a * x[k] + b + r[k];
+                y[k] = bn_affine(a, x[k], b) + r[k];
         else if (j->relu)
             for (size_t k = 0; k < s; k++)
-                y[k] = relu1(a * x[k] + b);
+                y[k] = relu1(bn_affine(a, x[k], b));
         else
             for (size_t k = 0; k < s; k++)
-                y[k] = a * x[k] + b;
+                y[k] = bn_affine(a, x[k], b);
     }
 }
 
@@ -181,8 +213,9 @@ static void normalise_rows(void *arg, long lo, long hi, int worker)
         const float *x = j->x + i * nc, *r = j->r ? j->r + i * nc : NULL;
         float *y = j->y + i * nc;
         for (int ch = 0; ch < nc; ch++) {
-            const float a = j->gamma[ch] * j->invstd[ch], b = j->beta[ch] - a * j->mean[ch];
-            float v = a * x[ch] + b + (r ? r[ch] : 0.0f);
+            float a, b;
+            affine_of(j->gamma, j->beta, j->mean, j->invstd, ch, &a, &b);
+            float v = bn_affine(a, x[ch], b) + (r ? r[ch] : 0.0f);
             y[ch] = j->relu ? relu1(v) : v;
         }
     }
@@ -195,15 +228,15 @@ static long plane_chunk(bn_dims d) { return (long)(16384 / d.s) + 1; }
 
 typedef struct {
     bn_dims d;
-    float *dy;                /* becomes g (masked) after the sums */
-    const float *y, *x, *gamma, *mean, *invstd;
+    float *dy;                /* becomes g after the sums with MASK_FROM_Y */
+    const float *y, *x, *gamma, *beta, *mean, *invstd;
     double *sg, *sgx;         /* C */
     double *psum;             /* 2 x N x C: per-plane sums (planes of more than one value) */
     double m;                 /* values per channel the batch statistics span */
     const float *coef;        /* grad_coefficients */
     float *dx, *dres;
     float dx_beta, dres_beta;
-    int relu, batch_stats;
+    int relu, mask, batch_stats;
 } bwd_job;
 
 /* Per-plane sums (contiguous runs, so workers take planes): g stored over dy, and
@@ -213,9 +246,12 @@ static void plane_sums_range(void *arg, long lo, long hi, int worker)
     const bwd_job *j = arg;
     const size_t s = j->d.s, planes = (size_t)j->d.n * j->d.c;
     for (long pl = lo; pl < hi; pl++) {
+        const int ch = (int)(pl % j->d.c);
         double sg = 0.0, sgx = 0.0;
-        plane_grad_sums(j->dy + pl * s, j->y + pl * s, j->x + pl * s, s,
-                        j->mean[pl % j->d.c], j->relu, &sg, &sgx);
+        float ga, gb;
+        affine_of(j->gamma, j->beta, j->mean, j->invstd, ch, &ga, &gb);
+        plane_grad_sums(j->dy + pl * s, j->y + pl * s, j->x + pl * s, s, j->mean[ch], j->mask,
+                        ga, gb, &sg, &sgx);
         j->psum[pl] = sg;
         j->psum[planes + pl] = sgx;
     }
@@ -311,7 +347,17 @@ static void input_grad_range(void *arg, long lo, long hi, int worker)
         const float a = j->coef[ch], c1 = j->coef[nc + ch], c2 = j->coef[2 * nc + ch],
                     mu = j->coef[3 * nc + ch];
         const float *g = j->dy + pl * s, *x = j->x + pl * s;
-        if (j->dx) {
+        float ga, gb;
+        affine_of(j->gamma, j->beta, j->mean, j->invstd, ch, &ga, &gb);
+        if (j->dx && j->mask == MASK_FROM_X) {
+            float *dx = j->dx + pl * s;
+            if (j->dx_beta != 0.0f)
+                for (size_t k = 0; k < s; k++)
+                    dx[k] += a * (masked_by_x(g[k], x[k], ga, gb) - c1 - (x[k] - mu) * c2);
+            else
+                for (size_t k = 0; k < s; k++)
+                    dx[k] = a * (masked_by_x(g[k], x[k], ga, gb) - c1 - (x[k] - mu) * c2);
+        } else if (j->dx) {
             float *dx = j->dx + pl * s;
             if (j->dx_beta != 0.0f)
                 for (size_t k = 0; k < s; k++)
@@ -342,9 +388,11 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
     double *sums = qt_ctx_scratch(c, 2 * (d.c + (d.s > 1 ? planes : 0)) * sizeof(double));
     if (!sums)
         return;
-    bwd_job j = {d, nd->out->grad, nd->out->data, x->data, gamma->data, sv->mean, sv->invstd,
-                 sums, sums + d.c, sums + 2 * d.c, sv->count, NULL, NULL, NULL, 0.0f, 0.0f,
-                 sv->relu, sv->batch_stats};
+    const int mask = !sv->relu ? MASK_NONE
+                     : sv->residual || d.s == 1 ? MASK_FROM_Y : MASK_FROM_X;
+    bwd_job j = {d, nd->out->grad, nd->out->data, x->data, gamma->data, beta->data, sv->mean,
+                 sv->invstd, sums, sums + d.c, sums + 2 * d.c, sv->count, NULL, NULL, NULL,
+                 0.0f, 0.0f, sv->relu, mask, sv->batch_stats};
     if (d.s == 1) {
         qt_pool_for(c->pool, d.c, 1 + 16384 / d.n, grad_sums_cols, &j);
     } else {
