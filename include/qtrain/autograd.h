@@ -79,6 +79,10 @@ struct qt_ctx {
     /* Data parallelism: training batch norm sums its batch statistics (forward) and its
      * gradient sums (backward) over these processes (comm.h); NULL: this process's alone. */
     struct qt_comm *sync_bn;
+    /* qt_tensor_new takes tensors' data from the scratch heap instead of the arena, so that
+     * it can be given back within the step: qt_net_run sets it for the layer outputs it
+     * releases once read (net.h). */
+    int outputs_in_scratch;
     int failed;
     qt_error err;
 };
@@ -97,7 +101,8 @@ static inline int qt_ctx_failed(const qt_ctx *c) { return c->failed; }
 /* Records an error in the context (the first one wins) and returns NULL for `return`. */
 void *qt_ctx_fail(qt_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* New arena tensor (data uninitialised); NULL and a context error when out of memory. */
+/* New arena tensor (data uninitialised; from the scratch heap while c->outputs_in_scratch);
+ * NULL and a context error when out of memory. */
 qt_tensor *qt_tensor_new(qt_ctx *c, int ndim, const int *shape);
 qt_tensor *qt_tensor_new4(qt_ctx *c, int n, int ch, int h, int w);
 qt_tensor *qt_tensor_new2(qt_ctx *c, int n, int f);

@@ -118,7 +118,8 @@ static qt_tensor *tensor_header(qt_ctx *c, int ndim, const int *shape)
 qt_tensor *qt_tensor_new(qt_ctx *c, int ndim, const int *shape)
 {
     qt_tensor *t = tensor_header(c, ndim, shape);
-    if (t && !(t->data = qt_ctx_alloc(c, t->numel * sizeof(float))))
+    const size_t bytes = t ? t->numel * sizeof(float) : 0;
+    if (t && !(t->data = c->outputs_in_scratch ? qt_ctx_scratch(c, bytes) : qt_ctx_alloc(c, bytes)))
         return NULL;
     return t;
 }

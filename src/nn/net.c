@@ -451,6 +451,18 @@ static int fusable_after_bn(const qt_net *net, const int *readers, int i, int up
     return 2 + skip;
 }
 
+/* Whether the output of layer k is read only by a max pool that quantizes nothing: its
+ * backward keeps the argmax and never reads its input again. */
+static int read_only_by_maxpool(const qt_net *net, const int *readers, int k, int upto)
+{
+    for (int m = k + 1; readers[k] == 1 && m < upto; m++) {
+        const qt_layer *l = &net->layers[m];
+        if (l->in[0] == k || (l->kind == QT_LAYER_ADD && l->in[1] == k))
+            return l->kind == QT_LAYER_MAXPOOL && l->act.levels == 0 && !l->act_ch;
+    }
+    return 0;
+}
+
 /* Output of layer index k (QT_NET_INPUT: the net's input). */
 static qt_tensor *output_of(int k, qt_tensor *x, qt_tensor **outs)
 {
@@ -495,7 +507,13 @@ static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upt
         if (!run_first(c, net, first, upto, x, outs))
             return outs[i] = NULL, 1;
         qt_tensor *r = fused >= 2 ? output_of(res, x, outs) : NULL;
+        /* Training: batchnorm + ReLU's backward without a residual recomputes its mask from
+         * x (batchnorm.c), so an output that only a max pool reads is dead after the pool. */
+        const int keep = c->outputs_in_scratch;
+        if (fused == 1 && a->ndim == 4 && read_only_by_maxpool(net, readers, i + 1, upto))
+            c->outputs_in_scratch = 1;
         y = qt_batchnorm_relu(c, a, &l->weight->t, &l->bias->t, &l->bn, r);
+        c->outputs_in_scratch = keep;
     } else {
         qt_tensor *b = l->kind == QT_LAYER_ADD ? output_of(l->in[1], x, outs) : NULL;
         y = layer_forward(c, l, a, b);
@@ -505,6 +523,42 @@ static int run_layers(qt_ctx *c, qt_net *net, const int *readers, int i, int upt
         if (i + k != first) /* the shortcut keeps its own output */
             outs[i + k] = y;
     return fused + 1;
+}
+
+/* Whether a buffer of the scratch heap at b (bytes long) holds none of the outputs of
+ * layers [0, i1) still to be read (pending > 0) nor the last layer's. */
+static int buffer_dead(const qt_tensor *const *outs, const int *pending, int i1, int last,
+                       const float *b, size_t bytes)
+{
+    for (int m = 0; m < i1; m++)
+        if ((pending[m] > 0 || m == last) && outs[m]->data >= b &&
+            (const char *)outs[m]->data < (const char *)b + bytes)
+            return 0;
+    return 1;
+}
+
+/* After layers [i0, i1) ran: counts their reads (pending: reads still to come, -1 once given
+ * back), then gives back to the scratch heap every output buffer nothing reads any more.
+ * Fused layers share one output, and a view (flatten) points into its input's buffer, so a
+ * buffer goes back only when no output still to be read lies in it. */
+static void release_read_outputs(qt_ctx *c, const qt_net *net, int *pending, int i0, int i1,
+                                 int upto, qt_tensor **outs)
+{
+    for (int j = i0; j < i1; j++)
+        for (int k = 0; k < (net->layers[j].kind == QT_LAYER_ADD ? 2 : 1); k++)
+            if (net->layers[j].in[k] >= 0)
+                pending[net->layers[j].in[k]]--;
+    for (int k = 0; k < i1; k++) {
+        float *b = outs[k]->data;
+        if (pending[k] != 0 || k == upto - 1 || !qt_heap_owns(&c->scratch, b) ||
+            !buffer_dead((const qt_tensor *const *)outs, pending, i1, upto - 1, b,
+                         outs[k]->numel * sizeof(float)))
+            continue;
+        qt_ctx_release(c, b);
+        for (int m = 0; m < i1; m++)
+            if (outs[m]->data == b)
+                pending[m] = -1;
+    }
 }
 
 qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor **outs)
@@ -519,18 +573,30 @@ qt_tensor *qt_net_run(qt_ctx *c, qt_net *net, qt_tensor *x, int upto, qt_tensor 
     }
     if (upto > net->nlayers)
         upto = net->nlayers;
-    /* Fusion hides intermediate outputs, so only when the caller does not ask for them. */
+    /* Fusion hides intermediate outputs, and outputs go back to the scratch heap once read
+     * (release_read_outputs), so only when the caller does not ask for them. */
     const int *readers = outs ? NULL : count_readers(c, net, upto);
+    int *pending = readers ? qt_ctx_alloc(c, (size_t)(upto > 0 ? upto : 1) * sizeof *pending)
+                           : NULL;
+    if (readers && !pending)
+        return NULL;
+    if (pending)
+        memcpy(pending, readers, (size_t)upto * sizeof *pending);
     if (!outs && !(outs = qt_ctx_alloc(c, (size_t)(upto > 0 ? upto : 1) * sizeof *outs)))
         return NULL;
+    const int keep = c->outputs_in_scratch;
     for (int i = 0; i < upto;) {
         const qt_node *tape = c->tape;
         double t0 = qt_profile_clock(c);
+        c->outputs_in_scratch = readers && !c->grad_enabled; /* evaluation: every output */
         int ran = run_layers(c, net, readers, i, upto, x, outs);
+        c->outputs_in_scratch = keep;
         if (!outs[i])
             return NULL;
         if (c->profile)
             qt_profile_forward(c, i, ran, tape, t0, outs[i]);
+        if (pending)
+            release_read_outputs(c, net, pending, i, i + ran, upto, outs);
         i += ran;
     }
     return upto > 0 ? outs[upto - 1] : x;
