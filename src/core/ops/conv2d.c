@@ -84,12 +84,13 @@ static void shift_lanes(const conv_shape *s, int ntaps, const qt_phase_tap *taps
 {
     const int oh = s->g.out_h, ow = s->g.out_w;
     memset(bits, 0, (size_t)ntaps * words * sizeof *bits);
-    for (int t = 0; t < ntaps; t++)
-        for (int q = 0; q < s->p; q++) {
-            int y = q / ow + sign * taps[t].dy, x = q % ow + sign * taps[t].dx;
-            if (y >= 0 && y < oh && x >= 0 && x < ow)
+    for (int t = 0; t < ntaps; t++) {
+        const int dy = sign * taps[t].dy, dx = sign * taps[t].dx;
+        const int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? ow - dx : ow;
+        for (int y = dy < 0 ? -dy : 0; y < oh && y + dy < oh; y++)
+            for (int q = y * ow + x0; q < y * ow + x1; q++)
                 bits[t * words + q / 16] |= (uint16_t)(1u << (q % 16));
-        }
+    }
 }
 
 /* Direct convolutions: for each tap (i, j), which of the P pixels read inside the image. */
