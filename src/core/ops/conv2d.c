@@ -678,8 +678,9 @@ static float *pack_weights_t(qt_ctx *c, const conv_shape *s, qt_values w, size_t
 }
 
 /* Phase q's product of a stride-2 input gradient: its taps (the kernel's taps that read phase
- * q), its rows of dy (plane o shifted back by the tap's shift), their lane masks and the
- * packed weights. off has room for C_out/G * KH * KW rows, bits for KH * KW mask rows. */
+ * q; with k >= 3, as conv_shape_make requires, every phase has some), its rows of dy (plane o
+ * shifted back by the tap's shift), their lane masks and the packed weights. off has room
+ * for C_out/G * KH * KW rows, bits for KH * KW mask rows. */
 static int phase_grad_make(qt_ctx *c, const conv_shape *s, qt_values w, ptrdiff_t *off,
                            uint16_t *bits, phase_grad *pg)
 {
