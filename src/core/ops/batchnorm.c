@@ -236,7 +236,7 @@ typedef struct {
     const float *coef;        /* grad_coefficients */
     float *dx, *dres;
     float dx_beta, dres_beta;
-    int relu, mask, batch_stats;
+    int mask, batch_stats;    /* mask: how g comes from dy (MASK_*) */
 } bwd_job;
 
 /* Per-plane sums (contiguous runs, so workers take planes): g stored over dy, and
@@ -277,7 +277,7 @@ static void combine_sums(const bwd_job *j)
 static void grad_sums_cols(void *arg, long lo, long hi, int worker)
 {
     const bwd_job *j = arg;
-    const int nc = j->d.c, relu = j->relu;
+    const int nc = j->d.c, relu = j->mask != MASK_NONE;
     double *restrict sg = j->sg, *restrict sgx = j->sgx;
     const float *restrict mean = j->mean;
     for (long ch = lo; ch < hi; ch++)
@@ -392,7 +392,7 @@ static void batchnorm_backward(qt_ctx *c, const qt_node *nd)
                      : sv->residual || d.s == 1 ? MASK_FROM_Y : MASK_FROM_X;
     bwd_job j = {d, nd->out->grad, nd->out->data, x->data, gamma->data, beta->data, sv->mean,
                  sv->invstd, sums, sums + d.c, sums + 2 * d.c, sv->count, NULL, NULL, NULL,
-                 0.0f, 0.0f, sv->relu, mask, sv->batch_stats};
+                 0.0f, 0.0f, mask, sv->batch_stats};
     if (d.s == 1) {
         qt_pool_for(c->pool, d.c, 1 + 16384 / d.n, grad_sums_cols, &j);
     } else {

@@ -62,35 +62,49 @@ static qt_phase_tap tap_source(const conv_shape *s, int t)
     return s->phases ? qt_phase_tap_of(i, j, p) : (qt_phase_tap){0, i - p, j - p};
 }
 
-/* Row offsets of the patch matrix of one group, relative to the group's first channel:
- * direct, row (c, t) of an image starts at (c * planes + plane(t)) * P + dy(t) * OW + dx(t);
- * im2col rows are ld apart. (The stride-1 direct dx reads dy the same way, with C_out
- * planes and the flipped kernel's taps.) */
-static void patch_offsets(const conv_shape *s, int rows, ptrdiff_t *off)
+/* Row (c, t) of a direct convolution's patch matrix, relative to the group's first channel,
+ * in planes of `plane` floats with rows `row` apart, pixel (0, 0) at `lead`:
+ * (c * planes + plane(t)) * plane + dy(t) * row + dx(t) + lead. */
+static void tap_offsets(const conv_shape *s, int rows, ptrdiff_t plane, ptrdiff_t row,
+                        ptrdiff_t lead, ptrdiff_t *off)
 {
     const int taps = s->kh * s->kw, np = planes_per_channel(s);
     for (int l = 0; l < rows; l++) {
         const qt_phase_tap tp = tap_source(s, l % taps);
-        off[l] = s->direct ? ((ptrdiff_t)(l / taps) * np + tp.plane) * s->p +
-                                 (ptrdiff_t)tp.dy * s->g.out_w + tp.dx
-                           : (ptrdiff_t)l * s->ld;
+        off[l] = ((ptrdiff_t)(l / taps) * np + tp.plane) * plane + tp.dy * row + tp.dx + lead;
     }
 }
 
-/* Which of the P pixels of an output-sized plane read inside it when shifted by
- * sign * (dy, dx) of each of `ntaps` taps: ntaps x words mask words at bits. */
-static void shift_lanes(const conv_shape *s, int ntaps, const qt_phase_tap *taps, int sign,
-                        int words, uint16_t *bits)
+/* Row offsets of the patch matrix of one group: direct, read in place from planes of the
+ * output's size (the stride-1 direct dx reads dy the same way, with C_out planes and the
+ * flipped kernel's taps); im2col rows are ld apart. */
+static void patch_offsets(const conv_shape *s, int rows, ptrdiff_t *off)
 {
-    const int oh = s->g.out_h, ow = s->g.out_w;
-    memset(bits, 0, (size_t)ntaps * words * sizeof *bits);
-    for (int t = 0; t < ntaps; t++) {
-        const int dy = sign * taps[t].dy, dx = sign * taps[t].dx;
-        const int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? ow - dx : ow;
-        for (int y = dy < 0 ? -dy : 0; y < oh && y + dy < oh; y++)
-            for (int q = y * ow + x0; q < y * ow + x1; q++)
-                bits[t * words + q / 16] |= (uint16_t)(1u << (q % 16));
+    if (s->direct) {
+        tap_offsets(s, rows, s->p, s->g.out_w, 0, off);
+        return;
     }
+    for (int l = 0; l < rows; l++)
+        off[l] = (ptrdiff_t)l * s->ld;
+}
+
+/* The same rows in padded planes (padded_planes.h): shifted by the tap past the border. */
+static void padded_offsets(const conv_shape *s, const qt_padded_geom *g, ptrdiff_t *off)
+{
+    tap_offsets(s, s->kg, (ptrdiff_t)g->plane, g->stride, (ptrdiff_t)g->pad * g->stride + g->pad,
+                off);
+}
+
+/* Which of the P pixels of an output-sized plane read inside it when shifted by
+ * sign * (dy, dx) of the tap: one row of `words` mask words. */
+static void shift_lanes(const conv_shape *s, qt_phase_tap tp, int sign, int words, uint16_t *bits)
+{
+    const int oh = s->g.out_h, ow = s->g.out_w, dy = sign * tp.dy, dx = sign * tp.dx;
+    const int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? ow - dx : ow;
+    memset(bits, 0, (size_t)words * sizeof *bits);
+    for (int y = dy < 0 ? -dy : 0; y < oh && y + dy < oh; y++)
+        for (int q = y * ow + x0; q < y * ow + x1; q++)
+            bits[q / 16] |= (uint16_t)(1u << (q % 16));
 }
 
 /* Direct convolutions: for each tap (i, j), which of the P pixels read inside the image. */
@@ -101,29 +115,12 @@ static int tap_lanes(qt_ctx *c, const conv_shape *s, qt_gemm_lanes *lanes)
         return QT_OK;
     const int taps = s->kh * s->kw, words = (s->p + 15) / 16;
     uint16_t *bits = qt_ctx_scratch(c, (size_t)taps * words * sizeof *bits);
-    qt_phase_tap *src = qt_ctx_scratch(c, (size_t)taps * sizeof *src);
-    if (!bits || !src) {
-        qt_ctx_release(c, src);
+    if (!bits)
         return QT_ERR;
-    }
     for (int t = 0; t < taps; t++)
-        src[t] = tap_source(s, t);
-    shift_lanes(s, taps, src, 1, words, bits);
-    qt_ctx_release(c, src);
+        shift_lanes(s, tap_source(s, t), 1, words, bits + (size_t)t * words);
     *lanes = (qt_gemm_lanes){taps, words, bits};
     return QT_OK;
-}
-
-/* Row (c, t) of a padded operand (padded_planes.h) of a direct convolution: its plane,
- * shifted by the tap's (dy, dx) past the border. */
-static void padded_offsets(const conv_shape *s, const qt_padded_geom *g, ptrdiff_t *off)
-{
-    const int taps = s->kh * s->kw, np = planes_per_channel(s);
-    for (int l = 0; l < s->kg; l++) {
-        const qt_phase_tap tp = tap_source(s, l % taps);
-        off[l] = ((ptrdiff_t)(l / taps) * np + tp.plane) * (ptrdiff_t)g->plane +
-                 (ptrdiff_t)(tp.dy + g->pad) * g->stride + tp.dx + g->pad;
-    }
 }
 
 /* `wanted` images per task, but at most enough that each worker gets about four tasks (a
@@ -686,28 +683,26 @@ static int phase_grad_make(qt_ctx *c, const conv_shape *s, qt_values w, ptrdiff_
 {
     const int kk = s->kh * s->kw, words = (s->p + 15) / 16;
     int *tap = qt_ctx_scratch(c, (size_t)kk * sizeof(int));
-    qt_phase_tap *src = qt_ctx_scratch(c, (size_t)kk * sizeof *src);
-    int ok = tap && src;
+    int ok = tap != NULL;
     for (int q = 0, done = 0; ok && q < 4; q++) {
         int n = 0;
         for (int t = 0; t < kk; t++)
-            if (tap_source(s, t).plane == q) {
-                tap[n] = t;
-                src[n++] = tap_source(s, t);
-            }
+            if (tap_source(s, t).plane == q)
+                tap[n++] = t;
         pg->k[q] = s->cout_g * n;
         pg->off[q] = off + (size_t)s->cout_g * done;
-        for (int l = 0; l < pg->k[q]; l++)
-            off[(size_t)s->cout_g * done + l] = (ptrdiff_t)(l / n) * s->p -
-                                                 (ptrdiff_t)src[l % n].dy * s->g.out_w -
-                                                 src[l % n].dx;
-        shift_lanes(s, n, src, -1, words, bits + (size_t)done * words);
+        for (int l = 0; l < pg->k[q]; l++) {
+            const qt_phase_tap tp = tap_source(s, tap[l % n]);
+            off[(size_t)s->cout_g * done + l] =
+                (ptrdiff_t)(l / n) * s->p - (ptrdiff_t)tp.dy * s->g.out_w - tp.dx;
+        }
+        for (int u = 0; u < n; u++)
+            shift_lanes(s, tap_source(s, tap[u]), -1, words, bits + (size_t)(done + u) * words);
         pg->lanes[q] = (qt_gemm_lanes){n, words, bits + (size_t)done * words};
         pg->apack[q] = pack_tap_weights(c, s, w, n, tap, &pg->apack_group[q]);
         ok = pg->apack[q] != NULL;
         done += n;
     }
-    qt_ctx_release(c, src);
     qt_ctx_release(c, tap);
     return ok ? QT_OK : QT_ERR;
 }
