@@ -1,6 +1,8 @@
 /* Blocking and packing around the micro-kernels (see gemm.h). */
 #include "gemm.h"
 
+#include <string.h>
+
 static const qt_gemm_kernels *kernels(qt_isa isa)
 {
 #ifdef QT_GEMM_X86
@@ -26,13 +28,19 @@ static void pack_runs(int mr, int m, int k, const float *src, ptrdiff_t cs, floa
 {
     for (int i0 = 0; i0 < m; i0 += mr) {
         const int rows = m - i0 < mr ? m - i0 : mr;
-        for (int l = 0; l < k; l++, dst += mr) {
-            const float *run = src + i0 + l * cs;
-            for (int r = 0; r < rows; r++)
-                dst[r] = run[r];
-            for (int r = rows; r < mr; r++)
-                dst[r] = 0.0f;
-        }
+        /* a whole panel of the x86 kernels: one vector per column (the Winograd weight
+         * gradient packs 36 of them per round: 64 channels on 8x8, 1 thread, 2.3 -> 2.0 ms) */
+        if (rows == 8)
+            for (int l = 0; l < k; l++, dst += 8)
+                memcpy(dst, src + i0 + l * cs, 8 * sizeof(float));
+        else
+            for (int l = 0; l < k; l++, dst += mr) {
+                const float *run = src + i0 + l * cs;
+                for (int r = 0; r < rows; r++)
+                    dst[r] = run[r];
+                for (int r = rows; r < mr; r++)
+                    dst[r] = 0.0f;
+            }
     }
 }
 

@@ -11,9 +11,15 @@
 #include "transpose.h"
 #include "winograd_transforms.h"
 
-/* Weight gradient: tiles per round of products, the most bytes of a round's V^T and D, and
- * of one image's (beyond that, conv2d takes the direct kernel). */
-enum { GRAD_TILES = 256, GRAD_BYTES = 16 << 20, GRAD_MAX_IMAGE_BYTES = 32 << 20 };
+/* Weight gradient: tiles per round of products, the most bytes of a round's V^T and D, the
+ * share of L2 they should take where possible, and the most bytes of one image's (beyond
+ * that, conv2d takes the direct kernel). */
+enum {
+    GRAD_TILES = 256,
+    GRAD_BYTES = 16 << 20,
+    GRAD_L2_BYTES = 1 << 20,
+    GRAD_MAX_IMAGE_BYTES = 32 << 20
+};
 
 qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w, int m)
 {
@@ -34,10 +40,16 @@ qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w, int m)
      * tiles: with 256 tiles its rounds were 2.25x larger, and VGG-BC's peak memory 8 MB
      * higher. */
     const int tiles = g.th * g.tw;
+    const size_t image_bytes = (size_t)g.xi * (cin + cout) * sizeof(float) * tiles;
     int images = GRAD_TILES * 16 / g.xi / tiles;
-    const int fit =
-        (int)((size_t)GRAD_BYTES / ((size_t)g.xi * (cin + cout) * sizeof(float) * tiles));
+    const int fit = (int)((size_t)GRAD_BYTES / image_bytes);
     images = images > fit ? fit : images;
+    /* But where the sums are smaller than L2, the round's V^T and D should stay in L2: no
+     * larger than the sums or GRAD_L2_BYTES (64 channels on 8x8, 1 thread: 28 images 1.8 ms,
+     * 14 images 1.45; 32 on 16x16 unchanged at 7). */
+    const size_t sums = (size_t)g.xi * cin * cout * sizeof(float);
+    const int in_l2 = (int)((sums > GRAD_L2_BYTES ? sums : GRAD_L2_BYTES) / image_bytes);
+    images = images > in_l2 ? in_l2 : images;
     g.grad_images = images < 1 ? 1 : images;
     return g;
 }

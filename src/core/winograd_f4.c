@@ -241,12 +241,16 @@ WINO_NOINLINE void bt6_down_pixels(const float *restrict in, ptrdiff_t row, ptrd
     }
 }
 
-/* B along each row i of e: position 6 i + j at out + (6 i + j) * xs */
+/* B along each row i of e: position 6 i + j at out + (6 i + j) * xs. ivdep: the six stores of
+ * a channel go to six positions, which the compiler cannot tell apart (xs is a run-time
+ * stride); without it this loop and a4_along_rows stay scalar (the weight gradient of 32
+ * channels on 16x16 images, 2 threads: 3.7 ms instead of 2.7). */
 WINO_NOINLINE void bt6_along_rows(const float e[restrict 6][6][WINO_KB], int cb,
                                   float *restrict out, ptrdiff_t xs)
 {
     for (int i = 0; i < 6; i++) {
         float *restrict o = out + 6 * i * xs;
+#pragma GCC ivdep
         for (int c = 0; c < cb; c++) {
             const float v[6] = {e[i][0][c], e[i][1][c], e[i][2][c],
                                 e[i][3][c], e[i][4][c], e[i][5][c]};
@@ -274,12 +278,14 @@ WINO_NOINLINE void a4_down_pixels(const float *restrict in, ptrdiff_t row, ptrdi
     }
 }
 
-/* A along each row i of e: position 6 i + j at out + (6 i + j) * xs */
+/* A along each row i of e: position 6 i + j at out + (6 i + j) * xs (ivdep: as in
+ * bt6_along_rows) */
 WINO_NOINLINE void a4_along_rows(const float e[restrict 6][4][WINO_KB], int cb,
                                  float *restrict out, ptrdiff_t xs)
 {
     for (int i = 0; i < 6; i++) {
         float *restrict o = out + 6 * i * xs;
+#pragma GCC ivdep
         for (int c = 0; c < cb; c++) {
             const float v[4] = {e[i][0][c], e[i][1][c], e[i][2][c], e[i][3][c]};
             float t[6];

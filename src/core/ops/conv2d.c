@@ -13,11 +13,10 @@
  *   images' patch matrices sit side by side, so that late layers with a few output pixels
  *   per image still give wide products (ResNet-18's 2x2 outputs: one image alone used a
  *   quarter of a vector).
- * 3x3 layers from 32 channels in and out run their forward and input-gradient products as
- * Winograd F(4x4, 3x3) instead (F(2x2, 3x3) on images under 8x8 and where F(4x4)'s weights
- * would pass 16 MB; winograd.h): 2.25 (or 4) multiply-adds per output and channel instead
- * of 9, for a few additions; from 64 channels their weight gradients too. Other weight
- * gradients are dot products over pixels (qt_gemm_dot; direct k x k ones on padded copies,
+ * 3x3 layers from 32 channels in and out run their forward, input-gradient and
+ * weight-gradient products as Winograd F(4x4, 3x3) instead (F(2x2, 3x3) on images under 8x8
+ * and where F(4x4)'s weights would pass 16 MB; winograd.h): 2.25 (or 4) multiply-adds per
+ * output and channel instead of 9, for a few additions. Other weight gradients are dot products over pixels (qt_gemm_dot; direct k x k ones on padded copies,
  * several small images stacked in one plane). Each is summed into one partial per slot, and
  * the partials are added at the end in slot order. Slot k always takes tiles k, k + slots,
  * ...: which thread runs a slot does not change what it sums, so gradients are bitwise
@@ -46,8 +45,7 @@ typedef struct {
     qt_patch_geom g;          /* one group of one image */
     int direct;               /* patches read in place instead of im2col */
     int phases;               /* direct with stride 2: x read as 4 phase planes per channel */
-    int winograd;             /* forward and dx by Winograd (direct is set too) */
-    int winograd_dw;          /* dw by Winograd (set with winograd, and on some narrower layers) */
+    int winograd;             /* forward, dx and dw by Winograd (direct is set too) */
     int wino_m;               /* Winograd's outputs per tile side: F(2x2, 3x3) or F(4x4, 3x3) */
     qt_isa isa;
 } conv_shape;
@@ -777,10 +775,10 @@ static void conv2d_backward(qt_ctx *c, const qt_node *nd)
         j.col = qt_ctx_scratch(c, (size_t)s->kg * s->ld * workers * sizeof(float));
     if (s->side > 1 && (dw || dx))
         j.dyside = qt_ctx_scratch(c, (size_t)s->cout * s->ld * workers * sizeof(float));
-    /* Weight gradients by Winograd (s->winograd_dw): the slots sum dU, which becomes dw once,
+    /* Weight gradients by Winograd (s->winograd): the slots sum dU, which becomes dw once,
      * after the slots' partials are added. */
     qt_winograd wino_dw = qt_winograd_make(s->isa, s->cin, s->cout, s->h, s->w, s->wino_m);
-    if (dw && s->winograd_dw && qt_winograd_grad_fits(&wino_dw)) {
+    if (dw && s->winograd && qt_winograd_grad_fits(&wino_dw)) {
         j.wino_dw = &wino_dw;
         j.dw_scratch = qt_ctx_scratch(
             c, qt_winograd_grad_scratch_floats(&wino_dw, j.tile) * workers * sizeof(float));
@@ -910,14 +908,14 @@ static int conv_shape_make(qt_ctx *c, const qt_tensor *x, const qt_tensor *w,
     /* Winograd's transforms cost per channel what its products save per channel pair: its
      * forward and input gradient win from 32 channels (2 threads, batch 128, against the
      * direct kernel: 32 channels on 16x16 1.6x, 64 on 8x8 1.5x; at 16 channels on 32x32
-     * F(4x4) is 1.05x alone but slower inside ResNet-56), 1.4-2.9x at 64-256 channels. */
+     * F(4x4) is 1.05x alone but slower inside ResNet-56), 1.4-2.9x at 64-256 channels. Its
+     * weight gradient, a product along the tiles, wins from 32 channels too (32 on 16x16:
+     * 2.6-3.3 ms against the direct kernel's 3.2-3.5); at 16 channels on 32x32 it takes twice
+     * the direct kernel's time. */
     const int narrow = s->cin < s->cout ? s->cin : s->cout;
     const int wino_shape = s->direct && !s->phases && s->kh == 3 && spec.groups == 1;
     const int forced = c->conv_algo == QT_CONV_WINOGRAD || c->conv_algo == QT_CONV_WINOGRAD_F4;
     s->winograd = wino_shape && (forced || (c->conv_algo == QT_CONV_AUTO && narrow >= 32));
-    /* Its weight gradient, a product along the tiles, wins from 64 channels (at 32 it takes
-     * 1.2x the direct kernel's time). */
-    s->winograd_dw = wino_shape && (forced || (c->conv_algo == QT_CONV_AUTO && narrow >= 64));
     /* F(4x4, 3x3) from 8x8 images: 2.25 multiply-adds per output instead of 4, for
      * transforms of about the same cost (F(2x2) against F(4x4), 2 threads: 128 channels on
      * 32x32 forward 62 -> 41 ms, 64 on 8x8 1.40 -> 1.21 ms). On 4x4 one tile covers the
