@@ -25,12 +25,15 @@ qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w, int m)
 {
     const int a = m + 2;
     qt_winograd g = {isa, cin, cout, h, w, m, a * a, (h + m - 1) / m, (w + m - 1) / m, 0, 0};
-    /* Enough tiles per round for wide products, while the round's V and M stay in L2; but
-     * where one position's weights fill L2 by themselves (512 x 512), every round streams
-     * them again, so rounds of 64 tiles at least (512 channels on 8x8 images: forward 55-59
-     * ms with 32, 54 with 64, 50-52 with 128; 128 put VGG-BC's peak memory 14 MB higher). */
+    /* Enough tiles per round for wide products, while the round's V and M stay in L2 beside
+     * the weights: within 256 KB, 32 tiles at least (2 threads, batch 128, forward: 32
+     * channels on 16x16 1.66-1.73 ms with 1 MB's 112 tiles, 1.50-1.54 with 32; 64 on 8x8
+     * 1.27-1.29 with 56, 1.16-1.22 with 32; 16 or 24 tiles were slower). But where one
+     * position's weights fill L2 by themselves (512 x 512), every round streams them again,
+     * so rounds of 64 tiles at least (512 channels on 8x8 images: forward 55-59 ms with 32,
+     * 54 with 64, 50-52 with 128; 128 put VGG-BC's peak memory 14 MB higher). */
     const int least = (size_t)cin * cout * sizeof(float) >= ((size_t)1 << 20) ? 64 : 32;
-    int chunk = (int)(((size_t)1 << 20) / ((size_t)g.xi * (cin + cout) * sizeof(float)));
+    int chunk = (int)(((size_t)256 << 10) / ((size_t)g.xi * (cin + cout) * sizeof(float)));
     chunk = chunk < least ? least : chunk > 768 ? 768 : chunk;
     g.chunk = (chunk + g.tw - 1) / g.tw * g.tw;
     /* The weight gradient's products run along the tiles of whole images, about 256 deep
