@@ -16,11 +16,12 @@
  * 3x3 layers from 32 channels in and out run their forward, input-gradient and
  * weight-gradient products as Winograd F(4x4, 3x3) instead (F(2x2, 3x3) on images under 8x8
  * and where F(4x4)'s weights would pass 16 MB; winograd.h): 2.25 (or 4) multiply-adds per
- * output and channel instead of 9, for a few additions. Other weight gradients are dot products over pixels (qt_gemm_dot; direct k x k ones on padded copies,
- * several small images stacked in one plane). Each is summed into one partial per slot, and
- * the partials are added at the end in slot order. Slot k always takes tiles k, k + slots,
- * ...: which thread runs a slot does not change what it sums, so gradients are bitwise
- * reproducible (exact resume needs that). */
+ * output and channel instead of 9, for a few additions. Other weight gradients are dot
+ * products over pixels (qt_gemm_dot; direct k x k ones on padded copies, several small
+ * images stacked in one plane). Each is summed into one partial per slot, and the partials
+ * are added at the end in slot order. Slot k always takes tiles k, k + slots, ...: which
+ * thread runs a slot does not change what it sums, so gradients are bitwise reproducible
+ * (exact resume needs that). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
