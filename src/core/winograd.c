@@ -11,10 +11,12 @@
 #include "transpose.h"
 #include "winograd_transforms.h"
 
-/* Weight gradient: tiles per round of products, the most bytes of a round's V^T and D, the
- * share of L2 they should take where possible, and the most bytes of one image's (beyond
- * that, conv2d takes the direct kernel). */
+/* Forward: the bytes of a round's V and M (see qt_winograd_make). Weight gradient: tiles per
+ * round of products, the most bytes of a round's V^T and D, the share of L2 they should take
+ * where possible, and the most bytes of one image's (beyond that, conv2d takes the direct
+ * kernel). */
 enum {
+    ROUND_BYTES = 256 << 10,
     GRAD_TILES = 256,
     GRAD_BYTES = 16 << 20,
     GRAD_L2_BYTES = 1 << 20,
@@ -33,7 +35,7 @@ qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w, int m)
      * so rounds of 64 tiles at least (512 channels on 8x8 images: forward 55-59 ms with 32,
      * 54 with 64, 50-52 with 128; 128 put VGG-BC's peak memory 14 MB higher). */
     const int least = (size_t)cin * cout * sizeof(float) >= ((size_t)1 << 20) ? 64 : 32;
-    int chunk = (int)(((size_t)256 << 10) / ((size_t)g.xi * (cin + cout) * sizeof(float)));
+    int chunk = (int)((size_t)ROUND_BYTES / ((size_t)g.xi * (cin + cout) * sizeof(float)));
     chunk = chunk < least ? least : chunk > 768 ? 768 : chunk;
     g.chunk = (chunk + g.tw - 1) / g.tw * g.tw;
     /* The weight gradient's products run along the tiles of whole images, about 256 deep
@@ -48,8 +50,8 @@ qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w, int m)
     const int fit = (int)((size_t)GRAD_BYTES / image_bytes);
     images = images > fit ? fit : images;
     /* But where the sums are smaller than L2, the round's V^T and D should stay in L2: no
-     * larger than the sums or GRAD_L2_BYTES (64 channels on 8x8, 1 thread: 28 images 1.8 ms,
-     * 14 images 1.45; 32 on 16x16 unchanged at 7). */
+     * larger than GRAD_L2_BYTES, or than the sums where those are larger (64 channels on 8x8,
+     * 1 thread: 28 images 1.8 ms, 14 images 1.45; 32 on 16x16 unchanged at 7). */
     const size_t sums = (size_t)g.xi * cin * cout * sizeof(float);
     const int in_l2 = (int)((sums > GRAD_L2_BYTES ? sums : GRAD_L2_BYTES) / image_bytes);
     images = images > in_l2 ? in_l2 : images;
