@@ -2,12 +2,13 @@
  * (OpenBLAS itself runs single-threaded inside them).
  *
  * The products that read the weights (forward, input gradient) take them a tile at a time:
- * a block of rows (forward) or of columns (input gradient) of at most TILE_FLOATS weights,
+ * a block of rows (forward) or of columns (input gradient) of about TILE_FLOATS weights,
  * one tile per task. A coded weight (a quantized layer, tensor.h) is decoded tile by tile
  * into the worker's buffer, so no float copy of the whole layer is made; a float weight is
  * read in place through the same tiles. Both make the same product calls on the same values,
  * so they give bitwise the same results, and every output element comes from one call
- * whatever the number of workers. */
+ * whatever the number of workers. (OpenBLAS's last bits for a row depend on the tile it is
+ * in: the tiles are a function of the layer's shape alone.) */
 #include <cblas.h>
 #include <string.h>
 
@@ -15,16 +16,21 @@
 #include "qtrain/ops.h"
 #include "qtrain/threads.h"
 
-enum { TILE_FLOATS = 1 << 18 };  /* 1 MiB per worker */
+/* A tile's weights: a decoded tile (256 KB) stays in L2 while the product packs it, and a
+ * layer splits into several tiles, so both workers have products to run. At least
+ * MIN_TILE_LINES rows or columns: every product call packs the whole of its other operand
+ * (x or dy) again, which a thin tile of a wide layer (8192 inputs) would repeat too often. */
+enum { TILE_FLOATS = 1 << 16, MIN_TILE_LINES = 32 };
 
 typedef struct {
     const float *x, *b, *dy;
     qt_values w;
     float *y, *dx, *dw;
-    float *tiles;             /* coded weights: one TILE_FLOATS buffer per worker */
+    float *tiles;             /* coded weights: one tile's buffer per worker */
     int n, in, out;
     int block;                /* weight rows (forward) or columns (input gradient) per tile */
     float beta;
+    int line;                 /* the floats of one such row or column of a tile */
 } linear_job;
 
 /* Rows of a block: enough work per task to outweigh the dispatch. */
@@ -34,11 +40,11 @@ static long min_rows(int cols, int depth)
     return r < 1 ? 1 : r;
 }
 
-/* Weight rows (of `len` floats) per tile; at least one. */
+/* Weight rows (of `len` floats) per tile. */
 static int tile_block(int len)
 {
     int b = TILE_FLOATS / len;
-    return b < 1 ? 1 : b;
+    return b < MIN_TILE_LINES ? MIN_TILE_LINES : b;
 }
 
 /* out = codes times unit (qt_values_at's decoding), in a loop free of the float-or-coded
@@ -70,7 +76,7 @@ static const float *weight_tile(const linear_job *j, int worker, int o0, int row
         *ld = j->in;
         return j->w.f + (size_t)o0 * j->in + i0;
     }
-    float *t = j->tiles + (size_t)worker * TILE_FLOATS;
+    float *t = j->tiles + (size_t)worker * j->block * j->line;
 #if defined(__x86_64__) && defined(__GNUC__)
     const int wide = qt_isa_supported(QT_ISA_AVX512);
 #endif
@@ -127,21 +133,22 @@ static void weight_grad_rows(void *arg, long lo, long hi, int worker)
                 j->dy + lo, j->out, j->x, j->in, j->beta, j->dw + lo * j->in, j->in);
 }
 
-/* Per-worker tile buffers when the weights are coded (released by the caller). */
-static int tile_buffers(qt_ctx *c, linear_job *j)
+/* Runs fn over the tiles of `len` weight rows or columns of `line` floats each, with a
+ * tile buffer per worker when the weights are coded. */
+static int run_tiles(qt_ctx *c, linear_job *j, int len, int line,
+                     void (*fn)(void *, long, long, int))
 {
-    if (j->w.f)
-        return QT_OK;
-    size_t bytes = (size_t)qt_pool_threads(c->pool) * TILE_FLOATS * sizeof(float);
-    return (j->tiles = qt_ctx_scratch(c, bytes)) ? QT_OK : QT_ERR;
-}
-
-/* Tiles of `block` rows or columns over `len` of them, taken `per_task` at a time. */
-static void run_tiles(qt_ctx *c, linear_job *j, int len, int block, long per_task,
-                      void (*fn)(void *, long, long, int))
-{
-    j->block = block;
-    qt_pool_for(c->pool, (len + block - 1) / block, per_task < 1 ? 1 : per_task, fn, j);
+    j->block = tile_block(line) < len ? tile_block(line) : len;
+    j->line = line;
+    if (!j->w.f) {
+        size_t bytes = (size_t)qt_pool_threads(c->pool) * j->block * line * sizeof(float);
+        if (!(j->tiles = qt_ctx_scratch(c, bytes)))
+            return QT_ERR;
+    }
+    long per_task = min_rows(j->n, line) / j->block;
+    qt_pool_for(c->pool, (len + j->block - 1) / j->block, per_task < 1 ? 1 : per_task, fn, j);
+    qt_ctx_release(c, j->tiles);
+    return QT_OK;
 }
 
 /* dy (N, OUT) -> dx = dy w (N, IN), dw = dy^T x (OUT, IN), db = sum_n dy (OUT) */
@@ -149,12 +156,9 @@ static void linear_backward(qt_ctx *c, const qt_node *nd)
 {
     qt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
     linear_job j = {x->data, NULL, nd->out->grad, qt_tensor_values(w), NULL, NULL, NULL, NULL,
-                    x->shape[0], x->shape[1], w->shape[0], 0, 0.0f};
-    if ((j.dx = qt_grad_target(c, x, &j.beta)) && tile_buffers(c, &j) == QT_OK) {
-        const int cols = tile_block(j.out);
-        run_tiles(c, &j, j.in, cols, min_rows(j.n, j.out) / cols, input_grad_tiles);
-        qt_ctx_release(c, j.tiles);
-    }
+                    x->shape[0], x->shape[1], w->shape[0], 0, 0.0f, 0};
+    if ((j.dx = qt_grad_target(c, x, &j.beta)))
+        run_tiles(c, &j, j.in, j.out, input_grad_tiles);
     if ((j.dw = qt_grad_target(c, w, &j.beta)))
         qt_pool_for(c->pool, j.out, min_rows(j.in, j.n), weight_grad_rows, &j);
     float beta;
@@ -181,12 +185,9 @@ qt_tensor *qt_linear(qt_ctx *c, qt_tensor *x, qt_tensor *w, qt_tensor *b)
     if (!y)
         return NULL;
     linear_job j = {x->data, b ? b->data : NULL, NULL, qt_tensor_values(w), y->data, NULL, NULL,
-                    NULL, x->shape[0], x->shape[1], w->shape[0], 0, 0.0f};
-    if (tile_buffers(c, &j) != QT_OK)
+                    NULL, x->shape[0], x->shape[1], w->shape[0], 0, 0.0f, 0};
+    if (run_tiles(c, &j, j.out, j.in, forward_tiles) != QT_OK)
         return NULL;
-    const int rows = tile_block(j.in);
-    run_tiles(c, &j, j.out, rows, min_rows(j.n, j.in) / rows, forward_tiles);
-    qt_ctx_release(c, j.tiles);
     qt_tape_record(c, linear_backward, y, x, w, b);
     return y;
 }
