@@ -78,26 +78,26 @@ int qt_winograd_weight_panels(const qt_winograd *g)
 void qt_winograd_transform_weights(const qt_winograd *g, const qt_values *w, int flip,
                                    float *dst, int p0, int p1)
 {
-    const int mr = qt_gemm_mr(g->isa), nb = WINO_KB / mr * mr;
+    const int mr = qt_gemm_mr(g->isa), cb = WINO_KB / mr; /* channels per block */
     const size_t packed = qt_gemm_pack_floats(g->isa, g->cout, g->cin);
     float k[9][WINO_KB], u[WINO_MAX_XI][WINO_KB];
-    /* channels inside: each kernel row of w is read along, each panel written along */
-    for (int ob = p0 * mr; ob < p1 * mr; ob += nb)
-        for (int c = 0; c < g->cin; c++) {
-            const int n = p1 * mr - ob < nb ? p1 * mr - ob : nb;
-            for (int j = 0; j < n; j++) { /* outputs past cout: the last panel's zero rows */
-                const int o = ob + j;
+    /* A block is cb channels of one panel, kernel (o, c) its j = (c - c0) * mr + o % mr: the
+     * panel's own order (kernel (o, c) at c * mr + o % mr), so that each position's block
+     * goes into the panel as one run. */
+    for (int p = p0; p < p1; p++)
+        for (int c0 = 0; c0 < g->cin; c0 += cb) {
+            const int nc = g->cin - c0 < cb ? g->cin - c0 : cb;
+            for (int j = 0; j < nc * mr; j++) { /* outputs past cout: the last panel's zeros */
+                const int o = p * mr + j % mr, c = c0 + j / mr;
                 for (int q = 0; q < 9; q++)
                     k[q][j] = o >= g->cout ? 0.0f
                               : qt_values_at(w, flip ? ((ptrdiff_t)c * g->cout + o) * 9 + 8 - q
                                                      : ((ptrdiff_t)o * g->cin + c) * 9 + q);
             }
-            transforms(g)->kernels((const float(*)[WINO_KB])k, n, u);
-            /* into the packed panels: panel ob / mr + r holds kernel (o, c) at c * mr + o % mr */
+            transforms(g)->kernels((const float(*)[WINO_KB])k, nc * mr, u);
             for (int xi = 0; xi < g->xi; xi++)
-                for (int r = 0; r < n / mr; r++)
-                    memcpy(dst + xi * packed + ((size_t)(ob / mr + r) * g->cin + c) * mr,
-                           u[xi] + r * mr, (size_t)mr * sizeof(float));
+                memcpy(dst + xi * packed + ((size_t)p * g->cin + c0) * mr, u[xi],
+                       (size_t)nc * mr * sizeof(float));
         }
 }
 
@@ -306,15 +306,19 @@ void qt_winograd_grad_to_weights(const qt_winograd *g, const float *du, float *d
 {
     const wino_transforms *tr = transforms(g);
     const size_t pairs = (size_t)g->cout * g->cin;
+    float u[WINO_MAX_XI][WINO_KB], k[9][WINO_KB];
+    /* a block of input channels at a time: dU's positions are read along, the kernels
+     * transformed as vectors */
     for (int o = o0; o < o1; o++)
-        for (int c = 0; c < g->cin; c++) {
-            const size_t pc = (size_t)o * g->cin + c;
-            float u[WINO_MAX_XI], k[9];
+        for (int c0 = 0; c0 < g->cin; c0 += WINO_KB) {
+            const int n = g->cin - c0 < WINO_KB ? g->cin - c0 : WINO_KB;
+            const size_t pc = (size_t)o * g->cin + c0;
             for (int xi = 0; xi < g->xi; xi++)
-                u[xi] = du[xi * pairs + pc];
-            tr->kernel_grad(u, k);
+                memcpy(u[xi], du + xi * pairs + pc, (size_t)n * sizeof(float));
+            tr->kernel_grads((const float(*)[WINO_KB])u, n, k);
             float *dst = dw + pc * 9;
-            for (int q = 0; q < 9; q++)
-                dst[q] = accumulate ? dst[q] + k[q] : k[q];
+            for (int j = 0; j < n; j++)
+                for (int q = 0; q < 9; q++)
+                    dst[9 * j + q] = accumulate ? dst[9 * j + q] + k[q][j] : k[q][j];
         }
 }

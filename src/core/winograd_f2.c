@@ -209,23 +209,28 @@ static void f2_grad_output_tile(const float *in, ptrdiff_t row, int n, float *ou
 }
 
 /* G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] */
-static void f2_kernel_grad(const float *u, float k[9])
+/* G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] down 4 vectors: r0..r2[j] from u0..u3[j] */
+WINO_NOINLINE void gt4_down(const float *restrict u0, const float *restrict u1,
+                            const float *restrict u2, const float *restrict u3, int n,
+                            float *restrict r0, float *restrict r1, float *restrict r2)
 {
-    float t[3][4];
-    for (int j = 0; j < 4; j++) {
-        const float a = u[j], b = u[4 + j], c = u[8 + j], d = u[12 + j];
-        t[0][j] = a + 0.5f * (b + c);
-        t[1][j] = 0.5f * (b - c);
-        t[2][j] = 0.5f * (b + c) + d;
+    for (int j = 0; j < n; j++) {
+        const float a = u0[j], b = u1[j], c = u2[j], d = u3[j];
+        r0[j] = a + 0.5f * (b + c);
+        r1[j] = 0.5f * (b - c);
+        r2[j] = 0.5f * (b + c) + d;
     }
-    for (int i = 0; i < 3; i++) {
-        const float a = t[i][0], b = t[i][1], c = t[i][2], d = t[i][3];
-        k[3 * i + 0] = a + 0.5f * (b + c);
-        k[3 * i + 1] = 0.5f * (b - c);
-        k[3 * i + 2] = 0.5f * (b + c) + d;
-    }
+}
+
+static void f2_kernel_grads(const float u[WINO_MAX_XI][WINO_KB], int n, float k[9][WINO_KB])
+{
+    float t[3][4][WINO_KB]; /* t = G^T u: t[i][j] from column j of u */
+    for (int j = 0; j < 4; j++)
+        gt4_down(u[j], u[4 + j], u[8 + j], u[12 + j], n, t[0][j], t[1][j], t[2][j]);
+    for (int i = 0; i < 3; i++) /* row i of k = row i of t times G */
+        gt4_down(t[i][0], t[i][1], t[i][2], t[i][3], n, k[3 * i], k[3 * i + 1], k[3 * i + 2]);
 }
 
 const wino_transforms wino_f2 = {f2_kernels,       f2_input_floats,      f2_input_tiles,
                                  f2_output_floats, f2_output_tiles,      f2_grad_input_tile,
-                                 f2_grad_output_tile, f2_kernel_grad};
+                                 f2_grad_output_tile, f2_kernel_grads};

@@ -316,31 +316,34 @@ static void f4_grad_output_tile(const float *in, ptrdiff_t row, int n, float *ou
     }
 }
 
-/* G^T = [1/4 -1/6 -1/6 1/24 1/24 0; 0 -1/6 1/6 1/12 -1/12 0; 0 -1/6 -1/6 1/6 1/6 1] applied
- * to 6 values u0..u5 */
-static void gt6(const float *u, ptrdiff_t s, float *r)
+/* G^T = [1/4 -1/6 -1/6 1/24 1/24 0; 0 -1/6 1/6 1/12 -1/12 0; 0 -1/6 -1/6 1/6 1/6 1] down 6
+ * vectors: r0..r2[j] from u0..u5[j] */
+WINO_NOINLINE void gt6_down(const float *restrict u0, const float *restrict u1,
+                            const float *restrict u2, const float *restrict u3,
+                            const float *restrict u4, const float *restrict u5, int n,
+                            float *restrict r0, float *restrict r1, float *restrict r2)
 {
     const float sixth = 1.0f / 6.0f;
-    const float a = u[s] + u[2 * s], b = u[3 * s] + u[4 * s];
-    const float c = u[2 * s] - u[s], d = u[3 * s] - u[4 * s];
-    r[0] = 0.25f * u[0] - sixth * a + (1.0f / 24.0f) * b;
-    r[1] = sixth * c + (1.0f / 12.0f) * d;
-    r[2] = sixth * (b - a) + u[5 * s];
+    for (int j = 0; j < n; j++) {
+        const float a = u1[j] + u2[j], b = u3[j] + u4[j];
+        const float c = u2[j] - u1[j], d = u3[j] - u4[j];
+        r0[j] = 0.25f * u0[j] - sixth * a + (1.0f / 24.0f) * b;
+        r1[j] = sixth * c + (1.0f / 12.0f) * d;
+        r2[j] = sixth * (b - a) + u5[j];
+    }
 }
 
-static void f4_kernel_grad(const float *u, float k[9])
+static void f4_kernel_grads(const float u[WINO_MAX_XI][WINO_KB], int n, float k[9][WINO_KB])
 {
-    float t[3][6]; /* t = G^T u: t[i][j] from column j of u */
-    for (int j = 0; j < 6; j++) {
-        float r[3];
-        gt6(u + j, 6, r);
-        for (int i = 0; i < 3; i++)
-            t[i][j] = r[i];
-    }
-    for (int i = 0; i < 3; i++)
-        gt6(t[i], 1, k + 3 * i);
+    float t[3][6][WINO_KB]; /* t = G^T u: t[i][j] from column j of u */
+    for (int j = 0; j < 6; j++)
+        gt6_down(u[j], u[6 + j], u[12 + j], u[18 + j], u[24 + j], u[30 + j], n, t[0][j], t[1][j],
+                 t[2][j]);
+    for (int i = 0; i < 3; i++) /* row i of k = row i of t times G */
+        gt6_down(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], n, k[3 * i],
+                 k[3 * i + 1], k[3 * i + 2]);
 }
 
 const wino_transforms wino_f4 = {f4_kernels,       f4_input_floats,      f4_input_tiles,
                                  f4_output_floats, f4_output_tiles,      f4_grad_input_tile,
-                                 f4_grad_output_tile, f4_kernel_grad};
+                                 f4_grad_output_tile, f4_kernel_grads};

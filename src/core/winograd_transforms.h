@@ -40,8 +40,9 @@ typedef struct {
     void (*grad_input_tile)(const float *in, ptrdiff_t row, int n, float *out, ptrdiff_t xs);
     /* One tile's A dy A^T from its m x m outputs, laid out as above. */
     void (*grad_output_tile)(const float *in, ptrdiff_t row, int n, float *out, ptrdiff_t xs);
-    /* k (3x3, row-major) = G^T u G */
-    void (*kernel_grad)(const float *u, float k[9]);
+    /* k[q][j] = (G^T u_j G)[q] for kernels j < n, u[xi][j] their gradients' positions: the
+     * gradient of `kernels` (a kernel's taps q row-major) */
+    void (*kernel_grads)(const float u[WINO_MAX_XI][WINO_KB], int n, float k[9][WINO_KB]);
 } wino_transforms;
 
 extern const wino_transforms wino_f2, wino_f4;
