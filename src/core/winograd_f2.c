@@ -208,7 +208,6 @@ static void f2_grad_output_tile(const float *in, ptrdiff_t row, int n, float *ou
                              out + (4 * i + 3) * xs);
 }
 
-/* G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] */
 /* G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] down 4 vectors: r0..r2[j] from u0..u3[j] */
 WINO_NOINLINE void gt4_down(const float *restrict u0, const float *restrict u1,
                             const float *restrict u2, const float *restrict u3, int n,
