@@ -12,11 +12,10 @@ its test accuracy comes from the run's summary.json. Writes <out>/runs.csv (ever
 from several runs pooled) without training.
 
 Usage: build_seeds.py --a DIR --b DIR [--a-name NAME] [--b-name NAME] [--config FILE]
-                      [--seeds 1-10] [--out DIR]
+                      [--seeds 1,2,...] [--out DIR]
        build_seeds.py --from-runs CSV [CSV ...] [--config FILE] [--out DIR]
 """
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -26,15 +25,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import qtexp  # noqa: E402
 import seedstats  # noqa: E402
 import speed  # noqa: E402
 
 PROG = "build_seeds.py"
-
-
-def parse_seeds(text):
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
+HEADER = ["seed", "build", "commit", "test_acc_pct", "seconds"]
 
 
 def train(build, config, seed, workdir):
@@ -59,10 +55,11 @@ def describe(build):
 
 
 def summary_lines(rows, config, source):
-    """results.md's lines for runs [seed, build name, commit, accuracy, seconds]: the builds
-    in the order they first appear, the first one the baseline."""
+    """results.md's lines for runs (dicts of HEADER's columns): the builds in the order they
+    first appear, the first one the baseline."""
     names, commits, acc = [], {}, {}
-    for seed, name, commit, test_acc, _ in rows:
+    for r in rows:
+        seed, name, commit, test_acc = r["seed"], r["build"], r["commit"], r["test_acc_pct"]
         if name not in acc:
             names.append(name)
             commits[name], acc[name] = commit, {}
@@ -74,13 +71,12 @@ def summary_lines(rows, config, source):
     xa, xb = [acc[na][k] for k in seeds], [acc[nb][k] for k in seeds]
     test = seedstats.welch(xa, xb)
     lower_b = sum(x > y for x, y in zip(xa, xb))
+    table = qtexp.md_table(["build", "commit", "test accuracy % (mean ± std)", "per seed"],
+                           [[name, commits[name], seedstats.mean_std_text(xs),
+                             " / ".join(f"{x:.2f}" for x in xs)] for name, xs in ((na, xa), (nb, xb))])
     lines = [f"`{os.path.relpath(config, speed.ROOT)}` trained by two builds of qtrain, "
              f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}, `--seed`), interleaved; {source} "
-             f"(`experiments/{PROG}`).", "",
-             "| build | commit | test accuracy % (mean ± std) | per seed |", "|---|---|---|---|"]
-    for name, xs in ((na, xa), (nb, xb)):
-        per_seed = " / ".join(f"{x:.2f}" for x in xs)
-        lines.append(f"| {name} | {commits[name]} | {seedstats.mean_std_text(xs)} | {per_seed} |")
+             f"(`experiments/{PROG}`).", ""] + table.rstrip("\n").split("\n")
     diff = seedstats.mean(xb) - seedstats.mean(xa)
     verdict = ("not testable" if test is None else
                f"Welch t {test[0]:.2f}, df {test[1]:.1f}, p {test[2]:.2g}: "
@@ -99,7 +95,8 @@ def run_all(a, seeds):
         for seed in seeds:
             for name, build, commit in builds:
                 test_acc, seconds = train(build, a.config, seed, work)
-                rows.append([seed, name, commit, f"{test_acc:.2f}", f"{seconds:.1f}"])
+                rows.append(dict(zip(HEADER, [seed, name, commit, f"{test_acc:.2f}",
+                                              f"{seconds:.1f}"])))
                 print(f"[{len(rows)}/{2 * len(seeds)}] seed {seed} {name} ({commit}): "
                       f"{test_acc:.2f} %", flush=True)
     return rows
@@ -112,31 +109,27 @@ def main():
     ap.add_argument("--a-name", default="A")
     ap.add_argument("--b-name", default="B")
     ap.add_argument("--config", default=os.path.join(speed.ROOT, "configs/fmnist_bc.ini"))
-    ap.add_argument("--seeds", default="1-10", help="a range, e.g. 1-10")
+    ap.add_argument("--seeds", type=qtexp.parse_seeds, default=list(range(1, 11)),
+                    help="comma-separated (default 1,...,10)")
     ap.add_argument("--from-runs", nargs="+", metavar="CSV",
                     help="summarise earlier runs.csv files (same config) instead of training")
     ap.add_argument("--out", default=os.path.join(speed.ROOT, "experiments/results/build_seeds"))
     a = ap.parse_args()
     if a.from_runs:
-        rows = []
-        for path in a.from_runs:
-            with open(path, newline="") as f:
-                rows += [r for r in csv.reader(f)][1:]
+        rows = [r for path in a.from_runs for r in qtexp.read_csv(path)]
         source = "summarised from " + ", ".join(os.path.basename(os.path.dirname(
             os.path.abspath(p))) + "/" + os.path.basename(p) for p in a.from_runs)
     elif a.a and a.b:
         source = "started " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + " on " + \
                  speed.cpu_model()
-        rows = run_all(a, parse_seeds(a.seeds))
+        rows = run_all(a, a.seeds)
     else:
         sys.exit(f"{PROG}: give --a and --b (two build directories), or --from-runs")
     lines = summary_lines(rows, a.config, source)
     os.makedirs(a.out, exist_ok=True)
     if not a.from_runs:
-        with open(os.path.join(a.out, "runs.csv"), "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["seed", "build", "commit", "test_acc_pct", "seconds"])
-            w.writerows(rows)
+        qtexp.write_csv(os.path.join(a.out, "runs.csv"), HEADER,
+                        [[r[k] for k in HEADER] for r in rows])
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -138,7 +138,8 @@ static void weight_grad_rows(void *arg, long lo, long hi, int worker)
 static int run_tiles(qt_ctx *c, linear_job *j, int len, int line,
                      void (*fn)(void *, long, long, int))
 {
-    j->block = tile_block(line) < len ? tile_block(line) : len;
+    const int block = tile_block(line);
+    j->block = block < len ? block : len;
     j->line = line;
     if (!j->w.f) {
         size_t bytes = (size_t)qt_pool_threads(c->pool) * j->block * line * sizeof(float);
