@@ -211,7 +211,9 @@ typedef struct {
     int relu;
 } fwd_job;
 
-/* The inference epilogue on one image's output, still in cache. */
+/* The inference epilogue on one image's output, still in cache. The residual is not: each
+ * plane is fetched while the one before is mapped, as the hardware prefetcher does not
+ * follow a stream across a 4 KB page (a 32x32 plane is one). */
 static void epilogue(const fwd_job *j, int i, float *yi)
 {
     const conv_shape *s = j->s;
@@ -219,6 +221,8 @@ static void epilogue(const fwd_job *j, int i, float *yi)
         float *y = yi + (size_t)o * s->p;
         const float a = j->scale[o], b = j->shift[o];
         const float *r = j->res ? j->res + ((size_t)i * s->cout + o) * s->p : NULL;
+        for (int q = 0; r && o + 1 < s->cout && q < s->p; q += 16)
+            __builtin_prefetch(r + s->p + q);
         for (int q = 0; q < s->p; q++) {
             float v = a * y[q] + b + (r ? r[q] : 0.0f);
             y[q] = j->relu && !(v > 0.0f) ? 0.0f : v;

@@ -11,23 +11,45 @@ typedef struct {
     int s, accumulate;
 } shortcut_job;
 
+/* One plane: y (oh, ow) = x (h, w) at every s-th row and column, or the reverse, dx += dy
+ * there. Inlined with s a constant where it is 2 (every ResNet shortcut), so the strided
+ * accesses vectorise. */
+static inline void subsample_plane(const float *x, int w, int s, float *y, int oh, int ow)
+{
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++)
+            y[oy * ow + ox] = x[(oy * s) * w + ox * s];
+}
+
+static inline void scatter_add_plane(const float *dy, int oh, int ow, int s, float *dx, int w)
+{
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++)
+            dx[(oy * s) * w + ox * s] += dy[oy * ow + ox];
+}
+
 /* x (N, C, H, W) -> y (N, C_out, OH, OW):
- * y[:, lo + ch, oy, ox] = x[:, ch, oy*s, ox*s], zeros elsewhere */
+ * y[:, lo + ch, oy, ox] = x[:, ch, oy*s, ox*s], zeros elsewhere (only the padding channels
+ * are cleared: the others are written whole) */
 static void forward_range(void *arg, long i0, long i1, int worker)
 {
     const shortcut_job *j = arg;
     const int ci = j->x->shape[1], h = j->x->shape[2], w = j->x->shape[3], s = j->s;
     const int co = j->y->shape[1], oh = j->y->shape[2], ow = j->y->shape[3], lo = (co - ci) / 2;
-    const size_t img = (size_t)co * oh * ow;
-    memset(j->y->data + i0 * img, 0, (size_t)(i1 - i0) * img * sizeof(float));
-    for (long i = i0; i < i1; i++)
+    const size_t plane = (size_t)oh * ow;
+    for (long i = i0; i < i1; i++) {
+        float *yi = j->y->data + (size_t)i * co * plane;
+        memset(yi, 0, lo * plane * sizeof(float));
+        memset(yi + (lo + ci) * plane, 0, (co - lo - ci) * plane * sizeof(float));
         for (int ch = 0; ch < ci; ch++) {
             const float *xp = j->x->data + ((size_t)i * ci + ch) * h * w;
-            float *yp = j->y->data + ((size_t)i * co + lo + ch) * oh * ow;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                    yp[oy * ow + ox] = xp[(oy * s) * w + ox * s];
+            float *yp = yi + (lo + ch) * plane;
+            if (s == 2)
+                subsample_plane(xp, w, 2, yp, oh, ow);
+            else
+                subsample_plane(xp, w, s, yp, oh, ow);
         }
+    }
 }
 
 /* dy (N, C_out, OH, OW) -> dx (N, C, H, W): the subsampled positions get dy, others 0 */
@@ -43,9 +65,10 @@ static void backward_range(void *arg, long i0, long i1, int worker)
         for (int ch = 0; ch < ci; ch++) {
             float *dxp = j->dx + ((size_t)i * ci + ch) * h * w;
             const float *dyp = j->y->grad + ((size_t)i * co + lo + ch) * oh * ow;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                    dxp[(oy * s) * w + ox * s] += dyp[oy * ow + ox];
+            if (s == 2)
+                scatter_add_plane(dyp, oh, ow, 2, dxp, w);
+            else
+                scatter_add_plane(dyp, oh, ow, s, dxp, w);
         }
 }
 
