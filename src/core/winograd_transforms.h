@@ -47,6 +47,19 @@ typedef struct {
 
 extern const wino_transforms wino_f2, wino_f4;
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WINO_F4_AVX512 1
+/* F(4x4)'s transforms on whole 16x16 planes, or 4 consecutive 8x8 planes (image_stride
+ * apart), in registers (winograd_f4_avx512.c; AVX-512 CPUs only). Input: V[xi] of their 16
+ * tiles at v + xi * xi_stride, tile t (row-major, plane after plane) at v[t]. Output: the
+ * planes' y = [y +] A^T M A from M[xi] of those tiles at m + xi * xi_stride. */
+void wino_f4_input_16x16(const float *x, float *v, ptrdiff_t xi_stride);
+void wino_f4_input_8x8(const float *x, ptrdiff_t image_stride, float *v, ptrdiff_t xi_stride);
+void wino_f4_output_16x16(const float *m, ptrdiff_t xi_stride, float *y, int accumulate);
+void wino_f4_output_8x8(const float *m, ptrdiff_t xi_stride, float *y, ptrdiff_t image_stride,
+                        int accumulate);
+#endif
+
 /* y[x] = [y[x] +] out[x] for x < w: an output row from a transform's buffer into y */
 void wino_store_row(const float *restrict out, int w, int accumulate, float *restrict y);
 

@@ -133,6 +133,9 @@ static void test_fixed_shapes(void **state)
          * 8x8 and more): ragged edges (13x11), widths a multiple of 4, a chunk ending inside
          * an image */
         {6, 40, 13, 11, 36, 3, 1, 1, 1, 1}, {5, 32, 8, 12, 32, 3, 1, 1, 1, 0},
+        /* F(4x4)'s transforms on whole planes in registers (AVX-512): 16x16 planes, and 8x8
+         * ones by 4 with the rest of a task's images by the loops */
+        {3, 32, 16, 16, 32, 3, 1, 1, 1, 1}, {9, 8, 8, 8, 8, 3, 1, 1, 1, 0},
         /* stride 2 on even sizes, read as phase planes (direct): ResNet's 16 -> 32 with
          * several images per backward tile, 5x5 grouped with bias on a non-square image,
          * a 7x7 stem, small images stacked in padded planes, depthwise, a 1x1 output */
