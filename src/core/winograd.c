@@ -37,7 +37,10 @@ qt_winograd qt_winograd_make(qt_isa isa, int cin, int cout, int h, int w, int m)
     const int least = (size_t)cin * cout * sizeof(float) >= ((size_t)1 << 20) ? 64 : 32;
     int chunk = (int)((size_t)ROUND_BYTES / ((size_t)g.xi * (cin + cout) * sizeof(float)));
     chunk = chunk < least ? least : chunk > 768 ? 768 : chunk;
-    g.chunk = (chunk + g.tw - 1) / g.tw * g.tw;
+    /* whole rows of tiles; where rows of tiles divide 16, whole groups of 16 tiles, so that
+     * every chunk's run starts where the register transforms can take it (32x32: 56 -> 64) */
+    const int unit = 16 % g.tw ? g.tw : 16;
+    g.chunk = (chunk + unit - 1) / unit * unit;
     /* The weight gradient's products run along the tiles of whole images, about 256 deep
      * for F(2x2) (each round reads and writes all cout x cin sums of every position, so a
      * deep round amortises that; measured on 8x8 to 32x32 images), while V and D stay within

@@ -1,18 +1,19 @@
 /* F(4x4, 3x3)'s input and output transforms (winograd_f4.c) on whole planes with AVX-512:
- * 16x16 planes one at a time, 8x8 planes four at a time. Compiled for AVX-512 whatever the
- * build's baseline and only called when the CPU has it.
+ * 32x32 planes two tile rows at a time, 16x16 planes one at a time, 8x8 planes four at a
+ * time. Compiled for AVX-512 whatever the build's baseline and only called when the CPU
+ * has it.
  *
- * A 16x16 plane is 4 x 4 tiles, four 8x8 planes are 4 x 2 x 2, so their transformed patches
- * at one position are one vector of 16 tiles. The generic transforms run each pass as a loop
- * over memory, 8 or 16 floats long on these planes (ResNets' 32- and 64-channel stages), so
- * their calls, loop heads and stride-4 gathers through buffers cost more than the
- * arithmetic; here the planes stay in registers. Input: B^T down each tile row's 6 patch rows
- * (a vector holds a 16-wide row, or the same 8-wide row of two planes), then the 6 column
- * phases of each transformed row gathered by permutes, and B along them. Output: A^T down
- * the positions, A along them, then the 4 x 4 outputs of the 16 tiles transposed into the
- * planes' rows. The arithmetic is bt_point's and at_point's, operation for operation (no
- * fused multiply-adds), so the results are bitwise the generic transforms'
- * (tests/core/test_winograd_planes.c). */
+ * Two tile rows of a 32x32 plane are 2 x 8 tiles, a 16x16 plane is 4 x 4, four 8x8 planes
+ * are 4 x 2 x 2: their transformed patches at one position are one vector of 16 tiles. The
+ * generic transforms run each pass as a loop over memory, 8 to 32 floats long on these
+ * planes (ResNets' three stages), so their calls, loop heads and stride-4 gathers through
+ * buffers cost more than the arithmetic; here the planes stay in registers. Input: B^T down
+ * each tile row's 6 patch rows (a vector holds half a 32-wide row, a 16-wide row, or an
+ * 8-wide row of two planes), then the 6 column phases of each transformed row gathered by
+ * permutes, and B along them. Output: A^T down the positions, A along them, then the 4 x 4
+ * outputs of the 16 tiles transposed into the planes' rows. The arithmetic is bt_point's
+ * and at_point's, operation for operation (no fused multiply-adds), so the results are
+ * bitwise the generic transforms' (tests/core/test_winograd_planes.c). */
 #include "winograd_transforms.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -92,6 +93,33 @@ TARGET void wino_f4_input_16x16(const float *x, float *v, ptrdiff_t xi_stride)
             e[i][ty] = o[i];
     }
     phases_to_v(e, PHASE_INDEX, PHASE_KEEP, v, xi_stride);
+}
+
+/* 32x32: a vector holds the 16 tiles of two tile rows, a row of the plane is two vectors
+ * (columns 0-15, 16-31); the pairs are the halves of each tile row, and lane l < 8 reads
+ * column 4 l + j - 1, zero where that is -1 or 32. */
+static const int PHASE32_INDEX[6][16] = {
+    {0, 3, 7, 11, 15, 19, 23, 27}, {0, 4, 8, 12, 16, 20, 24, 28},
+    {1, 5, 9, 13, 17, 21, 25, 29}, {2, 6, 10, 14, 18, 22, 26, 30},
+    {3, 7, 11, 15, 19, 23, 27, 31}, {4, 8, 12, 16, 20, 24, 28, 0}};
+static const __mmask16 PHASE32_KEEP[6] = {0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F};
+
+TARGET void wino_f4_input_32x32(const float *x, int ty0, float *v, ptrdiff_t xi_stride)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 e[6][4]; /* e[i][2 t + h]: row i of B^T d for tile row ty0 + t, columns 16 h .. */
+    for (int t = 0; t < 2; t++)
+        for (int h = 0; h < 2; h++) {
+            __m512 rows[6], o[6];
+            for (int k = 0; k < 6; k++) {
+                const int y = 4 * (ty0 + t) - 1 + k;
+                rows[k] = y >= 0 && y < 32 ? _mm512_loadu_ps(x + 32 * y + 16 * h) : zero;
+            }
+            bt_vec(rows, o);
+            for (int i = 0; i < 6; i++)
+                e[i][2 * t + h] = o[i];
+        }
+    phases_to_v(e, PHASE32_INDEX, PHASE32_KEEP, v, xi_stride);
 }
 
 /* 8x8, 4 planes: a vector holds the 16 tiles of 4 planes (lane 4 k + 2 ty + tx for plane k),
@@ -188,23 +216,47 @@ INLINE void store_half(float *y, __m256 row, int accumulate)
     _mm256_storeu_ps(y, accumulate ? _mm256_add_ps(_mm256_loadu_ps(y), row) : row);
 }
 
-/* 16x16: o[a][b] lane 4 ty + tx -> row 4 ty + a, column 4 tx + b: after transpose_lanes,
- * w[tx] lane 4 ty + b, so a transpose of the 128-bit lanes gives the rows. */
+/* After transpose_lanes (w[q] lane 4 k + b = o[b] lane 4 k + q), row[k] = the 128-bit lanes
+ * k of w[0..3]: lane 4 q + b of row[k] is o[b] lane 4 k + q. */
+INLINE void lanes_to_rows(const __m512 w[4], __m512 row[4])
+{
+    const __m512 u0 = _mm512_shuffle_f32x4(w[0], w[1], 0x44),
+                 u1 = _mm512_shuffle_f32x4(w[0], w[1], 0xEE),
+                 u2 = _mm512_shuffle_f32x4(w[2], w[3], 0x44),
+                 u3 = _mm512_shuffle_f32x4(w[2], w[3], 0xEE);
+    row[0] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+    row[1] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+    row[2] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+    row[3] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+}
+
+/* 16x16: o[a][b] lane 4 ty + tx -> row 4 ty + a, column 4 tx + b: row[ty] of lanes_to_rows. */
 TARGET void wino_f4_output_16x16(const float *m, ptrdiff_t xi_stride, float *y, int accumulate)
 {
     __m512 o[4][4];
     output_tiles(m, xi_stride, o);
     for (int a = 0; a < 4; a++) {
-        __m512 w[4];
+        __m512 w[4], row[4];
         transpose_lanes(o[a], w);
-        const __m512 u0 = _mm512_shuffle_f32x4(w[0], w[1], 0x44),
-                     u1 = _mm512_shuffle_f32x4(w[0], w[1], 0xEE),
-                     u2 = _mm512_shuffle_f32x4(w[2], w[3], 0x44),
-                     u3 = _mm512_shuffle_f32x4(w[2], w[3], 0xEE);
-        store_row(y + 16 * a, _mm512_shuffle_f32x4(u0, u2, 0x88), accumulate);
-        store_row(y + 16 * (4 + a), _mm512_shuffle_f32x4(u0, u2, 0xDD), accumulate);
-        store_row(y + 16 * (8 + a), _mm512_shuffle_f32x4(u1, u3, 0x88), accumulate);
-        store_row(y + 16 * (12 + a), _mm512_shuffle_f32x4(u1, u3, 0xDD), accumulate);
+        lanes_to_rows(w, row);
+        for (int ty = 0; ty < 4; ty++)
+            store_row(y + 16 * (4 * ty + a), row[ty], accumulate);
+    }
+}
+
+/* 32x32, tile rows ty0 and ty0 + 1: o[a][b] lane 8 t + tx -> row 4 (ty0 + t) + a, column
+ * 4 tx + b: row[2 t + h] of lanes_to_rows holds columns 16 h .. 16 h + 15. */
+TARGET void wino_f4_output_32x32(const float *m, ptrdiff_t xi_stride, float *y, int ty0,
+                                 int accumulate)
+{
+    __m512 o[4][4];
+    output_tiles(m, xi_stride, o);
+    for (int a = 0; a < 4; a++) {
+        __m512 w[4], row[4];
+        transpose_lanes(o[a], w);
+        lanes_to_rows(w, row);
+        for (int k = 0; k < 4; k++)
+            store_row(y + 32 * (4 * (ty0 + k / 2) + a) + 16 * (k % 2), row[k], accumulate);
     }
 }
 

@@ -1,9 +1,9 @@
-/* F(4x4, 3x3)'s transforms on whole planes in registers (winograd_f4_avx512.c: 16x16 planes,
- * and 8x8 planes by 4) against the generic loops of winograd_f4.c, which run when the
- * geometry says AVX2: the transformed inputs V and the outputs, written and accumulated,
- * must be bitwise equal (the same operations in the same order), on runs of tile rows that
- * start at a plane or inside one, and that end with planes the fast path leaves to the loops.
- * Skipped where the CPU has no AVX-512. */
+/* F(4x4, 3x3)'s transforms in registers (winograd_f4_avx512.c: 32x32 planes by pairs of tile
+ * rows, 16x16 planes, 8x8 planes by 4) against the generic loops of winograd_f4.c, which run
+ * when the geometry says AVX2: the transformed inputs V and the outputs, written and
+ * accumulated, must be bitwise equal (the same operations in the same order), on runs of
+ * tile rows that start at a plane or inside one, and that end with rows the registers leave
+ * to the loops. Skipped where the CPU has no AVX-512. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,6 +80,9 @@ static void test_planes_match_loops(void **state)
         skip();
     }
     const run_case cases[] = {
+        {16, 32, 2, 0, 16}, /* two 32x32 planes, by pairs of tile rows */
+        {8, 32, 2, 2, 9},   /* from inside a plane: 4 pairs, then a row by the loops */
+        {8, 32, 2, 3, 6},   /* from an odd tile row: the loops take it all */
         {32, 16, 2, 0, 8},  /* two whole 16x16 planes */
         {8, 16, 3, 4, 8},   /* starting at the second plane */
         {8, 16, 2, 2, 6},   /* starting inside a plane: the loops take it all */
