@@ -157,10 +157,6 @@ static size_t f4_output_floats(const qt_winograd *g, int rows)
     return (size_t)40 * rows * g->tw;
 }
 
-/* The patch of tile (ty, tx) covers input rows 4ty-1 .. 4ty+4 and columns 4tx-1 .. 4tx+4.
- * B^T runs down the patch rows along whole input rows; then each of its 6 rows is split
- * into the 6 column phases of the run's tiles (run_phases), and B along them is bt6 on
- * vectors of the whole run. */
 #ifdef WINO_F4_AVX512
 /* Tile rows per call of winograd_f4_avx512.c (16 tiles), 0 where it has no transform. */
 static int register_rows(const qt_winograd *g)
@@ -183,6 +179,10 @@ static int rows_in_registers(const qt_winograd *g, int first, int rows)
 }
 #endif
 
+/* The patch of tile (ty, tx) covers input rows 4ty-1 .. 4ty+4 and columns 4tx-1 .. 4tx+4.
+ * B^T runs down the patch rows along whole input rows; then each of its 6 rows is split
+ * into the 6 column phases of the run's tiles (run_phases), and B along them is bt6 on
+ * vectors of the whole run. */
 static void f4_input_tiles(const qt_winograd *g, const float *xc, size_t image_stride,
                            int first, int rows, float *v, size_t xi_stride, float *buf)
 {

@@ -42,6 +42,27 @@ INLINE void bt_vec(const __m512 x[6], __m512 o[6])
     o[5] = _mm512_add_ps(o5, x[5]);
 }
 
+/* Patch rows k < 6 of tile row ty of a side x side plane (side 16 or 32), columns 16 h ..
+ * 16 h + 15: zero above and below the plane. */
+INLINE void patch_rows(const float *x, int side, int ty, int h, __m512 rows[6])
+{
+    for (int k = 0; k < 6; k++) {
+        const int y = 4 * ty - 1 + k;
+        rows[k] = y >= 0 && y < side ? _mm512_loadu_ps(x + side * y + 16 * h)
+                                     : _mm512_setzero_ps();
+    }
+}
+
+/* B^T down one tile row's 6 patch rows (rows[k]: patch row k, as many columns as a vector
+ * holds) into e[i][slot], row i of B^T d. */
+INLINE void down_rows(const __m512 rows[6], __m512 e[6][4], int slot)
+{
+    __m512 o[6];
+    bt_vec(rows, o);
+    for (int i = 0; i < 6; i++)
+        e[i][slot] = o[i];
+}
+
 /* Phase j of transformed rows (lanes: the 16 tiles' patch column j): two permutes of lanes
  * 0-7 from the pairs (e[0], e[1]) and (e[2], e[3]) (indices 0-15 the first of a pair, 16-31
  * the second), lanes outside `keep` zero, joined by a 128-bit shuffle. */
@@ -80,17 +101,11 @@ static const __mmask16 PHASE_KEEP[6] = {0xEE, 0xFF, 0xFF, 0xFF, 0xFF, 0x77};
 
 TARGET void wino_f4_input_16x16(const float *x, float *v, ptrdiff_t xi_stride)
 {
-    const __m512 zero = _mm512_setzero_ps();
     __m512 e[6][4]; /* e[i][ty]: row i of B^T d for tile row ty */
     for (int ty = 0; ty < 4; ty++) {
-        __m512 rows[6], o[6];
-        for (int k = 0; k < 6; k++) {
-            const int y = 4 * ty - 1 + k;
-            rows[k] = y >= 0 && y < 16 ? _mm512_loadu_ps(x + 16 * y) : zero;
-        }
-        bt_vec(rows, o);
-        for (int i = 0; i < 6; i++)
-            e[i][ty] = o[i];
+        __m512 rows[6];
+        patch_rows(x, 16, ty, 0, rows);
+        down_rows(rows, e, ty);
     }
     phases_to_v(e, PHASE_INDEX, PHASE_KEEP, v, xi_stride);
 }
@@ -106,18 +121,12 @@ static const __mmask16 PHASE32_KEEP[6] = {0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F};
 
 TARGET void wino_f4_input_32x32(const float *x, int ty0, float *v, ptrdiff_t xi_stride)
 {
-    const __m512 zero = _mm512_setzero_ps();
     __m512 e[6][4]; /* e[i][2 t + h]: row i of B^T d for tile row ty0 + t, columns 16 h .. */
     for (int t = 0; t < 2; t++)
         for (int h = 0; h < 2; h++) {
-            __m512 rows[6], o[6];
-            for (int k = 0; k < 6; k++) {
-                const int y = 4 * (ty0 + t) - 1 + k;
-                rows[k] = y >= 0 && y < 32 ? _mm512_loadu_ps(x + 32 * y + 16 * h) : zero;
-            }
-            bt_vec(rows, o);
-            for (int i = 0; i < 6; i++)
-                e[i][2 * t + h] = o[i];
+            __m512 rows[6];
+            patch_rows(x, 32, ty0 + t, h, rows);
+            down_rows(rows, e, 2 * t + h);
         }
     phases_to_v(e, PHASE32_INDEX, PHASE32_KEEP, v, xi_stride);
 }
@@ -148,14 +157,12 @@ TARGET void wino_f4_input_8x8(const float *x, ptrdiff_t image_stride, float *v,
     for (int p = 0; p < 2; p++)
         for (int ty = 0; ty < 2; ty++) {
             const float *a = x + 2 * p * image_stride, *b = a + image_stride;
-            __m512 rows[6], o[6];
+            __m512 rows[6];
             for (int k = 0; k < 6; k++) {
                 const int y = 4 * ty - 1 + k;
                 rows[k] = y >= 0 && y < 8 ? row_pair(a + 8 * y, b + 8 * y) : zero;
             }
-            bt_vec(rows, o);
-            for (int i = 0; i < 6; i++)
-                e[i][2 * p + ty] = o[i];
+            down_rows(rows, e, 2 * p + ty);
         }
     phases_to_v(e, PHASE8_INDEX, PHASE8_KEEP, v, xi_stride);
 }
