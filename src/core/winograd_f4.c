@@ -157,28 +157,6 @@ static size_t f4_output_floats(const qt_winograd *g, int rows)
     return (size_t)40 * rows * g->tw;
 }
 
-#ifdef WINO_F4_AVX512
-/* Tile rows per call of winograd_f4_avx512.c (16 tiles), 0 where it has no transform. */
-static int register_rows(const qt_winograd *g)
-{
-    if (g->isa != QT_ISA_AVX512 || g->h != g->w)
-        return 0;
-    return g->h == 32 ? 2 : g->h == 16 ? 4 : g->h == 8 ? 8 : 0;
-}
-
-/* How many of the run's first tile rows winograd_f4_avx512.c takes, 16 tiles at a time
- * (32 channels of 2 16x16 images: input 9-10 us -> 2.6, output 10 -> 2.2; the same
- * results), when the run starts at a group of them within a plane (or, 8x8, at a plane).
- * The rest of the run, if any, takes the loops below. */
-static int rows_in_registers(const qt_winograd *g, int first, int rows)
-{
-    const int group = register_rows(g);
-    if (!group || first % (group < g->th ? group : g->th))
-        return 0;
-    return rows / group * group;
-}
-#endif
-
 /* The patch of tile (ty, tx) covers input rows 4ty-1 .. 4ty+4 and columns 4tx-1 .. 4tx+4.
  * B^T runs down the patch rows along whole input rows; then each of its 6 rows is split
  * into the 6 column phases of the run's tiles (run_phases), and B along them is bt6 on
@@ -186,18 +164,9 @@ static int rows_in_registers(const qt_winograd *g, int first, int rows)
 static void f4_input_tiles(const qt_winograd *g, const float *xc, size_t image_stride,
                            int first, int rows, float *v, size_t xi_stride, float *buf)
 {
-#ifdef WINO_F4_AVX512
-    const int fast = rows_in_registers(g, first, rows);
-    for (int r = 0; r < fast; r += register_rows(g)) {
-        const float *x = xc + (size_t)((first + r) / g->th) * image_stride;
-        if (g->h == 32)
-            wino_f4_input_32x32(x, (first + r) % g->th, v + r * g->tw, (ptrdiff_t)xi_stride);
-        else if (g->h == 16)
-            wino_f4_input_16x16(x, v + r * g->tw, (ptrdiff_t)xi_stride);
-        else
-            wino_f4_input_8x8(x, (ptrdiff_t)image_stride, v + r * g->tw, (ptrdiff_t)xi_stride);
-    }
-    first += fast, rows -= fast, v += fast * g->tw;
+#ifdef WINO_F4_AVX512 /* whole planes in registers first (winograd_f4_avx512.c) */
+    const int done = wino_f4_input_registers(g, xc, image_stride, first, rows, v, xi_stride);
+    first += done, rows -= done, v += done * g->tw;
     if (!rows)
         return;
 #endif
@@ -235,19 +204,9 @@ static void f4_output_tiles(const qt_winograd *g, const float *m, size_t xi_stri
                             float *buf)
 {
 #ifdef WINO_F4_AVX512
-    const int fast = rows_in_registers(g, first, rows);
-    for (int r = 0; r < fast; r += register_rows(g)) {
-        float *y = yc + (size_t)((first + r) / g->th) * image_stride;
-        if (g->h == 32)
-            wino_f4_output_32x32(m + r * g->tw, (ptrdiff_t)xi_stride, y, (first + r) % g->th,
-                                 accumulate);
-        else if (g->h == 16)
-            wino_f4_output_16x16(m + r * g->tw, (ptrdiff_t)xi_stride, y, accumulate);
-        else
-            wino_f4_output_8x8(m + r * g->tw, (ptrdiff_t)xi_stride, y, (ptrdiff_t)image_stride,
-                               accumulate);
-    }
-    first += fast, rows -= fast, m += fast * g->tw;
+    const int done = wino_f4_output_registers(g, m, xi_stride, first, rows, yc, image_stride,
+                                              accumulate);
+    first += done, rows -= done, m += done * g->tw;
     if (!rows)
         return;
 #endif

@@ -90,45 +90,30 @@ INLINE void phases_to_v(const __m512 e[6][4], const int index[6][16], const __mm
     }
 }
 
-/* 16x16: the pairs are tile rows (0, 1) and (2, 3), columns 0-15 each; lane l < 8 is tile
- * (l / 4, l % 4) of its pair and reads column 4 (l % 4) + j - 1 of its row, zero where that
- * is -1 or 16. */
+/* 16x16 and 32x32: lane l < 8 reads lane 4 l + j - 1 of its pair (PHASE_INDEX). 16x16: the
+ * pairs are tile rows (0, 1) and (2, 3), 16 columns each, and lane l is tile (l / 4, l % 4),
+ * column 4 (l % 4) + j - 1 of its row; 32x32: the pairs are the two halves of a tile row,
+ * and lane l is tile l, column 4 l + j - 1. Zero where the column is outside the plane. */
 static const int PHASE_INDEX[6][16] = {
     {0, 3, 7, 11, 15, 19, 23, 27}, {0, 4, 8, 12, 16, 20, 24, 28},
     {1, 5, 9, 13, 17, 21, 25, 29}, {2, 6, 10, 14, 18, 22, 26, 30},
-    {3, 7, 11, 15, 19, 23, 27, 31}, {4, 8, 12, 0, 20, 24, 28, 0}};
-static const __mmask16 PHASE_KEEP[6] = {0xEE, 0xFF, 0xFF, 0xFF, 0xFF, 0x77};
-
-TARGET void wino_f4_input_16x16(const float *x, float *v, ptrdiff_t xi_stride)
-{
-    __m512 e[6][4]; /* e[i][ty]: row i of B^T d for tile row ty */
-    for (int ty = 0; ty < 4; ty++) {
-        __m512 rows[6];
-        patch_rows(x, 16, ty, 0, rows);
-        down_rows(rows, e, ty);
-    }
-    phases_to_v(e, PHASE_INDEX, PHASE_KEEP, v, xi_stride);
-}
-
-/* 32x32: a vector holds the 16 tiles of two tile rows, a row of the plane is two vectors
- * (columns 0-15, 16-31); the pairs are the halves of each tile row, and lane l < 8 reads
- * column 4 l + j - 1, zero where that is -1 or 32. */
-static const int PHASE32_INDEX[6][16] = {
-    {0, 3, 7, 11, 15, 19, 23, 27}, {0, 4, 8, 12, 16, 20, 24, 28},
-    {1, 5, 9, 13, 17, 21, 25, 29}, {2, 6, 10, 14, 18, 22, 26, 30},
     {3, 7, 11, 15, 19, 23, 27, 31}, {4, 8, 12, 16, 20, 24, 28, 0}};
+static const __mmask16 PHASE16_KEEP[6] = {0xEE, 0xFF, 0xFF, 0xFF, 0xFF, 0x77};
 static const __mmask16 PHASE32_KEEP[6] = {0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F};
 
-TARGET void wino_f4_input_32x32(const float *x, int ty0, float *v, ptrdiff_t xi_stride)
+/* 16x16 or 32x32 (side): the 16 tiles from tile row ty0, a whole 16x16 plane or two tile
+ * rows of a 32x32 one; e[i][k] holds half h = k % halves of tile row ty0 + k / halves, where
+ * a plane's row is `halves` vectors (1 or 2). */
+TARGET static void input_rows(const float *x, int side, int ty0, float *v, ptrdiff_t xi_stride)
 {
-    __m512 e[6][4]; /* e[i][2 t + h]: row i of B^T d for tile row ty0 + t, columns 16 h .. */
-    for (int t = 0; t < 2; t++)
-        for (int h = 0; h < 2; h++) {
-            __m512 rows[6];
-            patch_rows(x, 32, ty0 + t, h, rows);
-            down_rows(rows, e, 2 * t + h);
-        }
-    phases_to_v(e, PHASE32_INDEX, PHASE32_KEEP, v, xi_stride);
+    const int halves = side / 16;
+    __m512 e[6][4];
+    for (int k = 0; k < 4; k++) {
+        __m512 rows[6];
+        patch_rows(x, side, ty0 + k / halves, k % halves, rows);
+        down_rows(rows, e, k);
+    }
+    phases_to_v(e, PHASE_INDEX, side == 16 ? PHASE16_KEEP : PHASE32_KEEP, v, xi_stride);
 }
 
 /* 8x8, 4 planes: a vector holds the 16 tiles of 4 planes (lane 4 k + 2 ty + tx for plane k),
@@ -149,8 +134,8 @@ INLINE __m512 row_pair(const float *a, const float *b)
     return _mm512_castpd_ps(_mm512_insertf64x4(lo, _mm256_castps_pd(_mm256_loadu_ps(b)), 1));
 }
 
-TARGET void wino_f4_input_8x8(const float *x, ptrdiff_t image_stride, float *v,
-                              ptrdiff_t xi_stride)
+TARGET static void input_8x8(const float *x, ptrdiff_t image_stride, float *v,
+                             ptrdiff_t xi_stride)
 {
     const __m512 zero = _mm512_setzero_ps();
     __m512 e[6][4]; /* e[i][2 p + ty]: row i of B^T d for tile row ty of planes 2p, 2p + 1 */
@@ -237,25 +222,13 @@ INLINE void lanes_to_rows(const __m512 w[4], __m512 row[4])
     row[3] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
 }
 
-/* 16x16: o[a][b] lane 4 ty + tx -> row 4 ty + a, column 4 tx + b: row[ty] of lanes_to_rows. */
-TARGET void wino_f4_output_16x16(const float *m, ptrdiff_t xi_stride, float *y, int accumulate)
+/* 16x16 or 32x32 (side), the 16 tiles from tile row ty0: o[a][b] lane t -> row 4 ty + a,
+ * column 4 tx + b of tile t; row[k] of lanes_to_rows is half k % halves of that row for tile
+ * row ty0 + k / halves (halves as in input_rows). */
+TARGET static void output_rows(const float *m, ptrdiff_t xi_stride, float *y, int side, int ty0,
+                               int accumulate)
 {
-    __m512 o[4][4];
-    output_tiles(m, xi_stride, o);
-    for (int a = 0; a < 4; a++) {
-        __m512 w[4], row[4];
-        transpose_lanes(o[a], w);
-        lanes_to_rows(w, row);
-        for (int ty = 0; ty < 4; ty++)
-            store_row(y + 16 * (4 * ty + a), row[ty], accumulate);
-    }
-}
-
-/* 32x32, tile rows ty0 and ty0 + 1: o[a][b] lane 8 t + tx -> row 4 (ty0 + t) + a, column
- * 4 tx + b: row[2 t + h] of lanes_to_rows holds columns 16 h .. 16 h + 15. */
-TARGET void wino_f4_output_32x32(const float *m, ptrdiff_t xi_stride, float *y, int ty0,
-                                 int accumulate)
-{
+    const int halves = side / 16;
     __m512 o[4][4];
     output_tiles(m, xi_stride, o);
     for (int a = 0; a < 4; a++) {
@@ -263,15 +236,16 @@ TARGET void wino_f4_output_32x32(const float *m, ptrdiff_t xi_stride, float *y, 
         transpose_lanes(o[a], w);
         lanes_to_rows(w, row);
         for (int k = 0; k < 4; k++)
-            store_row(y + 32 * (4 * (ty0 + k / 2) + a) + 16 * (k % 2), row[k], accumulate);
+            store_row(y + side * (4 * (ty0 + k / halves) + a) + 16 * (k % halves), row[k],
+                      accumulate);
     }
 }
 
 /* 8x8, 4 planes: o[a][b] lane 4 k + 2 ty + tx -> row 4 ty + a, column 4 tx + b of plane k:
  * after transpose_lanes, w[2 ty + tx] lane 4 k + b, and a row of plane k is lane k of
  * w[2 ty] then lane k of w[2 ty + 1]. */
-TARGET void wino_f4_output_8x8(const float *m, ptrdiff_t xi_stride, float *y,
-                               ptrdiff_t image_stride, int accumulate)
+TARGET static void output_8x8(const float *m, ptrdiff_t xi_stride, float *y,
+                              ptrdiff_t image_stride, int accumulate)
 {
     static const int pair_lo[16] = {0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23};
     static const int pair_hi[16] = {8,  9,  10, 11, 24, 25, 26, 27,
@@ -292,6 +266,54 @@ TARGET void wino_f4_output_8x8(const float *m, ptrdiff_t xi_stride, float *y,
             store_half(yr + 3 * image_stride, high_half(r23), accumulate);
         }
     }
+}
+
+/* Tile rows per call above (16 tiles), 0 where there is no transform for the plane. */
+static int group_rows(const qt_winograd *g)
+{
+    if (g->isa != QT_ISA_AVX512 || g->h != g->w)
+        return 0;
+    return g->h == 32 ? 2 : g->h == 16 ? 4 : g->h == 8 ? 8 : 0;
+}
+
+/* Whole groups from the run's start, when it starts at one within a plane (8x8: at a
+ * plane). */
+static int rows_in_registers(const qt_winograd *g, int first, int rows)
+{
+    const int group = group_rows(g);
+    if (!group || first % (group < g->th ? group : g->th))
+        return 0;
+    return rows / group * group;
+}
+
+int wino_f4_input_registers(const qt_winograd *g, const float *xc, size_t image_stride,
+                            int first, int rows, float *v, size_t xi_stride)
+{
+    const int done = rows_in_registers(g, first, rows);
+    for (int r = 0; r < done; r += group_rows(g)) {
+        const float *x = xc + (size_t)((first + r) / g->th) * image_stride;
+        float *vr = v + r * g->tw;
+        if (g->h == 8)
+            input_8x8(x, (ptrdiff_t)image_stride, vr, (ptrdiff_t)xi_stride);
+        else
+            input_rows(x, g->h, (first + r) % g->th, vr, (ptrdiff_t)xi_stride);
+    }
+    return done;
+}
+
+int wino_f4_output_registers(const qt_winograd *g, const float *m, size_t xi_stride, int first,
+                             int rows, float *yc, size_t image_stride, int accumulate)
+{
+    const int done = rows_in_registers(g, first, rows);
+    for (int r = 0; r < done; r += group_rows(g)) {
+        float *y = yc + (size_t)((first + r) / g->th) * image_stride;
+        const float *mr = m + r * g->tw;
+        if (g->h == 8)
+            output_8x8(mr, (ptrdiff_t)xi_stride, y, (ptrdiff_t)image_stride, accumulate);
+        else
+            output_rows(mr, (ptrdiff_t)xi_stride, y, g->h, (first + r) % g->th, accumulate);
+    }
+    return done;
 }
 
 #endif

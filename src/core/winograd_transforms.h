@@ -49,19 +49,15 @@ extern const wino_transforms wino_f2, wino_f4;
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WINO_F4_AVX512 1
-/* F(4x4)'s transforms in registers (winograd_f4_avx512.c; AVX-512 CPUs only), 16 tiles at a
- * time: tile rows ty0, ty0 + 1 of a 32x32 plane, a whole 16x16 plane, or 4 consecutive 8x8
- * planes (image_stride apart). Input: V[xi] of the 16 tiles at v + xi * xi_stride, tile t
- * (row-major, plane after plane) at v[t]. Output: y = [y +] A^T M A from M[xi] of those
- * tiles at m + xi * xi_stride (y: the plane, or the first of the 4). */
-void wino_f4_input_32x32(const float *x, int ty0, float *v, ptrdiff_t xi_stride);
-void wino_f4_input_16x16(const float *x, float *v, ptrdiff_t xi_stride);
-void wino_f4_input_8x8(const float *x, ptrdiff_t image_stride, float *v, ptrdiff_t xi_stride);
-void wino_f4_output_32x32(const float *m, ptrdiff_t xi_stride, float *y, int ty0,
-                          int accumulate);
-void wino_f4_output_16x16(const float *m, ptrdiff_t xi_stride, float *y, int accumulate);
-void wino_f4_output_8x8(const float *m, ptrdiff_t xi_stride, float *y, ptrdiff_t image_stride,
-                        int accumulate);
+/* F(4x4)'s input_tiles and output_tiles in registers (winograd_f4_avx512.c), 16 tiles at a
+ * time: two tile rows of a 32x32 plane, a 16x16 plane, or 4 consecutive 8x8 planes, on
+ * AVX-512 CPUs, from the run's first tile row when a group starts there. Each takes the
+ * same arguments as the loops it stands for and returns how many of the run's first tile
+ * rows it transformed (0: none, the loops take the whole run). */
+int wino_f4_input_registers(const qt_winograd *g, const float *xc, size_t image_stride,
+                            int first, int rows, float *v, size_t xi_stride);
+int wino_f4_output_registers(const qt_winograd *g, const float *m, size_t xi_stride, int first,
+                             int rows, float *yc, size_t image_stride, int accumulate);
 #endif
 
 /* y[x] = [y[x] +] out[x] for x < w: an output row from a transform's buffer into y */
